@@ -1,0 +1,35 @@
+# Canopy: `make run` starts the farm on its embedded defaults, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+
+.PHONY: setup run test migrate user bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+migrate: setup
+	$(BIN)/python -m shared.cli migrate
+
+# The farm: API + worker + reaper, plus the bundled Redis when CANOPY_REDIS_URL is unset.
+run: migrate
+	$(BIN)/honcho start $(if $(CANOPY_REDIS_URL),,redis) web worker
+
+# Creates a user and prints a new API key as the last line: make user EMAIL=you@example.com
+user: migrate
+	$(BIN)/python -m shared.cli create-user "$(EMAIL)"
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var

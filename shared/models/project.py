@@ -1,0 +1,48 @@
+"""Projects and the prompts they may be created from."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, created_column, id_column
+
+
+class Prompt(Base):
+    __tablename__ = "prompts"
+
+    id: Mapped[str] = id_column()
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    value: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    persona: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    name: Mapped[str] = mapped_column(String(200), default="", nullable=False)
+    task: Mapped[str | None] = mapped_column(Text, nullable=True)
+    parameters: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
+    created_at: Mapped[datetime] = created_column()
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[str] = id_column()
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    # The seed sends a string ("prompt-to-video"); objects are accepted too.
+    data: Mapped[Any] = mapped_column(JSON, default="", nullable=True)
+    template_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    prompt_id: Mapped[str | None] = mapped_column(
+        ForeignKey("prompts.id", ondelete="SET NULL"), nullable=True
+    )
+    # Number of generated videos (renders that reached `uploaded`).
+    asset_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    created_at: Mapped[datetime] = created_column()
+
+    prompt: Mapped[Prompt | None] = relationship()
+    assets: Mapped[list["Asset"]] = relationship(  # noqa: F821
+        back_populates="project",
+        cascade="all, delete-orphan",
+        order_by="Asset.created_at",
+    )
