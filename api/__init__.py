@@ -1,0 +1,45 @@
+"""The Canopy HTTP API: a Flask app factory with one blueprint per resource."""
+from __future__ import annotations
+
+import logging
+
+from flask_openapi3 import Info, OpenAPI
+
+from shared.config import Settings
+from shared.db import Database
+
+from . import auth, errors
+from .context import Services, close_session
+
+
+def create_app(settings: Settings | None = None) -> OpenAPI:
+    settings = settings or Settings.from_env()
+    app = OpenAPI(
+        __name__,
+        info=Info(title="Canopy", version="1.0", description="A Video-Jungle-compatible render farm"),
+        doc_prefix="/docs",
+        validation_error_status=422,
+        validation_error_callback=errors.validation_error_response,
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False
+    app.extensions["canopy"] = Services(
+        settings=settings, db=Database(settings.database_url), storage=None
+    )
+    app.teardown_appcontext(close_session)
+    errors.init_app(app)
+    auth.init_app(app)
+    _register_blueprints(app)
+    logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def _register_blueprints(app: OpenAPI) -> None:
+    from .routes import health, projects, prompts, users
+
+    for module in (health, projects, prompts, users):
+        app.register_api(module.bp)

@@ -1,0 +1,73 @@
+"""Every error the API answers is JSON with a `detail`, shaped as FastAPI does (the client reads it)."""
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Flask, Response, request
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from shared.errors import CanopyError
+
+log = logging.getLogger(__name__)
+
+
+def json_error(status: int, detail, headers: dict | None = None) -> Response:
+    return Response(
+        json.dumps({"detail": detail}), status=status, mimetype="application/json", headers=headers
+    )
+
+
+def pydantic_errors(exc: ValidationError, prefix: str) -> list[dict]:
+    """pydantic's errors with the request part (`body`, `query`, `path`) first in `loc`."""
+    return [
+        {"loc": [prefix, *err["loc"]], "msg": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+def request_part(model_title: str) -> str:
+    # Request models are named by the part they parse: ...Query, ...Path, else a body.
+    if model_title.endswith("Query"):
+        return "query"
+    if model_title.endswith("Path"):
+        return "path"
+    return "body"
+
+
+def validation_error_response(exc: ValidationError) -> Response:
+    """flask-openapi3's hook for request models that fail to validate."""
+    part = request_part(exc.title)
+    if part == "path":
+        return json_error(404, "Not Found")
+    if part == "body" and request.get_data(cache=True) and request.is_json:
+        try:
+            json.loads(request.get_data(cache=True))
+        except ValueError:
+            return json_error(400, "Malformed JSON body")
+    return json_error(422, pydantic_errors(exc, part))
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CanopyError)
+    def _domain(exc: CanopyError):
+        if exc.status == 422 and hasattr(exc, "errors"):
+            return json_error(422, exc.errors)
+        return json_error(exc.status, exc.detail)
+
+    @app.errorhandler(ValidationError)
+    def _validation(exc: ValidationError):
+        return json_error(422, pydantic_errors(exc, "body"))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        # flask-openapi3 aborts with a ready response for validation errors.
+        if exc.response is not None:
+            return exc.response
+        return json_error(exc.code or 500, exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return json_error(500, "Internal Server Error")

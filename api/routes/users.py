@@ -1,0 +1,21 @@
+"""The caller's account and the (empty) script catalogue."""
+from __future__ import annotations
+
+from flask_openapi3 import APIBlueprint, Tag
+
+from ..auth import current_user
+from ..schemas import UserOut
+
+bp = APIBlueprint("users", __name__, abp_tags=[Tag(name="users")])
+
+
+@bp.get("/users/me", responses={200: UserOut})
+def me():
+    """Who the API key belongs to."""
+    return UserOut.from_row(current_user()).model_dump()
+
+
+@bp.get("/scripts")
+def list_scripts():
+    """Script templates: none, since generative scripts are not part of Canopy."""
+    return []

@@ -1,0 +1,138 @@
+"""Request and response models of the Projects, Prompts and Users API.
+
+Response models list every field the `videojungle` client's pydantic models require;
+`from_row` turns a database row into one. Query/path models are named ...Query/...Path:
+`api.errors.request_part` relies on it to say where a validation error is.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.models import iso
+
+
+class ProjectPath(BaseModel):
+    project_id: UUID
+
+
+class PromptPath(BaseModel):
+    prompt_id: UUID
+
+
+class PageQuery(BaseModel):
+    limit: int = Field(10, ge=1, le=100, description="page size, 1–100")
+    page: int = Field(1, ge=1, description="1-based page number")
+
+
+class ProjectListQuery(PageQuery):
+    active: Optional[bool] = Field(None, description="accepted for compatibility; every project is active")
+
+
+class ProjectCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(..., min_length=1, max_length=200)
+    description: str = Field(..., max_length=10_000)
+    prompt_id: Optional[UUID] = None
+    data: str | dict[str, Any] = ""
+    template_key: Optional[str] = Field(None, max_length=200)
+
+    @field_validator("prompt_id", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value):
+        # Form posts send empty fields as "".
+        return None if value == "" else value
+
+
+class PromptCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    value: str = Field(..., max_length=100_000)
+    parameters: list[str] = Field(default_factory=list, max_length=100)
+    persona: str = Field("", max_length=10_000)
+    name: str = Field("", max_length=200)
+    task: Optional[str] = Field("", max_length=10_000)
+
+
+class Deleted(BaseModel):
+    id: str
+    deleted: bool = True
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    name: str
+    avatar: str
+    is_verified: bool
+    is_active: bool
+
+    @classmethod
+    def from_row(cls, user) -> "UserOut":
+        return cls(
+            id=user.id, email=user.email, name=user.name or "", avatar=user.avatar or "",
+            is_verified=user.is_verified, is_active=user.is_active,
+        )
+
+
+class PromptOut(BaseModel):
+    id: str
+    value: str
+    persona: str
+    created_at: str
+    parameters: list[str]
+    name: str
+    task: Optional[str]
+
+    @classmethod
+    def from_row(cls, prompt) -> "PromptOut":
+        return cls(
+            id=prompt.id, value=prompt.value, persona=prompt.persona or "",
+            created_at=iso(prompt.created_at), parameters=list(prompt.parameters or []),
+            name=prompt.name or "", task=prompt.task,
+        )
+
+
+class AssetOut(BaseModel):
+    id: str
+    keyname: str
+    url: Optional[str]
+    download_url: Optional[str]
+    asset_path: Optional[str]
+    asset_type: str
+    created_at: str
+    description: Optional[str]
+    generated_description: Optional[str]
+    create_parameters: Optional[dict | str]
+    status: Optional[str]
+    uploaded: bool
+    # Extensions (the client ignores them).
+    project_id: str
+    progress: float
+    error: Optional[str]
+    warnings: list[str]
+    content_type: Optional[str]
+    size: Optional[int]
+    duration: Optional[float]
+    width: Optional[int]
+    height: Optional[int]
+    thumbnail_url: Optional[str]
+
+
+class ProjectOut(BaseModel):
+    id: str
+    name: str
+    description: Optional[str]
+    data: Optional[str | dict[str, Any]]
+    created_at: str
+    owner_id: str
+    asset_count: int
+    assets: list[AssetOut]
+    prompts: list[dict]
+    scripts: list[dict]
+    # Extensions.
+    template_key: Optional[str] = None
+    prompt_id: Optional[str] = None

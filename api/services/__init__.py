@@ -1,0 +1,1 @@
+"""Business rules behind the routes: validate, read and write rows, raise domain errors."""

@@ -1,0 +1,69 @@
+"""Projects: list, create, read, delete — always within the caller's own projects."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from shared.errors import NotFound, Unprocessable
+from shared.models import Project, Prompt, User
+
+from ..context import get_session, get_storage
+from ..schemas import ProjectCreate
+
+
+def owned_project(user: User, project_id) -> Project:
+    """The caller's project, or 404 (another owner's project is not found, not forbidden)."""
+    project = get_session().execute(
+        select(Project)
+        .where(Project.id == str(project_id), Project.owner_id == user.id)
+        .options(selectinload(Project.assets), selectinload(Project.prompt))
+    ).scalar_one_or_none()
+    if project is None:
+        raise NotFound("Project not found")
+    return project
+
+
+def list_projects(user: User, limit: int, page: int) -> tuple[list[Project], int]:
+    session = get_session()
+    owned = Project.owner_id == user.id
+    total = session.execute(select(func.count()).select_from(Project).where(owned)).scalar_one()
+    rows = session.execute(
+        select(Project)
+        .where(owned)
+        .order_by(Project.created_at.desc(), Project.id.desc())
+        .limit(limit)
+        .offset((page - 1) * limit)
+        .options(selectinload(Project.assets), selectinload(Project.prompt))
+    ).scalars().all()
+    return list(rows), total
+
+
+def create_project(user: User, body: ProjectCreate) -> Project:
+    session = get_session()
+    if body.prompt_id is not None:
+        prompt = session.get(Prompt, str(body.prompt_id))
+        if prompt is None or prompt.owner_id != user.id:
+            raise Unprocessable.field(("body", "prompt_id"), "unknown prompt_id")
+    project = Project(
+        owner_id=user.id,
+        name=body.name,
+        description=body.description,
+        data=body.data,
+        template_key=body.template_key,
+        prompt_id=str(body.prompt_id) if body.prompt_id else None,
+    )
+    session.add(project)
+    session.commit()
+    return owned_project(user, project.id)
+
+
+def delete_project(user: User, project_id) -> str:
+    """Deletes the project's rows (assets, edits, jobs cascade) and its stored objects."""
+    project = owned_project(user, project_id)
+    session = get_session()
+    session.delete(project)
+    session.commit()
+    storage = get_storage()
+    if storage is not None:
+        storage.delete_prefix(f"{user.id}/{project.id}/")
+    return project.id
