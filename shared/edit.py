@@ -1,0 +1,448 @@
+"""The edit: Video Jungle's "video_edit_version 1.0" JSON as one pydantic model.
+
+Used by the API (422 with the field path) and by the worker (what to render). Only
+pydantic and the standard library here: the API process must not need PyAV or numpy.
+
+    edit, warnings = parse_edit(body)           # ValidationError on a rule it breaks
+    warnings += check_sources(edit, infos)      # EditSourceError on a rule of the sources
+    edit = clamp_to_sources(edit, infos)        # ends past the source by < 0.5 s
+
+Times are stored as float seconds; `model_dump(mode="json")` re-validates to the same edit.
+Error locations are relative to the body (the API prefixes "body").
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+FORMATS = ("mp4", "mov", "webm")
+# NTSC rates: clients send the rounded decimal, encoders need the exact rational.
+NTSC_RATES = {
+    23.976: Fraction(24000, 1001),
+    29.97: Fraction(30000, 1001),
+    47.952: Fraction(48000, 1001),
+    59.94: Fraction(60000, 1001),
+    119.88: Fraction(120000, 1001),
+}
+AUTO_CROP_ZOOM = {"standard": 1.0, "tight": 1.2, "loose": 0.9}
+CLAMP_TOLERANCE = 0.5  # seconds an end may pass the source's end before it is an error
+MAX_AREA = 3840 * 2160
+_MEDIA_EXTENSIONS = {"mp4", "mov", "webm", "mkv", "m4v", "avi", "mpg", "mpeg", "ts", "gif"}
+_TIME_RE = re.compile(r"^(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?|\.\d+)$")
+
+
+def parse_time(value: Any) -> float:
+    """Seconds from `HH:MM:SS(.f)`, `MM:SS(.f)`, `SS(.f)`, a number or a `datetime.time`."""
+    if isinstance(value, bool):
+        raise ValueError("a time must be a string or a number of seconds")
+    if isinstance(value, dt.time):
+        return value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str):
+        seconds = _parse_time_string(value.strip())
+    else:
+        raise ValueError("a time must be a string or a number of seconds")
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        raise ValueError("a time must be finite")
+    if seconds < 0:
+        raise ValueError("a time must not be negative")
+    return seconds
+
+
+def _parse_time_string(text: str) -> float:
+    match = _TIME_RE.match(text)
+    if not match:
+        try:
+            return float(text)  # "-1" and "1e3" land here: negatives are refused later
+        except ValueError:
+            raise ValueError(f"unparsable time {text!r}") from None
+    first, second, secs = match.groups()
+    if first is not None and second is not None:
+        hours, minutes = int(first), int(second)
+    else:
+        hours, minutes = 0, int(first) if first is not None else 0
+    if (first is not None and float(secs) >= 60) or (hours and minutes >= 60):
+        raise ValueError(f"unparsable time {text!r}")
+    return hours * 3600 + minutes * 60 + float(secs)
+
+
+def _uuid(value: Any) -> str:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if not isinstance(value, str):
+        raise ValueError("must be a UUID string")
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise ValueError("must be a UUID") from None
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+Seconds = Annotated[float, BeforeValidator(parse_time)]
+SourceId = Annotated[str, BeforeValidator(_uuid)]
+
+
+class _Part(BaseModel):
+    # Unknown keys are dropped here and reported by `unknown_keys`.
+    model_config = ConfigDict(extra="ignore")
+
+
+class AudioLevel(_Part):
+    """A level over a time range (clip source time, or output time for overlays)."""
+
+    audio_level: float = Field(ge=0.0, le=2.0)
+    start_time: Optional[Seconds] = None
+    end_time: Optional[Seconds] = None
+
+    @field_validator("end_time")
+    @classmethod
+    def _end_after_start(cls, end: Optional[float], info: ValidationInfo) -> Optional[float]:
+        start = info.data.get("start_time")
+        if end is not None and start is not None and end <= start:
+            raise ValueError("end_time must be after start_time")
+        return end
+
+
+class Crop(_Part):
+    """Cover the frame, then take a window 1/zoom of it, moved by position × margin."""
+
+    zoom: float = Field(1.0, ge=0.1, le=10.0)
+    position_x: float = Field(0.0, ge=-1.0, le=1.0)
+    position_y: float = Field(0.0, ge=-1.0, le=1.0)
+
+
+class Clip(_Part):
+    """One entry of `video_series_sequential`."""
+
+    video_id: SourceId
+    type: Annotated[Literal["videofile", "asset", "image"], BeforeValidator(_lower)]
+    video_start_time: Seconds
+    video_end_time: Optional[Seconds] = None
+    audio_levels: list[AudioLevel] = Field(default_factory=list)
+    crop: Optional[Crop] = None
+
+    @field_validator("video_end_time")
+    @classmethod
+    def _end_after_start(cls, end: Optional[float], info: ValidationInfo) -> Optional[float]:
+        start = info.data.get("video_start_time")
+        if end is not None and start is not None and end <= start:
+            raise ValueError("video_end_time must be after video_start_time")
+        return end
+
+    @field_validator("audio_levels", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+class AudioOverlay(_Part):
+    """One entry of `audio_overlay`: a track mixed over the output timeline."""
+
+    audio_id: SourceId
+    type: str = "music"
+    audio_start_time: Optional[Seconds] = None
+    audio_end_time: Optional[Seconds] = None
+    audio_levels: list[AudioLevel] = Field(default_factory=list)
+    source_start_time: Seconds = 0.0  # (ext) where in the source it starts playing
+    loop: bool = False  # (ext) repeat a source shorter than its window
+
+    @field_validator("audio_end_time")
+    @classmethod
+    def _end_after_start(cls, end: Optional[float], info: ValidationInfo) -> Optional[float]:
+        start = info.data.get("audio_start_time")
+        if end is not None and start is not None and end <= start:
+            raise ValueError("audio_end_time must be after audio_start_time")
+        return end
+
+    @field_validator("audio_levels", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+class RenderOptions(_Part):
+    """(ext) Encoder choice and quality."""
+
+    encoder: Annotated[Literal["auto", "cpu", "gpu"], BeforeValidator(_lower)] = "auto"
+    preset: Optional[Annotated[str, Field(pattern=r"^[a-z0-9]{1,20}$")]] = None
+    crf: Optional[float] = Field(None, ge=0, le=63)
+
+
+def _resolution(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string 'WIDTHxHEIGHT'")
+    match = re.fullmatch(r"\s*(\d{1,5})\s*[xX]\s*(\d{1,5})\s*", value)
+    if not match:
+        raise ValueError("must be 'WIDTHxHEIGHT', e.g. '1920x1080'")
+    width, height = int(match[1]), int(match[2])
+    if not (16 <= width <= 4096 and 16 <= height <= 4096):
+        raise ValueError("width and height must be 16-4096")
+    if width % 2 or height % 2:
+        raise ValueError("width and height must be even")
+    if width * height > MAX_AREA:
+        raise ValueError("at most 3840x2160 pixels in area")
+    return f"{width}x{height}"
+
+
+def _version(value: Any) -> Any:
+    # A number 1 / 1.0 is the same version; anything else fails the Literal.
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 1:
+        return "1.0"
+    return value
+
+
+def sanitize_filename(raw: str, fmt: str) -> str:
+    """Path separators and control characters removed; the format's extension."""
+    name = "".join(ch for ch in raw if ch not in "/\\" and ch.isprintable()).strip()
+    name = name.lstrip(".").strip()
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem and ext.lower() in _MEDIA_EXTENSIONS:
+        name = stem.rstrip()
+    if not name:
+        raise ValueError("filename has no usable characters")
+    return f"{name[: 199 - len(fmt)]}.{fmt}"
+
+
+class VideoEdit(_Part):
+    """The whole edit, as `VideoEditCreate` of the `videojungle` client serializes it."""
+
+    name: Optional[str] = None
+    description: Optional[str] = None
+    video_edit_version: Annotated[Literal["1.0"], BeforeValidator(_version)]
+    video_output_format: Annotated[Literal["mp4", "mov", "webm"], BeforeValidator(_lower)]
+    video_output_resolution: Annotated[str, BeforeValidator(_resolution)]
+    video_output_fps: float = Field(ge=1, le=120)
+    video_output_filename: str = Field(min_length=1, max_length=200)
+    skip_rendering: bool = False
+    video_series_sequential: list[Clip] = Field(min_length=1, max_length=500)
+    audio_overlay: list[AudioOverlay] = Field(default_factory=list, max_length=50)
+    subtitles: Optional[bool] = None
+    subtitle_from_audio_overlay: Optional[Any] = None
+    auto_vertical_crop: Optional[
+        Annotated[Literal["standard", "tight", "loose"], BeforeValidator(_lower)]
+    ] = None
+    render_options: Optional[RenderOptions] = None
+
+    _warnings: list[str] = PrivateAttr(default_factory=list)
+
+    @field_validator("skip_rendering", mode="before")
+    @classmethod
+    def _none_is_false(cls, value: Any) -> Any:
+        return False if value is None else value
+
+    @field_validator("audio_overlay", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator("video_output_filename")
+    @classmethod
+    def _sanitize(cls, value: str, info: ValidationInfo) -> str:
+        return sanitize_filename(value, info.data.get("video_output_format") or "mp4")
+
+    @model_validator(mode="after")
+    def _crf_for_codec(self) -> "VideoEdit":
+        crf = self.render_options.crf if self.render_options else None
+        if crf is not None and self.video_output_format != "webm" and crf > 51:
+            raise ValueError("render_options.crf must be 0-51 for H.264")
+        return self
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _collect_warnings(cls, data: Any, handler: Any) -> "VideoEdit":
+        edit = handler(data)
+        if isinstance(data, Mapping):
+            edit._warnings = _input_warnings(data)
+        return edit
+
+    def __eq__(self, other: object) -> bool:
+        # The same edit whatever warnings its input carried (a stored dump has none).
+        if not isinstance(other, VideoEdit):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def warnings(self) -> list[str]:
+        """Unknown keys and ignored features found in the input."""
+        return list(self._warnings)
+
+    @property
+    def width(self) -> int:
+        return int(self.video_output_resolution.split("x")[0])
+
+    @property
+    def height(self) -> int:
+        return int(self.video_output_resolution.split("x")[1])
+
+    @property
+    def fps(self) -> Fraction:
+        """The exact output rate: NTSC decimals become n*1000/1001."""
+        for decimal, exact in NTSC_RATES.items():
+            if abs(self.video_output_fps - decimal) < 0.0015:
+                return exact
+        return Fraction(repr(self.video_output_fps)).limit_denominator(1000)
+
+    @property
+    def encoder(self) -> str:
+        return self.render_options.encoder if self.render_options else "auto"
+
+
+def parse_edit(data: Any) -> tuple[VideoEdit, list[str]]:
+    """Validate an edit body; returns the edit and its warnings."""
+    edit = VideoEdit.model_validate(data)
+    return edit, edit.warnings
+
+
+def _input_warnings(data: Mapping) -> list[str]:
+    warnings = [f"unknown key {path!r} ignored" for path in unknown_keys(data)]
+    if data.get("subtitles"):
+        warnings.append("subtitles: no speech recognition here, ignored")
+    if data.get("subtitle_from_audio_overlay"):
+        warnings.append("subtitle_from_audio_overlay: no speech recognition here, ignored")
+    return warnings
+
+
+_NESTED = {
+    "video_series_sequential": Clip,
+    "audio_overlay": AudioOverlay,
+    "audio_levels": AudioLevel,
+    "crop": Crop,
+    "render_options": RenderOptions,
+}
+
+
+def unknown_keys(data: Mapping, model: type[BaseModel] = VideoEdit, prefix: str = "") -> list[str]:
+    """Dotted paths of the keys no model knows, e.g. 'video_series_sequential.0.colour'."""
+    found = []
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if key not in model.model_fields:
+            found.append(path)
+            continue
+        child = _NESTED.get(key)
+        if child is None:
+            continue
+        if isinstance(value, Mapping):
+            found += unknown_keys(value, child, f"{path}.")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, Mapping):
+                    found += unknown_keys(item, child, f"{path}.{i}.")
+    return found
+
+
+# --- Rules that need the sources ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What the API's probe (or the worker's) knows of a source."""
+
+    kind: Literal["video", "image", "audio"]
+    duration: Optional[float]  # seconds; None for still images
+    has_audio: bool
+    has_video: bool
+
+
+class EditSourceError(ValueError):
+    """The edit does not fit its sources; `errors` are FastAPI-style dicts."""
+
+    def __init__(self, errors: list[dict]):
+        self.errors = errors
+        super().__init__("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors))
+
+
+def _error(loc: tuple, msg: str, kind: str = "value_error.source") -> dict:
+    return {"loc": list(loc), "msg": msg, "type": kind}
+
+
+def check_sources(edit: VideoEdit, sources: Mapping[str, SourceInfo]) -> list[str]:
+    """Warnings for ends clamped to their source; EditSourceError for every broken rule."""
+    errors: list[dict] = []
+    warnings: list[str] = []
+    for i, clip in enumerate(edit.video_series_sequential):
+        _check_clip(i, clip, sources.get(clip.video_id), errors, warnings)
+    for i, overlay in enumerate(edit.audio_overlay):
+        _check_overlay(i, overlay, sources.get(overlay.audio_id), errors)
+    if errors:
+        raise EditSourceError(errors)
+    return warnings
+
+
+def _check_clip(i: int, clip: Clip, info: Optional[SourceInfo], errors: list, warnings: list):
+    loc = ("video_series_sequential", i)
+    if info is None:
+        errors.append(_error(loc + ("video_id",), "unknown video_id"))
+        return
+    if not info.has_video:
+        errors.append(_error(loc + ("video_id",), "source has no video stream"))
+        return
+    if info.kind == "image" or info.duration is None:
+        if clip.video_end_time is None:
+            errors.append(_error(loc + ("video_end_time",), "an image clip needs an end time"))
+        return
+    if clip.video_start_time >= info.duration:
+        errors.append(_error(loc + ("video_start_time",),
+                             f"starts at or after the end of the source ({info.duration:.3f} s)"))
+        return
+    end = clip.video_end_time
+    if end is not None and end > info.duration:
+        if end - info.duration >= CLAMP_TOLERANCE:
+            errors.append(_error(loc + ("video_end_time",),
+                                 f"ends after the end of the source ({info.duration:.3f} s)"))
+        else:
+            warnings.append(f"video_series_sequential.{i}.video_end_time clamped to the "
+                            f"source's end {info.duration:.3f} s")
+
+
+def _check_overlay(i: int, overlay: AudioOverlay, info: Optional[SourceInfo], errors: list):
+    loc = ("audio_overlay", i)
+    if info is None:
+        errors.append(_error(loc + ("audio_id",), "unknown audio_id"))
+    elif not info.has_audio:
+        errors.append(_error(loc + ("audio_id",), "source has no audio stream"))
+    elif info.duration is not None and overlay.source_start_time >= info.duration:
+        errors.append(_error(loc + ("source_start_time",),
+                             f"starts at or after the end of the source ({info.duration:.3f} s)"))
+
+
+def clip_end(clip: Clip, info: SourceInfo) -> float:
+    """The clip's end in source time: given, clamped to the source, or the source's end."""
+    if info.duration is None:
+        return clip.video_end_time  # an image: check_sources made sure there is one
+    if clip.video_end_time is None:
+        return info.duration
+    return min(clip.video_end_time, info.duration)
+
+
+def clamp_to_sources(edit: VideoEdit, sources: Mapping[str, SourceInfo]) -> VideoEdit:
+    """A copy whose clip ends are all explicit and within their sources."""
+    clips = [
+        clip.model_copy(update={"video_end_time": clip_end(clip, sources[clip.video_id])})
+        for clip in edit.video_series_sequential
+    ]
+    copy = edit.model_copy(update={"video_series_sequential": clips})
+    copy._warnings = list(edit._warnings)
+    return copy
