@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
 .PHONY: setup run test migrate user bench clean
@@ -19,7 +20,7 @@ migrate: setup
 
 # The farm: API + worker + reaper, plus the bundled Redis when CANOPY_REDIS_URL is unset.
 run: migrate
-	$(BIN)/honcho start $(if $(CANOPY_REDIS_URL),,redis) web worker
+	honcho start $(if $(CANOPY_REDIS_URL),,redis) web
 
 # Creates a user and prints a new API key as the last line: make user EMAIL=you@example.com
 user: migrate

@@ -45,12 +45,12 @@ def generate_prompt():
 
 
 @bp.post("/projects/<project_id>/<script_id>/generate")
-def generate_video(project_id: str, script_id: str):
+def generate_video():
     """Not offered: Canopy renders edits, it has no generative models."""
     raise NotImplementedByCanopy(GENERATIVE)
 
 
 @bp.post("/projects/<project_id>/<script_id>/prompt")
-def generate_from_prompt(project_id: str, script_id: str):
+def generate_from_prompt():
     """Not offered: Canopy renders edits, it has no generative models."""
     raise NotImplementedByCanopy(GENERATIVE)

@@ -1,0 +1,95 @@
+"""Shared fixtures: a migrated database on SQLite and on PostgreSQL, the app, users, a live server."""
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from shared.cli import create_user, migrate
+from shared.config import Settings
+from shared.db import Database
+from tests.livesrv import LiveServer
+
+PG_ADMIN_URL = os.environ.get("CANOPY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory):
+    """A freshly migrated database of each kind, for the whole session."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'canopy.db'}"
+        migrate(Settings(database_url=url))
+        yield url
+        return
+    name = f"canopy_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    migrate(Settings(database_url=url))
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url, tmp_path_factory) -> Settings:
+    objects = tmp_path_factory.mktemp("objects")
+    return Settings(
+        database_url=database_url,
+        storage_url=f"file://{objects}",
+        secret_key="test-secret",
+        cache_dir=str(tmp_path_factory.mktemp("cache")),
+    )
+
+
+@pytest.fixture(scope="session")
+def db(settings) -> Database:
+    database = Database(settings.database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(settings):
+    from api import create_app
+
+    application = create_app(settings)
+    application.config["TESTING"] = True
+    return application
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(db):
+    """make_user() -> (user_id, api_key): a new user each call, so tests never share rows."""
+
+    def _make(email: str | None = None):
+        user, key = create_user(db, email or f"{uuid.uuid4().hex[:10]}@example.com")
+        return user.id, key
+
+    return _make
+
+
+@pytest.fixture
+def auth(make_user) -> dict[str, str]:
+    """Headers of a fresh user."""
+    _, key = make_user()
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture(scope="session")
+def live_server(settings, tmp_path_factory):
+    """The API under gunicorn on a free loopback port, as `make run` serves it."""
+    server = LiveServer(replace(settings), tmp_path_factory.mktemp("live"))
+    server.start()
+    yield server
+    server.stop()

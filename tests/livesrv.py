@@ -1,0 +1,80 @@
+"""Start Canopy processes (gunicorn, later workers) for tests that talk real HTTP."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from shared.config import REPO_ROOT, Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process read `settings`."""
+    env = {
+        "CANOPY_DATABASE_URL": settings.database_url,
+        "CANOPY_REDIS_URL": settings.redis_url,
+        "CANOPY_STORAGE_URL": settings.storage_url,
+        "CANOPY_SECRET_KEY": settings.secret_key,
+        "CANOPY_MAX_UPLOAD_BYTES": str(settings.max_upload_bytes),
+        "CANOPY_CACHE_DIR": settings.cache_dir,
+        "CANOPY_ENCODER": settings.encoder,
+        "CANOPY_FETCH_ALLOW": ",".join(settings.fetch_allow),
+    }
+    return {**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)}
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
+    """Poll `predicate` until it returns a truthy value; fail with `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+class LiveServer:
+    def __init__(self, settings: Settings, log_dir: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.settings = settings
+        self.log_path = log_dir / "gunicorn.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = settings_env(self.settings)
+        env["CANOPY_PUBLIC_URL"] = self.url
+        env["CANOPY_PORT"] = str(self.port)
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", "2", "--threads", "4", "api.wsgi:app"],
+            cwd=REPO_ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        wait_for(self._healthy, 30, f"gunicorn on {self.url} (log: {self.log_path})")
+
+    def _healthy(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: {self.log_path.read_text()[-2000:]}")
+        try:
+            return requests.get(f"{self.url}/health", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+        self.log.close()
