@@ -1,0 +1,139 @@
+"""`/files/<key>`: the local store's signed links, over real HTTP."""
+from __future__ import annotations
+
+import os
+import time
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+import requests
+
+from shared.storage import InvalidKey
+
+from .conftest import UPLOAD_LIMIT
+
+
+# Only the local backend hands out /files/ links.
+pytestmark = pytest.mark.parametrize("storage", ["local"], indirect=True)
+
+
+@pytest.fixture
+def local(storage):
+    assert storage.scheme == "file"
+    return storage
+
+DATA = bytes(range(256)) * 40  # 10240 bytes with a recognisable pattern
+
+
+def _stored(local, ns, name="video.mp4"):
+    key = f"{ns}/{name}"
+    local.put_bytes(key, DATA)
+    return key
+
+
+def _with(url: str, **changes) -> str:
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()} | changes
+    return parts._replace(query=urlencode(query)).geturl()
+
+
+def test_range_forms(local, ns):
+    url = local.download_url(_stored(local, ns), "v.mp4")
+    cases = {"bytes=0-0": DATA[:1], "bytes=10240-": None, "bytes=-16": DATA[-16:],
+             "bytes=10000-99999": DATA[10000:]}
+    for header, body in cases.items():
+        answer = requests.get(url, headers={"Range": header}, timeout=5)
+        if body is None:
+            assert answer.status_code == 416
+            assert answer.headers["Content-Range"] == f"bytes */{len(DATA)}"
+        else:
+            assert answer.status_code == 206, header
+            assert answer.content == body
+            assert answer.headers["Accept-Ranges"] == "bytes"
+            assert answer.headers["Content-Type"] == "video/mp4"
+
+
+def test_malformed_range_is_refused_and_multi_range_gets_the_whole(local, ns):
+    url = local.download_url(_stored(local, ns), "v.mp4")
+    assert requests.get(url, headers={"Range": "bytes=oops"}, timeout=5).status_code == 416
+    whole = requests.get(url, headers={"Range": "bytes=0-1,5-6"}, timeout=5)
+    assert whole.status_code == 200 and whole.content == DATA
+
+
+def test_head_answers_headers_only(local, ns):
+    url = local.download_url(_stored(local, ns), "v.mp4")
+    answer = requests.head(url, timeout=5)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Length"] == str(len(DATA))
+    assert answer.content == b""
+
+
+def test_expired_link_is_refused(local, ns):
+    url = local.download_url(_stored(local, ns), "v.mp4", ttl=30)
+    local.clock = lambda: time.time() + 31
+    answer = requests.get(url, timeout=5)
+    assert answer.status_code == 403
+    assert answer.json() == {"detail": "link has expired"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"filename": "other.mp4"},  # renamed download
+        {"expires": "9999999999"},  # stretched
+        {"signature": "A" * 43},
+    ],
+)
+def test_tampered_link_is_refused(local, ns, change):
+    url = local.download_url(_stored(local, ns), "v.mp4")
+    answer = requests.get(_with(url, **change), timeout=5)
+    assert answer.status_code == 403
+    assert answer.json()["detail"] == "link signature is invalid"
+
+
+def test_link_of_one_key_does_not_open_another(local, ns):
+    _stored(local, ns, "secret.mp4")
+    url = local.download_url(_stored(local, ns), "v.mp4")
+    answer = requests.get(url.replace("video.mp4", "secret.mp4"), timeout=5)
+    assert answer.status_code == 403
+
+
+def test_unsigned_and_missing(local, ns):
+    key = _stored(local, ns)
+    plain = requests.get(f"{local.public_url}/files/{key}", timeout=5)
+    assert plain.status_code == 403 and "detail" in plain.json()
+    gone = requests.get(local.download_url(f"{ns}/gone.mp4", "g.mp4"), timeout=5)
+    assert gone.status_code == 404 and gone.json() == {"detail": "object not found"}
+
+
+def test_download_link_cannot_upload(local, ns):
+    key = _stored(local, ns)
+    answer = requests.put(local.download_url(key, None), data=b"overwrite", timeout=5)
+    assert answer.status_code == 403
+    assert local.read_bytes(key) == DATA
+
+
+def test_upload_over_limit_is_refused(local, ns):
+    key = f"{ns}/huge.bin"
+    url = local.upload_url(key)["url"]
+    declared = requests.put(url, data=b"x" * (UPLOAD_LIMIT + 1), timeout=5)
+    assert declared.status_code == 413
+    # Chunked: no Content-Length, so the limit is enforced while streaming.
+    chunks = (b"y" * 65536 for _ in range(UPLOAD_LIMIT // 65536 + 1))
+    streamed = requests.put(url, data=chunks, timeout=5)
+    assert streamed.status_code == 413
+    assert not local.exists(key)
+    assert not list(local.path(key).parent.glob("*.part"))  # no partial file left behind
+
+
+def test_symlink_out_of_the_root_is_refused(local, ns, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "passwd").write_bytes(b"secret")
+    link_dir = local.root / ns
+    link_dir.mkdir(parents=True)
+    os.symlink(outside, link_dir / "escape")
+    with pytest.raises(InvalidKey):
+        local.read_bytes(f"{ns}/escape/passwd")
+    signed = local.download_url(f"{ns}/escape/passwd", "p.txt")
+    assert requests.get(signed, timeout=5).status_code == 404
