@@ -78,7 +78,7 @@ def download(key: str):
     storage, filename = _checked_link(key, "GET")
     try:
         size = storage.size(key)
-    except ObjectNotFound:
+    except (ObjectNotFound, InvalidKey):  # InvalidKey: a symlink out of the store
         raise _Refused(404, "object not found") from None
     content_type = (filename and mimetypes.guess_type(filename)[0]) or storage.content_type(key)
     headers = {
@@ -113,4 +113,6 @@ def upload(key: str):
         size = storage.put_stream(key, request.stream, request.mimetype or None, limit=limit)
     except TooLarge as exc:
         raise _Refused(413, exc.reason) from None
+    except InvalidKey:
+        raise _Refused(404, "Not Found") from None
     return jsonify(key=key, size=size)
