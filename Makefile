@@ -20,7 +20,7 @@ migrate: setup
 
 # The farm: API + worker + reaper, plus the bundled Redis when CANOPY_REDIS_URL is unset.
 run: migrate
-	honcho start $(if $(CANOPY_REDIS_URL),,redis) web
+	honcho start $(if $(CANOPY_REDIS_URL),,redis) web worker
 
 # Creates a user and prints a new API key as the last line: make user EMAIL=you@example.com
 user: migrate

@@ -7,6 +7,8 @@ from flask_openapi3 import Info, OpenAPI
 
 from shared.config import Settings
 from shared.db import Database
+from shared.queue import make_celery
+from shared.storage import open_storage
 
 from . import auth, errors
 from .context import Services, close_session
@@ -28,7 +30,10 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     )
     app.json.sort_keys = False
     app.extensions["canopy"] = Services(
-        settings=settings, db=Database(settings.database_url), storage=None
+        settings=settings,
+        db=Database(settings.database_url),
+        storage=open_storage(settings),
+        celery=make_celery(settings),
     )
     app.teardown_appcontext(close_session)
     errors.init_app(app)
@@ -39,7 +44,8 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
 
 
 def _register_blueprints(app: OpenAPI) -> None:
-    from .routes import health, projects, prompts, users
+    from .routes import assets, files, health, projects, prompts, users, video_files
 
-    for module in (health, projects, prompts, users):
+    for module in (health, projects, prompts, users, video_files, assets):
         app.register_api(module.bp)
+    app.register_blueprint(files.bp)

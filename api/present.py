@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from .context import get_settings, get_storage
-from .schemas import AssetOut, ProjectOut, PromptOut
-from shared.models import Asset, Project, iso
+from shared.models import Asset, Project, VideoFile, iso
+
+from .schemas import AssetOut, AssetStatus, ProjectOut, PromptOut, VideoFileOut
 
 
 def signed_link(key: str | None, filename: str | None = None) -> str | None:
@@ -14,10 +15,21 @@ def signed_link(key: str | None, filename: str | None = None) -> str | None:
     return storage.download_url(key, filename=filename, ttl=get_settings().link_ttl_seconds)
 
 
+def asset_state(asset: Asset) -> AssetStatus:
+    """Status of the asset; a video-reference asset follows the library file it links to."""
+    media = asset.video_file if asset.video_file_id and asset.video_file else None
+    if media is not None:
+        analyzed = media.status == "analyzed"
+        return AssetStatus(id=asset.id, status=media.status, uploaded=analyzed,
+                           progress=1.0 if analyzed else 0.0, error=media.error)
+    return AssetStatus(id=asset.id, status=asset.status, uploaded=asset.uploaded,
+                       progress=asset.progress, error=asset.error)
+
+
 def asset_out(asset: Asset) -> AssetOut:
-    # A video-reference asset shows the library file it links to.
-    media = asset.video_file if asset.asset_type == "video-reference" and asset.video_file else asset
-    stored = media.storage_key if asset.uploaded else None
+    media = asset.video_file if asset.video_file_id and asset.video_file else asset
+    state = asset_state(asset)
+    stored = media.storage_key if state.uploaded else None
     return AssetOut(
         id=asset.id,
         keyname=asset.keyname,
@@ -29,11 +41,11 @@ def asset_out(asset: Asset) -> AssetOut:
         description=asset.description,
         generated_description=asset.generated_description,
         create_parameters=asset.create_parameters,
-        status=asset.status,
-        uploaded=asset.uploaded,
+        status=state.status,
+        uploaded=state.uploaded,
         project_id=asset.project_id,
-        progress=asset.progress,
-        error=asset.error,
+        progress=state.progress,
+        error=state.error,
         warnings=list(asset.warnings or []),
         content_type=media.content_type,
         size=media.size,
@@ -59,4 +71,21 @@ def project_out(project: Project, with_assets: bool = True) -> ProjectOut:
         scripts=[],
         template_key=project.template_key,
         prompt_id=project.prompt_id,
+    )
+
+
+def video_file_out(row: VideoFile) -> VideoFileOut:
+    stored = row.storage_key if row.status == "analyzed" else None
+    thumbnail = signed_link(row.thumbnail_key)
+    return VideoFileOut(
+        id=row.id, filename=row.filename, name=row.name, description=row.description,
+        thumbnail=thumbnail, duration=row.duration, fps=row.fps, owner_id=row.owner_id,
+        size=row.size, hash=row.sha256, created_at=iso(row.created_at),
+        recorded_at=iso(row.recorded_at), key=row.storage_key or "",
+        analysis=list(row.analysis or []), url=signed_link(stored),
+        current_status=row.status, download_url=signed_link(stored, row.filename),
+        thumbnail_url=thumbnail, status=row.status, error=row.error, width=row.width,
+        height=row.height, rotation=row.rotation, video_codec=row.video_codec,
+        audio_codec=row.audio_codec, sample_rate=row.sample_rate, channels=row.channels,
+        media_kind=row.media_kind, content_type=row.content_type, tags=list(row.tags or []),
     )

@@ -11,9 +11,13 @@ from sqlalchemy import create_engine, text
 from shared.cli import create_user, migrate
 from shared.config import Settings
 from shared.db import Database
-from tests.livesrv import LiveServer
+import redis
+
+from tests.livesrv import LiveServer, Worker
 
 PG_ADMIN_URL = os.environ.get("CANOPY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# Tests use their own Redis database index on the machine's Redis, emptied per session.
+REDIS_URL = os.environ.get("CANOPY_TEST_REDIS", "redis://127.0.0.1:6379/9")
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -39,8 +43,10 @@ def database_url(request, tmp_path_factory):
 @pytest.fixture(scope="session")
 def settings(database_url, tmp_path_factory) -> Settings:
     objects = tmp_path_factory.mktemp("objects")
+    redis.Redis.from_url(REDIS_URL).flushdb()
     return Settings(
         database_url=database_url,
+        redis_url=REDIS_URL,
         storage_url=f"file://{objects}",
         secret_key="test-secret",
         cache_dir=str(tmp_path_factory.mktemp("cache")),
@@ -93,3 +99,18 @@ def live_server(settings, tmp_path_factory):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def worker(settings, tmp_path_factory):
+    """One Celery worker process consuming the media and CPU render queues."""
+    proc = Worker(settings, tmp_path_factory.mktemp("worker"))
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def farm(live_server, worker):
+    """The API under gunicorn and a worker: everything `make run` starts but Redis."""
+    return live_server

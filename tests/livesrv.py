@@ -78,3 +78,54 @@ class LiveServer:
             self.proc.terminate()
             self.proc.wait(timeout=20)
         self.log.close()
+
+
+class Worker:
+    """A real Celery worker process, as the Procfile's `worker` line starts it."""
+
+    def __init__(self, settings: Settings, log_dir: Path, queues: str = "media,render.cpu",
+                 name: str = "worker", extra_env: dict | None = None):
+        self.settings = settings
+        self.queues = queues
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self.extra_env = extra_env or {}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", self.queues,
+             "--concurrency", "1", "--loglevel", "INFO", "-n", f"{self.name}@%h",
+             "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=REPO_ROOT, env={**settings_env(self.settings), **self.extra_env},
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        wait_for(self._ready, 60, f"celery worker {self.name} (log: {self.log_path})")
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
+        return b"ready." in self.log_path.read_bytes()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class ApiCaller:
+    """One user's HTTP calls to a live server: `api("GET", "/projects")`."""
+
+    def __init__(self, base_url: str, key: str):
+        self.base_url = base_url
+        self.headers = {"X-API-Key": key}
+
+    def __call__(self, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, self.base_url + path, headers=self.headers, timeout=30,
+                                **kwargs)

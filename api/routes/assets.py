@@ -1,0 +1,69 @@
+"""Project assets: `/projects/{id}/asset...` and `/assets/{id}...` endpoints."""
+from __future__ import annotations
+
+from flask_openapi3 import APIBlueprint, Tag
+
+from ..auth import current_user
+from ..present import asset_out, asset_state
+from ..schemas import AssetCreate, AssetOut, AssetPath, AssetStatus, Deleted, ProjectAssetPath
+from ..services import assets as service
+
+bp = APIBlueprint("assets", __name__, abp_tags=[Tag(name="assets")])
+
+
+@bp.post("/projects/<uuid:project_id>/asset")
+def create_asset(path: ProjectAssetPath, body: AssetCreate):
+    """Create an asset: an upload slot, a presigned direct upload, or a link to a video file."""
+    row, upload = service.create_asset(current_user(), path.project_id, body)
+    if upload is None:
+        return asset_out(row).model_dump(), 201
+    return {"id": row.id, "upload_url": upload}, 201
+
+
+@bp.post("/assets/<uuid:asset_id>/upload", responses={200: AssetOut})
+def upload(path: AssetPath):
+    """Upload the asset's bytes (multipart field `file`); the probe runs in the background."""
+    return asset_out(service.upload_asset(current_user(), path.asset_id)).model_dump()
+
+
+@bp.get("/projects/<uuid:project_id>/asset", responses={200: AssetOut})
+def list_assets(path: ProjectAssetPath):
+    """All assets of a project."""
+    return [asset_out(a).model_dump() for a in service.list_assets(current_user(), path.project_id)]
+
+
+@bp.get("/projects/<uuid:project_id>/assets", responses={200: AssetOut})
+def list_assets_plural(path: ProjectAssetPath):
+    """All assets of a project (alias)."""
+    return list_assets(path)
+
+
+@bp.get("/projects/<uuid:project_id>/asset/generated", responses={200: AssetOut})
+def list_generated(path: ProjectAssetPath):
+    """Only the project's rendered videos."""
+    rows = service.list_assets(current_user(), path.project_id, generated_only=True)
+    return [asset_out(a).model_dump() for a in rows]
+
+
+@bp.get("/assets/<uuid:asset_id>", responses={200: AssetOut})
+def get_asset(path: AssetPath):
+    """One asset, with fresh signed links."""
+    return asset_out(service.owned_asset(current_user(), path.asset_id)).model_dump()
+
+
+@bp.get("/assets/<uuid:asset_id>/status", responses={200: AssetStatus})
+def status(path: AssetPath):
+    """Status, progress and error of an asset."""
+    return asset_state(service.owned_asset(current_user(), path.asset_id)).model_dump()
+
+
+@bp.get("/assets/check/<uuid:asset_id>", responses={200: AssetStatus})
+def check(path: AssetPath):
+    """Status of an asset (the client's `assets.check`)."""
+    return status(path)
+
+
+@bp.delete("/assets/<uuid:asset_id>", responses={200: Deleted})
+def delete_asset(path: AssetPath):
+    """Delete an asset and its stored objects."""
+    return Deleted(id=service.delete_asset(current_user(), path.asset_id)).model_dump()

@@ -1,0 +1,13 @@
+"""Request and response models, one module per resource group.
+
+Query/path models are named ...Query/...Path: `api.errors.request_part` relies on it to say
+where a validation error is.
+"""
+from .media import (  # noqa: F401
+    AssetCreate, AssetPath, AssetStatus, ProjectAssetPath, VideoFileCreate, VideoFileOut,
+    VideoFilePath, VideoSearch,
+)
+from .projects import (  # noqa: F401
+    AssetOut, Deleted, PageQuery, ProjectCreate, ProjectListQuery, ProjectOut, ProjectPath,
+    PromptCreate, PromptOut, PromptPath, UserOut,
+)

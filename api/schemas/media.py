@@ -1,0 +1,113 @@
+"""Request and response models of the video-file and asset endpoints."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, Optional
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+UploadMethod = Literal["file-no-chunk", "direct", "url"]
+
+
+class VideoFilePath(BaseModel):
+    video_file_id: UUID
+
+
+class AssetPath(BaseModel):
+    asset_id: UUID
+
+
+class ProjectAssetPath(BaseModel):
+    project_id: UUID
+
+
+class VideoFileCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(..., min_length=1, max_length=200)
+    filename: str = Field(..., min_length=1, max_length=2000, description="a file name, or the URL to fetch")
+    upload_method: UploadMethod = "file-no-chunk"
+    description: Optional[str] = Field(None, max_length=10_000)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+
+
+class AssetCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    upload_method: Literal["file-no-chunk", "direct", "video-reference"] = "file-no-chunk"
+    asset_type: str = Field("user", min_length=1, max_length=50)
+    keyname: str = Field(..., min_length=1, max_length=500)
+    description: Optional[str] = Field("", max_length=10_000)
+
+
+class DurationFilter(BaseModel):
+    min: float = 0
+    max: float = 1e12
+
+
+class SearchFilters(BaseModel):
+    duration: Optional[DurationFilter] = None
+    created_after: Optional[datetime] = None
+    created_before: Optional[datetime] = None
+    tags: Optional[list[str]] = None
+    min_relevance: Optional[float] = None
+
+
+class VideoSearch(BaseModel):
+    """The `videojungle` client's VideoSearch body."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    query: Optional[str] = Field(None, max_length=1000)
+    limit: int = Field(10, ge=1, le=100)
+    project_id: Optional[UUID] = None
+    filters: Optional[SearchFilters] = None
+    include_segments: bool = True
+    include_related: bool = False
+    query_audio: Optional[str] = None
+    query_img: Optional[str] = None
+
+
+class VideoFileOut(BaseModel):
+    id: str
+    filename: str
+    name: str
+    description: Optional[str]
+    thumbnail: Optional[str]
+    duration: Optional[float]
+    fps: Optional[float]
+    owner_id: str
+    size: Optional[int]
+    hash: Optional[str]
+    created_at: str
+    recorded_at: Optional[str]
+    key: str
+    analysis: list[dict]
+    url: Optional[str]
+    current_status: Optional[str]
+    download_url: Optional[str]
+    thumbnail_url: Optional[str]
+    has_redirect: bool = False
+    public_link: Optional[dict] = None
+    # Extensions.
+    status: str
+    error: Optional[str]
+    width: Optional[int]
+    height: Optional[int]
+    rotation: Optional[int]
+    video_codec: Optional[str]
+    audio_codec: Optional[str]
+    sample_rate: Optional[int]
+    channels: Optional[int]
+    media_kind: Optional[str]
+    content_type: Optional[str]
+    tags: list[str]
+
+
+class AssetStatus(BaseModel):
+    id: str
+    status: str
+    uploaded: bool
+    progress: float
+    error: Optional[str]

@@ -1,0 +1,76 @@
+"""Project assets: uploads, links to library video files, generated renders."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from shared.errors import Conflict, NotFound, Unprocessable
+from shared.models import Asset, User, VideoFile
+from shared.naming import clean_filename
+
+from ..context import get_session, get_storage
+from ..schemas import AssetCreate
+from .projects import owned_project
+from .uploads import PROCESSING, WAITING, media_key, receive_file
+
+GENERATED = "generated_video"
+
+
+def owned_asset(user: User, asset_id) -> Asset:
+    row = get_session().get(Asset, str(asset_id))
+    if row is None or row.owner_id != user.id:
+        raise NotFound("Asset not found")
+    return row
+
+
+def list_assets(user: User, project_id, generated_only: bool = False) -> list[Asset]:
+    project = owned_project(user, project_id)
+    query = select(Asset).where(Asset.project_id == project.id).order_by(Asset.created_at)
+    if generated_only:
+        query = query.where(Asset.asset_type == GENERATED)
+    return list(get_session().execute(query).scalars())
+
+
+def create_asset(user: User, project_id, body: AssetCreate) -> tuple[Asset, dict | None]:
+    """A new asset and, for uploads, where to send its bytes."""
+    project = owned_project(user, project_id)
+    session = get_session()
+    row = Asset(
+        owner_id=user.id, project_id=project.id, keyname=body.keyname,
+        description=body.description, status=WAITING, filename=clean_filename(body.keyname),
+        asset_type="video-reference" if body.upload_method == "video-reference" else body.asset_type,
+    )
+    if body.upload_method == "video-reference":
+        video = session.get(VideoFile, body.keyname.strip())
+        if video is None or video.owner_id != user.id:
+            raise Unprocessable.field(("body", "keyname"), "unknown video file id")
+        row.video_file_id, row.filename = video.id, video.filename
+    session.add(row)
+    session.flush()
+    upload = None
+    if body.upload_method == "file-no-chunk":
+        upload = {"url": f"/assets/{row.id}/upload"}
+    elif body.upload_method == "direct":
+        row.storage_key = media_key(row, row.filename)
+        upload = get_storage().upload_url(row.storage_key)
+    session.commit()
+    return row, upload
+
+
+def upload_asset(user: User, asset_id) -> Asset:
+    row = owned_asset(user, asset_id)
+    if row.asset_type in (GENERATED, "video-reference"):
+        raise Conflict(f"a {row.asset_type} asset takes no upload")
+    if row.status == PROCESSING:
+        raise Conflict("this asset is being processed")
+    receive_file(row)
+    return row
+
+
+def delete_asset(user: User, asset_id) -> str:
+    """Delete the asset and its own stored objects (a linked library file stays)."""
+    row = owned_asset(user, asset_id)
+    session = get_session()
+    session.delete(row)
+    session.commit()
+    get_storage().delete_prefix(f"{user.id}/{row.project_id}/{row.id}/")
+    return row.id

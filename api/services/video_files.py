@@ -1,0 +1,106 @@
+"""The caller's video-file library: create (three upload methods), read, search, delete."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from sqlalchemy import or_, select
+
+from shared.errors import Conflict, NotFound, Unprocessable
+from shared.models import User, VideoFile
+from shared.queue import FETCH_TASK, MEDIA_QUEUE, send
+
+from ..context import get_session, get_storage, services
+from ..schemas import VideoFileCreate, VideoSearch
+from .uploads import PROCESSING, WAITING, media_key, queue_probe, receive_file
+from shared.naming import clean_filename
+
+
+def owned_video_file(user: User, video_file_id) -> VideoFile:
+    row = get_session().get(VideoFile, str(video_file_id))
+    if row is None or row.owner_id != user.id:
+        raise NotFound("Video file not found")
+    return row
+
+
+def create_video_file(user: User, body: VideoFileCreate) -> tuple[VideoFile, str | None]:
+    """A new video file and where to send its bytes (None for `url`: the server fetches it)."""
+    if body.upload_method == "url":
+        parts = urlsplit(body.filename)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise Unprocessable.field(("body", "filename"), "only http and https URLs can be fetched")
+    row = VideoFile(
+        owner_id=user.id, name=body.name, description=body.description, tags=body.tags,
+        upload_method=body.upload_method, status=WAITING,
+        filename=body.filename if body.upload_method == "url" else clean_filename(body.filename),
+        source_url=body.filename if body.upload_method == "url" else None,
+    )
+    session = get_session()
+    session.add(row)
+    session.flush()
+    upload_url = None
+    if body.upload_method == "file-no-chunk":
+        upload_url = f"/video-file/{row.id}/upload-video"
+    elif body.upload_method == "direct":
+        row.storage_key = media_key(row, row.filename)
+        upload_url = get_storage().upload_url(row.storage_key)["url"]
+    else:
+        row.status = PROCESSING
+    session.commit()
+    if body.upload_method == "url":
+        send(services().celery, FETCH_TASK, [row.id], MEDIA_QUEUE)
+    return row, upload_url
+
+
+def upload_video(user: User, video_file_id) -> VideoFile:
+    row = owned_video_file(user, video_file_id)
+    if row.status == PROCESSING:
+        raise Conflict("this video file is being processed")
+    receive_file(row)
+    return row
+
+
+def request_analysis(user: User, video_file_id) -> VideoFile:
+    """Probe again; for `direct` uploads this is how Canopy learns the bytes arrived."""
+    row = owned_video_file(user, video_file_id)
+    if row.status == PROCESSING:
+        return row
+    if not row.storage_key or not get_storage().exists(row.storage_key):
+        return row  # still waiting for the bytes: nothing to analyse yet
+    queue_probe(row)
+    return row
+
+
+def list_video_files(user: User) -> list[VideoFile]:
+    return list(get_session().execute(
+        select(VideoFile).where(VideoFile.owner_id == user.id).order_by(VideoFile.created_at.desc())
+    ).scalars())
+
+
+def search_video_files(user: User, search: VideoSearch) -> list[VideoFile]:
+    query = select(VideoFile).where(VideoFile.owner_id == user.id)
+    if search.query:
+        pattern = f"%{search.query}%"
+        query = query.where(or_(VideoFile.name.ilike(pattern), VideoFile.description.ilike(pattern),
+                                VideoFile.filename.ilike(pattern)))
+    filters = search.filters
+    if filters and filters.duration:
+        query = query.where(VideoFile.duration >= filters.duration.min,
+                            VideoFile.duration <= filters.duration.max)
+    if filters and filters.created_after:
+        query = query.where(VideoFile.created_at >= filters.created_after.replace(tzinfo=None))
+    if filters and filters.created_before:
+        query = query.where(VideoFile.created_at <= filters.created_before.replace(tzinfo=None))
+    rows = get_session().execute(query.order_by(VideoFile.created_at.desc())).scalars()
+    if filters and filters.tags:
+        wanted = set(filters.tags)
+        rows = [row for row in rows if wanted & set(row.tags or [])]
+    return list(rows)[: search.limit]
+
+
+def delete_video_file(user: User, video_file_id) -> str:
+    row = owned_video_file(user, video_file_id)
+    session = get_session()
+    session.delete(row)
+    session.commit()
+    get_storage().delete_prefix(f"{user.id}/video-files/{row.id}/")
+    return row.id

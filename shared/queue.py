@@ -1,0 +1,54 @@
+"""Celery wiring both sides share: queue names, task names, and the broker settings.
+
+The API only *sends* tasks by name (it never imports `worker`); workers register them.
+"""
+from __future__ import annotations
+
+import logging
+
+from celery import Celery
+
+from .config import Settings
+
+MEDIA_QUEUE = "media"
+RENDER_CPU_QUEUE = "render.cpu"
+RENDER_GPU_QUEUE = "render.gpu"
+
+PROBE_TASK = "canopy.probe_media"
+FETCH_TASK = "canopy.fetch_video_file"
+RENDER_TASK = "canopy.render"
+
+# Hard limit of one render; the broker's visibility timeout must exceed it plus the upload.
+RENDER_HARD_LIMIT_S = 6 * 3600
+VISIBILITY_TIMEOUT_S = RENDER_HARD_LIMIT_S + 3600
+
+
+def make_celery(settings: Settings, name: str = "canopy") -> Celery:
+    app = Celery(name, broker=settings.redis_url)
+    app.conf.update(
+        task_default_queue=MEDIA_QUEUE,
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=RENDER_HARD_LIMIT_S - 60,
+        task_time_limit=RENDER_HARD_LIMIT_S,
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=3,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # A send to a Redis that is down fails fast; the reaper re-sends what stayed queued.
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+def send(celery: Celery, task: str, args: list, queue: str) -> bool:
+    """Send `task` by name; False (and the row stays queued for a re-send) if Redis is down."""
+    try:
+        celery.send_task(task, args=args, queue=queue)
+        return True
+    except Exception:  # kombu raises several connection error types
+        logging.getLogger(__name__).warning("could not send %s to %s", task, queue, exc_info=True)
+        return False

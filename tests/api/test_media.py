@@ -1,0 +1,215 @@
+"""Media ingest end to end: gunicorn + a Celery worker + Redis + storage, real uploads, real probes."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+import pytest
+import requests
+from videojungle import ApiClient
+
+from tests.livesrv import ApiCaller, wait_for
+from tests.mediakit import PALETTE, make_audio, make_image, make_video
+
+DONE = {"analyzed", "failed"}
+
+
+@pytest.fixture
+def vj(farm, make_user, monkeypatch):
+    _, key = make_user()
+    monkeypatch.setattr(ApiClient, "BASE_URL", farm.url)
+    return ApiClient(key)
+
+
+@pytest.fixture
+def api(farm, make_user):
+    """A fresh user's calls to the live farm: api("POST", "/video-file", json=...)."""
+    _, key = make_user()
+    return ApiCaller(farm.url, key)
+
+
+def settled(fetch, what: str) -> dict:
+    """Poll `fetch()` (a status dict) until the probe has finished one way or the other."""
+
+    def finished():
+        state = fetch()
+        return state if state.get("status", state.get("current_status")) in DONE else None
+
+    return wait_for(finished, 60, what)
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_video_file_with_the_client(vj, tmp_path):
+    source = make_video(tmp_path / "clip.mp4", size=(320, 180), fps=25, duration=2.0, tone_hz=440,
+                        colors_per_second=PALETTE[:2])
+    created = vj.video_files.create("My clip", str(source))
+    done = settled(lambda: vj.video_files.get(created.id).model_dump(), "probe of clip.mp4")
+    assert done["current_status"] == "analyzed", done
+    video = vj.video_files.get(created.id)
+    assert (video.size, video.hash) == (source.stat().st_size, sha256(source))
+    assert abs(video.duration - 2.0) < 0.1 and abs(video.fps - 25) < 0.01
+    assert video.thumbnail_url and video.filename == "clip.mp4"
+    extra = done
+    assert (extra["width"], extra["height"], extra["channels"]) == (320, 180, 2)
+    assert extra["video_codec"] == "h264" and extra["audio_codec"] == "aac"
+    assert vj.video_files.get_analysis(created.id)["analysis"][0]["duration"] == video.duration
+
+    out = tmp_path / "download.mp4"
+    vj.video_files.download(created.id, str(out))
+    assert out.read_bytes() == source.read_bytes()
+    assert created.id in [v.id for v in vj.video_files.list()]
+    found = vj.video_files.search(query="my cl", duration_min=1, duration_max=3)
+    assert [v["id"] for v in found] == [created.id]
+    assert vj.video_files.search(query="my cl", duration_min=5) == []
+
+    link = video.download_url
+    assert vj.video_files.delete(created.id)["deleted"] is True
+    assert requests.get(link, timeout=10).status_code == 404
+    with pytest.raises(requests.HTTPError):
+        vj.video_files.get(created.id)
+
+
+def test_project_assets_with_the_client(vj, tmp_path):
+    project = vj.projects.create("Assets", "uploads")
+    image = make_image(tmp_path / "still.png", (64, 48), PALETTE[3])
+    audio = make_audio(tmp_path / "music.m4a", duration=1.5, tone_hz=880)
+    asset = vj.assets.upload_asset("Still", "an image", project.id, str(image))
+    music = vj.assets.upload_asset("Music", "a tone", project.id, str(audio))
+    for item in (asset, music):
+        done = settled(lambda: vj.assets.status(item.id), f"probe of {item.keyname}")
+        assert done["status"] == "analyzed" and done["uploaded"] is True, done
+
+    fetched = vj.assets.get(asset.id)
+    assert fetched.uploaded and fetched.download_url
+    downloaded = requests.get(fetched.download_url, timeout=10)
+    assert downloaded.content == image.read_bytes()
+    assert "attachment" in downloaded.headers["Content-Disposition"]
+    assert vj.assets.check(music.id)["status"] == "analyzed"
+
+    video = vj.video_files.create("Linked", str(make_video(tmp_path / "v.mp4", duration=1.0)))
+    settled(lambda: vj.video_files.get(video.id).model_dump(), "probe of v.mp4")
+    linked = vj.assets.add_videofile_to_project(project.id, video.id)
+    assert linked.asset_type == "video-reference" and linked.status == "analyzed"
+
+    listed = {a.id for a in vj.assets.list_for_project(project.id)}
+    assert listed == {asset.id, music.id, linked.id}
+    assert vj.assets.list_generated_for_project(project.id) == []
+    assert vj.assets.delete(asset.id)["deleted"] is True
+    assert requests.get(fetched.download_url, timeout=10).status_code == 404
+    assert {a.id for a in vj.assets.list_for_project(project.id)} == {music.id, linked.id}
+    # The linked library file survives the project.
+    vj.projects.delete(project.id)
+    assert vj.video_files.get(video.id).current_status == "analyzed"
+
+
+def upload_video_file(api, path, name="x"):
+    created = api("POST", "/video-file", json={"name": name, "filename": path.name})
+    assert created.status_code == 201, created.text
+    with open(path, "rb") as fh:
+        return api("POST", created.json()["upload_url"], files={"file": (path.name, fh)})
+
+
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("notes.mp4", b"this is plain text, not a video\n" * 20, "not a media file"),
+        ("cut.mp4", None, "truncated"),
+        ("empty.wav", None, "no audio samples"),
+    ],
+)
+def test_bad_media_fails_with_a_reason(api, tmp_path, name, content, reason):
+    path = tmp_path / name
+    if name == "cut.mp4":
+        whole = make_video(tmp_path / "whole.mp4", duration=2.0).read_bytes()
+        content = whole[: len(whole) // 3]
+    if name == "empty.wav":
+        content = make_audio(tmp_path / "e.wav", duration=0.0).read_bytes()
+    path.write_bytes(content)
+    uploaded = upload_video_file(api, path)
+    assert uploaded.status_code == 200, uploaded.text
+    video_id = uploaded.json()["id"]
+    done = settled(lambda: api("GET", f"/video-file/{video_id}").json(), f"probe of {name}")
+    assert done["current_status"] == "failed"
+    assert done["error"], done
+    assert done["download_url"] is None
+
+
+def test_zero_byte_upload_is_422(api, tmp_path):
+    path = tmp_path / "zero.mp4"
+    path.write_bytes(b"")
+    response = upload_video_file(api, path)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "file"]
+
+
+def test_hostile_filename_is_sanitized(api, tmp_path):
+    source = make_video(tmp_path / "ok.mp4", duration=1.0)
+    created = api("POST", "/video-file", json={"name": "x", "filename": "a.mp4"}).json()
+    with open(source, "rb") as fh:
+        response = api("POST", created["upload_url"],
+                               files={"file": ("../../etc/\x07pass\nwd.mp4", fh)})
+    assert response.status_code == 200
+    assert response.json()["filename"] == "passwd.mp4"
+    assert ".." not in response.json()["key"]
+
+
+def test_url_upload_refuses_loopback_and_other_schemes(api):
+    bad_scheme = api("POST", "/video-file", json={
+        "name": "x", "filename": "file:///etc/passwd", "upload_method": "url"})
+    assert bad_scheme.status_code == 422
+    assert bad_scheme.json()["detail"][0]["loc"] == ["body", "filename"]
+    loopback = api("POST", "/video-file", json={
+        "name": "x", "filename": "http://127.0.0.1:6379/", "upload_method": "url"})
+    assert loopback.status_code in (201, 422)
+    if loopback.status_code == 201:
+        video_id = loopback.json()["id"]
+        done = settled(lambda: api("GET", f"/video-file/{video_id}").json(), "url fetch")
+        assert done["current_status"] == "failed" and "fetch" in done["error"]
+
+
+def test_direct_upload_then_analysis(api, tmp_path):
+    source = make_video(tmp_path / "direct.mp4", duration=1.0)
+    created = api("POST", "/video-file", json={
+        "name": "d", "filename": "direct.mp4", "upload_method": "direct"}).json()
+    assert created["upload_url"].startswith("http")
+    put = requests.put(created["upload_url"], data=source.read_bytes(), timeout=30)
+    assert put.status_code in (200, 201, 204), put.text
+    api("POST", f"/video-file/{created['id']}/analysis")
+    done = settled(lambda: api("GET", f"/video-file/{created['id']}").json(), "direct probe")
+    assert done["current_status"] == "analyzed" and done["size"] == source.stat().st_size
+
+
+def test_other_owners_media_is_404(api, farm, make_user, tmp_path):
+    uploaded = upload_video_file(api, make_video(tmp_path / "mine.mp4", duration=1.0)).json()
+    _, key = make_user()
+    other = {"X-API-Key": key}
+    for method, path in [("GET", f"/video-file/{uploaded['id']}"),
+                         ("DELETE", f"/video-file/{uploaded['id']}"),
+                         ("POST", f"/video-file/{uploaded['id']}/analysis")]:
+        assert requests.request(method, farm.url + path, headers=other, timeout=10).status_code == 404
+    project = requests.post(farm.url + "/projects", headers=other, timeout=10,
+                            json={"name": "p", "description": "d"}).json()
+    link = requests.post(farm.url + f"/projects/{project['id']}/asset", headers=other, timeout=10,
+                         json={"upload_method": "video-reference", "asset_type": "video-reference",
+                               "keyname": uploaded["id"], "description": ""})
+    assert link.status_code == 422 and link.json()["detail"][0]["loc"] == ["body", "keyname"]
+    assert api("GET", f"/video-file/{uploaded['id']}").status_code == 200
+
+
+def test_upload_over_the_limit_is_413(settings, make_user, tmp_path):
+    from api import create_app
+
+    small = create_app(replace(settings, max_upload_bytes=10_000)).test_client()
+    _, key = make_user()
+    headers = {"X-API-Key": key}
+    created = small.post("/video-file", json={"name": "big", "filename": "big.mp4"}, headers=headers)
+    payload = tmp_path / "big.mp4"
+    payload.write_bytes(b"\0" * 50_000)
+    with open(payload, "rb") as fh:
+        response = small.post(created.json["upload_url"], data={"file": (fh, "big.mp4")},
+                              headers=headers, content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert small.get(f"/video-file/{created.json['id']}", headers=headers).json["current_status"] == "queued"

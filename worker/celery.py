@@ -1,0 +1,24 @@
+"""The Celery app workers run: `celery -A worker worker -Q media,render.cpu`.
+
+Celery finds this module as `worker.celery` and its `app`.
+"""
+from __future__ import annotations
+
+import logging
+
+from celery.signals import worker_process_init
+
+from shared.queue import make_celery
+
+from . import context
+
+app = make_celery(context.settings(), name="canopy-worker")
+app.conf.include = ["worker.tasks.media"]
+
+
+@worker_process_init.connect
+def _fresh_connections(**_kwargs) -> None:
+    context.reset()
+
+
+logging.getLogger("worker").setLevel(logging.INFO)

@@ -1,0 +1,32 @@
+"""What a worker process reaches: settings, database, storage, built once per process.
+
+Built lazily and reset after a fork, so prefork children never share a database connection.
+"""
+from __future__ import annotations
+
+import functools
+
+from shared.config import Settings
+from shared.db import Database
+from shared.storage import open_storage
+
+
+@functools.cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@functools.cache
+def db() -> Database:
+    return Database(settings().database_url)
+
+
+@functools.cache
+def storage():
+    return open_storage(settings())
+
+
+def reset() -> None:
+    """Forget everything built before a fork (the child opens its own)."""
+    for getter in (db, storage):
+        getter.cache_clear()

@@ -1,0 +1,1 @@
+"""Celery tasks: thin, they take ids, re-read rows and call the pure code."""

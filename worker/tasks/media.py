@@ -1,0 +1,102 @@
+"""Media tasks: probe an uploaded file, fetch a `url` upload."""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from urllib.parse import urlsplit
+
+from shared.models import Asset, VideoFile
+from shared.naming import clean_filename
+from shared.queue import FETCH_TASK, PROBE_TASK
+from worker.media.fetch import FetchError, fetch_url
+from worker.media.probe import ProbeError, probe
+from worker.media.thumbnail import make_thumbnail
+
+from .. import context
+from ..celery import app
+
+log = logging.getLogger(__name__)
+
+MODELS = {"asset": Asset, "video_file": VideoFile}
+THUMBNAIL = "thumbnail.jpg"
+
+
+@app.task(name=PROBE_TASK)
+def probe_media(kind: str, row_id: str) -> None:
+    """Download the stored file, probe it, store a thumbnail, record what was learnt."""
+    with context.db().session() as session:
+        row = session.get(MODELS[kind], row_id)
+        if row is None or not row.storage_key:
+            return  # deleted meanwhile, or nothing uploaded yet
+        key = row.storage_key
+    with tempfile.TemporaryDirectory(dir=_scratch()) as tmp:
+        local = os.path.join(tmp, "source")
+        context.storage().download_to(key, local)
+        try:
+            found = probe(local)
+        except ProbeError as exc:
+            _finish(kind, row_id, key, error=str(exc))
+            return
+        thumb_key = None
+        if found.media_kind in ("video", "image"):
+            thumb_path = os.path.join(tmp, THUMBNAIL)
+            make_thumbnail(local, thumb_path)
+            thumb_key = key.rsplit("/", 1)[0] + "/" + THUMBNAIL
+            context.storage().put_file(thumb_key, thumb_path, content_type="image/jpeg")
+        _finish(kind, row_id, key, found=found, thumbnail_key=thumb_key)
+
+
+def _finish(kind, row_id, key, *, found=None, thumbnail_key=None, error=None) -> None:
+    with context.db().session() as session:
+        row = session.get(MODELS[kind], row_id)
+        if row is None or row.storage_key != key:
+            return  # deleted, or replaced by a newer upload whose own probe will finish
+        if error:
+            row.status, row.error = "failed", error
+            return
+        for field, value in vars(found).items():
+            setattr(row, field, value)
+        row.thumbnail_key, row.status, row.error = thumbnail_key, "analyzed", None
+        if isinstance(row, Asset):
+            row.uploaded, row.progress = True, 1.0
+        else:
+            row.analysis = [{"type": "probe", **vars(found)}]
+
+
+@app.task(name=FETCH_TASK)
+def fetch_video_file(video_file_id: str) -> None:
+    """Fetch a `url` upload (private addresses refused), store it, then probe it."""
+    settings = context.settings()
+    with context.db().session() as session:
+        row = session.get(VideoFile, video_file_id)
+        if row is None:
+            return
+        url = row.source_url
+        name = clean_filename(urlsplit(url).path, default="download")
+        key = f"{row.owner_id}/video-files/{row.id}/{name}"
+    with tempfile.TemporaryDirectory(dir=_scratch()) as tmp:
+        local = os.path.join(tmp, "download")
+        try:
+            fetch_url(url, local, max_bytes=settings.max_upload_bytes, timeout=600,
+                      allow=settings.fetch_allow)
+        except FetchError as exc:
+            with context.db().session() as session:
+                row = session.get(VideoFile, video_file_id)
+                if row is not None:
+                    row.status, row.error = "failed", f"could not fetch the URL: {exc}"
+            return
+        size = context.storage().put_file(key, local)
+    with context.db().session() as session:
+        row = session.get(VideoFile, video_file_id)
+        if row is None:
+            context.storage().delete(key)
+            return
+        row.storage_key, row.size = key, size
+    probe_media("video_file", video_file_id)
+
+
+def _scratch() -> str:
+    path = os.path.join(context.settings().cache_dir, "tmp")
+    os.makedirs(path, exist_ok=True)
+    return path
