@@ -1,0 +1,129 @@
+"""The output file: H.264 + AAC in mp4/mov, VP9 + Opus in webm; x264, NVENC or libvpx."""
+from __future__ import annotations
+
+import functools
+import math
+from fractions import Fraction
+from typing import Optional
+
+import av
+import numpy as np
+
+from .errors import GpuUnavailableError, OutputNotWritableError
+
+AUDIO_CODECS = {"mp4": "aac", "mov": "aac", "webm": "libopus"}
+# Encoders of one fixed frame size; the mixer hands them exactly that.
+AUDIO_FRAME_SIZES = {"aac": 1024, "libopus": 960}
+AUDIO_BIT_RATE = 128_000
+KEYFRAME_SECONDS = 2
+DEFAULT_PRESET = "veryfast"
+DEFAULT_CRF = {"libx264": 23, "h264_nvenc": 23, "libvpx-vp9": 32}
+# x264 preset names mapped to NVENC's p1 (fastest) .. p7 (best).
+NVENC_PRESETS = {"ultrafast": "p1", "superfast": "p1", "veryfast": "p2", "faster": "p3",
+                 "fast": "p4", "medium": "p5", "slow": "p6", "slower": "p7",
+                 "veryslow": "p7", "placebo": "p7"}
+# x264 preset names mapped to libvpx's (deadline, cpu-used).
+VP9_SPEEDS = {"ultrafast": ("realtime", 8), "superfast": ("realtime", 8),
+              "veryfast": ("good", 5), "faster": ("good", 4), "fast": ("good", 3),
+              "medium": ("good", 2), "slow": ("good", 1), "slower": ("good", 0),
+              "veryslow": ("good", 0), "placebo": ("best", 0)}
+
+
+@functools.cache
+def gpu_available() -> bool:
+    """Whether h264_nvenc opens here (a driver and a free NVENC session), tried once."""
+    try:
+        ctx = av.CodecContext.create("h264_nvenc", "w")
+        ctx.width, ctx.height, ctx.pix_fmt = 256, 256, "yuv420p"
+        ctx.time_base = Fraction(1, 30)
+        ctx.open()
+        return True
+    except (av.error.FFmpegError, av.codec.codec.UnknownCodecError, ValueError):
+        return False
+
+
+def choose_video_codec(fmt: str, encoder: str) -> tuple[str, list[str]]:
+    """The video encoder for a format and an `auto|cpu|gpu` choice, and any warnings."""
+    if fmt == "webm":
+        note = ["no GPU encoder for webm (VP9); encoded on the CPU"] if encoder == "gpu" else []
+        return "libvpx-vp9", note
+    if encoder == "gpu":
+        if not gpu_available():
+            raise GpuUnavailableError("the GPU encoder (h264_nvenc) is not available here")
+        return "h264_nvenc", []
+    if encoder == "auto" and gpu_available():
+        return "h264_nvenc", []
+    return "libx264", []
+
+
+def video_options(codec: str, preset: Optional[str], crf: Optional[float]) -> dict[str, str]:
+    """Encoder options for a preset (x264 names; NVENC's p1-p7 also taken) and a CRF."""
+    preset = preset or DEFAULT_PRESET
+    quality = str(int(round(crf if crf is not None else DEFAULT_CRF[codec])))
+    if codec == "libx264":
+        return {"preset": preset if preset in NVENC_PRESETS else DEFAULT_PRESET, "crf": quality}
+    if codec == "h264_nvenc":
+        nvenc = preset if preset in {f"p{i}" for i in range(1, 8)} else NVENC_PRESETS.get(preset, "p2")
+        return {"preset": nvenc, "rc": "vbr", "cq": quality, "b": "0"}
+    deadline, speed = VP9_SPEEDS.get(preset, VP9_SPEEDS[DEFAULT_PRESET])
+    return {"crf": quality, "b": "0", "deadline": deadline, "cpu-used": str(speed),
+            "row-mt": "1"}
+
+
+class OutputWriter:
+    """Open → add_video/add_audio in time order → close. pts are set here, not by callers."""
+
+    def __init__(self, path: str, fmt: str, size: tuple[int, int], fps: Fraction, *,
+                 codec: str, preset: Optional[str] = None, crf: Optional[float] = None):
+        options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
+        try:
+            self.container = av.open(path, "w", format=fmt, options=options)
+        except (OSError, av.error.FFmpegError) as exc:
+            raise OutputNotWritableError(f"cannot write {path}: {exc}") from exc
+        self.video = self._add_video(codec, size, fps, preset, crf)
+        audio_codec = AUDIO_CODECS[fmt]
+        self.audio = self.container.add_stream(audio_codec, rate=48000)
+        self.audio.layout = "stereo"
+        self.audio.bit_rate = AUDIO_BIT_RATE
+        self.audio_frame_size = AUDIO_FRAME_SIZES[audio_codec]
+        self.frames = 0
+        self.samples = 0
+
+    def _add_video(self, codec, size, fps, preset, crf):
+        stream = self.container.add_stream(codec, rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = 1 / fps
+        stream.codec_context.gop_size = math.ceil(KEYFRAME_SECONDS * fps)
+        stream.thread_count = 0  # the encoder picks its own thread count
+        stream.options = video_options(codec, preset, crf)
+        return stream
+
+    def add_video(self, frame: av.VideoFrame) -> None:
+        frame.pts = self.frames
+        frame.time_base = self.video.codec_context.time_base
+        frame.pict_type = av.video.frame.PictureType.NONE  # the encoder decides keyframes
+        self.container.mux(self.video.encode(frame))
+        self.frames += 1
+
+    def add_audio(self, samples: np.ndarray) -> None:
+        """Planar float32 (2, n); n is audio_frame_size except for the very last block."""
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32),
+                                           format="fltp", layout="stereo")
+        frame.sample_rate = 48000
+        frame.pts = self.samples
+        frame.time_base = Fraction(1, 48000)
+        self.container.mux(self.audio.encode(frame))
+        self.samples += samples.shape[1]
+
+    def close(self) -> None:
+        """Flush both encoders (they hold frames back) and finish the file."""
+        self.container.mux(self.video.encode(None))
+        self.container.mux(self.audio.encode(None))
+        self.container.close()
+
+    def abort(self) -> None:
+        try:
+            self.container.close()
+        except Exception:  # a broken half-file is deleted by the caller anyway
+            pass

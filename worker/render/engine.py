@@ -1,0 +1,129 @@
+"""render(): a validated edit and local source files in, one output file out.
+
+Frames and audio blocks stream through (one source of each kind open at a time, plus
+the overlays), interleaved so the muxer never has to buffer: after each video frame,
+the audio up to that frame's end is written.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from shared.edit import EditSourceError, SourceInfo, VideoEdit, check_sources, clamp_to_sources
+
+from .audio import AudioMixer
+from .encode import OutputWriter, choose_video_codec
+from .errors import (InvalidEditError, MissingSourceError, OutputNotWritableError,
+                     RenderCanceled)
+from .probe import probe_source
+from .timeline import Timeline, build_timeline, round_half_up
+from .video import timeline_frames
+
+ProgressCallback = Callable[[int, int], None]  # (frames written, frames in all)
+PROGRESS_INTERVAL = 0.25  # seconds between two progress calls
+CANCEL_EVERY = 4  # frames between two should_cancel() calls
+
+
+@dataclass
+class RenderResult:
+    output: str
+    frames: int
+    samples: int  # per channel, at 48 kHz
+    duration: float  # seconds
+    video_codec: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def plan(edit: VideoEdit, sources: Mapping[str, str]) -> tuple[Timeline, list[str]]:
+    """Probe the sources, check the edit against them and lay out the timeline."""
+    infos: dict[str, SourceInfo] = {}
+    for i, clip in enumerate(edit.video_series_sequential):
+        if clip.video_id not in sources:
+            raise MissingSourceError(f"no source file for video_id {clip.video_id}",
+                                     clip_index=i, source_id=clip.video_id)
+    for overlay in edit.audio_overlay:
+        if overlay.audio_id not in sources:
+            raise MissingSourceError(f"no source file for audio_id {overlay.audio_id}",
+                                     source_id=overlay.audio_id)
+    for source_id in {c.video_id for c in edit.video_series_sequential} | {
+            o.audio_id for o in edit.audio_overlay}:
+        infos[source_id] = probe_source(sources[source_id])
+    try:
+        warnings = check_sources(edit, infos)
+    except EditSourceError as exc:
+        raise InvalidEditError(str(exc), exc.errors) from exc
+    timeline, more = build_timeline(clamp_to_sources(edit, infos), infos)
+    return timeline, edit.warnings + warnings + more
+
+
+def _temporary_path(output: Path) -> Path:
+    """A new file beside the output (same disk, so the final rename is atomic)."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=".part", dir=output.parent)
+    except OSError as exc:
+        raise OutputNotWritableError(f"cannot write in {output.parent}: {exc}") from exc
+    os.close(fd)
+    return Path(name)
+
+
+def render(edit: VideoEdit, sources: Mapping[str, str], output: str, *,
+           on_progress: Optional[ProgressCallback] = None,
+           should_cancel: Optional[Callable[[], bool]] = None,
+           encoder: Optional[str] = None) -> RenderResult:
+    """Render `edit` from `sources` ({source id: local path}) into the file `output`.
+
+    `encoder` (auto|cpu|gpu) is the machine's default; the edit's render_options.encoder
+    wins when it says cpu or gpu. Raises a RenderError subclass, or RenderCanceled.
+    """
+    timeline, warnings = plan(edit, sources)
+    choice = edit.encoder if edit.encoder != "auto" else (encoder or "auto")
+    codec, notes = choose_video_codec(edit.video_output_format, choice)
+    options = edit.render_options
+    target = Path(output)
+    partial = _temporary_path(target)
+    writer = OutputWriter(str(partial), edit.video_output_format, (timeline.width, timeline.height),
+                          timeline.fps, codec=codec, preset=options and options.preset,
+                          crf=options and options.crf)
+    mixer = AudioMixer(timeline, sources)
+    try:
+        _write(timeline, sources, writer, mixer, on_progress, should_cancel)
+        writer.close()
+        os.replace(partial, target)
+    except BaseException:
+        writer.abort()
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        mixer.close()
+    return RenderResult(str(target), writer.frames, writer.samples,
+                        writer.samples / timeline.sample_rate, codec, warnings + notes)
+
+
+def _write(timeline: Timeline, sources, writer: OutputWriter, mixer: AudioMixer,
+           on_progress, should_cancel) -> None:
+    total = timeline.frame_count
+    block = writer.audio_frame_size
+    last_report = 0.0
+    for frame in timeline_frames(timeline, sources):
+        writer.add_video(frame)
+        done = writer.frames
+        # Audio up to the end of this frame, in whole encoder frames.
+        audio_end = round_half_up(done / timeline.fps * timeline.sample_rate)
+        while mixer.position + block <= audio_end and mixer.remaining >= block:
+            writer.add_audio(mixer.read(block))
+        if should_cancel is not None and done % CANCEL_EVERY == 0 and should_cancel():
+            raise RenderCanceled("the render was canceled")
+        now = time.monotonic()
+        if on_progress is not None and (now - last_report >= PROGRESS_INTERVAL or done == total):
+            on_progress(done, total)
+            last_report = now
+    while mixer.remaining > 0:
+        writer.add_audio(mixer.read(block))
+    if writer.frames != total:
+        raise RuntimeError(f"wrote {writer.frames} frames, the timeline has {total}")

@@ -1,0 +1,218 @@
+"""The pictures of the output: each clip's source frames, picked by time, fitted or cropped.
+
+Output frame k of a clip shows the last source frame whose time is at most
+start + k/fps (so VFR sources and rate changes need no special case). Geometry is done
+by libav filters (transpose, crop, scale, pad, format) in one graph per clip.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Optional
+
+import av
+import av.filter
+
+from shared.edit import Crop
+
+from .errors import SourceDecodeError
+from .timeline import Clip, Timeline
+
+OUTPUT_FORMAT = "yuv420p"
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Crop a region of the (rotated) source, scale it, pad it into the output frame."""
+
+    crop: tuple[int, int, int, int]  # x, y, w, h in source pixels
+    scaled: tuple[int, int]  # w, h after scaling
+    offset: tuple[int, int]  # x, y of the scaled picture inside the output
+
+    def is_identity(self, src: tuple[int, int], out: tuple[int, int]) -> bool:
+        return self.crop == (0, 0, *src) and self.scaled == out == src and self.offset == (0, 0)
+
+
+def _even(value: float) -> int:
+    return max(2, int(round(value / 2)) * 2)
+
+
+def frame_geometry(src: tuple[int, int], out: tuple[int, int], framing: Optional[Crop],
+                   sar: Fraction = Fraction(1)) -> Geometry:
+    """Fit inside with bars (no framing), or cover, zoom and move the window (framing)."""
+    sw, sh = src
+    ow, oh = out
+    display_w = sw * float(sar)
+    if framing is None:
+        scale = min(ow / display_w, oh / sh)
+        w, h = min(ow, _even(display_w * scale)), min(oh, _even(sh * scale))
+        return Geometry((0, 0, sw, sh), (w, h), ((ow - w) // 4 * 2, (oh - h) // 4 * 2))
+    scale = max(ow / display_w, oh / sh) * framing.zoom  # output px per display px
+    full_w, full_h = display_w * scale, sh * scale
+    x0, x1 = _window(full_w, ow, framing.position_x)
+    y0, y1 = _window(full_h, oh, framing.position_y)
+    sx = scale * float(sar)  # output px per source px, horizontally
+    crop_x, crop_y = int(x0 / sx), int(y0 / scale)
+    crop_w = max(1, min(sw - crop_x, round((x1 - x0) / sx)))
+    crop_h = max(1, min(sh - crop_y, round((y1 - y0) / scale)))
+    w, h = min(ow, _even(x1 - x0)), min(oh, _even(y1 - y0))
+    left = (full_w - ow) / 2 * (1 + framing.position_x)  # window's left edge, scaled px
+    top = (full_h - oh) / 2 * (1 + framing.position_y)
+    pad_x = min(ow - w, max(0, int(round((x0 - left) / 2)) * 2))
+    pad_y = min(oh - h, max(0, int(round((y0 - top) / 2)) * 2))
+    return Geometry((crop_x, crop_y, crop_w, crop_h), (w, h), (pad_x, pad_y))
+
+
+def _window(full: float, size: int, position: float) -> tuple[float, float]:
+    """The part of [0, full] that a window of `size`, moved by position × margin, sees."""
+    left = (full - size) / 2 * (1 + position)
+    return max(0.0, left), min(full, left + size)
+
+
+def _rotation_filters(rotation: int) -> list[tuple[str, str]]:
+    # frame.rotation is counter-clockwise; turn the picture back the way players do.
+    turn = round(rotation / 90) % 4
+    return {0: [], 1: [("transpose", "cclock")], 2: [("hflip", ""), ("vflip", "")],
+            3: [("transpose", "clock")]}[turn]
+
+
+class FrameConverter:
+    """One filter graph: a source frame in, an output-sized yuv420p frame out."""
+
+    def __init__(self, frame: av.VideoFrame, out: tuple[int, int], framing: Optional[Crop],
+                 sar: Optional[Fraction] = None):
+        self.key = self._key(frame)
+        rotation = getattr(frame, "rotation", 0) or 0
+        src = (frame.width, frame.height)
+        sar = Fraction(sar) if sar else Fraction(1)
+        if round(rotation / 90) % 2:
+            src, sar = (frame.height, frame.width), 1 / sar
+        geometry = frame_geometry(src, out, framing, sar)
+        self.passthrough = (not rotation and sar == 1 and frame.format.name == OUTPUT_FORMAT
+                            and geometry.is_identity(src, out))
+        if not self.passthrough:
+            self.graph = self._build(frame, out, rotation, geometry, src)
+
+    @staticmethod
+    def _key(frame: av.VideoFrame) -> tuple:
+        return frame.width, frame.height, frame.format.name
+
+    def _build(self, frame, out, rotation, geometry: Geometry, src) -> av.filter.Graph:
+        graph = av.filter.Graph()
+        nodes = [graph.add_buffer(width=frame.width, height=frame.height,
+                                  format=frame.format, time_base=Fraction(1, 1000))]
+        filters = list(_rotation_filters(rotation))
+        if geometry.crop != (0, 0, *src):
+            filters.append(("crop", "{2}:{3}:{0}:{1}:exact=1".format(*geometry.crop)))
+        filters.append(("scale", "{}:{}".format(*geometry.scaled)))
+        if geometry.scaled != out:
+            filters.append(("pad", "{}:{}:{}:{}:black".format(*out, *geometry.offset)))
+        filters += [("format", OUTPUT_FORMAT), ("setsar", "1")]
+        for name, args in filters:
+            nodes.append(graph.add(name, args) if args else graph.add(name))
+        nodes.append(graph.add("buffersink"))
+        graph.link_nodes(*nodes).configure()
+        return graph
+
+    def matches(self, frame: av.VideoFrame) -> bool:
+        return self._key(frame) == self.key
+
+    def convert(self, frame: av.VideoFrame) -> av.VideoFrame:
+        if self.passthrough:
+            return frame
+        frame.pts = None  # the graph needs no times; the encoder gets its own
+        self.graph.push(frame)
+        return self.graph.pull()
+
+
+class ClipPictures:
+    """The frame_count output frames of one clip, decoded from its source as they are needed."""
+
+    def __init__(self, clip: Clip, path: str, out: tuple[int, int], fps: Fraction):
+        self.clip, self.path, self.out, self.fps = clip, path, out, fps
+        self._converter: Optional[FrameConverter] = None
+        self._sar: Optional[Fraction] = None  # the source's pixel shape, from its stream
+
+    def _error(self, message: str) -> SourceDecodeError:
+        return SourceDecodeError(message, clip_index=self.clip.index, source_id=self.clip.source_id)
+
+    def _convert(self, frame: av.VideoFrame) -> av.VideoFrame:
+        if self._converter is None or not self._converter.matches(frame):
+            self._converter = FrameConverter(frame, self.out, self.clip.framing, self._sar)
+        return self._converter.convert(frame)
+
+    def frames(self) -> Iterator[av.VideoFrame]:
+        if self.clip.frame_count <= 0:
+            return
+        try:
+            container = av.open(self.path)
+        except av.error.FFmpegError as exc:
+            raise self._error(f"cannot open the source: {exc}") from exc
+        with container:
+            if not container.streams.video:
+                raise self._error("the source has no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            self._sar = stream.codec_context.sample_aspect_ratio
+            if self.clip.kind == "image":
+                yield from self._still(container, stream)
+            else:
+                yield from self._moving(container, stream)
+
+    def _decoded(self, container, stream) -> Iterator[av.VideoFrame]:
+        try:
+            yield from container.decode(stream)
+        except av.error.FFmpegError as exc:
+            raise self._error(f"the video fails to decode: {exc}") from exc
+
+    def _still(self, container, stream) -> Iterator[av.VideoFrame]:
+        first = next(self._decoded(container, stream), None)
+        if first is None:
+            raise self._error("the image has no picture")
+        picture = self._convert(first)
+        for _ in range(self.clip.frame_count):
+            yield picture
+
+    def _moving(self, container, stream) -> Iterator[av.VideoFrame]:
+        clip = self.clip
+        origin = Fraction(container.start_time or 0, 1_000_000)
+        if clip.source_start > 0:
+            container.seek(int((clip.source_start + origin) / stream.time_base),
+                           stream=stream, backward=True)
+        step, k = 1 / self.fps, 0
+        target = clip.source_start
+        held: Optional[av.VideoFrame] = None  # the last frame at or before `target`
+        shown: Optional[av.VideoFrame] = None  # `held`, converted (reused while it repeats)
+        time: Optional[Fraction] = None
+        for frame in self._decoded(container, stream):
+            time = self._time(frame, stream, origin, time)
+            while k < clip.frame_count and time > target:
+                if held is None:  # nothing at or before the start: show the first frame
+                    held, shown = frame, None
+                if shown is None:
+                    shown = self._convert(held)
+                yield shown
+                k, target = k + 1, clip.source_start + (k + 1) * step
+            if k >= clip.frame_count:
+                return
+            held, shown = frame, None
+        if held is None:
+            raise self._error("no picture decoded at the clip's start")
+        if shown is None:
+            shown = self._convert(held)
+        for _ in range(clip.frame_count - k):  # the source ended early: hold its last frame
+            yield shown
+
+    def _time(self, frame, stream, origin: Fraction, previous: Optional[Fraction]) -> Fraction:
+        if frame.pts is not None:
+            return Fraction(frame.pts) * stream.time_base - origin
+        rate = stream.average_rate or self.fps
+        return (previous + 1 / Fraction(rate)) if previous is not None else Fraction(0)
+
+
+def timeline_frames(timeline: Timeline, sources: Mapping[str, str]) -> Iterator[av.VideoFrame]:
+    """All output frames, clip after clip, one source open at a time."""
+    out = (timeline.width, timeline.height)
+    for clip in timeline.clips:
+        yield from ClipPictures(clip, sources[clip.source_id], out, timeline.fps).frames()
