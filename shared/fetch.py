@@ -1,0 +1,259 @@
+"""Fetching `url` uploads without becoming a proxy into the private network (SSRF).
+
+Every hop (the URL and each redirect) is resolved once, each address is checked, and the
+connection goes to the checked address itself, with the original Host header and TLS
+name, so DNS answering differently a second time (rebinding) changes nothing.
+Stdlib + urllib3 only: the API may call `check_url` to refuse a bad URL at once.
+
+    result = fetch_url(url, dest, max_bytes=settings.max_upload_bytes, timeout=600,
+                       allow=settings.fetch_allow)
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+from urllib.parse import unquote, urljoin, urlsplit
+
+import certifi
+import urllib3
+
+MAX_REDIRECTS = 3
+CHUNK_SIZE = 64 * 1024
+_REDIRECTS = {301, 302, 303, 307, 308}
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_FILENAME = re.compile(r"""filename\s*=\s*"?([^";]+)"?""", re.IGNORECASE)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class FetchError(Exception):
+    """The URL cannot or may not be fetched; `reason` is fit for the uploader."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Target:
+    """One checked hop: where to connect, and what to call the host on the wire."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    address: str  # the checked IP the connection goes to
+    path: str  # path and query, as sent
+
+
+@dataclass
+class FetchResult:
+    url: str  # after redirects
+    size: int
+    content_type: str | None
+    filename: str | None  # from Content-Disposition, else the URL's last path segment
+
+
+def blocked_reason(ip: IPAddress) -> str | None:
+    """Why `ip` may not be fetched from (private, loopback...), or None when it is public."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        # IPv4 wrapped in IPv6 reaches the IPv4 host: judge that one.
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo and ip.teredo[1])
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return blocked_reason(embedded)
+    # Most specific first: Python counts loopback and link-local as "private" too.
+    for reason in ("unspecified", "loopback", "link_local", "multicast", "reserved", "private"):
+        if getattr(ip, f"is_{reason}"):
+            return reason.replace("_", "-")
+    if not ip.is_global:  # e.g. 100.64.0.0/10, carrier-grade NAT
+        return "non-public"
+    return None
+
+
+def _allowed(host: str, ip: IPAddress, allow: Iterable[str]) -> bool:
+    for entry in allow:
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:  # not an address or CIDR: a host name
+            if host == entry.rstrip("."):
+                return True
+    return False
+
+
+def _resolve(host: str, port: int) -> list[IPAddress]:
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise FetchError(f"cannot resolve host {host!r}: {exc}") from None
+    # Scope ids (fe80::1%eth0) are not part of the address value.
+    return list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+
+
+def check_url(url: str, allow: Iterable[str] = ()) -> Target:
+    """Parse, resolve and check one URL; raise FetchError when it may not be fetched."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise FetchError(f"malformed URL: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise FetchError(f"only http and https URLs can be fetched, not {scheme or 'no scheme'!r}")
+    if not parts.hostname:
+        raise FetchError("the URL has no host")
+    if parts.username or parts.password:
+        raise FetchError("URLs with a user name or password are not fetched")
+    host = parts.hostname.lower().rstrip(".")
+    port = port or (443 if scheme == "https" else 80)
+    addresses = _resolve(host, port)
+    if not addresses:
+        raise FetchError(f"host {host!r} has no address")
+    allow = list(allow)
+    for ip in addresses:
+        reason = blocked_reason(ip)
+        # Every address must pass: the resolver could hand out any of them next time.
+        if reason and not _allowed(host, ip, allow):
+            named = f"{ip} is" if host == str(ip) else f"{host} resolves to {ip},"
+            raise FetchError(f"{named} a {reason} address: refused")
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return Target(url, scheme, host, port, str(addresses[0]), path)
+
+
+def _host_header(target: Target) -> str:
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    default = 443 if target.scheme == "https" else 80
+    return host if target.port == default else f"{host}:{target.port}"
+
+
+def _open(target: Target, deadline: float):
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise FetchError("timed out")
+    timeout = urllib3.Timeout(connect=min(remaining, 30.0), read=remaining)
+    if target.scheme == "https":
+        # Connect to the checked IP, but verify the certificate for the host name.
+        pool = urllib3.HTTPSConnectionPool(
+            target.address, target.port, timeout=timeout, retries=False, maxsize=1,
+            server_hostname=target.host, assert_hostname=target.host,
+            cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(),
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(
+            target.address, target.port, timeout=timeout, retries=False, maxsize=1
+        )
+    headers = {
+        "Host": _host_header(target),
+        "User-Agent": "Canopy-fetch/1",
+        "Accept-Encoding": "identity",  # store the bytes as served, no inflating
+    }
+    try:
+        return pool.urlopen(
+            "GET", target.path, headers=headers, redirect=False, retries=False,
+            preload_content=False, decode_content=False,
+        )
+    except urllib3.exceptions.HTTPError as exc:
+        raise FetchError(f"cannot fetch {target.url}: {_cause(exc)}") from None
+
+
+def _cause(exc: Exception) -> str:
+    reason = getattr(exc, "reason", None)
+    return str(reason or exc)
+
+
+def _filename(response, url: str) -> str | None:
+    match = _FILENAME.search(response.headers.get("Content-Disposition", ""))
+    if match:
+        return match.group(1).strip()
+    last = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    return last or None
+
+
+def fetch_url(
+    url: str,
+    dest_path: str | Path,
+    *,
+    max_bytes: int,
+    timeout: float,
+    allow: Iterable[str] = (),
+    max_redirects: int = MAX_REDIRECTS,
+) -> FetchResult:
+    """Download `url` into `dest_path`, following at most `max_redirects` redirects,
+    within `max_bytes` and `timeout` seconds in all. Private, loopback, link-local,
+    multicast, reserved and unspecified addresses are refused unless a host name, IP
+    or CIDR in `allow` matches. Raises FetchError, leaving no file behind."""
+    deadline = time.monotonic() + timeout
+    allow = list(allow)
+    dest = Path(dest_path)
+    for _hop in range(max_redirects + 1):
+        target = check_url(url, allow)
+        response = _open(target, deadline)
+        if response.status in _REDIRECTS and response.headers.get("Location"):
+            url = urljoin(target.url, response.headers["Location"])
+            response.close()
+            continue
+        try:
+            if response.status != 200:
+                raise FetchError(f"{target.url} answered HTTP {response.status}")
+            size = _save(response, dest, max_bytes, deadline)
+        finally:
+            response.close()
+        return FetchResult(
+            url=target.url,
+            size=size,
+            content_type=response.headers.get("Content-Type"),
+            filename=_filename(response, target.url),
+        )
+    raise FetchError(f"too many redirects (more than {max_redirects})")
+
+
+def _read(response, deadline: float) -> bytes:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise FetchError("timed out before the download finished")
+    # The read timeout set at connect time would restart at every byte: shrink it.
+    sock = getattr(response.connection, "sock", None)
+    if sock is not None:
+        sock.settimeout(remaining)
+    return response.read1(CHUNK_SIZE)
+
+
+def _save(response, dest: Path, max_bytes: int, deadline: float) -> int:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError(f"the file is {declared} bytes, over the limit of {max_bytes}")
+    size = 0
+    try:
+        with dest.open("wb") as out:
+            # read1 returns what has arrived: a server dripping bytes cannot hold one
+            # read past the deadline, which is checked before every read.
+            while chunk := _read(response, deadline):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FetchError(f"the file is over the limit of {max_bytes} bytes")
+                out.write(chunk)
+    except urllib3.exceptions.HTTPError as exc:
+        dest.unlink(missing_ok=True)
+        if isinstance(exc, (urllib3.exceptions.ReadTimeoutError, TimeoutError)):
+            raise FetchError("timed out before the download finished") from None
+        raise FetchError(f"the download broke off: {_cause(exc)}") from None
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    return size
