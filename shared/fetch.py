@@ -142,7 +142,7 @@ def _host_header(target: Target) -> str:
     return host if target.port == default else f"{host}:{target.port}"
 
 
-def _open(target: Target, deadline: float):
+def _open(target: Target, deadline: float, ca_certs: str | None):
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise FetchError("timed out")
@@ -152,7 +152,7 @@ def _open(target: Target, deadline: float):
         pool = urllib3.HTTPSConnectionPool(
             target.address, target.port, timeout=timeout, retries=False, maxsize=1,
             server_hostname=target.host, assert_hostname=target.host,
-            cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(),
+            cert_reqs="CERT_REQUIRED", ca_certs=ca_certs or certifi.where(),
         )
     else:
         pool = urllib3.HTTPConnectionPool(
@@ -193,17 +193,19 @@ def fetch_url(
     timeout: float,
     allow: Iterable[str] = (),
     max_redirects: int = MAX_REDIRECTS,
+    ca_certs: str | None = None,
 ) -> FetchResult:
     """Download `url` into `dest_path`, following at most `max_redirects` redirects,
     within `max_bytes` and `timeout` seconds in all. Private, loopback, link-local,
     multicast, reserved and unspecified addresses are refused unless a host name, IP
-    or CIDR in `allow` matches. Raises FetchError, leaving no file behind."""
+    or CIDR in `allow` matches. `ca_certs` replaces the public CA bundle (a private CA).
+    Raises FetchError, leaving no file behind."""
     deadline = time.monotonic() + timeout
     allow = list(allow)
     dest = Path(dest_path)
     for _hop in range(max_redirects + 1):
         target = check_url(url, allow)
-        response = _open(target, deadline)
+        response = _open(target, deadline, ca_certs)
         if response.status in _REDIRECTS and response.headers.get("Location"):
             url = urljoin(target.url, response.headers["Location"])
             response.close()

@@ -214,3 +214,69 @@ def test_every_resolved_address_must_pass(monkeypatch):
 )
 def test_blocked_addresses(address, reason):
     assert blocked_reason(ipaddress.ip_address(address)) == reason
+
+
+def _self_signed(tmp_path, name: str) -> tuple[str, str]:
+    """A certificate for `name` (its own CA) and its key, as PEM files."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+@pytest.fixture
+def https_server(tmp_path, monkeypatch):
+    """HTTPS on loopback with a certificate for `media.test`, which resolves to 127.0.0.1."""
+    import ssl
+
+    cert, key = _self_signed(tmp_path, "media.test")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    httpd.stopping = threading.Event()
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    real_getaddrinfo = socket.getaddrinfo
+
+    def resolve(host, *args, **kwargs):
+        return real_getaddrinfo("127.0.0.1" if host == "media.test" else host, *args, **kwargs)
+
+    monkeypatch.setattr(fetch_module.socket, "getaddrinfo", resolve)
+    yield httpd.server_port, cert
+    httpd.stopping.set()
+    httpd.shutdown()
+    thread.join()
+
+
+def test_https_to_a_pinned_address_still_verifies_the_host_name(https_server, tmp_path):
+    port, cert = https_server
+    dest = tmp_path / "tls.bin"
+    result = _fetch(f"https://media.test:{port}/file.bin", dest, ca_certs=cert)
+    assert result.size == len(PAYLOAD) and dest.read_bytes() == PAYLOAD
+    # The same server under another name, or without its CA, is refused.
+    with pytest.raises(FetchError, match="hostname '127.0.0.1' doesn't match 'media.test'"):
+        _fetch(f"https://127.0.0.1:{port}/file.bin", tmp_path / "x.bin", ca_certs=cert)
+    with pytest.raises(FetchError, match="certificate verify failed"):
+        _fetch(f"https://media.test:{port}/file.bin", tmp_path / "x.bin")
