@@ -36,11 +36,13 @@ __all__ = [
 def open_storage(settings) -> Storage:
     """The backend named by `settings.storage_url` (`file:///abs/path` or `s3://...`)."""
     url = settings.storage_url
-    scheme = urlsplit(url).scheme
+    parts = urlsplit(url)
+    scheme = parts.scheme
     if scheme == "file":
-        path = unquote(urlsplit(url).path)
-        if not path.startswith("/"):
-            raise ValueError(f"file storage URL needs an absolute path: {url!r}")
+        path = unquote(parts.path)
+        # file://var/objects would silently mean the host "var" and the path /objects.
+        if parts.netloc not in ("", "localhost") or not path.startswith("/"):
+            raise ValueError(f"file storage URL needs an absolute path (file:///abs/path): {url!r}")
         return LocalStorage(
             path, settings.secret_key, settings.public_url, default_ttl=settings.link_ttl_seconds
         )
