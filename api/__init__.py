@@ -44,8 +44,8 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
 
 
 def _register_blueprints(app: OpenAPI) -> None:
-    from .routes import assets, files, health, projects, prompts, users, video_files
+    from .routes import assets, edits, files, health, projects, prompts, users, video_files
 
-    for module in (health, projects, prompts, users, video_files, assets):
+    for module in (health, projects, prompts, users, video_files, assets, edits):
         app.register_api(module.bp)
     app.register_blueprint(files.bp)

@@ -48,6 +48,13 @@ class Settings:
     link_ttl_seconds: int = 24 * 3600
     encoder: str = "auto"
     cache_dir: str = str(VAR_DIR / "cache")
+    # Render jobs: a worker renews its lease every `heartbeat_seconds` (and sees cancels then);
+    # the reaper requeues jobs whose lease ran out and re-sends queued jobs older than
+    # `resend_after_seconds` (their message may have been lost with Redis).
+    lease_seconds: int = 30
+    heartbeat_seconds: float = 0.5
+    reap_interval_seconds: int = 10
+    resend_after_seconds: int = 300
     # Hosts (or CIDRs) that `url` uploads may fetch although they are private/loopback.
     fetch_allow: list[str] = field(default_factory=list)
 
@@ -67,4 +74,7 @@ class Settings:
             encoder=_str(env, "CANOPY_ENCODER", cls.encoder),
             cache_dir=_str(env, "CANOPY_CACHE_DIR", cls.cache_dir),
             fetch_allow=_list(env, "CANOPY_FETCH_ALLOW"),
+            lease_seconds=_int(env, "CANOPY_LEASE_SECONDS", cls.lease_seconds),
+            reap_interval_seconds=_int(env, "CANOPY_REAP_INTERVAL", cls.reap_interval_seconds),
+            resend_after_seconds=_int(env, "CANOPY_RESEND_AFTER", cls.resend_after_seconds),
         )

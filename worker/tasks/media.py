@@ -55,13 +55,13 @@ def _finish(kind, row_id, key, *, found=None, thumbnail_key=None, error=None) ->
         if error:
             row.status, row.error = "failed", error
             return
-        for field, value in vars(found).items():
+        for field, value in found.columns().items():
             setattr(row, field, value)
         row.thumbnail_key, row.status, row.error = thumbnail_key, "analyzed", None
         if isinstance(row, Asset):
             row.uploaded, row.progress = True, 1.0
         else:
-            row.analysis = [{"type": "probe", **vars(found)}]
+            row.analysis = [{"type": "probe", **found.columns()}]
 
 
 @app.task(name=FETCH_TASK)

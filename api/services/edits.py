@@ -1,0 +1,132 @@
+"""Edits and renders: validate against the caller's media, store, queue a render job."""
+from __future__ import annotations
+
+from flask import request
+from sqlalchemy import select
+
+from shared.edit import EditSourceError, VideoEdit, check_sources, parse_edit
+from shared.errors import CanopyError, NotFound, Unprocessable
+from shared.jobs import request_cancel
+from shared.models import Asset, Edit, Project, RenderJob, User, utcnow
+from shared.queue import RENDER_CPU_QUEUE, RENDER_GPU_QUEUE, RENDER_TASK, send
+from shared.sources import resolve, source_info
+
+from ..context import get_session, get_settings, services
+from .assets import GENERATED, owned_asset
+from .projects import owned_project
+
+
+def read_edit_body() -> tuple[dict, VideoEdit, list[str]]:
+    """The request's edit JSON, validated (422 naming `body.<field path>`)."""
+    data = request.get_json(silent=True)
+    if data is None and request.get_data(cache=True).strip():
+        raise CanopyError("Malformed JSON body")
+    if not isinstance(data, dict):
+        raise Unprocessable.field(("body",), "the edit must be a JSON object")
+    edit, warnings = parse_edit(data)  # ValidationError → 422 via api.errors
+    return data, edit, warnings
+
+
+def check_against_media(user: User, edit: VideoEdit) -> list[str]:
+    rows = resolve(get_session(), user.id, edit)
+    try:
+        return check_sources(edit, {media_id: source_info(row) for media_id, row in rows.items()})
+    except EditSourceError as exc:
+        raise Unprocessable([{**e, "loc": ["body", *e["loc"]]} for e in exc.errors]) from None
+
+
+def owned_edit(user: User, project_id, edit_id) -> Edit:
+    project = owned_project(user, project_id)
+    edit = get_session().get(Edit, str(edit_id))
+    if edit is None or edit.project_id != project.id:
+        raise NotFound("Edit not found")
+    return edit
+
+
+def create_edit(user: User, project_id) -> tuple[Edit, Asset | None]:
+    project = owned_project(user, project_id)
+    data, parsed, warnings = read_edit_body()
+    warnings += check_against_media(user, parsed)
+    edit = Edit(owner_id=user.id, project_id=project.id, name=parsed.name,
+                description=parsed.description, data=data, warnings=warnings)
+    session = get_session()
+    session.add(edit)
+    session.flush()
+    if parsed.skip_rendering:
+        session.commit()
+        return edit, None
+    return edit, start_render(user, project, edit, parsed)
+
+
+def update_edit(user: User, project_id, edit_id) -> Edit:
+    edit = owned_edit(user, project_id, edit_id)
+    data, parsed, warnings = read_edit_body()
+    warnings += check_against_media(user, parsed)
+    edit.data, edit.name, edit.description, edit.warnings = data, parsed.name, parsed.description, warnings
+    edit.updated_at = utcnow()
+    get_session().commit()
+    return edit
+
+
+def render_edit(user: User, project_id, edit_id) -> tuple[Edit, Asset]:
+    edit = owned_edit(user, project_id, edit_id)
+    parsed, _ = parse_edit(edit.data)
+    check_against_media(user, parsed)  # a source may have been deleted since
+    return edit, start_render(user, edit_project(edit), edit, parsed)
+
+
+def edit_project(edit: Edit) -> Project:
+    return get_session().get(Project, edit.project_id)
+
+
+def render_queue(parsed: VideoEdit) -> str:
+    encoder = parsed.encoder if parsed.encoder != "auto" else get_settings().encoder
+    return RENDER_GPU_QUEUE if encoder == "gpu" else RENDER_CPU_QUEUE
+
+
+def start_render(user: User, project: Project, edit: Edit, parsed: VideoEdit) -> Asset:
+    """Asset `generated_video` (queued) + RenderJob, committed, then the task sent by name."""
+    session = get_session()
+    filename = parsed.video_output_filename
+    asset = Asset(owner_id=user.id, project_id=project.id, keyname=filename, filename=filename,
+                  asset_type=GENERATED, status="queued", edit_id=edit.id,
+                  description=parsed.description, warnings=list(edit.warnings or []),
+                  create_parameters={"edit_id": edit.id})
+    session.add(asset)
+    session.flush()
+    job = RenderJob(owner_id=user.id, asset_id=asset.id, edit_id=edit.id, edit_data=edit.data,
+                    queue=render_queue(parsed), enqueued_at=utcnow())
+    session.add(job)
+    edit.asset_id = asset.id
+    session.commit()
+    send(services().celery, RENDER_TASK, [job.id], job.queue)
+    return asset
+
+
+def list_edits(user: User, project_id) -> list[Edit]:
+    project = owned_project(user, project_id)
+    return list(get_session().execute(
+        select(Edit).where(Edit.project_id == project.id).order_by(Edit.created_at.desc())
+    ).scalars())
+
+
+def render_state(edit: Edit) -> tuple[str | None, Asset | None]:
+    """The status of the edit's latest render, and its newest render that reached `uploaded`."""
+    session = get_session()
+    latest = session.get(Asset, edit.asset_id) if edit.asset_id else None
+    finished = session.execute(
+        select(Asset).where(Asset.edit_id == edit.id, Asset.uploaded.is_(True))
+        .order_by(Asset.created_at.desc()).limit(1)
+    ).scalar_one_or_none()
+    return (latest.status if latest else None), finished
+
+
+def cancel_render(user: User, asset_id) -> Asset:
+    asset = owned_asset(user, asset_id)
+    session = get_session()
+    job = session.execute(select(RenderJob).where(RenderJob.asset_id == asset.id)).scalar_one_or_none()
+    if job is None:
+        raise CanopyError("only a render can be canceled")
+    request_cancel(session, job.id)
+    session.refresh(asset)
+    return asset

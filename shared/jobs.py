@@ -1,0 +1,208 @@
+"""The life of a render job, as compare-and-set updates that any process may race on.
+
+queued → rendering (claimed: attempt + 1, a lease) → uploading → uploaded,
+or failed (with the reason), or canceled. Every transition is one conditional UPDATE, so two
+workers, a late worker whose lease was taken over, or several reapers can never both win.
+The job's asset mirrors its state, progress and error.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .models import Asset, Project, RenderJob, utcnow
+
+MAX_ATTEMPTS = 3
+FINISHED = ("uploaded", "failed", "canceled")
+
+
+@dataclass(frozen=True)
+class Claim:
+    job_id: str
+    attempt: int
+
+
+def _set_asset(session: Session, job_id: str, **values) -> None:
+    asset_id = select(RenderJob.asset_id).where(RenderJob.id == job_id).scalar_subquery()
+    session.execute(update(Asset).where(Asset.id == asset_id).values(**values))
+
+
+def claim(session: Session, job_id: str, worker_id: str, lease_s: float) -> Claim | None:
+    """Take a queued job; None if another worker has it, or it ended or was canceled."""
+    result = session.execute(
+        update(RenderJob)
+        .where(RenderJob.id == job_id, RenderJob.state == "queued",
+               RenderJob.cancel_requested.is_(False))
+        .values(state="rendering", attempt=RenderJob.attempt + 1, worker_id=worker_id,
+                lease_until=utcnow() + timedelta(seconds=lease_s))
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        return None
+    _set_asset(session, job_id, status="rendering", progress=0.0, error=None)
+    attempt = session.execute(select(RenderJob.attempt).where(RenderJob.id == job_id)).scalar_one()
+    session.commit()
+    return Claim(job_id, attempt)
+
+
+def _mine(claim_: Claim, *states: str):
+    return (RenderJob.id == claim_.job_id, RenderJob.attempt == claim_.attempt,
+            RenderJob.state.in_(states))
+
+
+def heartbeat(session: Session, claim_: Claim, lease_s: float, progress: float,
+              state: str = "rendering") -> str:
+    """Renew the lease and record progress: 'ok', 'canceled' (stop, cancel asked) or 'lost'."""
+    result = session.execute(
+        update(RenderJob).where(*_mine(claim_, state))
+        .values(lease_until=utcnow() + timedelta(seconds=lease_s))
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        return "lost"
+    _set_asset(session, claim_.job_id, progress=round(min(max(progress, 0.0), 1.0), 4))
+    canceled = session.execute(
+        select(RenderJob.cancel_requested).where(RenderJob.id == claim_.job_id)
+    ).scalar_one()
+    session.commit()
+    return "canceled" if canceled else "ok"
+
+
+def start_upload(session: Session, claim_: Claim, lease_s: float) -> bool:
+    result = session.execute(
+        update(RenderJob).where(*_mine(claim_, "rendering"), RenderJob.cancel_requested.is_(False))
+        .values(state="uploading", lease_until=utcnow() + timedelta(seconds=lease_s))
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        return False
+    _set_asset(session, claim_.job_id, status="uploading", progress=1.0)
+    session.commit()
+    return True
+
+
+def finalize(session: Session, claim_: Claim, storage_key: str, size: int, **media) -> bool:
+    """The render is stored: mark it uploaded, unless this attempt lost its lease meanwhile."""
+    result = session.execute(
+        update(RenderJob).where(*_mine(claim_, "uploading")).values(state="uploaded", error=None)
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        return False
+    job = session.get(RenderJob, claim_.job_id)
+    asset = session.get(Asset, job.asset_id)
+    asset.status, asset.uploaded, asset.progress, asset.error = "uploaded", True, 1.0, None
+    asset.storage_key, asset.size = storage_key, size
+    for field, value in media.items():
+        setattr(asset, field, value)
+    session.execute(
+        update(Project).where(Project.id == asset.project_id)
+        .values(asset_count=Project.asset_count + 1)
+    )
+    session.commit()
+    return True
+
+
+def fail(session: Session, claim_: Claim, error: str, retry: bool) -> str:
+    """End this attempt: back to 'queued' when `retry` and attempts remain, else 'failed'."""
+    job = session.get(RenderJob, claim_.job_id)
+    state = "queued" if retry and job.attempt < MAX_ATTEMPTS else "failed"
+    result = session.execute(
+        update(RenderJob).where(*_mine(claim_, "rendering", "uploading"))
+        .values(state=state, error=error[:4000], lease_until=None, worker_id=None,
+                enqueued_at=utcnow() if state == "queued" else RenderJob.enqueued_at)
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        return "lost"
+    _set_asset(session, claim_.job_id, status=state, error=error[:4000] if state == "failed" else None,
+               progress=0.0)
+    session.commit()
+    return state
+
+
+def mark_canceled(session: Session, job_id: str) -> bool:
+    """Cancel a job that is not running (queued), or acknowledge a running one's cancel."""
+    result = session.execute(
+        update(RenderJob)
+        .where(RenderJob.id == job_id, RenderJob.cancel_requested.is_(True),
+               RenderJob.state.in_(("queued", "rendering")))
+        .values(state="canceled", lease_until=None)
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        return False
+    _set_asset(session, job_id, status="canceled", error=None)
+    session.commit()
+    return True
+
+
+def request_cancel(session: Session, job_id: str) -> str:
+    """Ask for a cancel: a queued job ends now, a rendering one when its loop next looks."""
+    session.execute(
+        update(RenderJob)
+        .where(RenderJob.id == job_id, RenderJob.state.in_(("queued", "rendering")))
+        .values(cancel_requested=True)
+    )
+    session.execute(
+        update(RenderJob).where(RenderJob.id == job_id, RenderJob.state == "queued")
+        .values(state="canceled")
+    )
+    state = session.execute(select(RenderJob.state).where(RenderJob.id == job_id)).scalar_one()
+    if state == "canceled":
+        _set_asset(session, job_id, status="canceled", error=None)
+    session.commit()
+    return state
+
+
+@dataclass
+class Reaped:
+    requeued: list[str]
+    failed: list[str]
+    resend: list[tuple[str, str]]  # (job id, queue)
+
+
+def reap(session: Session, queued_grace_s: float, now: datetime | None = None) -> Reaped:
+    """Requeue jobs whose lease expired (or fail them after MAX_ATTEMPTS); list lost messages.
+
+    `resend` names queued jobs whose message was sent more than `queued_grace_s` ago and not
+    claimed since: Redis may have lost it. The caller re-sends them (claims make duplicates
+    harmless) — including the jobs requeued here.
+    """
+    now = now or utcnow()
+    out = Reaped([], [], [])
+    expired = session.execute(
+        select(RenderJob.id, RenderJob.attempt, RenderJob.state, RenderJob.error).where(
+            RenderJob.state.in_(("rendering", "uploading")), RenderJob.lease_until < now)
+    ).all()
+    for job_id, attempt, state, error in expired:
+        final = attempt >= MAX_ATTEMPTS
+        new_state = "failed" if final else "queued"
+        reason = error or f"worker stopped renewing its lease ({state}, attempt {attempt})"
+        result = session.execute(
+            update(RenderJob)
+            .where(RenderJob.id == job_id, RenderJob.attempt == attempt, RenderJob.state == state,
+                   RenderJob.lease_until < now)
+            .values(state=new_state, error=reason, lease_until=None, worker_id=None,
+                    enqueued_at=now)
+        )
+        if result.rowcount == 1:
+            _set_asset(session, job_id, status=new_state, progress=0.0,
+                       error=reason if final else None)
+            (out.failed if final else out.requeued).append(job_id)
+    session.commit()
+    stale = now - timedelta(seconds=queued_grace_s)
+    lost = session.execute(
+        select(RenderJob.id, RenderJob.queue).where(
+            RenderJob.state == "queued",
+            (RenderJob.enqueued_at < stale) | RenderJob.id.in_(out.requeued))
+    ).all()
+    if lost:
+        session.execute(update(RenderJob).where(RenderJob.id.in_([j for j, _ in lost]))
+                        .values(enqueued_at=now))
+        session.commit()
+    out.resend = [(job_id, queue) for job_id, queue in lost]
+    return out

@@ -1,0 +1,81 @@
+"""Farm fixtures: sources uploaded through the API and probed by a real worker."""
+from __future__ import annotations
+
+import pytest
+from videojungle import ApiClient
+
+from tests.livesrv import ApiCaller, wait_for
+from tests.mediakit import PALETTE, make_audio, make_video
+
+SOURCE_SIZE = (320, 180)
+
+
+@pytest.fixture(scope="session")
+def seed_media(tmp_path_factory):
+    """The seed example's sources: two videos with their own colours and tones, and music."""
+    folder = tmp_path_factory.mktemp("seed")
+    return {
+        "first": make_video(folder / "first.mp4", size=SOURCE_SIZE, fps=30, duration=10.5,
+                            tone_hz=440, colors_per_second=PALETTE),
+        "second": make_video(folder / "second.mp4", size=SOURCE_SIZE, fps=25, duration=21,
+                             tone_hz=660, colors_per_second=PALETTE[5:] + PALETTE[:5]),
+        "music": make_audio(folder / "music.m4a", duration=21, tone_hz=1000),
+    }
+
+
+@pytest.fixture
+def user_key(make_user) -> str:
+    return make_user()[1]
+
+
+@pytest.fixture
+def vj(farm, user_key, monkeypatch):
+    monkeypatch.setattr(ApiClient, "BASE_URL", farm.url)
+    return ApiClient(user_key)
+
+
+@pytest.fixture
+def api(farm, user_key):
+    return ApiCaller(farm.url, user_key)
+
+
+def upload(vj, path, name=None) -> str:
+    """Upload through the client and wait for the worker's probe; returns the video file id."""
+    video = vj.video_files.create(name or path.stem, str(path))
+    wait_for(lambda: vj.video_files.get(video.id).current_status == "analyzed", 60,
+             f"probe of {path.name}")
+    return video.id
+
+
+def wait_finished(api, asset_id, timeout=180) -> dict:
+    """Poll the asset until its render ends: uploaded, failed or canceled."""
+    def finished():
+        asset = api("GET", f"/assets/{asset_id}").json()
+        return asset if asset["status"] in ("uploaded", "failed", "canceled") else None
+
+    return wait_for(finished, timeout, f"render of asset {asset_id}", interval=0.2)
+
+
+def seed_edit(first, second, music, resolution="1920x1080", **top) -> dict:
+    """The seed's example edit, as the Video Jungle docs give it."""
+    edit = {
+        "video_edit_version": "1.0",
+        "video_output_format": "mp4",
+        "video_output_resolution": resolution,
+        "video_output_fps": 30.0,
+        "video_output_filename": "output_video.mp4",
+        "video_series_sequential": [
+            {"video_id": first, "type": "videofile", "video_start_time": "00:00:00",
+             "video_end_time": "00:00:10",
+             "audio_levels": [{"audio_level": "0.5", "start_time": "00:00:00", "end_time": "00:00:10"}]},
+            {"video_id": second, "type": "videofile", "video_start_time": "00:00:10",
+             "video_end_time": "00:00:20",
+             "audio_levels": [{"audio_level": "0.7", "start_time": "00:00:10", "end_time": "00:00:20"}]},
+        ],
+        "audio_overlay": [
+            {"audio_id": music, "type": "music", "audio_start_time": "00:00:00",
+             "audio_end_time": "00:00:20", "audio_levels": [{"audio_level": "0.5"}]},
+        ],
+    }
+    edit.update(top)
+    return edit

@@ -1,0 +1,68 @@
+"""A render end to end: the published client, gunicorn, a Celery worker, Redis, the database."""
+from __future__ import annotations
+
+import requests
+
+from tests.farm.conftest import seed_edit, upload, wait_finished
+from tests.mediakit import PALETTE, nearest_color
+from tests.render.measure import db, read_audio, read_video, tone_amplitude
+
+
+def test_seed_edit_renders_exactly(vj, api, seed_media, tmp_path):
+    ids = {name: upload(vj, path) for name, path in seed_media.items()}
+    project = vj.projects.create("Seed", "the seed's example edit")
+    started = vj.projects.render_edit(project.id, seed_edit(ids["first"], ids["second"], ids["music"]))
+    assert set(started) == {"asset_id", "asset_key", "edit_id"}
+
+    done = wait_finished(api, started["asset_id"], timeout=300)
+    assert done["status"] == "uploaded" and done["uploaded"] is True, done
+    asset = vj.assets.get(started["asset_id"])
+    assert asset.asset_type == "generated_video"
+    out = tmp_path / "seed.mp4"
+    response = requests.get(asset.download_url, timeout=60)
+    assert response.status_code == 200
+    assert 'filename="output_video.mp4"' in response.headers["Content-Disposition"]
+    out.write_bytes(response.content)
+
+    video = read_video(out)
+    assert video.frames == 600
+    samples, rate, count = read_audio(out)
+    assert (rate, count) == (48000, 960_000)
+    # Clip 1 shows second s of the first file (PALETTE[s]); clip 2 seconds 10+ of the second.
+    assert nearest_color(video.colors[3 * 30 + 15][0]) == PALETTE[3]
+    assert nearest_color(video.colors[14 * 30 + 15][0]) == (PALETTE[5:] + PALETTE[:5])[14 % 10]
+    # Levels: sources are sines of amplitude 0.5; clip levels 0.5 / 0.7, music 0.5 throughout.
+    assert abs(db(tone_amplitude(samples, 440, rate, 4.0), 0.25)) < 0.5
+    assert abs(db(tone_amplitude(samples, 660, rate, 15.0), 0.35)) < 0.5
+    assert abs(db(tone_amplitude(samples, 1000, rate, 4.0), 0.25)) < 0.5
+
+    assert vj.projects.get(project.id).asset_count == 1
+    assert [a.id for a in vj.assets.list_generated_for_project(project.id)] == [asset.id]
+
+
+def test_deferred_edit_flow(vj, api, seed_media, tmp_path):
+    ids = {name: upload(vj, path) for name, path in seed_media.items()}
+    project = vj.projects.create("Deferred", "store first, render later")
+    body = seed_edit(ids["first"], ids["second"], ids["music"], resolution="320x180",
+                     skip_rendering=True)
+    started = vj.projects.render_edit(project.id, body)
+    assert started["asset_id"] is None
+    edit_id = started["edit_id"]
+
+    listed = vj.edits.list(project.id)
+    assert [e["id"] for e in listed] == [edit_id]
+    stored = vj.edits.get(project.id, edit_id)
+    assert stored["download_url"] is None and stored["data"]["video_output_resolution"] == "320x180"
+
+    body["video_series_sequential"][1]["video_end_time"] = "00:00:12"
+    body["video_output_filename"] = "shorter.mp4"
+    updated = vj.projects.update_edit(project.id, edit_id, body)
+    assert updated["data"]["video_series_sequential"][1]["video_end_time"] == "00:00:12"
+
+    rendered = vj.edits.render_edit(project.id, edit_id)
+    assert wait_finished(api, rendered["asset_id"])["status"] == "uploaded"
+    out = tmp_path / "deferred.mp4"
+    vj.edits.download_edit_render(project.id, edit_id, str(out))
+    assert read_video(out).frames == 12 * 30
+    assert read_audio(out)[2] == 12 * 48000
+    assert vj.edits.get(project.id, edit_id)["status"] == "uploaded"
