@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import certifi
 import urllib3
@@ -118,7 +118,11 @@ def check_url(url: str, allow: Iterable[str] = ()) -> Target:
         raise FetchError("the URL has no host")
     if parts.username or parts.password:
         raise FetchError("URLs with a user name or password are not fetched")
-    host = parts.hostname.lower().rstrip(".")
+    try:
+        # The wire (Host header, TLS name) wants the ASCII form of a unicode name.
+        host = parts.hostname.rstrip(".").encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise FetchError(f"invalid host name {parts.hostname!r}") from None
     port = port or (443 if scheme == "https" else 80)
     addresses = _resolve(host, port)
     if not addresses:
@@ -133,6 +137,8 @@ def check_url(url: str, allow: Iterable[str] = ()) -> Target:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
+    # Percent-encode what is not URL-safe ASCII (spaces, unicode), keep what is encoded.
+    path = quote(path, safe="/?&=%:;@!$'()*+,~[]")
     return Target(url, scheme, host, port, str(addresses[0]), path)
 
 

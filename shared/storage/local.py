@@ -74,7 +74,7 @@ class LocalStorage(Storage):
         target.parent.mkdir(parents=True, exist_ok=True)
         reader = LimitedReader(stream, limit)
         # Write beside the target and rename: readers never see a half-written object.
-        fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        fd, partial = tempfile.mkstemp(dir=target.parent, prefix=".incoming-", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as out:
                 while chunk := reader.read(CHUNK_SIZE):
@@ -88,7 +88,7 @@ class LocalStorage(Storage):
     def put_file(self, key, path, content_type=None) -> int:
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        fd, partial = tempfile.mkstemp(dir=target.parent, prefix=".incoming-", suffix=".part")
         os.close(fd)
         try:
             shutil.copyfile(path, partial)

@@ -68,6 +68,13 @@ class Handler(BaseHTTPRequestHandler):
                         return
             except OSError:
                 pass
+        elif path == "/short":
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"only the beginning")
+            self.close_connection = True
         elif path == "/host":
             self._send(200, self.headers["Host"].encode())
         else:
@@ -170,6 +177,24 @@ def test_total_time_limit_holds_against_a_dripping_server(server, tmp_path):
 def test_http_errors(server, tmp_path):
     with pytest.raises(FetchError, match="answered HTTP 404"):
         _fetch(f"{server}/missing", tmp_path / "x.bin")
+
+
+def test_body_shorter_than_announced(server, tmp_path):
+    dest = tmp_path / "x.bin"
+    with pytest.raises(FetchError, match="broke off"):
+        _fetch(f"{server}/short", dest)
+    assert not dest.exists()
+
+
+def test_unicode_host_goes_out_in_ascii(monkeypatch):
+    seen = []
+    monkeypatch.setattr(fetch_module.socket, "getaddrinfo",
+                        lambda host, port, **kw: seen.append(host) or
+                        [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))])
+    target = check_url("https://bücher.example/ä.mp4")
+    assert (target.host, target.address, seen) == ("xn--bcher-kva.example", "93.184.215.14",
+                                                    ["xn--bcher-kva.example"])
+    assert target.path == "/%C3%A4.mp4"
 
 
 def test_connects_to_the_address_it_checked(server, tmp_path, monkeypatch):
