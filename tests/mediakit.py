@@ -78,15 +78,17 @@ def make_video(path, *, size: tuple[int, int] = (160, 90), fps: float = 30, dura
                colors_per_second: Sequence[Color] = PALETTE, tone_hz: Optional[float] = None,
                channels: int = 2, sample_rate: int = 48000, amplitude: float = 0.5,
                vfr: bool = False, rotation: Optional[int] = None, codec: str = "libx264",
-               right_half: Optional[Color] = None) -> Path:
+               right_half: Optional[Color] = None, faststart: bool = False) -> Path:
     """A video whose second s is a solid colors_per_second[s % len], with an optional tone.
 
     `rotation` writes a display matrix (degrees counter-clockwise, as PyAV reads it back);
     `right_half` paints the right half of every frame in another colour (to see rotations);
-    `tone_hz=None` makes a file without audio; `vfr` makes irregular frame intervals.
+    `tone_hz=None` makes a file without audio; `vfr` makes irregular frame intervals;
+    `faststart` puts the mp4/mov index first (a truncated copy then still opens).
     """
     path = Path(path)
-    with av.open(str(path), "w") as container:
+    options = {"movflags": "+faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as container:
         video = _add_video_stream(container, codec, size, fps, vfr)
         if rotation:
             video.set_display_rotation(rotation)

@@ -19,7 +19,7 @@ from shared.edit import EditSourceError, SourceInfo, VideoEdit, check_sources, c
 from .audio import AudioMixer
 from .encode import OutputWriter, choose_video_codec
 from .errors import (InvalidEditError, MissingSourceError, OutputNotWritableError,
-                     RenderCanceled)
+                     RenderCanceled, SourceDecodeError)
 from .probe import probe_source
 from .timeline import Timeline, build_timeline, round_half_up
 from .video import timeline_frames
@@ -50,15 +50,25 @@ def plan(edit: VideoEdit, sources: Mapping[str, str]) -> tuple[Timeline, list[st
         if overlay.audio_id not in sources:
             raise MissingSourceError(f"no source file for audio_id {overlay.audio_id}",
                                      source_id=overlay.audio_id)
-    for source_id in {c.video_id for c in edit.video_series_sequential} | {
-            o.audio_id for o in edit.audio_overlay}:
-        infos[source_id] = probe_source(sources[source_id])
+    for i, clip in enumerate(edit.video_series_sequential):
+        if clip.video_id not in infos:
+            infos[clip.video_id] = _probe(sources[clip.video_id], clip.video_id, i)
+    for overlay in edit.audio_overlay:
+        if overlay.audio_id not in infos:
+            infos[overlay.audio_id] = _probe(sources[overlay.audio_id], overlay.audio_id, None)
     try:
         warnings = check_sources(edit, infos)
     except EditSourceError as exc:
         raise InvalidEditError(str(exc), exc.errors) from exc
     timeline, more = build_timeline(clamp_to_sources(edit, infos), infos)
     return timeline, edit.warnings + warnings + more
+
+
+def _probe(path: str, source_id: str, clip_index: Optional[int]) -> SourceInfo:
+    try:
+        return probe_source(path)
+    except SourceDecodeError as exc:
+        raise SourceDecodeError(str(exc), clip_index=clip_index, source_id=source_id) from exc
 
 
 def _temporary_path(output: Path) -> Path:

@@ -20,6 +20,9 @@ from .errors import SourceDecodeError
 from .timeline import Clip, Timeline
 
 OUTPUT_FORMAT = "yuv420p"
+# A source whose pictures stop this long before the clip's end is damaged (an end within
+# it was clamped, or is the last frame's own duration).
+TRUNCATED_AFTER = 1
 
 
 @dataclass(frozen=True)
@@ -199,10 +202,19 @@ class ClipPictures:
             held, shown = frame, None
         if held is None:
             raise self._error("no picture decoded at the clip's start")
+        self._check_complete(stream, time)
         if shown is None:
             shown = self._convert(held)
         for _ in range(clip.frame_count - k):  # the source ended early: hold its last frame
             yield shown
+
+    def _check_complete(self, stream, time: Optional[Fraction]) -> None:
+        """Pictures that stop well before both the clip's and the stream's declared end."""
+        declared = stream.duration * stream.time_base if stream.duration else None
+        end = min(self.clip.source_end, declared) if declared else self.clip.source_end
+        if time is not None and time + TRUNCATED_AFTER < end:
+            raise self._error(f"the source's pictures stop at {float(time):.3f} s, before "
+                              f"{float(end):.3f} s (a damaged or cut file?)")
 
     def _time(self, frame, stream, origin: Fraction, previous: Optional[Fraction]) -> Fraction:
         if frame.pts is not None:

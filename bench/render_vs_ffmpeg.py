@@ -1,0 +1,208 @@
+"""The render engine against the ffmpeg CLI on the same edit, and its memory on long renders.
+
+    python -m bench.render_vs_ffmpeg [--quick] [--runs N] [--minutes 1,5,10]
+
+1. Makes its media (1080p sources at 30, 25 and 29.97 fps, one mono 44.1 kHz, a still
+   image, a music track) under bench/out/.
+2. Renders a multi-clip 1080p30 mp4 edit (mixed sources, levels, a crop, an overlay) with
+   `python -m worker.render` and the same edit with ffmpeg's filter_complex (imageio-ffmpeg's
+   static binary), with the same encoder settings (libx264 veryfast CRF 23, keyframe every
+   2 s, AAC 128 kb/s, +faststart), alternating, and prints the median wall-time ratio
+   engine/ffmpeg (goal <= 0.85).
+3. Renders 1080p edits of several minutes (clips of the sources back to back, a looped
+   overlay) and prints each render's peak RSS (goal <= 400 MB, flat in the length).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import imageio_ffmpeg
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.mediakit import PALETTE, make_audio, make_image, make_video  # noqa: E402
+
+OUT = REPO / "bench" / "out"
+SIZE = (1920, 1080)
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def source_id(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench/{name}"))
+
+
+def make_media(folder: Path, seconds: float) -> dict[str, Path]:
+    """Sources of `seconds` each (made once, reused while the length is the same)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    specs = {
+        "a30": ("a30.mp4", lambda p: make_video(p, size=SIZE, fps=30, duration=seconds,
+                                                tone_hz=440)),
+        "b25": ("b25.mp4", lambda p: make_video(p, size=SIZE, fps=25, duration=seconds,
+                                                tone_hz=660, colors_per_second=PALETTE[::-1])),
+        "c2997": ("c2997.mov", lambda p: make_video(p, size=SIZE, fps=29.97, duration=seconds,
+                                                    tone_hz=550, channels=1, sample_rate=44100)),
+        "still": ("still.png", lambda p: make_image(p, (1280, 720), PALETTE[3])),
+        "music": ("music.m4a", lambda p: make_audio(p, duration=min(seconds, 30), tone_hz=1000)),
+    }
+    paths = {}
+    for name, (filename, make) in specs.items():
+        path = folder / f"{seconds:g}s-{filename}"
+        if not path.exists():
+            make(path)
+        paths[name] = path
+    return paths
+
+
+def _clip(name, start, end, level=1.0, crop=None, kind="videofile"):
+    return {"video_id": source_id(name), "type": kind, "video_start_time": start,
+            "video_end_time": end, "crop": crop,
+            "audio_levels": [{"audio_level": level, "start_time": None, "end_time": None}]}
+
+
+def edit_body(clips, music_level=0.5, loop=False) -> dict:
+    return {"video_edit_version": "1.0", "video_output_format": "mp4",
+            "video_output_resolution": "1920x1080", "video_output_fps": 30,
+            "video_output_filename": "bench.mp4", "video_series_sequential": clips,
+            "audio_overlay": [{"audio_id": source_id("music"), "type": "music", "loop": loop,
+                               "audio_levels": [{"audio_level": music_level}]}]}
+
+
+def ratio_clips(scale: float) -> list[dict]:
+    """Four clips: 30 fps, 25 fps with a crop, 29.97 mono 44.1 kHz, a still image."""
+    return [_clip("a30", 0, 6 * scale, 0.5),
+            _clip("b25", 2, 2 + 6 * scale, 0.7, crop={"zoom": 1.5, "position_x": 0.5,
+                                                         "position_y": 0}),
+            _clip("c2997", 1, 1 + 5 * scale, 1.0),
+            _clip("still", 0, 3 * scale, 1.0, kind="image")]
+
+
+def ffmpeg_command(clips: list[dict], paths: dict[str, Path], output: Path) -> list[str]:
+    """The same edit as one ffmpeg filter_complex: trim by input seeking, fit or crop,
+    concat, levels, the overlay mixed without normalization."""
+    args, parts, labels = [FFMPEG, "-y", "-loglevel", "error"], [], []
+    names = {source_id(n): n for n in paths}
+    fit = ("scale=1920:1080:force_original_aspect_ratio=decrease,"
+           "pad=1920:1080:(ow-iw)/2:(oh-ih)/2")
+    audio = "aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo"
+    for i, clip in enumerate(clips):
+        name = names[clip["video_id"]]
+        start, end = clip["video_start_time"], clip["video_end_time"]
+        if clip["type"] == "image":
+            args += ["-loop", "1", "-framerate", "30", "-t", f"{end - start}",
+                     "-i", str(paths[name])]
+            parts.append(f"anullsrc=r=48000:cl=stereo,atrim=0:{end - start}[a{i}]")
+        else:
+            args += ["-ss", f"{start}", "-t", f"{end - start}", "-i", str(paths[name])]
+            parts.append(f"[{i}:a]{audio},volume={clip['audio_levels'][0]['audio_level']}[a{i}]")
+        crop = clip.get("crop")
+        geometry = fit
+        if crop:  # cover, zoom, then the window moved by position x margin
+            z, px = crop["zoom"], crop["position_x"]
+            geometry = (f"scale=1920*{z}:1080*{z}:force_original_aspect_ratio=increase,"
+                        f"crop=1920:1080:(iw-1920)/2*(1+{px}):(ih-1080)/2")
+        parts.append(f"[{i}:v]{geometry},setsar=1,fps=30,format=yuv420p[v{i}]")
+        labels.append(f"[v{i}][a{i}]")
+    music = len(clips)
+    total = sum(c["video_end_time"] - c["video_start_time"] for c in clips)
+    args += ["-i", str(paths["music"])]
+    parts.append(f"{''.join(labels)}concat=n={len(clips)}:v=1:a=1[v][a]")
+    parts.append(f"[{music}:a]{audio},volume=0.5[m]")
+    parts.append("[a][m]amix=inputs=2:duration=first:normalize=0[aout]")
+    args += ["-filter_complex", ";".join(parts), "-map", "[v]", "-map", "[aout]",
+             "-t", f"{total}", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
+             "-g", "60", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k",
+             "-movflags", "+faststart", str(output)]
+    return args
+
+
+def engine_command(body: dict, paths: dict[str, Path], output: Path) -> list[str]:
+    edit_path = output.with_suffix(".json")
+    edit_path.write_text(json.dumps(body))
+    args = [sys.executable, "-m", "worker.render", str(edit_path), "--output", str(output),
+            "--encoder", "cpu"]
+    for name, path in paths.items():
+        args += ["--source", f"{source_id(name)}={path}"]
+    return args
+
+
+def run(args: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of a child process."""
+    started = time.perf_counter()
+    child = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(args[:4])}...\n{child.stderr.read().decode()}")
+    child.stderr.close()
+    return elapsed, usage.ru_maxrss * 1024
+
+
+def compare(runs: int, scale: float) -> float:
+    paths = make_media(OUT / "media", 12)
+    clips = ratio_clips(scale)
+    engine_out, ffmpeg_out = OUT / "engine.mp4", OUT / "ffmpeg.mp4"
+    ratios = []
+    for i in range(runs):
+        # Alternate who goes first, so neither always gets the warmer caches.
+        pair = [("engine", engine_command(edit_body(clips), paths, engine_out)),
+                ("ffmpeg", ffmpeg_command(clips, paths, ffmpeg_out))]
+        times = {}
+        for name, args in (pair if i % 2 == 0 else pair[::-1]):
+            times[name] = run(args)[0]
+        ratios.append(times["engine"] / times["ffmpeg"])
+        print(f"run {i + 1}: engine {times['engine']:.2f} s, ffmpeg {times['ffmpeg']:.2f} s, "
+              f"ratio {ratios[-1]:.3f}", flush=True)
+    median = statistics.median(ratios)
+    print(f"median wall-time ratio engine/ffmpeg: {median:.3f} (goal <= 0.85)", flush=True)
+    return median
+
+
+def long_clips(minutes: float) -> list[dict]:
+    """Alternating 50 s clips of the 60 s sources, as many as the length needs."""
+    clips, left, i = [], minutes * 60, 0
+    names = ["a30", "b25", "c2997"]
+    while left > 0:
+        length = min(50.0, left)
+        clips.append(_clip(names[i % 3], 5, 5 + length, 0.8))
+        left, i = left - length, i + 1
+    return clips
+
+
+def memory(minutes_list: list[float]) -> None:
+    paths = make_media(OUT / "media", 60)
+    for minutes in minutes_list:
+        output = OUT / f"long-{minutes:g}min.mp4"
+        body = edit_body(long_clips(minutes), loop=True)
+        elapsed, peak = run(engine_command(body, paths, output))
+        print(f"{minutes:g} min 1080p30: peak RSS {peak / 2**20:.0f} MB, "
+              f"{elapsed:.0f} s ({minutes * 60 * 30 / elapsed:.1f} frames/s)", flush=True)
+        output.unlink(missing_ok=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter edit, fewer runs")
+    parser.add_argument("--runs", type=int, default=None, help="runs of each (default 5, quick 2)")
+    parser.add_argument("--minutes", default=None, help="lengths of the memory renders, "
+                        "comma-separated (default 1,5,10; quick 0.5,1)")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    runs = args.runs or (2 if args.quick else 5)
+    minutes = [float(m) for m in (args.minutes or ("0.5,1" if args.quick else "1,5,10")).split(",")]
+    print(f"ffmpeg: {FFMPEG}; {os.cpu_count()} CPUs", flush=True)
+    compare(runs, 0.5 if args.quick else 1.0)
+    if not args.skip_memory:
+        memory(minutes)
+
+
+if __name__ == "__main__":
+    main()
