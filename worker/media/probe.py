@@ -69,7 +69,6 @@ class _Scan:
     frame: av.VideoFrame | None = None  # the first decoded picture
     video_frames: int = 0  # decoded, counting only up to 2: a still or a motion picture
     audio_frame: av.AudioFrame | None = None
-    video_packets: int = 0
     audio_packets: int = 0
     end: float = 0.0  # seconds: where the last demuxed packet ends
 
@@ -123,21 +122,26 @@ def _describe(container, size: int, sha256: str) -> ProbeResult:
         duration=None if kind == "image" else duration,
     )
     if video is not None:
-        rotation = (scan.frame.rotation or 0) % 360
-        width, height = scan.frame.width, scan.frame.height
-        check_dimensions(width, height)
-        if rotation in (90, 270):
-            width, height = height, width
-        result.width, result.height, result.rotation = width, height, rotation
-        result.video_codec = video.codec_context.name
-        if kind == "video":
-            rate = video.average_rate or video.guessed_rate
-            result.fps = round(float(rate), 3) if rate else None
+        _fill_picture(result, video, scan.frame)
     if audio is not None and scan.audio_frame is not None:
         result.audio_codec = audio.codec_context.name
         result.sample_rate = scan.audio_frame.sample_rate
         result.channels = scan.audio_frame.layout.nb_channels
     return result
+
+
+def _fill_picture(result: ProbeResult, video, frame: av.VideoFrame) -> None:
+    # The decoded frame, not the header, is the truth: some headers omit or lie about size.
+    check_dimensions(frame.width, frame.height)
+    rotation = (frame.rotation or 0) % 360
+    width, height = frame.width, frame.height
+    if rotation in (90, 270):
+        width, height = height, width
+    result.width, result.height, result.rotation = width, height, rotation
+    result.video_codec = video.codec_context.name
+    if result.media_kind == "video":
+        rate = video.average_rate or video.guessed_rate
+        result.fps = round(float(rate), 3) if rate else None
 
 
 def _size_and_hash(path: Path) -> tuple[int, str]:
@@ -205,7 +209,6 @@ def _scan(container, video, audio) -> _Scan:
                 ends = (packet.pts - start + (packet.duration or 0)) * packet.time_base
                 scan.end = max(scan.end, float(ends))
             if packet.stream is video:
-                scan.video_packets += bool(packet.size)
                 if scan.video_frames < 2:  # an empty packet flushes the decoder
                     for frame in packet.decode():
                         scan.frame = scan.frame or frame
