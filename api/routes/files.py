@@ -1,6 +1,7 @@
 """Signed links of the local-disk store: downloads (with Range) and `direct` uploads.
 
 Only the `file://` backend hands out `/files/` links; with S3 every path here is a 404.
+Errors are domain errors (shared.errors) that api/errors.py turns into JSON.
 """
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import mimetypes
 from flask import Blueprint, Response, jsonify, request
 
 from api.context import get_settings, get_storage
+from api.errors import json_error
+from shared.errors import CanopyError, NotFound, PayloadTooLarge
 from shared.storage import (
     InvalidKey,
     LinkError,
@@ -21,32 +24,37 @@ from shared.storage import (
 bp = Blueprint("files", __name__)
 
 
-class _Refused(Exception):
-    def __init__(self, status: int, detail: str):
-        self.status, self.detail = status, detail
+class LinkRefused(CanopyError):
+    """A `/files/` link with a wrong signature, or past its expiry."""
+
+    status = 403
 
 
-class _RangeNotSatisfiable(Exception):
+class RangeNotSatisfiable(CanopyError):
+    status = 416
+
     def __init__(self, size: int):
+        super().__init__("requested range not satisfiable")
         self.size = size
 
 
-@bp.errorhandler(_Refused)
-def _refused(exc: _Refused):
-    return jsonify(detail=exc.detail), exc.status
+@bp.errorhandler(RangeNotSatisfiable)
+def _unsatisfiable(exc: RangeNotSatisfiable):
+    # RFC 9110: a 416 tells the client the current length.
+    return json_error(416, exc.detail, headers={"Content-Range": f"bytes */{exc.size}"})
 
 
 def _checked_link(key: str, method: str) -> tuple[LocalStorage, str | None]:
     """The store and the link's file name, once the link's signature and expiry hold."""
     storage = get_storage()
     if not isinstance(storage, LocalStorage):
-        raise _Refused(404, "Not Found")
+        raise NotFound()
     try:
         return storage, storage.verify_link(key, request.args, method)
     except InvalidKey:
-        raise _Refused(404, "Not Found") from None
+        raise NotFound() from None
     except LinkError as exc:
-        raise _Refused(403, exc.reason) from None
+        raise LinkRefused(exc.reason) from None
 
 
 def _byte_range(size: int) -> tuple[int, int] | None:
@@ -60,16 +68,8 @@ def _byte_range(size: int) -> tuple[int, int] | None:
         return None
     span = ranges.range_for_length(size) if ranges is not None else None
     if span is None:
-        raise _RangeNotSatisfiable(size)
+        raise RangeNotSatisfiable(size)
     return span
-
-
-@bp.errorhandler(_RangeNotSatisfiable)
-def _unsatisfiable(exc: _RangeNotSatisfiable):
-    response = jsonify(detail="requested range not satisfiable")
-    response.status_code = 416
-    response.headers["Content-Range"] = f"bytes */{exc.size}"
-    return response
 
 
 @bp.get("/files/<path:key>")
@@ -79,7 +79,7 @@ def download(key: str):
     try:
         size = storage.size(key)
     except (ObjectNotFound, InvalidKey):  # InvalidKey: a symlink out of the store
-        raise _Refused(404, "object not found") from None
+        raise NotFound("object not found") from None
     content_type = (filename and mimetypes.guess_type(filename)[0]) or storage.content_type(key)
     headers = {
         "Accept-Ranges": "bytes",
@@ -107,12 +107,13 @@ def upload(key: str):
     """Store the raw request body under a key signed for PUT (a `direct` upload)."""
     storage, _ = _checked_link(key, "PUT")
     limit = get_settings().max_upload_bytes
+    too_large = f"upload is larger than the limit of {limit} bytes"
     if request.content_length is not None and request.content_length > limit:
-        raise _Refused(413, f"upload is larger than the limit of {limit} bytes")
+        raise PayloadTooLarge(too_large)
     try:
         size = storage.put_stream(key, request.stream, request.mimetype or None, limit=limit)
-    except TooLarge as exc:
-        raise _Refused(413, exc.reason) from None
+    except TooLarge:
+        raise PayloadTooLarge(too_large) from None
     except InvalidKey:
-        raise _Refused(404, "Not Found") from None
+        raise NotFound() from None
     return jsonify(key=key, size=size)

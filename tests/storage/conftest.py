@@ -10,6 +10,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from api.context import Services
+from api.errors import init_app as init_errors
 from api.routes.files import bp as files_bp
 from shared.config import Settings
 from shared.storage import open_storage
@@ -23,6 +24,7 @@ class FilesServer:
 
     def __init__(self):
         self.app = Flask(__name__)
+        init_errors(self.app)  # as create_app does: domain errors become JSON
         self.app.register_blueprint(files_bp)
         self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
