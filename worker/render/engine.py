@@ -7,8 +7,8 @@ the audio up to that frame's end is written.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,13 +73,13 @@ def _probe(path: str, source_id: str, clip_index: Optional[int]) -> SourceInfo:
 
 def _temporary_path(output: Path) -> Path:
     """A new file beside the output (same disk, so the final rename is atomic)."""
+    partial = output.parent / f".{output.stem}.{uuid.uuid4().hex[:12]}.part"
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=".part", dir=output.parent)
+        partial.open("xb").close()  # mode 0666 less the umask, like any new file
     except OSError as exc:
         raise OutputNotWritableError(f"cannot write in {output.parent}: {exc}") from exc
-    os.close(fd)
-    return Path(name)
+    return partial
 
 
 def render(edit: VideoEdit, sources: Mapping[str, str], output: str, *,
