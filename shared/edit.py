@@ -74,11 +74,10 @@ def _parse_time_string(text: str) -> float:
         except ValueError:
             raise ValueError(f"unparsable time {text!r}") from None
     first, second, secs = match.groups()
-    if first is not None and second is not None:
-        hours, minutes = int(first), int(second)
-    else:
-        hours, minutes = 0, int(first) if first is not None else 0
-    if (first is not None and float(secs) >= 60) or (hours and minutes >= 60):
+    with_hours = first is not None and second is not None
+    hours, minutes = (int(first), int(second)) if with_hours else (0, int(first or 0))
+    # Below the leading unit, minutes and seconds stay under 60 (as datetime.time has it).
+    if (first is not None and float(secs) >= 60) or (with_hours and minutes >= 60):
         raise ValueError(f"unparsable time {text!r}")
     return hours * 3600 + minutes * 60 + float(secs)
 
@@ -260,12 +259,13 @@ class VideoEdit(_Part):
     def _sanitize(cls, value: str, info: ValidationInfo) -> str:
         return sanitize_filename(value, info.data.get("video_output_format") or "mp4")
 
-    @model_validator(mode="after")
-    def _crf_for_codec(self) -> "VideoEdit":
-        crf = self.render_options.crf if self.render_options else None
-        if crf is not None and self.video_output_format != "webm" and crf > 51:
-            raise ValueError("render_options.crf must be 0-51 for H.264")
-        return self
+    @field_validator("render_options")
+    @classmethod
+    def _crf_for_codec(cls, options: Optional[RenderOptions], info: ValidationInfo):
+        fmt = info.data.get("video_output_format")
+        if options and options.crf is not None and fmt != "webm" and options.crf > 51:
+            raise ValueError("crf must be 0-51 for H.264 (0-63 for webm's VP9)")
+        return options
 
     @model_validator(mode="wrap")
     @classmethod
