@@ -95,7 +95,9 @@ class OutputWriter:
         stream.pix_fmt = "yuv420p"
         stream.codec_context.time_base = 1 / fps
         stream.codec_context.gop_size = math.ceil(KEYFRAME_SECONDS * fps)
-        stream.thread_count = 0  # the encoder picks its own thread count
+        # Frame threads, as ffmpeg uses: PyAV's default (slices) makes x264 a third slower.
+        stream.codec_context.thread_type = "FRAME"
+        stream.codec_context.thread_count = 0  # the encoder picks its own thread count
         stream.options = video_options(codec, preset, crf)
         return stream
 

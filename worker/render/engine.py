@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
+
+import numpy as np
 
 from shared.edit import EditSourceError, SourceInfo, VideoEdit, check_sources, clamp_to_sources
 
@@ -20,6 +22,7 @@ from .audio import AudioMixer
 from .encode import OutputWriter, choose_video_codec
 from .errors import (InvalidEditError, MissingSourceError, OutputNotWritableError,
                      RenderCanceled, SourceDecodeError)
+from .prefetch import Prefetch
 from .probe import probe_source
 from .timeline import Timeline, build_timeline, round_half_up
 from .video import timeline_frames
@@ -27,6 +30,8 @@ from .video import timeline_frames
 ProgressCallback = Callable[[int, int], None]  # (frames written, frames in all)
 PROGRESS_INTERVAL = 0.25  # seconds between two progress calls
 CANCEL_EVERY = 4  # frames between two should_cancel() calls
+VIDEO_AHEAD = 8  # decoded frames waiting for the encoder (3 MB each at 1080p)
+AUDIO_AHEAD = 64  # mixed blocks waiting (about 1.4 s)
 
 
 @dataclass
@@ -100,40 +105,50 @@ def render(edit: VideoEdit, sources: Mapping[str, str], output: str, *,
     writer = OutputWriter(str(partial), edit.video_output_format, (timeline.width, timeline.height),
                           timeline.fps, codec=codec, preset=options and options.preset,
                           crf=options and options.crf)
-    mixer = AudioMixer(timeline, sources)
     try:
-        _write(timeline, sources, writer, mixer, on_progress, should_cancel)
+        _write(timeline, sources, writer, on_progress, should_cancel)
         writer.close()
         os.replace(partial, target)
     except BaseException:
         writer.abort()
         partial.unlink(missing_ok=True)
         raise
-    finally:
-        mixer.close()
     return RenderResult(str(target), writer.frames, writer.samples,
                         writer.samples / timeline.sample_rate, codec, warnings + notes)
 
 
-def _write(timeline: Timeline, sources, writer: OutputWriter, mixer: AudioMixer,
-           on_progress, should_cancel) -> None:
+def _audio_blocks(timeline: Timeline, sources, block: int) -> Iterator[np.ndarray]:
+    mixer = AudioMixer(timeline, sources)
+    try:
+        while mixer.remaining > 0:
+            yield mixer.read(block)
+    finally:
+        mixer.close()
+
+
+def _write(timeline: Timeline, sources, writer: OutputWriter, on_progress, should_cancel) -> None:
     total = timeline.frame_count
     block = writer.audio_frame_size
     last_report = 0.0
-    for frame in timeline_frames(timeline, sources):
-        writer.add_video(frame)
-        done = writer.frames
-        # Audio up to the end of this frame, in whole encoder frames.
-        audio_end = round_half_up(done / timeline.fps * timeline.sample_rate)
-        while mixer.position + block <= audio_end and mixer.remaining >= block:
-            writer.add_audio(mixer.read(block))
-        if should_cancel is not None and done % CANCEL_EVERY == 0 and should_cancel():
-            raise RenderCanceled("the render was canceled")
-        now = time.monotonic()
-        if on_progress is not None and (now - last_report >= PROGRESS_INTERVAL or done == total):
-            on_progress(done, total)
-            last_report = now
-    while mixer.remaining > 0:
-        writer.add_audio(mixer.read(block))
-    if writer.frames != total:
-        raise RuntimeError(f"wrote {writer.frames} frames, the timeline has {total}")
+    # Pictures and sound are each made in their own thread, a little ahead of the encoder.
+    with Prefetch(timeline_frames(timeline, sources), VIDEO_AHEAD, "video") as frames, \
+            Prefetch(_audio_blocks(timeline, sources, block), AUDIO_AHEAD, "audio") as sound:
+        for frame in frames:
+            writer.add_video(frame)
+            done = writer.frames
+            # Audio up to the end of this frame, in whole encoder frames.
+            audio_end = round_half_up(done / timeline.fps * timeline.sample_rate)
+            while writer.samples + block <= audio_end:
+                writer.add_audio(next(sound))
+            if should_cancel is not None and done % CANCEL_EVERY == 0 and should_cancel():
+                raise RenderCanceled("the render was canceled")
+            now = time.monotonic()
+            if on_progress is not None and (now - last_report >= PROGRESS_INTERVAL
+                                            or done == total):
+                on_progress(done, total)
+                last_report = now
+        for samples in sound:
+            writer.add_audio(samples)
+    if writer.frames != total or writer.samples != timeline.sample_count:
+        raise RuntimeError(f"wrote {writer.frames} frames and {writer.samples} samples, "
+                           f"the timeline has {total} and {timeline.sample_count}")
