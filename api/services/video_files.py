@@ -1,18 +1,18 @@
 """The caller's video-file library: create (three upload methods), read, search, delete."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from sqlalchemy import or_, select
 
 from shared.errors import Conflict, NotFound, Unprocessable
+from shared.fetch import FetchError, check_url
 from shared.models import User, VideoFile
 from shared.queue import FETCH_TASK, MEDIA_QUEUE, send
 
-from ..context import get_session, get_storage, services
+from ..context import get_session, get_settings, get_storage, services
 from ..schemas import VideoFileCreate, VideoSearch
-from .uploads import PROCESSING, WAITING, media_key, queue_probe, receive_file
 from shared.naming import clean_filename
+
+from .uploads import PROCESSING, WAITING, media_key, queue_probe, receive_file
 
 
 def owned_video_file(user: User, video_file_id) -> VideoFile:
@@ -25,9 +25,10 @@ def owned_video_file(user: User, video_file_id) -> VideoFile:
 def create_video_file(user: User, body: VideoFileCreate) -> tuple[VideoFile, str | None]:
     """A new video file and where to send its bytes (None for `url`: the server fetches it)."""
     if body.upload_method == "url":
-        parts = urlsplit(body.filename)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise Unprocessable.field(("body", "filename"), "only http and https URLs can be fetched")
+        try:  # refused at once when it can be; the worker checks every hop again
+            check_url(body.filename, allow=get_settings().fetch_allow)
+        except FetchError as exc:
+            raise Unprocessable.field(("body", "filename"), str(exc)) from None
     row = VideoFile(
         owner_id=user.id, name=body.name, description=body.description, tags=body.tags,
         upload_method=body.upload_method, status=WAITING,

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from videojungle import ApiClient
-
-from tests.livesrv import ApiCaller, wait_for
+from tests.livesrv import wait_for
 from tests.mediakit import PALETTE, make_audio, make_video
 
 SOURCE_SIZE = (320, 180)
@@ -21,22 +19,6 @@ def seed_media(tmp_path_factory):
                              tone_hz=660, colors_per_second=PALETTE[5:] + PALETTE[:5]),
         "music": make_audio(folder / "music.m4a", duration=21, tone_hz=1000),
     }
-
-
-@pytest.fixture
-def user_key(make_user) -> str:
-    return make_user()[1]
-
-
-@pytest.fixture
-def vj(farm, user_key, monkeypatch):
-    monkeypatch.setattr(ApiClient, "BASE_URL", farm.url)
-    return ApiClient(user_key)
-
-
-@pytest.fixture
-def api(farm, user_key):
-    return ApiCaller(farm.url, user_key)
 
 
 def upload(vj, path, name=None) -> str:

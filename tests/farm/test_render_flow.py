@@ -59,10 +59,17 @@ def test_deferred_edit_flow(vj, api, seed_media, tmp_path):
     updated = vj.projects.update_edit(project.id, edit_id, body)
     assert updated["data"]["video_series_sequential"][1]["video_end_time"] == "00:00:12"
 
-    rendered = vj.edits.render_edit(project.id, edit_id)
-    assert wait_finished(api, rendered["asset_id"])["status"] == "uploaded"
+    # Never rendered: the client renders, waits for `uploaded` and downloads. (Once the edit
+    # has a finished render, the client's own code hits an unbound variable: see README.)
     out = tmp_path / "deferred.mp4"
     vj.edits.download_edit_render(project.id, edit_id, str(out))
     assert read_video(out).frames == 12 * 30
     assert read_audio(out)[2] == 12 * 48000
-    assert vj.edits.get(project.id, edit_id)["status"] == "uploaded"
+
+    rendered = vj.edits.render_edit(project.id, edit_id)
+    assert wait_finished(api, rendered["asset_id"])["status"] == "uploaded"
+    latest = vj.edits.get(project.id, edit_id)
+    assert latest["status"] == "uploaded" and latest["asset_id"] == rendered["asset_id"]
+    again = requests.get(latest["download_url"], timeout=60)
+    assert again.status_code == 200 and again.content[4:8] == b"ftyp"
+    assert vj.projects.get(project.id).asset_count == 2

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from shared.models import Asset, VideoFile
 from shared.naming import clean_filename
 from shared.queue import FETCH_TASK, PROBE_TASK
-from worker.media.fetch import FetchError, fetch_url
+from shared.fetch import FetchError, fetch_url
 from worker.media.probe import ProbeError, probe
 from worker.media.thumbnail import make_thumbnail
 
