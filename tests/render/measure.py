@@ -16,20 +16,25 @@ class VideoTrack:
     colors: list[np.ndarray]  # mean RGB of each region asked for, per frame
 
 
-def read_video(path, regions=((0.4, 0.6, 0.4, 0.6),)) -> VideoTrack:
-    """Decode every frame; for each, the mean RGB of each region (x0, x1, y0, y1 as fractions)."""
+def read_video(path, regions=((0.4, 0.6, 0.4, 0.6),), step: int = 1) -> VideoTrack:
+    """Decode every frame; for every `step`-th, the mean RGB of each region (x0, x1, y0, y1
+    as fractions of the picture); the others get None (converting 1080p to RGB is slow)."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         colors, last, count = [], 0.0, 0
         for frame in container.decode(stream):
-            rgb = frame.to_ndarray(format="rgb24").astype(float)
-            h, w = rgb.shape[:2]
-            colors.append([rgb[int(y0 * h):max(int(y1 * h), int(y0 * h) + 1),
-                               int(x0 * w):max(int(x1 * w), int(x0 * w) + 1)].mean(axis=(0, 1))
-                           for x0, x1, y0, y1 in regions])
+            colors.append(_region_colors(frame, regions) if count % step == 0 else None)
             last, count = float(frame.time), count + 1
         rate = stream.average_rate
     return VideoTrack(count, rate, last + 1 / float(rate), colors)
+
+
+def _region_colors(frame, regions) -> list[np.ndarray]:
+    rgb = frame.to_ndarray(format="rgb24").astype(float)
+    h, w = rgb.shape[:2]
+    return [rgb[int(y0 * h):max(int(y1 * h), int(y0 * h) + 1),
+                int(x0 * w):max(int(x1 * w), int(x0 * w) + 1)].mean(axis=(0, 1))
+            for x0, x1, y0, y1 in regions]
 
 
 def read_audio(path) -> tuple[np.ndarray, int, int]:
