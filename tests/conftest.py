@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
@@ -27,16 +28,25 @@ def database_url(request, tmp_path_factory):
         migrate(Settings(database_url=url))
         yield url
         return
+    with postgres_database() as url:
+        yield url
+
+
+@contextmanager
+def postgres_database():
+    """A new, migrated PostgreSQL database on the test server, dropped afterwards."""
     name = f"canopy_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    migrate(Settings(database_url=url))
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        migrate(Settings(database_url=url))
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -34,6 +35,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "CANOPY_CACHE_DIR": settings.cache_dir,
         "CANOPY_ENCODER": settings.encoder,
         "CANOPY_FETCH_ALLOW": ",".join(settings.fetch_allow),
+        "CANOPY_LEASE_SECONDS": str(settings.lease_seconds),
+        "CANOPY_REAP_INTERVAL": str(settings.reap_interval_seconds),
+        "CANOPY_RESEND_AFTER": str(settings.resend_after_seconds),
     }
     return {**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)}
 
@@ -104,8 +108,14 @@ class Worker:
              "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=REPO_ROOT, env={**settings_env(self.settings), **self.extra_env},
             stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill() takes the children too
         )
         wait_for(self._ready, 60, f"celery worker {self.name} (log: {self.log_path})")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool children at once, as a machine that loses power."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
 
     def _ready(self) -> bool:
         if self.proc.poll() is not None:
@@ -193,3 +203,65 @@ def serve_directory(folder: Path, host: str = "127.0.0.1"):
     finally:
         server.shutdown()
         server.server_close()
+
+
+class MotoS3:
+    """moto's S3 server as its own process (so a test can take it down and bring it back)."""
+
+    BUCKET = "canopy-faults"
+
+    def __init__(self, log_dir: Path):
+        self.port = free_port()
+        self.url = (f"s3://test:test-secret@127.0.0.1:{self.port}/{self.BUCKET}"
+                    "?secure=false&region=us-east-1")
+        self.log_path = log_dir / "moto.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT,
+        )
+        wait_for(self._up, 30, f"moto S3 on port {self.port}")
+
+    def _up(self) -> bool:
+        try:
+            requests.get(f"http://127.0.0.1:{self.port}/", timeout=2)
+            return True
+        except requests.RequestException:
+            return False
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=20)
+
+
+class Farm:
+    """A whole farm of its own for one test: Redis, gunicorn, workers (add more at will)."""
+
+    def __init__(self, settings: Settings, log_dir: Path, redis_server: RedisServer):
+        self.settings = settings
+        self.log_dir = log_dir
+        self.redis = redis_server
+        self.server = LiveServer(settings, log_dir)
+        self.url = self.server.url
+        self.workers: list[Worker] = []
+
+    def start(self, workers: int = 1) -> "Farm":
+        self.server.start()
+        for _ in range(workers):
+            self.add_worker()
+        return self
+
+    def add_worker(self) -> Worker:
+        worker = Worker(self.settings, self.log_dir, name=f"worker{len(self.workers) + 1}")
+        worker.start()
+        self.workers.append(worker)
+        return worker
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.server.stop()
+        self.redis.stop()

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import pytest
-from tests.livesrv import wait_for
+from shared.config import Settings
+from tests.conftest import postgres_database
+from tests.livesrv import Farm, RedisServer, wait_for
 from tests.mediakit import PALETTE, make_audio, make_video
 
 SOURCE_SIZE = (320, 180)
@@ -61,3 +63,43 @@ def seed_edit(first, second, music, resolution="1920x1080", **top) -> dict:
     }
     edit.update(top)
     return edit
+
+
+@pytest.fixture(scope="session")
+def faults_database_url():
+    """One PostgreSQL database for the fault tests (each test has its own users)."""
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def fault_source(tmp_path_factory):
+    """A 20 s source with colours and a tone: long enough to interrupt its render."""
+    folder = tmp_path_factory.mktemp("fault-media")
+    return make_video(folder / "long.mp4", size=(320, 180), fps=30, duration=20, tone_hz=440,
+                      colors_per_second=PALETTE)
+
+
+@pytest.fixture
+def make_farm(faults_database_url, tmp_path):
+    """make_farm(workers=1, storage_url=None) -> a farm of its own, with short leases."""
+    farms = []
+
+    def _make(workers: int = 1, storage_url: str | None = None) -> Farm:
+        folder = tmp_path / f"farm{len(farms)}"
+        folder.mkdir()
+        redis = RedisServer(folder)
+        redis.start()
+        settings = Settings(
+            database_url=faults_database_url, redis_url=redis.url,
+            storage_url=storage_url or f"file://{folder / 'objects'}", secret_key="faults",
+            cache_dir=str(folder / "cache"),
+            lease_seconds=3, reap_interval_seconds=1, resend_after_seconds=4,
+        )
+        farm = Farm(settings, folder, redis)
+        farms.append(farm)
+        return farm.start(workers)
+
+    yield _make
+    for farm in farms:
+        farm.stop()

@@ -29,7 +29,8 @@ from ..celery import app
 log = logging.getLogger(__name__)
 
 CONTENT_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm"}
-UPLOAD_TRIES = 4
+# Each try is itself retried by the S3 client; past these the job fails (no re-render).
+UPLOAD_TRIES = 3
 
 
 class SourceGone(Exception):
@@ -56,7 +57,7 @@ def render_job(self, job_id: str) -> None:
         return  # another worker has it, or it ended: a duplicate message
     try:
         outcome = run(claim)
-    except (RenderError, SourceGone, SoftTimeLimitExceeded) as exc:
+    except (RenderError, SourceGone, UploadFailed, SoftTimeLimitExceeded) as exc:
         outcome = _end(claim, _reason(exc), retry=False)
     except Exception as exc:  # an unexpected crash: another attempt may succeed
         log.exception("render %s attempt %s crashed", job_id, claim.attempt)
@@ -68,7 +69,8 @@ def run(claim: jobs.Claim) -> str:
     work = load(claim)
     settings = context.settings()
     cache = SourceCache(context.storage(), settings.cache_dir)
-    local = {sid: cache.path(key, sha) for sid, (key, sha) in work.sources.items()}
+    with LeaseKeeper(claim, "rendering"):
+        local = {sid: cache.path(key, sha) for sid, (key, sha) in work.sources.items()}
     beat = Heartbeat(claim)
     out_dir = os.path.join(settings.cache_dir, "renders")
     os.makedirs(out_dir, exist_ok=True)
@@ -84,7 +86,7 @@ def run(claim: jobs.Claim) -> str:
         with context.db().session() as session:
             if not jobs.start_upload(session, claim, settings.lease_seconds):
                 return "lost its lease (or canceled) before the upload"
-        with LeaseKeeper(claim):
+        with LeaseKeeper(claim, "uploading"):
             size = upload(work.output_key, output, work.edit.video_output_format)
         media = dict(duration=result.duration, width=work.edit.width, height=work.edit.height,
                      content_type=CONTENT_TYPES[work.edit.video_output_format], media_kind="video",
@@ -111,14 +113,18 @@ def load(claim: jobs.Claim) -> Work:
                     output_key=key, filename=asset.filename)
 
 
+class UploadFailed(Exception):
+    """The store refused or could not be reached, after retries."""
+
+
 def upload(key: str, path: str, fmt: str) -> int:
-    """Store the render, retrying a storage that is down (1, 2, 4 s apart)."""
+    """Store the render, retrying a storage that is down (1 s, then 2 s later)."""
     for attempt in range(UPLOAD_TRIES):
         try:
             return context.storage().put_file(key, path, content_type=CONTENT_TYPES[fmt])
-        except Exception:
+        except Exception as exc:
             if attempt == UPLOAD_TRIES - 1:
-                raise
+                raise UploadFailed(f"could not store the render after {UPLOAD_TRIES} tries: {exc}") from exc
             log.warning("upload of %s failed (try %d), retrying", key, attempt + 1, exc_info=True)
             time.sleep(2 ** attempt)
     raise AssertionError("unreachable")
@@ -154,18 +160,21 @@ class Heartbeat:
 
 
 class LeaseKeeper(threading.Thread):
-    """Renews the lease from a thread while the upload (one long call) runs."""
+    """Renews the lease from a thread while one long call runs (fetching sources, uploading)."""
 
-    def __init__(self, claim: jobs.Claim):
+    def __init__(self, claim: jobs.Claim, state: str):
         super().__init__(daemon=True)
         self.claim = claim
+        self.state = state
         self.done = threading.Event()
 
     def run(self) -> None:
         settings = context.settings()
-        while not self.done.wait(max(1.0, settings.lease_seconds / 4)):
+        progress = 1.0 if self.state == "uploading" else 0.0
+        while not self.done.wait(max(0.5, settings.lease_seconds / 4)):
             with context.db().session() as session:
-                jobs.heartbeat(session, self.claim, settings.lease_seconds, 1.0, state="uploading")
+                jobs.heartbeat(session, self.claim, settings.lease_seconds, progress,
+                               state=self.state)
 
     def __enter__(self):
         self.start()
@@ -196,6 +205,6 @@ def _end(claim: jobs.Claim, reason: str, retry: bool) -> str:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, SoftTimeLimitExceeded):
         return "the render ran past its time limit"
-    if isinstance(exc, (RenderError, SourceGone)):
+    if isinstance(exc, (RenderError, SourceGone, UploadFailed)):
         return str(exc)  # written for the user already
     return f"{type(exc).__name__}: {exc}"
