@@ -56,8 +56,10 @@ def make_media(folder: Path, seconds: float) -> dict[str, Path]:
     paths = {}
     for name, (filename, make) in specs.items():
         path = folder / f"{seconds:g}s-{filename}"
-        if not path.exists():
-            make(path)
+        if not path.exists():  # made under a temporary name: an interrupted run leaves none
+            partial = path.with_name(f"partial-{path.name}")
+            make(partial)
+            partial.rename(path)
         paths[name] = path
     return paths
 
@@ -195,11 +197,13 @@ def main() -> None:
     parser.add_argument("--minutes", default=None, help="lengths of the memory renders, "
                         "comma-separated (default 1,5,10; quick 0.5,1)")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-compare", action="store_true")
     args = parser.parse_args()
     runs = args.runs or (2 if args.quick else 5)
     minutes = [float(m) for m in (args.minutes or ("0.5,1" if args.quick else "1,5,10")).split(",")]
     print(f"ffmpeg: {FFMPEG}; {os.cpu_count()} CPUs", flush=True)
-    compare(runs, 0.5 if args.quick else 1.0)
+    if not args.skip_compare:
+        compare(runs, 0.5 if args.quick else 1.0)
     if not args.skip_memory:
         memory(minutes)
 
