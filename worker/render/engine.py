@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import av
 import numpy as np
 
 from shared.edit import EditSourceError, SourceInfo, VideoEdit, check_sources, clamp_to_sources
@@ -21,7 +22,7 @@ from shared.edit import EditSourceError, SourceInfo, VideoEdit, check_sources, c
 from .audio import AudioMixer
 from .encode import OutputWriter, choose_video_codec
 from .errors import (InvalidEditError, MissingSourceError, OutputNotWritableError,
-                     RenderCanceled, SourceDecodeError)
+                     RenderCanceled, RenderError, SourceDecodeError)
 from .prefetch import Prefetch
 from .probe import probe_source
 from .timeline import Timeline, build_timeline, round_half_up
@@ -102,16 +103,20 @@ def render(edit: VideoEdit, sources: Mapping[str, str], output: str, *,
     options = edit.render_options
     target = Path(output)
     partial = _temporary_path(target)
-    writer = OutputWriter(str(partial), edit.video_output_format, (timeline.width, timeline.height),
-                          timeline.fps, codec=codec, preset=options and options.preset,
-                          crf=options and options.crf)
+    writer: Optional[OutputWriter] = None
     try:
+        writer = OutputWriter(str(partial), edit.video_output_format,
+                              (timeline.width, timeline.height), timeline.fps, codec=codec,
+                              preset=options and options.preset, crf=options and options.crf)
         _write(timeline, sources, writer, on_progress, should_cancel)
         writer.close()
         os.replace(partial, target)
-    except BaseException:
-        writer.abort()
+    except BaseException as exc:
+        if writer is not None:
+            writer.abort()
         partial.unlink(missing_ok=True)
+        if isinstance(exc, av.error.FFmpegError):  # sources wrap their own; this is output
+            raise RenderError(f"encoding or writing the output failed: {exc}") from exc
         raise
     return RenderResult(str(target), writer.frames, writer.samples,
                         writer.samples / timeline.sample_rate, codec, warnings + notes)

@@ -141,9 +141,12 @@ class ClipPictures:
         return SourceDecodeError(message, clip_index=self.clip.index, source_id=self.clip.source_id)
 
     def _convert(self, frame: av.VideoFrame) -> av.VideoFrame:
-        if self._converter is None or not self._converter.matches(frame):
-            self._converter = FrameConverter(frame, self.out, self.clip.framing, self._sar)
-        return self._converter.convert(frame)
+        try:
+            if self._converter is None or not self._converter.matches(frame):
+                self._converter = FrameConverter(frame, self.out, self.clip.framing, self._sar)
+            return self._converter.convert(frame)
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise self._error(f"cannot scale its pictures: {exc}") from exc
 
     def frames(self) -> Iterator[av.VideoFrame]:
         if self.clip.frame_count <= 0:
