@@ -97,6 +97,22 @@ def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
+def _none_is_empty(value: Any) -> Any:
+    return [] if value is None else value
+
+
+def _after(start_field: str, end_field: str):
+    """A validator of `end_field`: when both are given, the end comes after the start."""
+
+    def check(end: Optional[float], info: ValidationInfo) -> Optional[float]:
+        start = info.data.get(start_field)
+        if end is not None and start is not None and end <= start:
+            raise ValueError(f"{end_field} must be after {start_field}")
+        return end
+
+    return field_validator(end_field)(check)
+
+
 Seconds = Annotated[float, BeforeValidator(parse_time)]
 SourceId = Annotated[str, BeforeValidator(_uuid)]
 
@@ -113,13 +129,10 @@ class AudioLevel(_Part):
     start_time: Optional[Seconds] = None
     end_time: Optional[Seconds] = None
 
-    @field_validator("end_time")
-    @classmethod
-    def _end_after_start(cls, end: Optional[float], info: ValidationInfo) -> Optional[float]:
-        start = info.data.get("start_time")
-        if end is not None and start is not None and end <= start:
-            raise ValueError("end_time must be after start_time")
-        return end
+    _end_after_start = _after("start_time", "end_time")
+
+
+Levels = Annotated[list[AudioLevel], BeforeValidator(_none_is_empty)]
 
 
 class Crop(_Part):
@@ -137,21 +150,10 @@ class Clip(_Part):
     type: Annotated[Literal["videofile", "asset", "image"], BeforeValidator(_lower)]
     video_start_time: Seconds
     video_end_time: Optional[Seconds] = None
-    audio_levels: list[AudioLevel] = Field(default_factory=list)
+    audio_levels: Levels = Field(default_factory=list)
     crop: Optional[Crop] = None
 
-    @field_validator("video_end_time")
-    @classmethod
-    def _end_after_start(cls, end: Optional[float], info: ValidationInfo) -> Optional[float]:
-        start = info.data.get("video_start_time")
-        if end is not None and start is not None and end <= start:
-            raise ValueError("video_end_time must be after video_start_time")
-        return end
-
-    @field_validator("audio_levels", mode="before")
-    @classmethod
-    def _none_is_empty(cls, value: Any) -> Any:
-        return [] if value is None else value
+    _end_after_start = _after("video_start_time", "video_end_time")
 
 
 class AudioOverlay(_Part):
@@ -161,22 +163,11 @@ class AudioOverlay(_Part):
     type: str = "music"
     audio_start_time: Optional[Seconds] = None
     audio_end_time: Optional[Seconds] = None
-    audio_levels: list[AudioLevel] = Field(default_factory=list)
+    audio_levels: Levels = Field(default_factory=list)
     source_start_time: Seconds = 0.0  # (ext) where in the source it starts playing
     loop: bool = False  # (ext) repeat a source shorter than its window
 
-    @field_validator("audio_end_time")
-    @classmethod
-    def _end_after_start(cls, end: Optional[float], info: ValidationInfo) -> Optional[float]:
-        start = info.data.get("audio_start_time")
-        if end is not None and start is not None and end <= start:
-            raise ValueError("audio_end_time must be after audio_start_time")
-        return end
-
-    @field_validator("audio_levels", mode="before")
-    @classmethod
-    def _none_is_empty(cls, value: Any) -> Any:
-        return [] if value is None else value
+    _end_after_start = _after("audio_start_time", "audio_end_time")
 
 
 class RenderOptions(_Part):
