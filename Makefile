@@ -30,7 +30,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 bench: setup
-	$(BIN)/python -m bench
+	for b in render_vs_ffmpeg queue_latency status_polling upload; do $(BIN)/python -m bench.$$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) var

@@ -143,7 +143,8 @@ def _write(timeline: Timeline, sources, writer: OutputWriter, on_progress, shoul
             done = writer.frames
             # Audio up to the end of this frame, in whole encoder frames.
             audio_end = round_half_up(done / timeline.fps * timeline.sample_rate)
-            while writer.samples + block <= audio_end:
+            # The timeline's sound may end inside the last frame (frames round up).
+            while writer.samples + block <= min(audio_end, timeline.sample_count):
                 writer.add_audio(next(sound))
             if should_cancel is not None and done % CANCEL_EVERY == 0 and should_cancel():
                 raise RenderCanceled("the render was canceled")
