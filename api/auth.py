@@ -1,6 +1,10 @@
 """API-key authentication: `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass
+
 from flask import Flask, g, request
 from sqlalchemy import select
 
@@ -12,6 +16,44 @@ from .context import get_session
 # Endpoints anyone may call: health, the API docs, and links that carry their own signature.
 PUBLIC_BLUEPRINTS = {"health", "files", "openapi", "swagger", "docs"}
 
+# A key's owner is remembered this long per process, so polling clients cost no extra query;
+# a revoked key or a deactivated user stops working within this time.
+KEY_CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated user, detached from any database session."""
+
+    id: str
+    email: str
+    name: str
+    avatar: str
+    is_verified: bool
+    is_active: bool
+
+
+class KeyCache:
+    def __init__(self, ttl: float):
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, Caller]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Caller | None:
+        entry = self._entries.get(digest)
+        if entry and entry[0] > time.monotonic():
+            return entry[1]
+        return None
+
+    def put(self, digest: str, caller: Caller) -> None:
+        with self._lock:
+            if len(self._entries) > 10_000:  # bounded: a flood of keys cannot grow it
+                self._entries.clear()
+            self._entries[digest] = (time.monotonic() + self.ttl, caller)
+
+
+_cache = KeyCache(KEY_CACHE_SECONDS)
+
 
 def presented_key() -> str | None:
     header = request.headers.get("Authorization", "")
@@ -20,31 +62,39 @@ def presented_key() -> str | None:
     return request.headers.get("X-API-Key", "").strip() or None
 
 
-def find_user(key: str) -> User | None:
+def find_caller(key: str) -> Caller | None:
+    digest = hash_key(key)
+    caller = _cache.get(digest)
+    if caller is not None:
+        return caller
     row = get_session().execute(
-        select(User)
+        select(User.id, User.email, User.name, User.avatar, User.is_verified, User.is_active)
         .join(ApiKey, ApiKey.user_id == User.id)
-        .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None), User.is_active)
-    ).scalar_one_or_none()
-    return row
+        .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None), User.is_active)
+    ).one_or_none()
+    if row is None:
+        return None
+    caller = Caller(*row)
+    _cache.put(digest, caller)
+    return caller
 
 
 def authenticate() -> None:
     """Runs before every view; unknown routes fall through to their 404."""
     if request.endpoint is None or request.method == "OPTIONS":
         return
-    if request.blueprint in PUBLIC_BLUEPRINTS or request.endpoint in ("static", "openapi_json"):
+    if request.blueprint in PUBLIC_BLUEPRINTS:
         return
     key = presented_key()
     if not key:
         raise Unauthorized("Not authenticated: send 'Authorization: Bearer <key>' or 'X-API-Key'")
-    user = find_user(key)
-    if user is None:
+    caller = find_caller(key)
+    if caller is None:
         raise Unauthorized("Invalid API key")
-    g.user = user
+    g.user = caller
 
 
-def current_user() -> User:
+def current_user() -> Caller:
     return g.user
 
 

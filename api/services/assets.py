@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from shared.errors import Conflict, NotFound, Unprocessable
-from shared.models import Asset, User, VideoFile
+from shared.models import Asset, VideoFile
 from shared.naming import clean_filename
 
+from ..auth import Caller
 from ..context import get_session, get_storage
 from ..schemas import AssetCreate
 from .projects import owned_project
@@ -15,14 +17,15 @@ from .uploads import PROCESSING, WAITING, media_key, receive_file
 GENERATED = "generated_video"
 
 
-def owned_asset(user: User, asset_id) -> Asset:
-    row = get_session().get(Asset, str(asset_id))
+def owned_asset(user: Caller, asset_id) -> Asset:
+    # The linked library file comes in the same query: status polls hit this path hardest.
+    row = get_session().get(Asset, str(asset_id), options=[joinedload(Asset.video_file)])
     if row is None or row.owner_id != user.id:
         raise NotFound("Asset not found")
     return row
 
 
-def list_assets(user: User, project_id, generated_only: bool = False) -> list[Asset]:
+def list_assets(user: Caller, project_id, generated_only: bool = False) -> list[Asset]:
     project = owned_project(user, project_id)
     query = select(Asset).where(Asset.project_id == project.id).order_by(Asset.created_at)
     if generated_only:
@@ -30,7 +33,7 @@ def list_assets(user: User, project_id, generated_only: bool = False) -> list[As
     return list(get_session().execute(query).scalars())
 
 
-def create_asset(user: User, project_id, body: AssetCreate) -> tuple[Asset, dict | None]:
+def create_asset(user: Caller, project_id, body: AssetCreate) -> tuple[Asset, dict | None]:
     """A new asset and, for uploads, where to send its bytes."""
     project = owned_project(user, project_id)
     session = get_session()
@@ -56,7 +59,7 @@ def create_asset(user: User, project_id, body: AssetCreate) -> tuple[Asset, dict
     return row, upload
 
 
-def upload_asset(user: User, asset_id) -> Asset:
+def upload_asset(user: Caller, asset_id) -> Asset:
     row = owned_asset(user, asset_id)
     if row.asset_type in (GENERATED, "video-reference"):
         raise Conflict(f"a {row.asset_type} asset takes no upload")
@@ -66,7 +69,7 @@ def upload_asset(user: User, asset_id) -> Asset:
     return row
 
 
-def delete_asset(user: User, asset_id) -> str:
+def delete_asset(user: Caller, asset_id) -> str:
     """Delete the asset and its own stored objects (a linked library file stays)."""
     row = owned_asset(user, asset_id)
     session = get_session()

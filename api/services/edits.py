@@ -7,10 +7,11 @@ from sqlalchemy import select
 from shared.edit import EditSourceError, VideoEdit, check_sources, parse_edit
 from shared.errors import CanopyError, NotFound, Unprocessable
 from shared.jobs import request_cancel
-from shared.models import Asset, Edit, Project, RenderJob, User, utcnow
+from shared.models import Asset, Edit, Project, RenderJob, utcnow
 from shared.queue import RENDER_CPU_QUEUE, RENDER_GPU_QUEUE, RENDER_TASK, send
 from shared.sources import resolve, source_info
 
+from ..auth import Caller
 from ..context import get_session, get_settings, services
 from .assets import GENERATED, owned_asset
 from .projects import owned_project
@@ -27,7 +28,7 @@ def read_edit_body() -> tuple[dict, VideoEdit, list[str]]:
     return data, edit, warnings
 
 
-def check_against_media(user: User, edit: VideoEdit) -> list[str]:
+def check_against_media(user: Caller, edit: VideoEdit) -> list[str]:
     rows = resolve(get_session(), user.id, edit)
     try:
         return check_sources(edit, {media_id: source_info(row) for media_id, row in rows.items()})
@@ -35,7 +36,7 @@ def check_against_media(user: User, edit: VideoEdit) -> list[str]:
         raise Unprocessable([{**e, "loc": ["body", *e["loc"]]} for e in exc.errors]) from None
 
 
-def owned_edit(user: User, project_id, edit_id) -> Edit:
+def owned_edit(user: Caller, project_id, edit_id) -> Edit:
     project = owned_project(user, project_id)
     edit = get_session().get(Edit, str(edit_id))
     if edit is None or edit.project_id != project.id:
@@ -43,7 +44,7 @@ def owned_edit(user: User, project_id, edit_id) -> Edit:
     return edit
 
 
-def create_edit(user: User, project_id) -> tuple[Edit, Asset | None]:
+def create_edit(user: Caller, project_id) -> tuple[Edit, Asset | None]:
     project = owned_project(user, project_id)
     data, parsed, warnings = read_edit_body()
     warnings += check_against_media(user, parsed)
@@ -58,7 +59,7 @@ def create_edit(user: User, project_id) -> tuple[Edit, Asset | None]:
     return edit, start_render(user, project, edit, parsed)
 
 
-def update_edit(user: User, project_id, edit_id) -> Edit:
+def update_edit(user: Caller, project_id, edit_id) -> Edit:
     edit = owned_edit(user, project_id, edit_id)
     data, parsed, warnings = read_edit_body()
     warnings += check_against_media(user, parsed)
@@ -68,7 +69,7 @@ def update_edit(user: User, project_id, edit_id) -> Edit:
     return edit
 
 
-def render_edit(user: User, project_id, edit_id) -> tuple[Edit, Asset]:
+def render_edit(user: Caller, project_id, edit_id) -> tuple[Edit, Asset]:
     edit = owned_edit(user, project_id, edit_id)
     parsed, _ = parse_edit(edit.data)
     check_against_media(user, parsed)  # a source may have been deleted since
@@ -84,7 +85,7 @@ def render_queue(parsed: VideoEdit) -> str:
     return RENDER_GPU_QUEUE if encoder == "gpu" else RENDER_CPU_QUEUE
 
 
-def start_render(user: User, project: Project, edit: Edit, parsed: VideoEdit) -> Asset:
+def start_render(user: Caller, project: Project, edit: Edit, parsed: VideoEdit) -> Asset:
     """Asset `generated_video` (queued) + RenderJob, committed, then the task sent by name."""
     session = get_session()
     filename = parsed.video_output_filename
@@ -103,7 +104,7 @@ def start_render(user: User, project: Project, edit: Edit, parsed: VideoEdit) ->
     return asset
 
 
-def list_edits(user: User, project_id) -> list[Edit]:
+def list_edits(user: Caller, project_id) -> list[Edit]:
     project = owned_project(user, project_id)
     return list(get_session().execute(
         select(Edit).where(Edit.project_id == project.id).order_by(Edit.created_at.desc())
@@ -121,7 +122,7 @@ def render_state(edit: Edit) -> tuple[str | None, Asset | None]:
     return (latest.status if latest else None), finished
 
 
-def cancel_render(user: User, asset_id) -> Asset:
+def cancel_render(user: Caller, asset_id) -> Asset:
     asset = owned_asset(user, asset_id)
     session = get_session()
     job = session.execute(select(RenderJob).where(RenderJob.asset_id == asset.id)).scalar_one_or_none()

@@ -5,13 +5,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from shared.errors import NotFound, Unprocessable
-from shared.models import Project, Prompt, User
+from shared.models import Project, Prompt
 
+from ..auth import Caller
 from ..context import get_session, get_storage
 from ..schemas import ProjectCreate
 
 
-def owned_project(user: User, project_id) -> Project:
+def owned_project(user: Caller, project_id) -> Project:
     """The caller's project, or 404 (another owner's project is not found, not forbidden)."""
     project = get_session().execute(
         select(Project)
@@ -23,7 +24,7 @@ def owned_project(user: User, project_id) -> Project:
     return project
 
 
-def list_projects(user: User, limit: int, page: int) -> tuple[list[Project], int]:
+def list_projects(user: Caller, limit: int, page: int) -> tuple[list[Project], int]:
     session = get_session()
     owned = Project.owner_id == user.id
     total = session.execute(select(func.count()).select_from(Project).where(owned)).scalar_one()
@@ -38,7 +39,7 @@ def list_projects(user: User, limit: int, page: int) -> tuple[list[Project], int
     return list(rows), total
 
 
-def create_project(user: User, body: ProjectCreate) -> Project:
+def create_project(user: Caller, body: ProjectCreate) -> Project:
     session = get_session()
     if body.prompt_id is not None:
         prompt = session.get(Prompt, str(body.prompt_id))
@@ -57,7 +58,7 @@ def create_project(user: User, body: ProjectCreate) -> Project:
     return owned_project(user, project.id)
 
 
-def delete_project(user: User, project_id) -> str:
+def delete_project(user: Caller, project_id) -> str:
     """Deletes the project's rows (assets, edits, jobs cascade) and its stored objects."""
     project = owned_project(user, project_id)
     session = get_session()

@@ -5,7 +5,7 @@ from sqlalchemy import or_, select
 
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.fetch import FetchError, check_url
-from shared.models import User, VideoFile
+from shared.models import VideoFile
 from shared.queue import FETCH_TASK, MEDIA_QUEUE, send
 
 from ..context import get_session, get_settings, get_storage, services
@@ -13,16 +13,17 @@ from ..schemas import VideoFileCreate, VideoSearch
 from shared.naming import clean_filename
 
 from .uploads import PROCESSING, WAITING, media_key, queue_probe, receive_file
+from ..auth import Caller
 
 
-def owned_video_file(user: User, video_file_id) -> VideoFile:
+def owned_video_file(user: Caller, video_file_id) -> VideoFile:
     row = get_session().get(VideoFile, str(video_file_id))
     if row is None or row.owner_id != user.id:
         raise NotFound("Video file not found")
     return row
 
 
-def create_video_file(user: User, body: VideoFileCreate) -> tuple[VideoFile, str | None]:
+def create_video_file(user: Caller, body: VideoFileCreate) -> tuple[VideoFile, str | None]:
     """A new video file and where to send its bytes (None for `url`: the server fetches it)."""
     if body.upload_method == "url":
         try:  # refused at once when it can be; the worker checks every hop again
@@ -52,7 +53,7 @@ def create_video_file(user: User, body: VideoFileCreate) -> tuple[VideoFile, str
     return row, upload_url
 
 
-def upload_video(user: User, video_file_id) -> VideoFile:
+def upload_video(user: Caller, video_file_id) -> VideoFile:
     row = owned_video_file(user, video_file_id)
     if row.status == PROCESSING:
         raise Conflict("this video file is being processed")
@@ -60,7 +61,7 @@ def upload_video(user: User, video_file_id) -> VideoFile:
     return row
 
 
-def request_analysis(user: User, video_file_id) -> VideoFile:
+def request_analysis(user: Caller, video_file_id) -> VideoFile:
     """Probe again; for `direct` uploads this is how Canopy learns the bytes arrived."""
     row = owned_video_file(user, video_file_id)
     if row.status == PROCESSING:
@@ -71,13 +72,13 @@ def request_analysis(user: User, video_file_id) -> VideoFile:
     return row
 
 
-def list_video_files(user: User) -> list[VideoFile]:
+def list_video_files(user: Caller) -> list[VideoFile]:
     return list(get_session().execute(
         select(VideoFile).where(VideoFile.owner_id == user.id).order_by(VideoFile.created_at.desc())
     ).scalars())
 
 
-def search_video_files(user: User, search: VideoSearch) -> list[VideoFile]:
+def search_video_files(user: Caller, search: VideoSearch) -> list[VideoFile]:
     query = select(VideoFile).where(VideoFile.owner_id == user.id)
     if search.query:
         pattern = f"%{search.query}%"
@@ -98,7 +99,7 @@ def search_video_files(user: User, search: VideoSearch) -> list[VideoFile]:
     return list(rows)[: search.limit]
 
 
-def delete_video_file(user: User, video_file_id) -> str:
+def delete_video_file(user: Caller, video_file_id) -> str:
     row = owned_video_file(user, video_file_id)
     session = get_session()
     session.delete(row)

@@ -52,3 +52,15 @@ def test_unknown_route_is_json_404(client, auth):
     response = client.get("/no/such/route", headers=auth)
     assert response.status_code == 404
     assert response.json == {"detail": "Not Found"}
+
+
+def test_key_cache_forgets_after_its_ttl():
+    from api.auth import Caller, KeyCache
+
+    caller = Caller("id", "e@x.y", "n", "", True, True)
+    remembering, forgetting = KeyCache(ttl=60), KeyCache(ttl=0)
+    remembering.put("digest", caller)
+    forgetting.put("digest", caller)
+    assert remembering.get("digest") == caller
+    assert forgetting.get("digest") is None
+    assert remembering.get("other") is None
