@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -31,18 +32,25 @@ import time
 import uuid
 from pathlib import Path
 
-import psutil
-import requests
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from shared.cli import create_user, migrate  # noqa: E402
 from shared.config import Settings  # noqa: E402
-from shared.db import Database  # noqa: E402
-from shared.models import VideoFile  # noqa: E402
-from shared.storage import open_storage  # noqa: E402
-from tests.livesrv import LiveServer, MotoS3, RedisServer  # noqa: E402
+
+
+def _bench_imports() -> None:
+    """What the benchmark itself needs. Imported on demand: gunicorn loads this module for
+    `streaming_app()`, and the API's memory must not grow by alembic, requests, psutil..."""
+    global psutil, requests, create_user, migrate, Database, VideoFile, open_storage
+    global LiveServer, MotoS3, RedisServer, settings_env, wait_for
+    import psutil
+    import requests
+
+    from shared.cli import create_user, migrate
+    from shared.db import Database
+    from shared.models import VideoFile
+    from shared.storage import open_storage
+    from tests.livesrv import LiveServer, MotoS3, RedisServer, settings_env, wait_for
 
 MiB = 1024 * 1024
 CHUNK = MiB
@@ -117,6 +125,127 @@ class MultipartFile:
         yield self.tail
 
 
+# -- the proposed receive path (a prototype; api/ is unchanged) ----------------------------
+class MultipartFileReader:
+    """`read()` over the bytes of one multipart file field, parsed from `stream` as they
+    arrive (werkzeug's sans-IO MultipartDecoder), so they go straight to storage: no spool
+    file, no second copy. Parts before the field are skipped; `finish()` drains the rest."""
+
+    def __init__(self, stream, boundary: bytes, field: str = "file", read_size: int = 256 * 1024):
+        from werkzeug.sansio.multipart import MultipartDecoder
+
+        self.stream, self.field, self.read_size = stream, field, read_size
+        # The decoder refuses to buffer more than this (only fields' bytes ever pile up).
+        self.decoder = MultipartDecoder(boundary, max_form_memory_size=4 * read_size + 64 * 1024)
+        self.buf = bytearray()
+        self.done = False
+
+    def _event(self):
+        from werkzeug.sansio.multipart import NEED_DATA
+
+        while True:
+            event = self.decoder.next_event()
+            if event is not NEED_DATA:
+                return event
+            chunk = self.stream.read(self.read_size)
+            self.decoder.receive_data(chunk or None)
+
+    def open(self):
+        """Advance to the file field; its `File` event (filename, headers) or None."""
+        from werkzeug.sansio.multipart import Epilogue, File
+
+        while True:
+            event = self._event()
+            if isinstance(event, File) and event.name == self.field:
+                return event
+            if isinstance(event, Epilogue):
+                return None
+
+    def read(self, size: int = -1) -> bytes:
+        while not self.done and (size < 0 or len(self.buf) < size):
+            event = self._event()
+            self.buf += event.data
+            self.done = not event.more_data
+        size = len(self.buf) if size < 0 else size
+        out = bytes(self.buf[:size])
+        del self.buf[:size]
+        return out
+
+    def finish(self) -> None:
+        from werkzeug.sansio.multipart import Epilogue
+
+        while not isinstance(self._event(), Epilogue):
+            pass
+
+
+def receive_file_streaming(row) -> None:
+    """api.services.uploads.receive_file, parsing the body as it arrives (the proposal)."""
+    from flask import request
+
+    from api.services import uploads
+    from shared.errors import PayloadTooLarge, Unprocessable
+    from shared.naming import clean_filename
+    from shared.storage import TooLarge
+
+    boundary = request.mimetype_params.get("boundary", "")
+    if request.mimetype != "multipart/form-data" or not boundary:
+        raise Unprocessable.field(("body", "file"), "a multipart field 'file' is required")
+    reader = MultipartFileReader(request.stream, boundary.encode())
+    try:
+        part = reader.open()
+    except ValueError:  # a malformed body
+        part = None
+    if part is None:
+        raise Unprocessable.field(("body", "file"), "a multipart field 'file' is required")
+    filename = clean_filename(part.filename or getattr(row, "filename", None))
+    key = uploads.media_key(row, filename)
+    storage = uploads.get_storage()
+    content_type = part.headers.get("content-type") or None
+    try:
+        size = storage.put_stream(key, reader, content_type=content_type,
+                                  limit=uploads.get_settings().max_upload_bytes)
+        reader.finish()
+    except TooLarge:
+        storage.delete(key)
+        raise PayloadTooLarge("file is larger than CANOPY_MAX_UPLOAD_BYTES") from None
+    if size == 0:
+        storage.delete(key)
+        raise Unprocessable.field(("body", "file"), "the file is empty")
+    if row.storage_key and row.storage_key != key:
+        storage.delete(row.storage_key)
+    row.storage_key, row.size, row.filename = key, size, filename
+    uploads.queue_probe(row)
+
+
+def streaming_app():
+    """The API with `receive_file_streaming` in place: `gunicorn 'bench.upload:streaming_app()'`."""
+    from api import create_app
+    from api.services import assets, uploads, video_files
+
+    for module in (uploads, assets, video_files):
+        module.receive_file = receive_file_streaming
+    return create_app()
+
+
+def start_server(settings: Settings, log_dir: Path, app: str):
+    """tests.livesrv.LiveServer, started with `app` (the API as it is, or the prototype)."""
+    server = LiveServer(settings, log_dir)
+    env = settings_env(settings)
+    env["CANOPY_PUBLIC_URL"] = server.url
+    env["CANOPY_PORT"] = str(server.port)
+    server.log = open(server.log_path, "wb")
+    server.proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{server.port}",
+         "--workers", "2", "--threads", "4", app],
+        cwd=REPO, env=env, stdout=server.log, stderr=subprocess.STDOUT,
+    )
+    wait_for(server._healthy, 30, f"gunicorn on {server.url} (log: {server.log_path})")
+    return server
+
+
+VARIANTS = {"current": "api.wsgi:app", "streaming": "bench.upload:streaming_app()"}
+
+
 # -- memory -------------------------------------------------------------------------------
 class RssSampler(threading.Thread):
     """Every `interval` s: the summed RSS of `root_pid`'s process tree, and this process's."""
@@ -167,6 +296,17 @@ class RssSampler(threading.Thread):
         self.stopped.set()
         self.join()
 
+    def tree_cpu(self) -> tuple[float, float]:
+        """CPU seconds (user, system) used so far by the gunicorn tree's living processes."""
+        user = system = 0.0
+        for proc in [self.root, *self.root.children(recursive=True)]:
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            user, system = user + times.user, system + times.system
+        return user, system
+
 
 # -- one farm, several runs ---------------------------------------------------------------
 def mb(n: float) -> float:
@@ -174,9 +314,10 @@ def mb(n: float) -> float:
 
 
 class Bench:
-    def __init__(self, backend: str, workdir: Path, source: Path, source_sha: str):
-        self.backend = backend
-        self.workdir = workdir / backend
+    def __init__(self, backend: str, workdir: Path, source: Path, source_sha: str,
+                 variant: str = "current"):
+        self.backend, self.variant = backend, variant
+        self.workdir = workdir / f"{backend}-{variant}"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.source, self.source_sha = source, source_sha
         self.size = source.stat().st_size
@@ -201,8 +342,7 @@ class Bench:
         self.db = Database(self.settings.database_url)
         _user, key = create_user(self.db, "bench@example.com")
         self.headers = {"X-API-Key": key}
-        self.server = LiveServer(self.settings, self.workdir)
-        self.server.start()
+        self.server = start_server(self.settings, self.workdir, VARIANTS[self.variant])
         self.url = self.server.url
         self.storage = open_storage(self.settings)
         # Every worker answers a few requests first: lazy imports and first-request caches
@@ -235,6 +375,7 @@ class Bench:
         body = MultipartFile(self.source, filename="bench.bin")
         os.sync()
         self.sampler.reset()
+        cpu_before, client_before = self.sampler.tree_cpu(), time.process_time()
         start = time.perf_counter()
         response = requests.post(
             f"{self.url}/video-file/{video_id}/upload-video",
@@ -242,6 +383,9 @@ class Bench:
             data=body, timeout=(10, 900),
         )
         seconds = time.perf_counter() - start
+        cpu_after = self.sampler.tree_cpu()
+        server_user, server_sys = (after - before for after, before in zip(cpu_after, cpu_before))
+        client_cpu = time.process_time() - client_before
         memory = self.sampler.snapshot()
         if response.status_code != 200:
             raise RuntimeError(f"upload answered {response.status_code}: {response.text[:500]}")
@@ -258,10 +402,15 @@ class Bench:
                 f"stored object differs: size {stored_size} (row {row_size}, source {self.size}),"
                 f" sha256 {digest.hexdigest()} (source {self.source_sha})")
         requests.delete(f"{self.url}/video-file/{video_id}", headers=self.headers, timeout=60)
+        gib = self.size / 2**30
         return {"seconds": seconds, "mb_s": mb(self.size) / seconds, "memory": memory,
+                "server_cpu_s_per_gib": (server_user + server_sys) / gib,
+                "server_user_s_per_gib": server_user / gib, "server_sys_s_per_gib": server_sys / gib,
+                "client_cpu_s_per_gib": client_cpu / gib,
                 "verified": ok}
 
     def plain_copy(self) -> float:
+        """MB/s of shutil.copyfile from the source to the store's disk."""
         target = self.workdir / "plain-copy.bin"
         os.sync()
         start = time.perf_counter()
@@ -271,9 +420,11 @@ class Bench:
         return mb(self.size) / seconds
 
 
-def run_backend(backend: str, workdir: Path, source: Path, sha: str, runs: int) -> dict:
-    print(f"\n== backend {backend} ==", flush=True)
-    with Bench(backend, workdir, source, sha) as bench:
+def run_backend(backend: str, workdir: Path, source: Path, sha: str, runs: int,
+                variant: str = "current") -> dict:
+    label = backend if variant == "current" else f"{backend}/{variant}"
+    print(f"\n== backend {backend}, receive path {variant} ({VARIANTS[variant]}) ==", flush=True)
+    with Bench(backend, workdir, source, sha, variant) as bench:
         base = bench.baseline
         print(f"API idle: tree RSS {mb(base['tree']):.0f} MB over "
               f"{len(base['processes'])} processes "
@@ -287,7 +438,10 @@ def run_backend(backend: str, workdir: Path, source: Path, sha: str, runs: int) 
             mem = result["memory"]
             largest = max(mem["processes"].values())
             print(f"run {i + 1}: upload {result['seconds']:.2f} s = {result['mb_s']:.0f} MB/s "
-                  f"(size + sha256 verified); plain copy {copy:.0f} MB/s; "
+                  f"(size + sha256 verified), API CPU {result['server_cpu_s_per_gib']:.2f} s/GiB "
+                  f"(user {result['server_user_s_per_gib']:.2f}, sys {result['server_sys_s_per_gib']:.2f}),"
+                  f" client CPU {result['client_cpu_s_per_gib']:.2f} s/GiB; "
+                  f"plain copy {copy:.0f} MB/s; load {os.getloadavg()[0]:.1f}; "
                   f"peak API tree RSS {mb(mem['tree']):.0f} MB, largest process "
                   f"{mb(largest):.0f} MB, client {mb(mem['client']):.0f} MB "
                   f"({mem['samples']} samples)", flush=True)
@@ -301,18 +455,20 @@ def run_backend(backend: str, workdir: Path, source: Path, sha: str, runs: int) 
         for r in uploads
     )
     summary = {
-        "backend": backend, "size_mb": mb(bench.size), "runs": runs,
+        "backend": backend, "variant": variant, "size_mb": mb(bench.size), "runs": runs,
         "upload_mb_s": up, "plain_copy_mb_s": cp, "ratio": up / cp,
         "peak_tree_rss_mb": mb(peak_tree), "peak_process_rss_mb": mb(peak_proc),
         "idle_tree_rss_mb": mb(base["tree"]), "peak_growth_mb": mb(growth),
         "peak_client_rss_mb": mb(max(r["memory"]["client"] for r in uploads)),
+        "server_cpu_s_per_gib": statistics.median(r["server_cpu_s_per_gib"] for r in uploads),
         "uploads": [{k: v for k, v in r.items() if k != "memory"} for r in uploads],
         "plain_copies_mb_s": copies,
     }
     verdict = "meets" if summary["peak_tree_rss_mb"] <= RSS_GOAL_MB else "ABOVE"
-    print(f"{backend}: upload {up:.0f} MB/s (median of {runs}), plain copy {cp:.0f} MB/s, "
-          f"ratio {up / cp:.2f}", flush=True)
-    print(f"{backend}: API peak RSS {summary['peak_tree_rss_mb']:.0f} MB summed over the gunicorn "
+    print(f"{label}: upload {up:.0f} MB/s (median of {runs}), plain copy {cp:.0f} MB/s, "
+          f"ratio {up / cp:.2f}; API CPU {summary['server_cpu_s_per_gib']:.2f} s per GiB uploaded",
+          flush=True)
+    print(f"{label}: API peak RSS {summary['peak_tree_rss_mb']:.0f} MB summed over the gunicorn "
           f"tree ({verdict} the goal <= {RSS_GOAL_MB} MB); idle {summary['idle_tree_rss_mb']:.0f} MB,"
           f" largest process {summary['peak_process_rss_mb']:.0f} MB, growth of one process "
           f"during the upload {summary['peak_growth_mb']:.0f} MB; client peak "
@@ -328,11 +484,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("file", "s3", "both"), default="file")
     parser.add_argument("--runs", type=int, default=3, help="uploads (and copies) per backend")
     parser.add_argument("--sparse", action="store_true", help="a sparse source (all zeros)")
+    parser.add_argument("--variant", choices=("current", "streaming", "both"), default="current",
+                        help="the API as it is, and/or with the streaming receive path "
+                             "prototyped in this file (receive_file_streaming)")
     parser.add_argument("--tmp", default=None, help="folder for the farm and the source "
                         "(default: the system's temporary folder)")
     parser.add_argument("--json", default=None, help="also write the figures here "
                         "(default bench/out/upload-<backend>.json)")
     args = parser.parse_args(argv)
+    _bench_imports()
 
     size = args.size_mb * MiB
     workdir = Path(tempfile.mkdtemp(prefix="canopy-bench-upload-", dir=args.tmp))
@@ -352,10 +512,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"source written in {time.perf_counter() - start:.1f} s, sha256 {sha[:16]}...",
               flush=True)
         backends = ("file", "s3") if args.backend == "both" else (args.backend,)
-        results = [run_backend(b, workdir, source, sha, args.runs) for b in backends]
+        variants = ("current", "streaming") if args.variant == "both" else (args.variant,)
+        results = [run_backend(b, workdir, source, sha, args.runs, v)
+                   for b in backends for v in variants]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    out = Path(args.json) if args.json else OUT / f"upload-{args.backend}.json"
+    out = Path(args.json) if args.json else OUT / f"upload-{args.backend}-{args.variant}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print(f"\nfigures written to {out}", flush=True)
