@@ -17,6 +17,8 @@ from tests.livesrv import ApiCaller, LiveServer, RedisServer, Worker
 PG_ADMIN_URL = os.environ.get("CANOPY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+pytest_plugins = ["tests.fixtures.s3"]
+
 FETCH_TEST_HOST = "127.0.0.2"
 
 
@@ -59,12 +61,13 @@ def redis_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def settings(database_url, redis_server, tmp_path_factory) -> Settings:
+def settings(database_url, redis_server, s3_server, tmp_path_factory) -> Settings:
+    """PostgreSQL runs with the S3 store (moto's server), SQLite with the local-disk store."""
     objects = tmp_path_factory.mktemp("objects")
     return Settings(
         database_url=database_url,
         redis_url=redis_server.url,
-        storage_url=f"file://{objects}",
+        storage_url=s3_server if database_url.startswith("postgresql") else f"file://{objects}",
         secret_key="test-secret",
         cache_dir=str(tmp_path_factory.mktemp("cache")),
         # The url-upload test fetches from a server of its own on this one loopback address.
