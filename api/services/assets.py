@@ -12,7 +12,7 @@ from ..auth import Caller
 from ..context import get_session, get_storage
 from ..schemas import AssetCreate
 from .projects import owned_project
-from .uploads import PROCESSING, WAITING, media_key, receive_file
+from .uploads import WAITING, media_key, receive_file
 
 GENERATED = "generated_video"
 
@@ -63,8 +63,6 @@ def upload_asset(user: Caller, asset_id) -> Asset:
     row = owned_asset(user, asset_id)
     if row.asset_type in (GENERATED, "video-reference"):
         raise Conflict(f"a {row.asset_type} asset takes no upload")
-    if row.status == PROCESSING:
-        raise Conflict("this asset is being processed")
     receive_file(row)
     return row
 

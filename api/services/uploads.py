@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import request
 
-from shared.errors import PayloadTooLarge, Unprocessable
+from shared.errors import Conflict, PayloadTooLarge, Unprocessable
 from shared.models import Asset, VideoFile
 from shared.naming import clean_filename
 from shared.queue import MEDIA_QUEUE, PROBE_TASK, send
@@ -27,6 +27,8 @@ def kind_of(row: Asset | VideoFile) -> str:
 
 def receive_file(row: Asset | VideoFile) -> None:
     """Store the request's multipart `file` as `row`'s object and queue its probe."""
+    if row.status == PROCESSING:
+        raise Conflict("this file is being processed; upload again once it is analyzed or failed")
     upload = request.files.get("file")
     if upload is None:
         raise Unprocessable.field(("body", "file"), "a multipart field 'file' is required")

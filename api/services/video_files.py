@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select
 
-from shared.errors import Conflict, NotFound, Unprocessable
+from shared.errors import NotFound, Unprocessable
 from shared.fetch import FetchError, check_url
 from shared.models import VideoFile
 from shared.queue import FETCH_TASK, MEDIA_QUEUE, send
@@ -55,8 +55,6 @@ def create_video_file(user: Caller, body: VideoFileCreate) -> tuple[VideoFile, s
 
 def upload_video(user: Caller, video_file_id) -> VideoFile:
     row = owned_video_file(user, video_file_id)
-    if row.status == PROCESSING:
-        raise Conflict("this video file is being processed")
     receive_file(row)
     return row
 
