@@ -55,6 +55,8 @@ class Settings:
     heartbeat_seconds: float = 0.5
     reap_interval_seconds: int = 10
     resend_after_seconds: int = 300
+    # A render no worker has taken after this long fails (e.g. a GPU job and no GPU worker).
+    queue_timeout_seconds: int = 86400
     # Hosts (or CIDRs) that `url` uploads may fetch although they are private/loopback.
     fetch_allow: list[str] = field(default_factory=list)
 
@@ -77,4 +79,5 @@ class Settings:
             lease_seconds=_int(env, "CANOPY_LEASE_SECONDS", cls.lease_seconds),
             reap_interval_seconds=_int(env, "CANOPY_REAP_INTERVAL", cls.reap_interval_seconds),
             resend_after_seconds=_int(env, "CANOPY_RESEND_AFTER", cls.resend_after_seconds),
+            queue_timeout_seconds=_int(env, "CANOPY_QUEUE_TIMEOUT", cls.queue_timeout_seconds),
         )

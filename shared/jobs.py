@@ -165,12 +165,14 @@ class Reaped:
     resend: list[tuple[str, str]]  # (job id, queue)
 
 
-def reap(session: Session, queued_grace_s: float, now: datetime | None = None) -> Reaped:
+def reap(session: Session, queued_grace_s: float, queue_timeout_s: float = 86400,
+         now: datetime | None = None) -> Reaped:
     """Requeue jobs whose lease expired (or fail them after MAX_ATTEMPTS); list lost messages.
 
     `resend` names queued jobs whose message was sent more than `queued_grace_s` ago and not
     claimed since: Redis may have lost it. The caller re-sends them (claims make duplicates
-    harmless) — including the jobs requeued here.
+    harmless) — including the jobs requeued here. A job queued longer than
+    `queue_timeout_s` (no worker serves its queue) fails, so that every job ends.
     """
     now = now or utcnow()
     out = Reaped([], [], [])
@@ -194,6 +196,7 @@ def reap(session: Session, queued_grace_s: float, now: datetime | None = None) -
                        error=reason if final else None)
             (out.failed if final else out.requeued).append(job_id)
     session.commit()
+    out.failed += _expire_queued(session, now - timedelta(seconds=queue_timeout_s))
     stale = now - timedelta(seconds=queued_grace_s)
     lost = session.execute(
         select(RenderJob.id, RenderJob.queue).where(
@@ -206,3 +209,20 @@ def reap(session: Session, queued_grace_s: float, now: datetime | None = None) -
         session.commit()
     out.resend = [(job_id, queue) for job_id, queue in lost]
     return out
+
+
+def _expire_queued(session: Session, before: datetime) -> list[str]:
+    expired = session.execute(
+        select(RenderJob.id, RenderJob.queue).where(RenderJob.state == "queued",
+                                                    RenderJob.created_at < before)
+    ).all()
+    for job_id, queue in expired:
+        reason = f"no worker took the job from queue {queue!r} in time"
+        result = session.execute(
+            update(RenderJob).where(RenderJob.id == job_id, RenderJob.state == "queued")
+            .values(state="failed", error=reason)
+        )
+        if result.rowcount == 1:
+            _set_asset(session, job_id, status="failed", error=reason)
+    session.commit()
+    return [job_id for job_id, _ in expired]

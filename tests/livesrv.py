@@ -38,6 +38,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "CANOPY_LEASE_SECONDS": str(settings.lease_seconds),
         "CANOPY_REAP_INTERVAL": str(settings.reap_interval_seconds),
         "CANOPY_RESEND_AFTER": str(settings.resend_after_seconds),
+        "CANOPY_QUEUE_TIMEOUT": str(settings.queue_timeout_seconds),
     }
     return {**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)}
 
@@ -254,8 +255,9 @@ class Farm:
             self.add_worker()
         return self
 
-    def add_worker(self) -> Worker:
-        worker = Worker(self.settings, self.log_dir, name=f"worker{len(self.workers) + 1}")
+    def add_worker(self, **env) -> Worker:
+        worker = Worker(self.settings, self.log_dir, name=f"worker{len(self.workers) + 1}",
+                        extra_env=env)
         worker.start()
         self.workers.append(worker)
         return worker

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import logging
 
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import celeryd_after_setup, worker_process_init, worker_ready
 
-from shared.queue import make_celery
+from shared.queue import RENDER_GPU_QUEUE, make_celery
 
 from . import context
 
@@ -19,6 +19,19 @@ app.conf.include = ["worker.tasks.media", "worker.tasks.render"]
 @worker_process_init.connect
 def _fresh_connections(**_kwargs) -> None:
     context.reset()
+
+
+@celeryd_after_setup.connect
+def _gpu_queue(sender, instance, **_kwargs) -> None:
+    """A worker with a usable NVENC (or told CANOPY_ENCODER=gpu) also takes GPU renders."""
+    encoder = context.settings().encoder
+    if encoder == "cpu":
+        return
+    from worker.render import gpu_available
+
+    if encoder == "gpu" or gpu_available():
+        instance.app.amqp.queues.select_add(RENDER_GPU_QUEUE)
+        logging.getLogger("worker").info("consuming %s: NVENC is available", RENDER_GPU_QUEUE)
 
 
 @worker_ready.connect

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 def reap_once(celery) -> jobs.Reaped:
     settings = context.settings()
     with context.db().session() as session:
-        reaped = jobs.reap(session, settings.resend_after_seconds)
+        reaped = jobs.reap(session, settings.resend_after_seconds, settings.queue_timeout_seconds)
     for job_id, queue in reaped.resend:
         send(celery, RENDER_TASK, [job_id], queue)
     if reaped.requeued or reaped.failed or reaped.resend:

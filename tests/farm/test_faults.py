@@ -35,7 +35,14 @@ class Setup:
     project: str
 
     def submit(self, seconds: int = 20, resolution: str = "1280x720", source: str | None = None) -> str:
-        edit = {
+        response = self.api("POST", f"/projects/{self.project}/create-edit",
+                            json=self.edit(seconds, resolution, source))
+        assert response.status_code == 200, response.text
+        return response.json()["asset_id"]
+
+    def edit(self, seconds: int = 20, resolution: str = "1280x720", source: str | None = None) -> dict:
+        """A one-clip edit of the first `seconds` of the source."""
+        return {
             "video_edit_version": "1.0", "video_output_format": "mp4",
             "video_output_resolution": resolution, "video_output_fps": 30,
             "video_output_filename": "out.mp4", "audio_overlay": [],
@@ -43,9 +50,6 @@ class Setup:
                 "video_id": source or self.source, "type": "videofile",
                 "video_start_time": 0, "video_end_time": seconds, "audio_levels": []}],
         }
-        response = self.api("POST", f"/projects/{self.project}/create-edit", json=edit)
-        assert response.status_code == 200, response.text
-        return response.json()["asset_id"]
 
     def job(self, asset_id: str) -> RenderJob:
         with self.db.session() as session:

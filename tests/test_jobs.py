@@ -1,0 +1,101 @@
+"""The render job's compare-and-set transitions, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from shared import jobs
+from shared.models import Asset, Project, RenderJob, utcnow
+
+
+@pytest.fixture
+def job_id(db, make_user):
+    user_id, _ = make_user()
+    with db.session() as session:
+        project = Project(owner_id=user_id, name="p", description="d")
+        session.add(project)
+        session.flush()
+        asset = Asset(owner_id=user_id, project_id=project.id, keyname="out.mp4",
+                      asset_type="generated_video", status="queued")
+        session.add(asset)
+        session.flush()
+        job = RenderJob(owner_id=user_id, asset_id=asset.id, edit_data={}, enqueued_at=utcnow())
+        session.add(job)
+        session.flush()
+        return job.id
+
+
+def state(db, job_id):
+    with db.session() as session:
+        job = session.get(RenderJob, job_id)
+        return job.state, job.attempt, session.get(Asset, job.asset_id).status
+
+
+def test_only_one_claim_wins(db, job_id):
+    with db.session() as session:
+        first = jobs.claim(session, job_id, "w1", 30)
+        second = jobs.claim(session, job_id, "w2", 30)
+    assert first == jobs.Claim(job_id, 1) and second is None
+    assert state(db, job_id) == ("rendering", 1, "rendering")
+
+
+def test_a_taken_over_attempt_cannot_finalize(db, job_id):
+    with db.session() as session:
+        stale = jobs.claim(session, job_id, "w1", 30)
+        reaped = jobs.reap(session, 300, now=utcnow() + timedelta(seconds=60))
+        assert job_id in reaped.requeued and (job_id, "render.cpu") in reaped.resend
+        fresh = jobs.claim(session, job_id, "w2", 30)
+        assert jobs.heartbeat(session, stale, 30, 0.5) == "lost"
+        assert not jobs.start_upload(session, stale, 30)
+        assert jobs.start_upload(session, fresh, 30)
+        assert not jobs.finalize(session, stale, "k", 1)
+        assert jobs.finalize(session, fresh, "k", 10, duration=1.0)
+    assert state(db, job_id) == ("uploaded", 2, "uploaded")
+
+
+def test_three_lost_leases_fail_the_job(db, job_id):
+    later = utcnow()
+    with db.session() as session:
+        for attempt in range(1, 4):
+            assert jobs.claim(session, job_id, "w", 1).attempt == attempt
+            later += timedelta(seconds=10)
+            reaped = jobs.reap(session, 300, now=later)
+    assert job_id in reaped.failed
+    assert state(db, job_id) == ("failed", 3, "failed")
+    with db.session() as session:
+        assert "lease" in session.get(RenderJob, job_id).error
+
+
+def test_cancel_a_queued_job_ends_it_at_once(db, job_id):
+    with db.session() as session:
+        assert jobs.request_cancel(session, job_id) == "canceled"
+        assert jobs.claim(session, job_id, "w", 30) is None
+    assert state(db, job_id) == ("canceled", 0, "canceled")
+
+
+def test_cancel_a_running_job_is_seen_by_its_heartbeat(db, job_id):
+    with db.session() as session:
+        claim = jobs.claim(session, job_id, "w", 30)
+        assert jobs.request_cancel(session, job_id) == "rendering"
+        assert jobs.heartbeat(session, claim, 30, 0.4) == "canceled"
+        assert jobs.mark_canceled(session, job_id)
+    assert state(db, job_id) == ("canceled", 1, "canceled")
+
+
+def test_crash_retries_then_fails(db, job_id):
+    with db.session() as session:
+        for attempt in (1, 2):
+            claim = jobs.claim(session, job_id, "w", 30)
+            assert jobs.fail(session, claim, "boom", retry=True) == "queued"
+        claim = jobs.claim(session, job_id, "w", 30)
+        assert jobs.fail(session, claim, "boom", retry=True) == "failed"
+    assert state(db, job_id) == ("failed", 3, "failed")
+
+
+def test_a_job_no_worker_takes_fails_after_the_queue_timeout(db, job_id):
+    with db.session() as session:
+        assert job_id not in jobs.reap(session, 300, queue_timeout_s=3600).failed
+        reaped = jobs.reap(session, 300, queue_timeout_s=3600, now=utcnow() + timedelta(hours=2))
+    assert job_id in reaped.failed
+    assert state(db, job_id) == ("failed", 0, "failed")
