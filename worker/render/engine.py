@@ -31,7 +31,7 @@ from .video import timeline_frames
 ProgressCallback = Callable[[int, int], None]  # (frames written, frames in all)
 PROGRESS_INTERVAL = 0.25  # seconds between two progress calls
 CANCEL_EVERY = 4  # frames between two should_cancel() calls
-VIDEO_AHEAD = 8  # decoded frames waiting for the encoder (3 MB each at 1080p)
+VIDEO_AHEAD = 4  # decoded frames waiting for the encoder (3 MB each at 1080p)
 AUDIO_AHEAD = 64  # mixed blocks waiting (about 1.4 s)
 
 
