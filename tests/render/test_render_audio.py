@@ -87,3 +87,22 @@ def test_source_without_audio_reads_as_silence(tmp_path):
     reader = SourceAudio(str(path), 0.5)
     assert not reader.read(1000).any()
     reader.close()
+
+
+@pytest.mark.parametrize("amplitude", [0.5, 0.0])
+def test_a_short_overlay_loops_to_fill_its_window(tmp_path, amplitude):
+    from worker.render.audio import OverlayTrack
+    from worker.render.timeline import Overlay
+
+    path = make_audio(tmp_path / "blip.wav", duration=0.1, tone_hz=1000, amplitude=amplitude)
+    track = OverlayTrack(Overlay(0, "x", 0, 48000, 0.0, True, ()), str(path))
+    mix = np.zeros((2, 48000), dtype=np.float32)
+    for start in range(0, 48000, 1024):
+        block = mix[:, start:start + 1024]
+        track.mix_into(block, start)  # a view: writes land in `mix`
+    track.close()
+    if amplitude:  # sound in every 0.1 s, fades only at the seams
+        assert abs(db(tone_amplitude(mix, 1000, 48000, 0.5, 0.1), 0.5)) < 1.0
+        assert all(np.abs(mix[0, i:i + 2400]).max() > 0.4 for i in range(0, 48000, 4800))
+    else:  # a silent source loops without hanging
+        assert not mix.any()

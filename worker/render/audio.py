@@ -203,19 +203,27 @@ class OverlayTrack:
         self.reader: Optional[SourceAudio] = None
         self.done = False
 
+    def _open(self, fade_in: bool) -> SourceAudio:
+        return SourceAudio(self.path, self.overlay.source_start,
+                           source_id=self.overlay.source_id, fade_in=fade_in)
+
     def _read(self, n: int) -> np.ndarray:
-        if self.reader is None:
-            self.reader = SourceAudio(self.path, self.overlay.source_start,
-                                      source_id=self.overlay.source_id)
+        fresh = self.reader is None
+        if fresh:
+            self.reader = self._open(fade_in=False)
         out = self.reader.read(n)
-        if self.reader.ended and self.overlay.loop:
+        start = 0  # where the latest read began in `out`
+        while self.overlay.loop and self.reader.ended:
             # Start over and fill what the end left silent; seams fade out and in.
-            filled = n - self._trailing_silence(out)
+            sound_end = max(start, n - self._trailing_silence(out))
+            if fresh and sound_end == start:
+                break  # a fresh read found no sound at all: looping cannot fill anything
             self.reader.close()
-            self.reader = SourceAudio(self.path, self.overlay.source_start,
-                                      source_id=self.overlay.source_id, fade_in=True)
-            if filled < n:
-                out[:, filled:] = self._read(n - filled)
+            self.reader, fresh = self._open(fade_in=True), True
+            if sound_end >= n:
+                break
+            out[:, sound_end:] = self.reader.read(n - sound_end)
+            start = sound_end
         return out
 
     @staticmethod
