@@ -166,8 +166,9 @@ class MultipartFileReader:
             event = self._event()
             self.buf += event.data
             self.done = not event.more_data
-        size = len(self.buf) if size < 0 else size
-        out = bytes(self.buf[:size])
+        size = len(self.buf) if size < 0 else min(size, len(self.buf))
+        with memoryview(self.buf) as view:  # one copy, not two (slice + bytes)
+            out = bytes(view[:size])
         del self.buf[:size]
         return out
 
@@ -315,8 +316,8 @@ def mb(n: float) -> float:
 
 class Bench:
     def __init__(self, backend: str, workdir: Path, source: Path, source_sha: str,
-                 variant: str = "current"):
-        self.backend, self.variant = backend, variant
+                 variant: str = "current", s3_part_mb: int | None = None):
+        self.backend, self.variant, self.s3_part_mb = backend, variant, s3_part_mb
         self.workdir = workdir / f"{backend}-{variant}"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.source, self.source_sha = source, source_sha
@@ -329,6 +330,8 @@ class Bench:
         if self.moto:
             self.moto.start()
             storage_url = self.moto.url
+            if self.s3_part_mb:  # S3Storage's multipart part size (its default: 16 MiB)
+                storage_url += f"&part_size={self.s3_part_mb * MiB}"
         else:
             storage_url = f"file://{self.workdir / 'objects'}"
         self.settings = Settings(
@@ -421,10 +424,10 @@ class Bench:
 
 
 def run_backend(backend: str, workdir: Path, source: Path, sha: str, runs: int,
-                variant: str = "current") -> dict:
+                variant: str = "current", s3_part_mb: int | None = None) -> dict:
     label = backend if variant == "current" else f"{backend}/{variant}"
     print(f"\n== backend {backend}, receive path {variant} ({VARIANTS[variant]}) ==", flush=True)
-    with Bench(backend, workdir, source, sha, variant) as bench:
+    with Bench(backend, workdir, source, sha, variant, s3_part_mb) as bench:
         base = bench.baseline
         print(f"API idle: tree RSS {mb(base['tree']):.0f} MB over "
               f"{len(base['processes'])} processes "
@@ -487,6 +490,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", choices=("current", "streaming", "both"), default="current",
                         help="the API as it is, and/or with the streaming receive path "
                              "prototyped in this file (receive_file_streaming)")
+    parser.add_argument("--s3-part-mb", type=int, default=None,
+                        help="S3 multipart part size in MiB (part_size= in the storage URL; "
+                             "default: S3Storage's 16)")
     parser.add_argument("--tmp", default=None, help="folder for the farm and the source "
                         "(default: the system's temporary folder)")
     parser.add_argument("--json", default=None, help="also write the figures here "
@@ -513,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         backends = ("file", "s3") if args.backend == "both" else (args.backend,)
         variants = ("current", "streaming") if args.variant == "both" else (args.variant,)
-        results = [run_backend(b, workdir, source, sha, args.runs, v)
+        results = [run_backend(b, workdir, source, sha, args.runs, v, args.s3_part_mb)
                    for b in backends for v in variants]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
