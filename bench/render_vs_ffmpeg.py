@@ -136,8 +136,8 @@ def engine_command(body: dict, paths: dict[str, Path], output: Path) -> list[str
     return args
 
 
-def run(args: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of a child process."""
+def run(args: list[str]) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS (bytes) and CPU seconds (user + system) of a child process."""
     started = time.perf_counter()
     child = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
@@ -145,26 +145,29 @@ def run(args: list[str]) -> tuple[float, int]:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"failed: {' '.join(args[:4])}...\n{child.stderr.read().decode()}")
     child.stderr.close()
-    return elapsed, usage.ru_maxrss * 1024
+    return elapsed, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
 
 
 def compare(runs: int, scale: float) -> float:
     paths = make_media(OUT / "media", 12)
     clips = ratio_clips(scale)
     engine_out, ffmpeg_out = OUT / "engine.mp4", OUT / "ffmpeg.mp4"
-    ratios = []
+    ratios, cpu_ratios = [], []
     for i in range(runs):
         # Alternate who goes first, so neither always gets the warmer caches.
         pair = [("engine", engine_command(edit_body(clips), paths, engine_out)),
                 ("ffmpeg", ffmpeg_command(clips, paths, ffmpeg_out))]
-        times = {}
+        wall, cpu = {}, {}
         for name, args in (pair if i % 2 == 0 else pair[::-1]):
-            times[name] = run(args)[0]
-        ratios.append(times["engine"] / times["ffmpeg"])
-        print(f"run {i + 1}: engine {times['engine']:.2f} s, ffmpeg {times['ffmpeg']:.2f} s, "
+            wall[name], _, cpu[name] = run(args)
+        ratios.append(wall["engine"] / wall["ffmpeg"])
+        cpu_ratios.append(cpu["engine"] / cpu["ffmpeg"])
+        print(f"run {i + 1}: engine {wall['engine']:.2f} s ({cpu['engine']:.2f} s CPU), "
+              f"ffmpeg {wall['ffmpeg']:.2f} s ({cpu['ffmpeg']:.2f} s CPU), "
               f"ratio {ratios[-1]:.3f}", flush=True)
     median = statistics.median(ratios)
-    print(f"median wall-time ratio engine/ffmpeg: {median:.3f} (goal <= 0.85)", flush=True)
+    print(f"median wall-time ratio engine/ffmpeg: {median:.3f} (goal <= 0.85); "
+          f"CPU-time ratio {statistics.median(cpu_ratios):.3f}", flush=True)
     return median
 
 
@@ -184,7 +187,7 @@ def memory(minutes_list: list[float]) -> None:
     for minutes in minutes_list:
         output = OUT / f"long-{minutes:g}min.mp4"
         body = edit_body(long_clips(minutes), loop=True)
-        elapsed, peak = run(engine_command(body, paths, output))
+        elapsed, peak, _ = run(engine_command(body, paths, output))
         print(f"{minutes:g} min 1080p30: peak RSS {peak / 2**20:.0f} MB, "
               f"{elapsed:.0f} s ({minutes * 60 * 30 / elapsed:.1f} frames/s)", flush=True)
         output.unlink(missing_ok=True)
