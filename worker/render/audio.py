@@ -20,6 +20,7 @@ from .timeline import SAMPLE_RATE, LevelRange, Overlay, Timeline
 RAMP_SECONDS = 0.010  # level changes
 FADE_SAMPLES = 240  # 5 ms at each cut, overlay edge and loop seam
 LIMIT_KNEE = 0.891  # -1 dBFS: below it the mix is untouched
+PREROLL_SECONDS = 0.1  # decoded and dropped before a clip's first sample
 
 
 class LevelEnvelope:
@@ -120,8 +121,10 @@ class SourceAudio:
         stream, container = self.stream, self.container
         stream.thread_type = "AUTO"
         origin = Fraction(container.start_time or 0, 1_000_000)
-        if start > 0:
-            target = (Fraction(repr(start)) + origin) / stream.time_base
+        if start > PREROLL_SECONDS:
+            # A little early: the first frames after a seek lack their overlap (AAC, Opus)
+            # and are dropped with the rest of what comes before `start`.
+            target = (Fraction(repr(start - PREROLL_SECONDS)) + origin) / stream.time_base
             container.seek(int(target), stream=stream, backward=True)
         mono = stream.codec_context.layout.nb_channels == 1
         # Mono is duplicated as it is (swresample's upmix would lower it by 3 dB).
