@@ -151,12 +151,18 @@ class MultipartFileReader:
         self.done = False
 
     def _event(self):
+        from werkzeug.exceptions import BadRequest
         from werkzeug.sansio.multipart import NEED_DATA
 
         while True:
-            event = self.decoder.next_event()
+            try:
+                event = self.decoder.next_event()
+            except ValueError:  # malformed, or the body ended early (a client gone)
+                raise BadRequest("the multipart body is malformed or incomplete") from None
             if event is not NEED_DATA:
                 return event
+            # Under gunicorn request.stream is the raw body: b"" at its end, also when
+            # the client disconnected early; the decoder then reports the missing rest.
             chunk = self.stream.read(self.read_size)
             self.decoder.receive_data(chunk or None)
 
@@ -202,10 +208,7 @@ def receive_file_streaming(row) -> None:
     if request.mimetype != "multipart/form-data" or not boundary:
         raise Unprocessable.field(("body", "file"), "a multipart field 'file' is required")
     reader = MultipartFileReader(request.stream, boundary.encode())
-    try:
-        part = reader.open()
-    except ValueError:  # a malformed body
-        part = None
+    part = reader.open()
     if part is None:
         raise Unprocessable.field(("body", "file"), "a multipart field 'file' is required")
     filename = clean_filename(part.filename or getattr(row, "filename", None))
