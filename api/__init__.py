@@ -4,14 +4,22 @@ from __future__ import annotations
 import logging
 
 from flask_openapi3 import Info, OpenAPI
+from flask_openapi3.models import Schema
 
 from shared.config import Settings
 from shared.db import Database
+from shared.edit import VideoEdit
 from shared.queue import make_celery
 from shared.storage import open_storage
 
-from . import auth, errors
+from . import auth, body, errors
 from .context import Services, close_session
+from .schemas import ValidationErrorOut
+
+SECURITY_SCHEMES = {
+    "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    "Bearer": {"type": "http", "scheme": "bearer"},
+}
 
 
 def create_app(settings: Settings | None = None) -> OpenAPI:
@@ -21,14 +29,15 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
         info=Info(title="Canopy", version="1.0", description="A Video-Jungle-compatible render farm"),
         doc_prefix="/docs",
         validation_error_status=422,
+        validation_error_model=ValidationErrorOut,
         validation_error_callback=errors.validation_error_response,
+        security_schemes=SECURITY_SCHEMES,
     )
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         JSON_SORT_KEYS=False,
     )
-    app.json.sort_keys = False
     app.extensions["canopy"] = Services(
         settings=settings,
         db=Database(settings.database_url),
@@ -37,6 +46,7 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     )
     app.teardown_appcontext(close_session)
     errors.init_app(app)
+    body.init_app(app)
     auth.init_app(app)
     _register_blueprints(app)
     logging.basicConfig(level=logging.INFO)
@@ -49,3 +59,6 @@ def _register_blueprints(app: OpenAPI) -> None:
     for module in (health, projects, prompts, users, video_files, assets, edits):
         app.register_api(module.bp)
     app.register_blueprint(files.bp)
+    # Models that views parse themselves (the edit) bring their nested definitions here.
+    for name, schema in body.component_schemas(VideoEdit).items():
+        app.components_schemas[name] = Schema(**schema)

@@ -1,10 +1,15 @@
-"""Parse a request body (JSON, or form fields as the seed's `curl -d` sends) into a model."""
+"""Request bodies: strict JSON (or the seed's form fields) parsed into models, with size caps.
+
+JSON anywhere in the API is parsed by `StrictJSONProvider`: NaN/Infinity, NUL characters and
+absurd nesting are a 400, never a 500 or a value the database refuses later.
+"""
 from __future__ import annotations
 
 import json
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from flask import request
+from flask import Flask, current_app, request
+from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel
 
 from shared.errors import CanopyError
@@ -12,24 +17,92 @@ from shared.errors import CanopyError
 M = TypeVar("M", bound=BaseModel)
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# Bodies other than file uploads are small; past this they are a 413.
+BODY_LIMIT = 1024 * 1024
+UPLOAD_ENDPOINTS = {"video_files.upload_video", "assets.upload", "files.upload"}
+
+
+class MalformedBody(CanopyError, ValueError):
+    """A 400; a ValueError too, so that `request.get_json(silent=True)` treats it as bad JSON."""
+
+
+def _no_constants(name: str):
+    raise MalformedBody(f"{name} is not a JSON number")
+
+
+def reject_nul(value: Any) -> None:
+    """PostgreSQL text cannot hold NUL; no field of ours needs one."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise MalformedBody("NUL characters are not accepted")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            reject_nul(key)
+            reject_nul(item)
+    elif isinstance(value, list):
+        for item in value:
+            reject_nul(item)
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    sort_keys = False
+
+    def loads(self, s, **kwargs):
+        try:
+            value = json.loads(s, parse_constant=_no_constants, **kwargs)
+            reject_nul(value)
+        except RecursionError:
+            raise MalformedBody("JSON nested too deeply") from None
+        return value
+
+
+def json_payload() -> Any:
+    """The body as JSON whatever its content type; None when empty; 400 when malformed."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return None
+    try:
+        return current_app.json.loads(raw)
+    except MalformedBody:
+        raise
+    except ValueError:
+        raise MalformedBody("Malformed JSON body") from None
 
 
 def parse_body(model: type[M]) -> M:
     """A validated `model`; pydantic's ValidationError becomes a 422 naming `body.<field>`."""
     if request.mimetype in FORM_TYPES:
-        return model.model_validate(request.form.to_dict())
-    raw = request.get_data(cache=True)
-    try:
-        payload = json.loads(raw) if raw.strip() else None
-    except ValueError:
-        raise CanopyError("Malformed JSON body") from None
-    return model.model_validate(payload)
+        fields = request.form.to_dict()
+        reject_nul(fields)
+        return model.model_validate(fields)
+    return model.model_validate(json_payload())
+
+
+def cap_body_size() -> None:
+    """Runs before every view: only upload endpoints may receive more than BODY_LIMIT."""
+    if request.endpoint not in UPLOAD_ENDPOINTS:
+        request.max_content_length = BODY_LIMIT
+
+
+def init_app(app: Flask) -> None:
+    app.json = StrictJSONProvider(app)
+    app.before_request(cap_body_size)
 
 
 def body_doc(model: type[BaseModel], form: bool = False) -> dict:
     """OpenAPI `requestBody` for a view that parses its body with `parse_body`."""
-    schema = model.model_json_schema()
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)  # registered as components by `register_components`
     content = {"application/json": {"schema": schema}}
     if form:
         content["application/x-www-form-urlencoded"] = {"schema": schema}
     return {"requestBody": {"required": True, "content": content}}
+
+
+def component_schemas(*models: type[BaseModel]) -> dict[str, dict]:
+    """The `$defs` of `models`, to add to the OpenAPI document's components."""
+    found: dict[str, dict] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        found.update(schema.get("$defs", {}))
+    return found

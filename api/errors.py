@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -41,9 +41,11 @@ def validation_error_response(exc: ValidationError) -> Response:
     part = request_part(exc.title)
     if part == "path":
         return json_error(404, "Not Found")
-    if part == "body" and request.get_data(cache=True) and request.is_json:
+    if part == "body" and request.get_data(cache=True).strip():
         try:
-            json.loads(request.get_data(cache=True))
+            current_app.json.loads(request.get_data(cache=True))
+        except CanopyError as bad:
+            return json_error(bad.status, bad.detail)
         except ValueError:
             return json_error(400, "Malformed JSON body")
     return json_error(422, pydantic_errors(exc, part))
@@ -66,6 +68,10 @@ def init_app(app: Flask) -> None:
         if exc.response is not None:
             return exc.response
         return json_error(exc.code or 500, exc.name)
+
+    @app.errorhandler(RecursionError)
+    def _too_deep(exc: RecursionError):
+        return json_error(400, "the request is nested too deeply")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

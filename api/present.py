@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .context import get_settings, get_storage
-from shared.models import Asset, Project, VideoFile, iso
+from shared.models import GENERATED_VIDEO, Asset, Project, VideoFile, iso
 
 from .schemas import AssetOut, AssetStatus, ProjectOut, PromptOut, VideoFileOut
 
@@ -65,7 +65,8 @@ def project_out(project: Project, with_assets: bool = True) -> ProjectOut:
         data=project.data,
         created_at=iso(project.created_at),
         owner_id=project.owner_id,
-        asset_count=project.asset_count,
+        # Counted, not stored: deleting a render can never leave it wrong.
+        asset_count=sum(1 for a in project.assets if a.asset_type == GENERATED_VIDEO and a.uploaded),
         assets=[asset_out(a) for a in project.assets] if with_assets else [],
         prompts=prompts,
         scripts=[],

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .models import Asset, Project, RenderJob, utcnow
+from .models import Asset, RenderJob, utcnow
 
 MAX_ATTEMPTS = 3
 FINISHED = ("uploaded", "failed", "canceled")
@@ -98,10 +98,6 @@ def finalize(session: Session, claim_: Claim, storage_key: str, size: int, **med
     asset.storage_key, asset.size = storage_key, size
     for field, value in media.items():
         setattr(asset, field, value)
-    session.execute(
-        update(Project).where(Project.id == asset.project_id)
-        .values(asset_count=Project.asset_count + 1)
-    )
     session.commit()
     return True
 
@@ -177,10 +173,13 @@ def reap(session: Session, queued_grace_s: float, queue_timeout_s: float = 86400
     now = now or utcnow()
     out = Reaped([], [], [])
     expired = session.execute(
-        select(RenderJob.id, RenderJob.attempt, RenderJob.state, RenderJob.error).where(
+        select(RenderJob.id, RenderJob.attempt, RenderJob.state, RenderJob.error,
+               RenderJob.cancel_requested).where(
             RenderJob.state.in_(("rendering", "uploading")), RenderJob.lease_until < now)
     ).all()
-    for job_id, attempt, state, error in expired:
+    for job_id, attempt, state, error, cancel in expired:
+        if cancel and mark_canceled(session, job_id):  # its worker died: the cancel stands
+            continue
         final = attempt >= MAX_ATTEMPTS
         new_state = "failed" if final else "queued"
         reason = error or f"worker stopped renewing its lease ({state}, attempt {attempt})"

@@ -99,3 +99,12 @@ def test_a_job_no_worker_takes_fails_after_the_queue_timeout(db, job_id):
         reaped = jobs.reap(session, 300, queue_timeout_s=3600, now=utcnow() + timedelta(hours=2))
     assert job_id in reaped.failed
     assert state(db, job_id) == ("failed", 0, "failed")
+
+
+def test_a_cancel_outlives_its_dead_worker(db, job_id):
+    with db.session() as session:
+        jobs.claim(session, job_id, "w", 1)
+        assert jobs.request_cancel(session, job_id) == "rendering"
+        reaped = jobs.reap(session, 300, now=utcnow() + timedelta(seconds=30))
+    assert job_id not in reaped.requeued and job_id not in [j for j, _ in reaped.resend]
+    assert state(db, job_id) == ("canceled", 1, "canceled")

@@ -5,7 +5,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from ..auth import current_user
 from ..present import asset_out, asset_state
-from ..schemas import AssetCreate, AssetOut, AssetPath, AssetStatus, Deleted, ProjectAssetPath
+from ..schemas import AssetCreate, AssetList, AssetOut, AssetPath, AssetStatus, Deleted, ProjectAssetPath
 from ..services import assets as service
 
 bp = APIBlueprint("assets", __name__, abp_tags=[Tag(name="assets")])
@@ -26,19 +26,25 @@ def upload(path: AssetPath):
     return asset_out(service.upload_asset(current_user(), path.asset_id)).model_dump()
 
 
-@bp.get("/projects/<uuid:project_id>/asset", responses={200: AssetOut})
+@bp.post("/assets/<uuid:asset_id>/analysis", responses={200: AssetStatus})
+def analyse(path: AssetPath):
+    """Probe the stored file (again): after a `direct` upload, this tells Canopy it arrived."""
+    return asset_state(service.request_analysis(current_user(), path.asset_id)).model_dump()
+
+
+@bp.get("/projects/<uuid:project_id>/asset", responses={200: AssetList})
 def list_assets(path: ProjectAssetPath):
     """All assets of a project."""
     return [asset_out(a).model_dump() for a in service.list_assets(current_user(), path.project_id)]
 
 
-@bp.get("/projects/<uuid:project_id>/assets", responses={200: AssetOut})
+@bp.get("/projects/<uuid:project_id>/assets", responses={200: AssetList})
 def list_assets_plural(path: ProjectAssetPath):
     """All assets of a project (alias)."""
     return list_assets(path)
 
 
-@bp.get("/projects/<uuid:project_id>/asset/generated", responses={200: AssetOut})
+@bp.get("/projects/<uuid:project_id>/asset/generated", responses={200: AssetList})
 def list_generated(path: ProjectAssetPath):
     """Only the project's rendered videos."""
     rows = service.list_assets(current_user(), path.project_id, generated_only=True)

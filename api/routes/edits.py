@@ -10,7 +10,7 @@ from ..auth import current_user
 from ..body import body_doc
 from ..present import asset_out, signed_link
 from ..schemas import AssetOut, AssetPath, ProjectPath
-from ..schemas.edits import EditOut, EditPath, RenderStarted
+from ..schemas.edits import EditList, EditOut, EditPath, RenderStarted
 from ..services import edits as service
 
 bp = APIBlueprint("edits", __name__, abp_tags=[Tag(name="edits")])
@@ -41,7 +41,7 @@ def create_edit(path: ProjectPath):
     return started(edit, asset)
 
 
-@bp.get("/projects/<uuid:project_id>/edits", responses={200: EditOut})
+@bp.get("/projects/<uuid:project_id>/edits", responses={200: EditList})
 def list_edits(path: ProjectPath):
     """The project's edits, newest first."""
     return [edit_out(e) for e in service.list_edits(current_user(), path.project_id)]

@@ -7,13 +7,13 @@ from ..auth import current_user
 from ..body import body_doc, parse_body
 from ..paging import page_headers
 from ..present import project_out
-from ..schemas import Deleted, ProjectCreate, ProjectListQuery, ProjectOut, ProjectPath
+from ..schemas import Deleted, ProjectCreate, ProjectList, ProjectListQuery, ProjectOut, ProjectPath
 from ..services import projects as service
 
 bp = APIBlueprint("projects", __name__, url_prefix="/projects", abp_tags=[Tag(name="projects")])
 
 
-@bp.get("", responses={200: ProjectOut})
+@bp.get("", responses={200: ProjectList})
 def list_projects(query: ProjectListQuery):
     """List the caller's projects, newest first."""
     rows, total = service.list_projects(current_user(), query.limit, query.page)
@@ -31,7 +31,7 @@ def create_project():
 @bp.get("/<uuid:project_id>", responses={200: ProjectOut})
 def get_project(path: ProjectPath):
     """One project with its assets, prompts and scripts."""
-    return project_out(service.owned_project(current_user(), path.project_id)).model_dump()
+    return project_out(service.owned_project(current_user(), path.project_id, whole=True)).model_dump()
 
 
 @bp.delete("/<uuid:project_id>", responses={200: Deleted})

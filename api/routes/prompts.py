@@ -6,7 +6,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from shared.errors import NotImplementedByCanopy
 
 from ..auth import current_user
-from ..schemas import Deleted, PromptCreate, PromptOut, PromptPath
+from ..schemas import Deleted, PromptCreate, PromptList, PromptOut, PromptPath
 from ..services import prompts as service
 
 bp = APIBlueprint("prompts", __name__, abp_tags=[Tag(name="prompts")])
@@ -14,7 +14,7 @@ bp = APIBlueprint("prompts", __name__, abp_tags=[Tag(name="prompts")])
 GENERATIVE = "generative models are not part of Canopy"
 
 
-@bp.get("/prompts", responses={200: PromptOut})
+@bp.get("/prompts", responses={200: PromptList})
 def list_prompts():
     """The caller's prompts, newest first."""
     return [PromptOut.from_row(p).model_dump() for p in service.list_prompts(current_user())]
@@ -44,13 +44,13 @@ def generate_prompt():
     raise NotImplementedByCanopy(GENERATIVE)
 
 
-@bp.post("/projects/<project_id>/<script_id>/generate")
+@bp.post("/projects/<project_id>/<script_id>/generate", doc_ui=False)
 def generate_video():
     """Not offered: Canopy renders edits, it has no generative models."""
     raise NotImplementedByCanopy(GENERATIVE)
 
 
-@bp.post("/projects/<project_id>/<script_id>/prompt")
+@bp.post("/projects/<project_id>/<script_id>/prompt", doc_ui=False)
 def generate_from_prompt():
     """Not offered: Canopy renders edits, it has no generative models."""
     raise NotImplementedByCanopy(GENERATIVE)

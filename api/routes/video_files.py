@@ -5,7 +5,8 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from ..auth import current_user
 from ..present import video_file_out
-from ..schemas import Deleted, VideoFileCreate, VideoFileOut, VideoFilePath, VideoSearch
+from ..schemas import (Deleted, VideoFileCreate, VideoFileList, VideoFileOut, VideoFilePath,
+                       VideoSearch)
 from ..services import video_files as service
 
 bp = APIBlueprint("video_files", __name__, url_prefix="/video-file", abp_tags=[Tag(name="video files")])
@@ -40,7 +41,7 @@ def get_analysis(path: VideoFilePath):
             "analysis": list(row.analysis or [])}
 
 
-@bp.get("", responses={200: VideoFileOut})
+@bp.get("", responses={200: VideoFileList})
 def list_video_files():
     """The caller's video files, newest first."""
     return [video_file_out(r).model_dump() for r in service.list_video_files(current_user())]
@@ -58,7 +59,7 @@ def delete_video_file(path: VideoFilePath):
     return Deleted(id=service.delete_video_file(current_user(), path.video_file_id)).model_dump()
 
 
-@bp.post("/search", responses={200: VideoFileOut})
+@bp.post("/search", responses={200: VideoFileList})
 def search(body: VideoSearch):
     """Text match on name/description/filename, with duration, date and tag filters."""
     rows = service.search_video_files(current_user(), body)

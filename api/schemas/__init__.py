@@ -5,9 +5,9 @@ where a validation error is.
 """
 from .media import (  # noqa: F401
     AssetCreate, AssetPath, AssetStatus, ProjectAssetPath, VideoFileCreate, VideoFileOut,
-    VideoFilePath, VideoSearch,
+    VideoFileList, VideoFilePath, VideoSearch,
 )
 from .projects import (  # noqa: F401
-    AssetOut, Deleted, PageQuery, ProjectCreate, ProjectListQuery, ProjectOut, ProjectPath,
-    PromptCreate, PromptOut, PromptPath, UserOut,
+    AssetList, AssetOut, Deleted, PageQuery, ProjectList, PromptList, ProjectCreate, ProjectListQuery, ProjectOut, ProjectPath,
+    PromptCreate, PromptOut, PromptPath, UserOut, ValidationErrorOut,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Optional
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 
 class EditPath(BaseModel):
@@ -30,3 +30,7 @@ class EditOut(BaseModel):
     status: Optional[str]
     download_url: Optional[str]
     warnings: list[str]
+
+
+class EditList(RootModel[list[EditOut]]):
+    """A JSON array of edits."""

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Literal, Optional
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 UploadMethod = Literal["file-no-chunk", "direct", "url"]
 
@@ -111,3 +111,7 @@ class AssetStatus(BaseModel):
     uploaded: bool
     progress: float
     error: Optional[str]
+
+
+class VideoFileList(RootModel[list[VideoFileOut]]):
+    """A JSON array of video files."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Optional
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
 from shared.models import iso
 
@@ -24,7 +24,7 @@ class PromptPath(BaseModel):
 
 class PageQuery(BaseModel):
     limit: int = Field(10, ge=1, le=100, description="page size, 1–100")
-    page: int = Field(1, ge=1, description="1-based page number")
+    page: int = Field(1, ge=1, le=1_000_000, description="1-based page number")
 
 
 class ProjectListQuery(PageQuery):
@@ -55,6 +55,18 @@ class PromptCreate(BaseModel):
     persona: str = Field("", max_length=10_000)
     name: str = Field("", max_length=200)
     task: Optional[str] = Field("", max_length=10_000)
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(BaseModel):
+    """A 422: FastAPI's shape, which the client prints."""
+
+    detail: list[ErrorItem]
 
 
 class Deleted(BaseModel):
@@ -136,3 +148,15 @@ class ProjectOut(BaseModel):
     # Extensions.
     template_key: Optional[str] = None
     prompt_id: Optional[str] = None
+
+
+class ProjectList(RootModel[list[ProjectOut]]):
+    """A JSON array of projects."""
+
+
+class PromptList(RootModel[list[PromptOut]]):
+    """A JSON array of prompts."""
+
+
+class AssetList(RootModel[list[AssetOut]]):
+    """A JSON array of assets."""

@@ -2,20 +2,17 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from shared.errors import Conflict, NotFound, Unprocessable
-from shared.models import Asset, VideoFile
+from shared.models import GENERATED_VIDEO, Asset, VideoFile
 from shared.naming import clean_filename
 
 from ..auth import Caller
 from ..context import get_session, get_storage
 from ..schemas import AssetCreate
 from .projects import owned_project
-from .uploads import WAITING, media_key, receive_file
-
-GENERATED = "generated_video"
-
+from .uploads import WAITING, media_key, receive_file, request_probe
 
 def owned_asset(user: Caller, asset_id) -> Asset:
     # The linked library file comes in the same query: status polls hit this path hardest.
@@ -27,9 +24,10 @@ def owned_asset(user: Caller, asset_id) -> Asset:
 
 def list_assets(user: Caller, project_id, generated_only: bool = False) -> list[Asset]:
     project = owned_project(user, project_id)
-    query = select(Asset).where(Asset.project_id == project.id).order_by(Asset.created_at)
+    query = (select(Asset).where(Asset.project_id == project.id).order_by(Asset.created_at)
+             .options(selectinload(Asset.video_file)))
     if generated_only:
-        query = query.where(Asset.asset_type == GENERATED)
+        query = query.where(Asset.asset_type == GENERATED_VIDEO)
     return list(get_session().execute(query).scalars())
 
 
@@ -61,10 +59,14 @@ def create_asset(user: Caller, project_id, body: AssetCreate) -> tuple[Asset, di
 
 def upload_asset(user: Caller, asset_id) -> Asset:
     row = owned_asset(user, asset_id)
-    if row.asset_type in (GENERATED, "video-reference"):
+    if row.asset_type in (GENERATED_VIDEO, "video-reference"):
         raise Conflict(f"a {row.asset_type} asset takes no upload")
     receive_file(row)
     return row
+
+
+def request_analysis(user: Caller, asset_id) -> Asset:
+    return request_probe(owned_asset(user, asset_id))
 
 
 def delete_asset(user: Caller, asset_id) -> str:

@@ -1,27 +1,25 @@
 """Edits and renders: validate against the caller's media, store, queue a render job."""
 from __future__ import annotations
 
-from flask import request
 from sqlalchemy import select
 
 from shared.edit import EditSourceError, VideoEdit, check_sources, parse_edit
 from shared.errors import CanopyError, NotFound, Unprocessable
 from shared.jobs import request_cancel
-from shared.models import Asset, Edit, Project, RenderJob, utcnow
+from shared.models import GENERATED_VIDEO, Asset, Edit, Project, RenderJob, utcnow
 from shared.queue import RENDER_CPU_QUEUE, RENDER_GPU_QUEUE, RENDER_TASK, send
 from shared.sources import resolve, source_info
 
 from ..auth import Caller
+from ..body import json_payload
 from ..context import get_session, get_settings, services
-from .assets import GENERATED, owned_asset
+from .assets import owned_asset
 from .projects import owned_project
 
 
 def read_edit_body() -> tuple[dict, VideoEdit, list[str]]:
     """The request's edit JSON, validated (422 naming `body.<field path>`)."""
-    data = request.get_json(silent=True)
-    if data is None and request.get_data(cache=True).strip():
-        raise CanopyError("Malformed JSON body")
+    data = json_payload()
     if not isinstance(data, dict):
         raise Unprocessable.field(("body",), "the edit must be a JSON object")
     edit, warnings = parse_edit(data)  # ValidationError → 422 via api.errors
@@ -90,7 +88,7 @@ def start_render(user: Caller, project: Project, edit: Edit, parsed: VideoEdit) 
     session = get_session()
     filename = parsed.video_output_filename
     asset = Asset(owner_id=user.id, project_id=project.id, keyname=filename, filename=filename,
-                  asset_type=GENERATED, status="queued", edit_id=edit.id,
+                  asset_type=GENERATED_VIDEO, status="queued", edit_id=edit.id,
                   description=parsed.description, warnings=list(edit.warnings or []),
                   create_parameters={"edit_id": edit.id})
     session.add(asset)

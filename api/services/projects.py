@@ -5,19 +5,26 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from shared.errors import NotFound, Unprocessable
-from shared.models import Project, Prompt
+from shared.models import Asset, Project, Prompt
 
 from ..auth import Caller
 from ..context import get_session, get_storage
 from ..schemas import ProjectCreate
 
 
-def owned_project(user: Caller, project_id) -> Project:
-    """The caller's project, or 404 (another owner's project is not found, not forbidden)."""
+# What a project's response shows, loaded in a fixed number of queries however many assets.
+WHOLE = (selectinload(Project.assets).selectinload(Asset.video_file), selectinload(Project.prompt))
+
+
+def owned_project(user: Caller, project_id, whole: bool = False) -> Project:
+    """The caller's project, or 404 (another owner's project is not found, not forbidden).
+
+    `whole` loads what the response shows; ownership checks need only the row.
+    """
     project = get_session().execute(
         select(Project)
         .where(Project.id == str(project_id), Project.owner_id == user.id)
-        .options(selectinload(Project.assets), selectinload(Project.prompt))
+        .options(*(WHOLE if whole else ()))
     ).scalar_one_or_none()
     if project is None:
         raise NotFound("Project not found")
@@ -34,7 +41,7 @@ def list_projects(user: Caller, limit: int, page: int) -> tuple[list[Project], i
         .order_by(Project.created_at.desc(), Project.id.desc())
         .limit(limit)
         .offset((page - 1) * limit)
-        .options(selectinload(Project.assets), selectinload(Project.prompt))
+        .options(*WHOLE)
     ).scalars().all()
     return list(rows), total
 
@@ -55,7 +62,7 @@ def create_project(user: Caller, body: ProjectCreate) -> Project:
     )
     session.add(project)
     session.commit()
-    return owned_project(user, project.id)
+    return owned_project(user, project.id, whole=True)
 
 
 def delete_project(user: Caller, project_id) -> str:

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from flask import request
+from sqlalchemy import update
 
 from shared.errors import Conflict, PayloadTooLarge, Unprocessable
-from shared.models import Asset, VideoFile
+from shared.models import Asset, VideoFile, new_id
 from shared.naming import clean_filename
 from shared.queue import MEDIA_QUEUE, PROBE_TASK, send
 from shared.storage import TooLarge
@@ -26,30 +27,66 @@ def kind_of(row: Asset | VideoFile) -> str:
 
 
 def receive_file(row: Asset | VideoFile) -> None:
-    """Store the request's multipart `file` as `row`'s object and queue its probe."""
-    if row.status == PROCESSING:
-        raise Conflict("this file is being processed; upload again once it is analyzed or failed")
+    """Store the request's multipart `file` as `row`'s new object and queue its probe.
+
+    The bytes go to a key of their own: a refused upload (empty, too large, a race) never
+    touches the object the row already has.
+    """
     upload = request.files.get("file")
     if upload is None:
         raise Unprocessable.field(("body", "file"), "a multipart field 'file' is required")
-    filename = clean_filename(upload.filename or getattr(row, "filename", None))
-    key = media_key(row, filename)
+    previous = claim_for_upload(row)
+    filename = clean_filename(upload.filename or row.filename)
+    key = media_key(row, f"{new_id()[:8]}/{filename}")
     storage = get_storage()
     try:
-        size = storage.put_stream(
-            key, upload.stream, content_type=upload.mimetype or None,
-            limit=get_settings().max_upload_bytes,
-        )
-    except TooLarge:
+        size = storage.put_stream(key, upload.stream, content_type=upload.mimetype or None,
+                                  limit=get_settings().max_upload_bytes)
+        if size == 0:
+            raise Unprocessable.field(("body", "file"), "the file is empty")
+    except BaseException as exc:
         storage.delete(key)
-        raise PayloadTooLarge("file is larger than CANOPY_MAX_UPLOAD_BYTES") from None
-    if size == 0:
-        storage.delete(key)
-        raise Unprocessable.field(("body", "file"), "the file is empty")
-    if row.storage_key and row.storage_key != key:
-        storage.delete(row.storage_key)
-    row.storage_key, row.size, row.filename = key, size, filename
+        release_upload(row, previous)
+        if isinstance(exc, TooLarge):
+            raise PayloadTooLarge("file is larger than CANOPY_MAX_UPLOAD_BYTES") from None
+        raise
+    replaced = [k for k in (row.storage_key, row.thumbnail_key) if k]
+    row.storage_key, row.size, row.filename, row.thumbnail_key = key, size, filename, None
     queue_probe(row)
+    for old in replaced:
+        storage.delete(old)
+
+
+def claim_for_upload(row: Asset | VideoFile) -> str:
+    """Mark `row` processing unless it already is (one upload at a time); its former status."""
+    model, session = type(row), get_session()
+    previous = row.status
+    taken = session.execute(
+        update(model).where(model.id == row.id, model.status != PROCESSING)
+        .values(status=PROCESSING)
+    ).rowcount
+    session.commit()
+    if taken != 1:
+        raise Conflict("this file is being processed; upload again once it is analyzed or failed")
+    row.status = PROCESSING
+    return previous
+
+
+def release_upload(row: Asset | VideoFile, previous: str) -> None:
+    session = get_session()
+    session.rollback()
+    row.status = previous
+    session.commit()
+
+
+def request_probe(row: Asset | VideoFile) -> Asset | VideoFile:
+    """Probe again; for `direct` uploads this is how Canopy learns the bytes arrived."""
+    if row.status == PROCESSING:
+        return row
+    if not row.storage_key or not get_storage().exists(row.storage_key):
+        return row  # still waiting for the bytes: nothing to analyse yet
+    queue_probe(row)
+    return row
 
 
 def queue_probe(row: Asset | VideoFile) -> None:

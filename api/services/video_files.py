@@ -12,7 +12,7 @@ from ..context import get_session, get_settings, get_storage, services
 from ..schemas import VideoFileCreate, VideoSearch
 from shared.naming import clean_filename
 
-from .uploads import PROCESSING, WAITING, media_key, queue_probe, receive_file
+from .uploads import PROCESSING, WAITING, media_key, receive_file, request_probe
 from ..auth import Caller
 
 
@@ -60,14 +60,7 @@ def upload_video(user: Caller, video_file_id) -> VideoFile:
 
 
 def request_analysis(user: Caller, video_file_id) -> VideoFile:
-    """Probe again; for `direct` uploads this is how Canopy learns the bytes arrived."""
-    row = owned_video_file(user, video_file_id)
-    if row.status == PROCESSING:
-        return row
-    if not row.storage_key or not get_storage().exists(row.storage_key):
-        return row  # still waiting for the bytes: nothing to analyse yet
-    queue_probe(row)
-    return row
+    return request_probe(owned_video_file(user, video_file_id))
 
 
 def list_video_files(user: Caller) -> list[VideoFile]:

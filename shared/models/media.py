@@ -10,6 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .base import Base, created_column, id_column, utcnow
 
 
+# The asset type of a render's output.
+GENERATED_VIDEO = "generated_video"
+
+
 class ProbedMedia:
     """What the media probe learns about a stored file; shared by VideoFile and Asset."""
 

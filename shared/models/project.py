@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, created_column, id_column
@@ -36,8 +36,6 @@ class Project(Base):
     prompt_id: Mapped[str | None] = mapped_column(
         ForeignKey("prompts.id", ondelete="SET NULL"), nullable=True
     )
-    # Number of generated videos (renders that reached `uploaded`).
-    asset_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     created_at: Mapped[datetime] = created_column()
 
     prompt: Mapped[Prompt | None] = relationship()

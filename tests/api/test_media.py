@@ -212,3 +212,33 @@ def test_upload_over_the_limit_is_413(settings, make_user, tmp_path):
                               headers=headers, content_type="multipart/form-data")
     assert response.status_code == 413
     assert small.get(f"/video-file/{created.json['id']}", headers=headers).json["current_status"] == "queued"
+
+
+def test_refused_reupload_keeps_the_stored_file(api, tmp_path):
+    source = make_video(tmp_path / "keep.mp4", duration=1.0)
+    video_id = upload_video_file(api, source).json()["id"]
+    done = settled(lambda: api("GET", f"/video-file/{video_id}").json(), "probe of keep.mp4")
+    assert done["current_status"] == "analyzed"
+
+    empty = tmp_path / "keep2.mp4"
+    empty.write_bytes(b"")
+    with open(empty, "rb") as fh:  # same file name: the refused bytes must not replace the kept ones
+        refused = api("POST", f"/video-file/{video_id}/upload-video", files={"file": ("keep.mp4", fh)})
+    assert refused.status_code == 422
+    after = api("GET", f"/video-file/{video_id}").json()
+    assert after["current_status"] == "analyzed" and after["key"] == done["key"]
+    assert requests.get(after["download_url"], timeout=10).content == source.read_bytes()
+
+
+def test_direct_asset_upload_then_analysis(api, tmp_path):
+    project = api("POST", "/projects", json={"name": "p", "description": "d"}).json()
+    image = make_image(tmp_path / "direct.png", (32, 32), PALETTE[2])
+    created = api("POST", f"/projects/{project['id']}/asset", json={
+        "upload_method": "direct", "asset_type": "user", "keyname": "direct.png"}).json()
+    slot = created["upload_url"]
+    put = requests.request(slot.get("method", "PUT"), slot["url"], data=image.read_bytes(),
+                           headers=slot.get("headers") or {}, timeout=30)
+    assert put.status_code in (200, 201, 204), put.text
+    assert api("POST", f"/assets/{created['id']}/analysis").status_code == 200
+    done = settled(lambda: api("GET", f"/assets/{created['id']}/status").json(), "direct asset probe")
+    assert done["status"] == "analyzed" and done["uploaded"] is True

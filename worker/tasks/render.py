@@ -85,7 +85,8 @@ def run(claim: jobs.Claim) -> str:
             return _stop(claim, beat.state)
         with context.db().session() as session:
             if not jobs.start_upload(session, claim, settings.lease_seconds):
-                return "lost its lease (or canceled) before the upload"
+                canceled = jobs.mark_canceled(session, claim.job_id)
+                return "canceled" if canceled else "lost its lease before the upload"
         with LeaseKeeper(claim, "uploading"):
             size = upload(work.output_key, output, work.edit.video_output_format)
         media = dict(duration=result.duration, width=work.edit.width, height=work.edit.height,
