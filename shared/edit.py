@@ -216,8 +216,8 @@ def sanitize_filename(raw: str, fmt: str) -> str:
 class VideoEdit(_Part):
     """The whole edit, as `VideoEditCreate` of the `videojungle` client serializes it."""
 
-    name: Optional[str] = None
-    description: Optional[str] = None
+    name: Optional[str] = Field(None, max_length=200)  # stored in a 200-character column
+    description: Optional[str] = Field(None, max_length=10_000)
     video_edit_version: Annotated[Literal["1.0"], BeforeValidator(_version)]
     video_output_format: Annotated[Literal["mp4", "mov", "webm"], BeforeValidator(_lower)]
     video_output_resolution: Annotated[str, BeforeValidator(_resolution)]

@@ -1,6 +1,8 @@
 """The caller's video-file library: create (three upload methods), read, search, delete."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from sqlalchemy import or_, select
 
 from shared.errors import NotFound, Unprocessable
@@ -33,7 +35,8 @@ def create_video_file(user: Caller, body: VideoFileCreate) -> tuple[VideoFile, s
     row = VideoFile(
         owner_id=user.id, name=body.name, description=body.description, tags=body.tags,
         upload_method=body.upload_method, status=WAITING,
-        filename=body.filename if body.upload_method == "url" else clean_filename(body.filename),
+        filename=clean_filename(urlsplit(body.filename).path if body.upload_method == "url"
+                                else body.filename, default="download"),
         source_url=body.filename if body.upload_method == "url" else None,
     )
     session = get_session()
