@@ -196,39 +196,44 @@ class MultipartFileReader:
 
 
 def receive_file_streaming(row) -> None:
-    """api.services.uploads.receive_file, parsing the body as it arrives (the proposal)."""
+    """api.services.uploads.receive_file, parsing the body as it arrives (the proposal):
+    the same claim, fresh key, clean-up and probe, but no spool file and no second copy."""
     from flask import request
 
     from api.services import uploads
     from shared.errors import PayloadTooLarge, Unprocessable
+    from shared.models import new_id
     from shared.naming import clean_filename
     from shared.storage import TooLarge
 
     boundary = request.mimetype_params.get("boundary", "")
-    if request.mimetype != "multipart/form-data" or not boundary:
-        raise Unprocessable.field(("body", "file"), "a multipart field 'file' is required")
-    reader = MultipartFileReader(request.stream, boundary.encode())
-    part = reader.open()
+    part = None
+    if request.mimetype == "multipart/form-data" and boundary:
+        reader = MultipartFileReader(request.stream, boundary.encode())
+        part = reader.open()  # reads up to the file's part headers only
     if part is None:
         raise Unprocessable.field(("body", "file"), "a multipart field 'file' is required")
-    filename = clean_filename(part.filename or getattr(row, "filename", None))
-    key = uploads.media_key(row, filename)
+    previous = uploads.claim_for_upload(row)
+    filename = clean_filename(part.filename or row.filename)
+    key = uploads.media_key(row, f"{new_id()[:8]}/{filename}")
     storage = uploads.get_storage()
-    content_type = part.headers.get("content-type") or None
     try:
-        size = storage.put_stream(key, reader, content_type=content_type,
+        size = storage.put_stream(key, reader, content_type=part.headers.get("content-type"),
                                   limit=uploads.get_settings().max_upload_bytes)
         reader.finish()
-    except TooLarge:
+        if size == 0:
+            raise Unprocessable.field(("body", "file"), "the file is empty")
+    except BaseException as exc:
         storage.delete(key)
-        raise PayloadTooLarge("file is larger than CANOPY_MAX_UPLOAD_BYTES") from None
-    if size == 0:
-        storage.delete(key)
-        raise Unprocessable.field(("body", "file"), "the file is empty")
-    if row.storage_key and row.storage_key != key:
-        storage.delete(row.storage_key)
-    row.storage_key, row.size, row.filename = key, size, filename
+        uploads.release_upload(row, previous)
+        if isinstance(exc, TooLarge):
+            raise PayloadTooLarge("file is larger than CANOPY_MAX_UPLOAD_BYTES") from None
+        raise
+    replaced = [k for k in (row.storage_key, row.thumbnail_key) if k]
+    row.storage_key, row.size, row.filename, row.thumbnail_key = key, size, filename, None
     uploads.queue_probe(row)
+    for old in replaced:
+        storage.delete(old)
 
 
 def streaming_app():
