@@ -88,6 +88,8 @@ class OutputWriter:
         self.audio_frame_size = AUDIO_FRAME_SIZES[audio_codec]
         self.frames = 0
         self.samples = 0
+        # Opens the encoders and writes the header now, before another thread encodes.
+        self.container.start_encoding()
 
     def _add_video(self, codec, size, fps, preset, crf):
         stream = self.container.add_stream(codec, rate=fps)
@@ -108,20 +110,30 @@ class OutputWriter:
         self.container.mux(self.video.encode(frame))
         self.frames += 1
 
-    def add_audio(self, samples: np.ndarray) -> None:
-        """Planar float32 (2, n); n is audio_frame_size except for the very last block."""
+    def encode_audio(self, samples: np.ndarray) -> list[av.Packet]:
+        """Planar float32 (2, n), n = audio_frame_size but for the very last block.
+
+        Touches only the audio encoder, so the thread that mixes can run it while this
+        one waits on the video encoder; the packets go to `mux` here.
+        """
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32),
                                            format="fltp", layout="stereo")
         frame.sample_rate = 48000
         frame.pts = self.samples
         frame.time_base = Fraction(1, 48000)
-        self.container.mux(self.audio.encode(frame))
         self.samples += samples.shape[1]
+        return self.audio.encode(frame)
+
+    def flush_audio(self) -> list[av.Packet]:
+        """What the audio encoder still holds, once the last block has gone in."""
+        return self.audio.encode(None)
+
+    def mux(self, packets: list[av.Packet]) -> None:
+        self.container.mux(packets)
 
     def close(self) -> None:
-        """Flush both encoders (they hold frames back) and finish the file."""
+        """Flush the video encoder (it holds frames back) and finish the file."""
         self.container.mux(self.video.encode(None))
-        self.container.mux(self.audio.encode(None))
         self.container.close()
 
     def abort(self) -> None:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Optional
 
 import av
-import numpy as np
 
 from shared.edit import EditSourceError, SourceInfo, VideoEdit, check_sources, clamp_to_sources
 
@@ -122,11 +121,15 @@ def render(edit: VideoEdit, sources: Mapping[str, str], output: str, *,
                         writer.samples / timeline.sample_rate, codec, warnings + notes)
 
 
-def _audio_blocks(timeline: Timeline, sources, block: int) -> Iterator[np.ndarray]:
+def _audio_packets(timeline: Timeline, sources, writer: OutputWriter
+                   ) -> Iterator[tuple[int, list[av.Packet]]]:
+    """(samples, packets) per audio encoder frame, mixed and encoded, then the flush."""
     mixer = AudioMixer(timeline, sources)
     try:
         while mixer.remaining > 0:
-            yield mixer.read(block)
+            block = mixer.read(writer.audio_frame_size)
+            yield block.shape[1], writer.encode_audio(block)
+        yield 0, writer.flush_audio()
     finally:
         mixer.close()
 
@@ -134,18 +137,19 @@ def _audio_blocks(timeline: Timeline, sources, block: int) -> Iterator[np.ndarra
 def _write(timeline: Timeline, sources, writer: OutputWriter, on_progress, should_cancel) -> None:
     total = timeline.frame_count
     block = writer.audio_frame_size
-    last_report = 0.0
+    last_report, heard = 0.0, 0
     # Pictures and sound are each made in their own thread, a little ahead of the encoder.
     with Prefetch(timeline_frames(timeline, sources), VIDEO_AHEAD, "video") as frames, \
-            Prefetch(_audio_blocks(timeline, sources, block), AUDIO_AHEAD, "audio") as sound:
+            Prefetch(_audio_packets(timeline, sources, writer), AUDIO_AHEAD, "audio") as sound:
         for frame in frames:
             writer.add_video(frame)
             done = writer.frames
             # Audio up to the end of this frame, in whole encoder frames.
             audio_end = round_half_up(done / timeline.fps * timeline.sample_rate)
-            # The timeline's sound may end inside the last frame (frames round up).
-            while writer.samples + block <= min(audio_end, timeline.sample_count):
-                writer.add_audio(next(sound))
+            while heard + block <= audio_end:
+                samples, packets = next(sound)
+                writer.mux(packets)
+                heard += samples
             if should_cancel is not None and done % CANCEL_EVERY == 0 and should_cancel():
                 raise RenderCanceled("the render was canceled")
             now = time.monotonic()
@@ -153,8 +157,8 @@ def _write(timeline: Timeline, sources, writer: OutputWriter, on_progress, shoul
                                             or done == total):
                 on_progress(done, total)
                 last_report = now
-        for samples in sound:
-            writer.add_audio(samples)
+        for samples, packets in sound:
+            writer.mux(packets)
     if writer.frames != total or writer.samples != timeline.sample_count:
         raise RuntimeError(f"wrote {writer.frames} frames and {writer.samples} samples, "
                            f"the timeline has {total} and {timeline.sample_count}")
