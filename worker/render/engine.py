@@ -146,7 +146,8 @@ def _write(timeline: Timeline, sources, writer: OutputWriter, on_progress, shoul
             done = writer.frames
             # Audio up to the end of this frame, in whole encoder frames.
             audio_end = round_half_up(done / timeline.fps * timeline.sample_rate)
-            while heard + block <= audio_end:
+            # The timeline's sound may end inside the last frame (frames round up).
+            while heard + block <= min(audio_end, timeline.sample_count):
                 samples, packets = next(sound)
                 writer.mux(packets)
                 heard += samples
