@@ -1,8 +1,10 @@
 """render(): a validated edit and local source files in, one output file out.
 
-Frames and audio blocks stream through (one source of each kind open at a time, plus
-the overlays), interleaved so the muxer never has to buffer: after each video frame,
-the audio up to that frame's end is written.
+Frames and audio blocks stream through (one clip source open for pictures and one for
+sound, plus the overlays). Pictures are decoded and scaled in one thread, sound mixed and
+encoded in another, a few items ahead of the main thread, which encodes the pictures and
+muxes: after each video frame, the audio up to that frame's end, so the muxer never has
+to buffer.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ ProgressCallback = Callable[[int, int], None]  # (frames written, frames in all)
 PROGRESS_INTERVAL = 0.25  # seconds between two progress calls
 CANCEL_EVERY = 4  # frames between two should_cancel() calls
 VIDEO_AHEAD = 4  # decoded frames waiting for the encoder (3 MB each at 1080p)
-AUDIO_AHEAD = 64  # mixed blocks waiting (about 1.4 s)
+AUDIO_AHEAD = 64  # encoded audio frames waiting (about 1.4 s)
 
 
 @dataclass
