@@ -217,8 +217,9 @@ def receive_file_streaming(row) -> None:
     filename = clean_filename(part.filename or row.filename)
     key = uploads.media_key(row, f"{new_id()[:8]}/{filename}")
     storage = uploads.get_storage()
+    mimetype = part.headers.get("content-type", "").split(";")[0].strip().lower() or None
     try:
-        size = storage.put_stream(key, reader, content_type=part.headers.get("content-type"),
+        size = storage.put_stream(key, reader, content_type=mimetype,
                                   limit=uploads.get_settings().max_upload_bytes)
         reader.finish()
         if size == 0:
