@@ -41,19 +41,21 @@ def test_zoom_below_one_shows_black_around():
 
 @pytest.fixture(scope="module")
 def halves(tmp_path_factory):
-    """A 4:3 source whose left half is red and right half blue, and a rotated one."""
+    """A 4:3 source whose left half is red and right half blue, and rotated 16:9 ones."""
     folder = tmp_path_factory.mktemp("halves")
     plain = make_video(folder / "halves.mp4", size=(120, 90), duration=1,
                        colors_per_second=[LEFT], right_half=RIGHT)
-    turned = make_video(folder / "turned.mp4", size=(160, 90), duration=1,
-                        colors_per_second=[LEFT], right_half=RIGHT, rotation=90)
-    return str(plain), str(turned)
+    turned = {angle: str(make_video(folder / f"turned{angle}.mp4", size=(160, 90), duration=1,
+                                    colors_per_second=[LEFT], right_half=RIGHT,
+                                    rotation=angle))
+              for angle in (90, 180, -90)}
+    return str(plain), turned
 
 
 def _picture(path, tmp_path, regions, **edit):
     source = str(uuid.uuid4())
-    crop = edit.pop("crop", None)
-    body = base_edit([clip(source, 0, 0.5, crop=crop)], **edit)
+    crop, kind = edit.pop("crop", None), edit.pop("kind", "videofile")
+    body = base_edit([clip(source, 0, 0.5, crop=crop, kind=kind)], **edit)
     out = tmp_path / "out.mp4"
     render(parse_edit(body)[0], {source: path}, str(out))
     video = read_video(out, regions)
@@ -90,8 +92,22 @@ def test_auto_vertical_crop_fills_a_portrait_frame(halves, tmp_path):
                     auto_vertical_crop="standard") == [LEFT, LEFT, RIGHT, RIGHT]
 
 
-def test_rotation_metadata_is_honoured(halves, tmp_path):
-    # 90 degrees counter-clockwise: the left half ends at the bottom; portrait in landscape.
+@pytest.mark.parametrize("angle, expected", [
+    # Counter-clockwise: at 90 the left half ends at the bottom, portrait in landscape.
+    (90, [RIGHT, LEFT, BLACK, BLACK]),
+    (-90, [LEFT, RIGHT, BLACK, BLACK]),
+    (180, [None, None, RIGHT, LEFT]),
+])
+def test_rotation_metadata_is_honoured(halves, tmp_path, angle, expected):
     regions = [(0.4, 0.6, 0.05, 0.4), (0.4, 0.6, 0.6, 0.95), (0, 0.2, 0.2, 0.8),
                (0.8, 1, 0.2, 0.8)]
-    assert _picture(halves[1], tmp_path, regions) == [RIGHT, LEFT, BLACK, BLACK]
+    seen = _picture(halves[1][angle], tmp_path, regions)
+    assert [s if e else None for s, e in zip(seen, expected)] == expected
+
+
+def test_a_jpeg_still_of_odd_size_keeps_its_colour(tmp_path):
+    from tests.mediakit import make_image
+
+    still = make_image(tmp_path / "odd.jpg", (121, 91), PALETTE[3])
+    assert _picture(str(still), tmp_path, [(0.3, 0.7, 0.3, 0.7), (0, 0.05, 0.3, 0.7)],
+                    kind="image") == [PALETTE[3], BLACK]  # 4:3, so bars at the sides
