@@ -13,6 +13,7 @@ from typing import Optional
 
 import av
 import numpy as np
+from av.stream import Discard
 
 from .errors import SourceDecodeError
 from .timeline import SAMPLE_RATE, LevelRange, Overlay, Timeline
@@ -119,6 +120,9 @@ class SourceAudio:
     def _decode(self, start: float) -> Iterator[np.ndarray]:
         """Resampled blocks, the first beginning exactly at `start` (or later, padded)."""
         stream, container = self.stream, self.container
+        for other in container.streams:  # the demuxer skips pictures it would read for nothing
+            if other.index != stream.index:
+                other.discard = Discard.all
         stream.thread_type = "AUTO"
         origin = Fraction(container.start_time or 0, 1_000_000)
         if start > PREROLL_SECONDS:

@@ -14,6 +14,7 @@ from typing import Optional
 
 import av
 import av.filter
+from av.stream import Discard
 
 from shared.edit import Crop
 
@@ -72,6 +73,13 @@ def _window(full: float, size: int, position: float) -> tuple[float, float]:
     """The part of [0, full] that a window of `size`, moved by position × margin, sees."""
     left = (full - size) / 2 * (1 + position)
     return max(0.0, left), min(full, left + size)
+
+
+def _ignore_others(container, wanted) -> None:
+    """Have the demuxer skip the packets of every other stream (less to read and copy)."""
+    for stream in container.streams:
+        if stream.index != wanted.index:
+            stream.discard = Discard.all
 
 
 def _rotation_filters(rotation: int) -> list[tuple[str, str]]:
@@ -160,6 +168,7 @@ class ClipPictures:
             if not container.streams.video:
                 raise self._error("the source has no video stream")
             stream = container.streams.video[0]
+            _ignore_others(container, stream)
             stream.thread_type = "AUTO"
             self._sar = stream.codec_context.sample_aspect_ratio
             if self.clip.kind == "image":
