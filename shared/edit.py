@@ -225,7 +225,8 @@ class VideoEdit(_Part):
     video_output_filename: str = Field(min_length=1, max_length=200)
     skip_rendering: bool = False
     video_series_sequential: list[Clip] = Field(min_length=1, max_length=500)
-    audio_overlay: list[AudioOverlay] = Field(default_factory=list, max_length=50)
+    audio_overlay: Annotated[list[AudioOverlay], BeforeValidator(_none_is_empty)] = Field(
+        default_factory=list, max_length=50)
     subtitles: Optional[bool] = None
     subtitle_from_audio_overlay: Optional[Any] = None
     auto_vertical_crop: Optional[
@@ -239,11 +240,6 @@ class VideoEdit(_Part):
     @classmethod
     def _none_is_false(cls, value: Any) -> Any:
         return False if value is None else value
-
-    @field_validator("audio_overlay", mode="before")
-    @classmethod
-    def _none_is_empty(cls, value: Any) -> Any:
-        return [] if value is None else value
 
     @field_validator("video_output_filename")
     @classmethod
