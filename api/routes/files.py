@@ -60,13 +60,12 @@ def _checked_link(key: str, method: str) -> tuple[LocalStorage, str | None]:
 def _byte_range(size: int) -> tuple[int, int] | None:
     """`(start, end)` asked for by a single-range `Range` header, or None for the whole.
 
-    Several ranges are answered with the whole object, which RFC 9110 allows."""
-    if "Range" not in request.headers:
-        return None
+    Several ranges are answered with the whole object, which RFC 9110 allows; so are a
+    header that does not parse or names another unit, which it says to ignore."""
     ranges = request.range
-    if ranges is not None and ranges.units == "bytes" and len(ranges.ranges) > 1:
+    if ranges is None or ranges.units != "bytes" or len(ranges.ranges) > 1:
         return None
-    span = ranges.range_for_length(size) if ranges is not None else None
+    span = ranges.range_for_length(size)
     if span is None:
         raise RangeNotSatisfiable(size)
     return span
