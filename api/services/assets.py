@@ -22,6 +22,18 @@ def owned_asset(user: Caller, asset_id) -> Asset:
     return row
 
 
+def asset_version(user: Caller, asset_id) -> tuple:
+    """What changes whenever the caller's asset's answer would: one indexed read, no ORM rows."""
+    version = get_session().execute(
+        select(Asset.updated_at, VideoFile.updated_at)
+        .outerjoin(VideoFile, VideoFile.id == Asset.video_file_id)
+        .where(Asset.id == str(asset_id), Asset.owner_id == user.id)
+    ).one_or_none()
+    if version is None:
+        raise NotFound("Asset not found")
+    return tuple(version)
+
+
 def list_assets(user: Caller, project_id, generated_only: bool = False) -> list[Asset]:
     project = owned_project(user, project_id)
     query = (select(Asset).where(Asset.project_id == project.id).order_by(Asset.created_at)

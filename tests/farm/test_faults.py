@@ -124,7 +124,8 @@ def test_whole_worker_stopped_then_another_started(make_farm, fault_source):
 def test_redis_restarted_with_jobs_queued_and_running(make_farm, fault_source):
     farm = make_farm()
     setup = prepare(farm, fault_source)
-    assets = [setup.submit(seconds=8, resolution="640x360") for _ in range(3)]
+    # Long enough that the first is still rendering when Redis goes (~3 s each here).
+    assets = [setup.submit(seconds=12, resolution="1280x720") for _ in range(3)]
     setup.rendering(assets[0], past=0.1)
     farm.redis.stop()  # no persistence: every queued message is gone
     farm.redis.start()
@@ -141,7 +142,7 @@ def test_s3_down_during_upload_fails_and_never_claims_an_object(make_farm, fault
     s3.start()
     try:
         setup = prepare(make_farm(storage_url=s3.url), fault_source)
-        asset_id = setup.submit(seconds=20, resolution="320x180")
+        asset_id = setup.submit(seconds=20, resolution="640x360")
         setup.rendering(asset_id, past=0.05)  # sources fetched: the render is under way
         s3.stop()
         done = wait_finished(setup.api, asset_id, timeout=240)
