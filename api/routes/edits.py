@@ -22,8 +22,8 @@ def started(edit, asset) -> dict:
                          edit_id=edit.id).model_dump()
 
 
-def edit_out(edit) -> dict:
-    status, finished = service.render_state(edit)
+def edit_out(edit, state: service.RenderState | None = None) -> dict:
+    status, finished = state or service.render_states([edit])[edit.id]
     return EditOut(
         id=edit.id, project_id=edit.project_id, name=edit.name, description=edit.description,
         data=edit.data, created_at=iso(edit.created_at), updated_at=iso(edit.updated_at),
@@ -44,7 +44,9 @@ def create_edit(path: ProjectPath):
 @bp.get("/projects/<uuid:project_id>/edits", responses={200: EditList})
 def list_edits(path: ProjectPath):
     """The project's edits, newest first."""
-    return [edit_out(e) for e in service.list_edits(current_user(), path.project_id)]
+    edits = service.list_edits(current_user(), path.project_id)
+    states = service.render_states(edits)
+    return [edit_out(e, states[e.id]) for e in edits]
 
 
 @bp.get("/projects/<uuid:project_id>/edits/<uuid:edit_id>", responses={200: EditOut})

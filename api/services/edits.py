@@ -109,15 +109,27 @@ def list_edits(user: Caller, project_id) -> list[Edit]:
     ).scalars())
 
 
-def render_state(edit: Edit) -> tuple[str | None, Asset | None]:
-    """The status of the edit's latest render, and its newest render that reached `uploaded`."""
-    session = get_session()
-    latest = session.get(Asset, edit.asset_id) if edit.asset_id else None
-    finished = session.execute(
-        select(Asset).where(Asset.edit_id == edit.id, Asset.uploaded.is_(True))
-        .order_by(Asset.created_at.desc()).limit(1)
-    ).scalar_one_or_none()
-    return (latest.status if latest else None), finished
+RenderState = tuple[str | None, Asset | None]
+
+
+def render_states(edits: list[Edit]) -> dict[str, RenderState]:
+    """Per edit: the status of its latest render, and its newest render that reached
+    `uploaded`. One query for any number of edits."""
+    ids = [edit.id for edit in edits]
+    renders = get_session().execute(
+        select(Asset).where(Asset.edit_id.in_(ids)).order_by(Asset.created_at)
+    ).scalars() if ids else []
+    latest: dict[str, Asset] = {}
+    finished: dict[str, Asset] = {}
+    for asset in renders:  # oldest first: later ones overwrite
+        latest[asset.id] = asset
+        if asset.uploaded:
+            finished[asset.edit_id] = asset
+    return {
+        edit.id: (latest[edit.asset_id].status if edit.asset_id in latest else None,
+                  finished.get(edit.id))
+        for edit in edits
+    }
 
 
 def cancel_render(user: Caller, asset_id) -> Asset:
