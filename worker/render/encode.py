@@ -4,10 +4,12 @@ from __future__ import annotations
 import functools
 import math
 from fractions import Fraction
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import av
-import numpy as np
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from .errors import GpuUnavailableError, OutputNotWritableError
 
@@ -116,6 +118,8 @@ class OutputWriter:
         Touches only the audio encoder, so the thread that mixes can run it while this
         one waits on the video encoder; the packets go to `mux` here.
         """
+        import numpy as np  # imported by the audio thread, off the start-up path
+
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32),
                                            format="fltp", layout="stereo")
         frame.sample_rate = 48000

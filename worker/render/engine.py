@@ -20,7 +20,6 @@ import av
 
 from shared.edit import EditSourceError, SourceInfo, VideoEdit, check_sources, clamp_to_sources
 
-from .audio import AudioMixer
 from .encode import OutputWriter, choose_video_codec
 from .errors import (InvalidEditError, MissingSourceError, OutputNotWritableError,
                      RenderCanceled, RenderError, SourceDecodeError)
@@ -126,6 +125,10 @@ def render(edit: VideoEdit, sources: Mapping[str, str], output: str, *,
 def _audio_packets(timeline: Timeline, sources, writer: OutputWriter
                    ) -> Iterator[tuple[int, list[av.Packet]]]:
     """(samples, packets) per audio encoder frame, mixed and encoded, then the flush."""
+    # Imported here, in the audio thread: numpy's 70 ms of import then overlap with the
+    # first video frames instead of delaying them.
+    from .audio import AudioMixer
+
     mixer = AudioMixer(timeline, sources)
     try:
         while mixer.remaining > 0:
