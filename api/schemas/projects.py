@@ -82,13 +82,6 @@ class UserOut(BaseModel):
     is_verified: bool
     is_active: bool
 
-    @classmethod
-    def from_row(cls, user) -> "UserOut":
-        return cls(
-            id=user.id, email=user.email, name=user.name or "", avatar=user.avatar or "",
-            is_verified=user.is_verified, is_active=user.is_active,
-        )
-
 
 class PromptOut(BaseModel):
     id: str
