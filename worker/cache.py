@@ -1,9 +1,19 @@
-"""A local cache of source media, keyed by content hash, shared by the renders of one machine."""
+"""A local cache of source media, keyed by content hash, shared by the renders of one machine.
+
+A download is hashed before it joins the cache: a stored object that no longer holds what
+its probe hashed (rewritten through a still-valid direct-upload link, say) is refused, so
+a render never uses unanalysed bytes and never files them under another file's hash.
+"""
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
+
+
+class SourceChanged(Exception):
+    """The stored object's bytes are not the ones its probe hashed."""
 
 
 class SourceCache:
@@ -24,6 +34,11 @@ class SourceCache:
         os.close(fd)
         try:
             self.storage.download_to(key, partial)
+            if sha256:
+                with open(partial, "rb") as fh:
+                    found = hashlib.file_digest(fh, "sha256").hexdigest()
+                if found != sha256:
+                    raise SourceChanged("its stored file changed after it was analysed")
             os.replace(partial, target)  # atomic: concurrent renders never see half a file
         finally:
             if os.path.exists(partial):

@@ -22,7 +22,7 @@ from shared.queue import RENDER_TASK, make_celery
 from shared.storage import open_storage
 from tests.farm.conftest import wait_finished
 from tests.livesrv import ApiCaller, MotoS3, wait_for
-from tests.mediakit import make_video
+from tests.mediakit import PALETTE, make_video, nearest_color
 from tests.render.measure import read_video
 
 
@@ -168,6 +168,36 @@ def test_an_edit_that_always_crashes_stops_after_three_attempts(make_farm, fault
     assert done["status"] == "failed" and "no stored object" in done["error"], done
     assert setup.job(doomed).attempt == 3
     assert wait_finished(setup.api, healthy)["status"] == "uploaded"
+
+
+def test_a_source_rewritten_after_analysis_is_refused_until_analysed_again(
+        make_farm, fault_source, tmp_path):
+    """A direct-upload link stays valid for its lifetime: bytes put after the probe must
+    not be rendered as if analysed (nor cached under the analysed file's hash)."""
+    farm = make_farm()
+    setup = prepare(farm, fault_source)
+    with setup.db.session() as session:
+        key = session.get(VideoFile, setup.source).storage_key
+    other = make_video(tmp_path / "other.mp4", size=(320, 180), duration=5,
+                       colors_per_second=[PALETTE[6]])
+    open_storage(farm.settings).put_file(key, other)  # what the reused link would do
+
+    refused = setup.submit(seconds=4, resolution="320x180")
+    done = wait_finished(setup.api, refused)
+    assert done["status"] == "failed", done
+    assert f"source {setup.source}: its stored file changed after it was analysed" in done["error"]
+    assert setup.job(refused).attempt == 1  # not retried: another try cannot help
+
+    assert setup.api("POST", f"/video-file/{setup.source}/analysis").status_code == 200
+    wait_for(lambda: setup.api("GET", f"/video-file/{setup.source}").json()["current_status"]
+             == "analyzed", 60, "the second probe")
+    again = setup.submit(seconds=4, resolution="320x180")
+    assert wait_finished(setup.api, again)["status"] == "uploaded"
+    out = tmp_path / "again.mp4"
+    out.write_bytes(requests.get(setup.api("GET", f"/assets/{again}").json()["download_url"]).content)
+    track = read_video(out)
+    assert track.frames == 120
+    assert {nearest_color(c[0]) for c in track.colors} == {PALETTE[6]}  # the new bytes
 
 
 def test_cancel_mid_render(make_farm, fault_source):

@@ -14,7 +14,6 @@ import av
 
 MAX_SIDE = 16384
 MAX_PIXELS = 100_000_000
-HASH_CHUNK = 1024 * 1024
 # A stream that stops this far short of the duration its header declares was cut off.
 TRUNCATION_SLACK = 0.25  # seconds, on top of 5% of the duration
 
@@ -151,11 +150,8 @@ def _size_and_hash(path: Path) -> tuple[int, str]:
         raise ProbeError("the file does not exist") from None
     if size == 0:
         raise ProbeError("the file is empty (0 bytes)")
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        while chunk := fh.read(HASH_CHUNK):
-            digest.update(chunk)
-    return size, digest.hexdigest()
+        return size, hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _unreadable(path: Path, exc: Exception) -> str:

@@ -23,7 +23,7 @@ from shared.sources import resolve
 from worker.render import RenderCanceled, RenderError, render
 
 from .. import context
-from ..cache import SourceCache
+from ..cache import SourceCache, SourceChanged
 from ..celery import app
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def render_job(self, job_id: str) -> None:
         return  # another worker has it, or it ended: a duplicate message
     try:
         outcome = run(claim)
-    except (RenderError, SourceGone, UploadFailed, SoftTimeLimitExceeded) as exc:
+    except (RenderError, SourceGone, SourceChanged, UploadFailed, SoftTimeLimitExceeded) as exc:
         outcome = _end(claim, _reason(exc), retry=False)
     except Exception as exc:  # an unexpected crash: another attempt may succeed
         log.exception("render %s attempt %s crashed", job_id, claim.attempt)
@@ -70,7 +70,7 @@ def run(claim: jobs.Claim) -> str:
     settings = context.settings()
     cache = SourceCache(context.storage(), settings.cache_dir)
     with LeaseKeeper(claim, "rendering"):
-        local = {sid: cache.path(key, sha) for sid, (key, sha) in work.sources.items()}
+        local = {sid: fetch(cache, sid, key, sha) for sid, (key, sha) in work.sources.items()}
     beat = Heartbeat(claim)
     out_dir = os.path.join(settings.cache_dir, "renders")
     os.makedirs(out_dir, exist_ok=True)
@@ -97,6 +97,13 @@ def run(claim: jobs.Claim) -> str:
                 return "uploaded"
         context.storage().delete(work.output_key)  # a newer attempt owns the job now
         return "lost its lease during the upload; its object was removed"
+
+
+def fetch(cache: SourceCache, source_id: str, key: str, sha256: str | None) -> str:
+    try:
+        return cache.path(key, sha256)
+    except SourceChanged as exc:
+        raise SourceChanged(f"source {source_id}: {exc}; analyse it again, then render") from exc
 
 
 def load(claim: jobs.Claim) -> Work:
@@ -206,6 +213,6 @@ def _end(claim: jobs.Claim, reason: str, retry: bool) -> str:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, SoftTimeLimitExceeded):
         return "the render ran past its time limit"
-    if isinstance(exc, (RenderError, SourceGone, UploadFailed)):
+    if isinstance(exc, (RenderError, SourceGone, SourceChanged, UploadFailed)):
         return str(exc)  # written for the user already
     return f"{type(exc).__name__}: {exc}"
