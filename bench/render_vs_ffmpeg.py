@@ -8,7 +8,9 @@
    `python -m worker.render` and the same edit with ffmpeg's filter_complex (imageio-ffmpeg's
    static binary), with the same encoder settings (libx264 veryfast CRF 23, keyframe every
    2 s, AAC 128 kb/s, +faststart), alternating, and prints the median wall-time ratio
-   engine/ffmpeg (goal <= 0.85).
+   engine/ffmpeg (goal <= 0.85). Between them it times the encoder floor: ffmpeg's libx264
+   alone, same settings, on the engine's finished frames read raw from disk: no render
+   of this output can take less than its encoding.
 3. Renders 1080p edits of several minutes (clips of the sources back to back, a looped
    overlay) and prints each render's peak RSS (goal <= 400 MB, flat in the length).
 """
@@ -158,27 +160,69 @@ def run(args: list[str]) -> tuple[float, int, float]:
     return elapsed, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
 
 
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent not idle (all processes), from /proc/stat."""
+    with open("/proc/stat") as fh:
+        ticks = [int(t) for t in fh.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle, iowait
+
+
+def raw_frames(video: Path) -> Path:
+    """The video's frames as raw yuv420p on disk (read back from the page cache)."""
+    raw = video.with_suffix(".yuv")
+    subprocess.run([FFMPEG, "-y", "-loglevel", "error", "-i", str(video), "-an",
+                    "-f", "rawvideo", "-pix_fmt", "yuv420p", str(raw)], check=True)
+    return raw
+
+
+def encoder_command(raw: Path) -> list[str]:
+    """libx264 alone, with the renders' settings, on frames that need no decoding."""
+    return [FFMPEG, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p",
+            "-s", f"{SIZE[0]}x{SIZE[1]}", "-r", "30", "-i", str(raw), "-c:v", "libx264",
+            "-preset", "veryfast", "-crf", "23", "-g", "60", "-f", "null", "-"]
+
+
 def compare(runs: int, scale: float) -> float:
     paths = make_media(OUT / "media", 12)
     clips = ratio_clips(scale)
     engine_out, ffmpeg_out = OUT / "engine.mp4", OUT / "ffmpeg.mp4"
-    ratios, cpu_ratios = [], []
-    for i in range(runs):
-        # Alternate who goes first, so neither always gets the warmer caches.
-        pair = [("engine", engine_command(edit_body(clips), paths, engine_out)),
-                ("ffmpeg", ffmpeg_command(clips, paths, ffmpeg_out))]
-        wall, cpu = {}, {}
-        for name, args in (pair if i % 2 == 0 else pair[::-1]):
-            wall[name], _, cpu[name] = run(args)
-        ratios.append(wall["engine"] / wall["ffmpeg"])
-        cpu_ratios.append(cpu["engine"] / cpu["ffmpeg"])
-        print(f"run {i + 1}: engine {wall['engine']:.2f} s ({cpu['engine']:.2f} s CPU), "
-              f"ffmpeg {wall['ffmpeg']:.2f} s ({cpu['ffmpeg']:.2f} s CPU), "
-              f"ratio {ratios[-1]:.3f}", flush=True)
-    median = statistics.median(ratios)
-    print(f"median wall-time ratio engine/ffmpeg: {median:.3f} (goal <= 0.85); "
-          f"CPU-time ratio {statistics.median(cpu_ratios):.3f}", flush=True)
-    return median
+    run(engine_command(edit_body(clips), paths, engine_out))
+    raw = raw_frames(engine_out)
+    commands = {"engine": engine_command(edit_body(clips), paths, engine_out),
+                "ffmpeg": ffmpeg_command(clips, paths, ffmpeg_out),
+                "x264 alone": encoder_command(raw)}
+    wall: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
+    others: list[float] = []  # share of the machine's CPU others used during each render
+    try:
+        for i in range(runs):
+            # Rotate who goes first, so none always gets the warmer caches.
+            names = list(commands)[i % 3:] + list(commands)[:i % 3]
+            for name in names:
+                busy = busy_cpu_seconds()
+                elapsed, _, seconds = run(commands[name])
+                busy = busy_cpu_seconds() - busy
+                wall[name].append(elapsed)
+                cpu[name].append(seconds)
+                others.append(max(busy - seconds, 0) / (elapsed * os.cpu_count()))
+            print(f"run {i + 1}: " + ", ".join(
+                f"{name} {wall[name][-1]:.2f} s ({cpu[name][-1]:.2f} s CPU)" for name in commands)
+                + f", ratio {wall['engine'][-1] / wall['ffmpeg'][-1]:.3f}", flush=True)
+    finally:
+        raw.unlink()
+    ratio = statistics.median(e / f for e, f in zip(wall["engine"], wall["ffmpeg"]))
+    cpu_ratio = statistics.median(e / f for e, f in zip(cpu["engine"], cpu["ffmpeg"]))
+    floor = statistics.median(x / f for x, f in zip(wall["x264 alone"], wall["ffmpeg"]))
+    x264_cpu = statistics.median(cpu["x264 alone"])
+    if max(others) > 0.05:
+        print(f"WARNING: other processes used up to {max(others):.0%} of the machine's CPU "
+              "during a render: these figures are not reliable", flush=True)
+    print(f"median wall-time ratio engine/ffmpeg: {ratio:.3f} (goal <= 0.85: "
+          f"{'met' if ratio <= 0.85 else 'NOT met'}); CPU-time ratio {cpu_ratio:.3f}", flush=True)
+    print(f"encoder floor: x264 alone on the finished frames takes {floor:.3f} of ffmpeg's "
+          f"wall time ({x264_cpu:.2f} s CPU; on {os.cpu_count()} cores at best "
+          f"{x264_cpu / os.cpu_count() / statistics.median(wall['ffmpeg']):.3f})", flush=True)
+    return ratio
 
 
 def long_clips(minutes: float) -> list[dict]:
