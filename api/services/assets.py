@@ -1,7 +1,7 @@
 """Project assets: uploads, links to library video files, generated renders."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from shared.errors import Conflict, NotFound, Unprocessable
@@ -9,7 +9,7 @@ from shared.models import GENERATED_VIDEO, Asset, VideoFile
 from shared.naming import clean_filename
 
 from ..auth import Caller
-from ..context import get_session, get_storage
+from ..context import get_session, get_storage, read_row
 from ..schemas import AssetCreate
 from .projects import owned_project
 from .uploads import WAITING, media_key, receive_file, request_probe
@@ -22,13 +22,17 @@ def owned_asset(user: Caller, asset_id) -> Asset:
     return row
 
 
+# Built once: building it for each poll cost more than running it.
+_VERSION = (
+    select(Asset.updated_at, VideoFile.updated_at)
+    .outerjoin(VideoFile, VideoFile.id == Asset.video_file_id)
+    .where(Asset.id == bindparam("asset_id"), Asset.owner_id == bindparam("owner_id"))
+)
+
+
 def asset_version(user: Caller, asset_id) -> tuple:
-    """What changes whenever the caller's asset's answer would: one indexed read, no ORM rows."""
-    version = get_session().execute(
-        select(Asset.updated_at, VideoFile.updated_at)
-        .outerjoin(VideoFile, VideoFile.id == Asset.video_file_id)
-        .where(Asset.id == str(asset_id), Asset.owner_id == user.id)
-    ).one_or_none()
+    """What changes whenever the caller's asset's answer would: one indexed read, no Session."""
+    version = read_row(_VERSION, asset_id=str(asset_id), owner_id=user.id)
     if version is None:
         raise NotFound("Asset not found")
     return tuple(version)

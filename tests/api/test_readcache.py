@@ -1,10 +1,11 @@
 """Polled asset reads are reused only while the row is unchanged: never an older answer."""
 from __future__ import annotations
 
+import requests
 from sqlalchemy import update
 
 from api.readcache import VersionedCache
-from shared.models import Asset, Project
+from shared.models import Asset, Project, VideoFile
 
 
 def test_a_changed_row_is_read_again(client, db, make_user):
@@ -41,3 +42,33 @@ def test_versioned_cache_builds_once_per_version():
     assert cache.get_or_build("k", 1, build) == {"n": 1}
     assert cache.get_or_build("k", 2, build) == {"n": 2}
     assert len(builds) == 2
+
+
+def test_polls_of_every_server_process_follow_a_change_at_once(live_server, db, make_user):
+    """A linked file analysed, re-analysed, analysed again (as workers write it): each poll
+    right after a write answers the new status, whichever gunicorn process serves it."""
+    user_id, key = make_user()
+    with db.session() as session:
+        project = Project(owner_id=user_id, name="p", description="d")
+        video = VideoFile(owner_id=user_id, name="v", filename="v.mp4", status="processing",
+                          storage_key=f"{user_id}/v.mp4")
+        session.add_all([project, video])
+        session.flush()
+        asset = Asset(owner_id=user_id, project_id=project.id, keyname=video.id,
+                      asset_type="video-reference", video_file_id=video.id, status="processing")
+        session.add(asset)
+        session.flush()
+        asset_id, video_id = asset.id, video.id
+
+    def polls() -> list[tuple]:
+        # A new connection each: gunicorn's two processes take turns accepting them.
+        answers = [requests.get(f"{live_server.url}/assets/{asset_id}", timeout=10,
+                                headers={"X-API-Key": key}).json() for _ in range(8)]
+        return [(a["status"], a["uploaded"], bool(a["url"])) for a in answers]
+
+    assert polls() == [("processing", False, False)] * 8  # now cached in both processes
+    for status in ("analyzed", "processing", "analyzed"):
+        with db.session() as session:
+            session.execute(update(VideoFile).where(VideoFile.id == video_id).values(status=status))
+        analyzed = status == "analyzed"
+        assert polls() == [(status, analyzed, analyzed)] * 8
