@@ -33,8 +33,9 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
         validation_error_callback=errors.validation_error_response,
         security_schemes=SECURITY_SCHEMES,
     )
+    # No SECRET_KEY: the API has no cookie sessions (callers send keys; stored objects' links are
+    # signed by the storage with settings.secret_key), so Flask opens and signs none per request.
     app.config.update(
-        SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         JSON_SORT_KEYS=False,
     )
