@@ -2,25 +2,42 @@
 
 Status polling is most of an API's traffic while renders run. Each poll still asks the
 database for the row's version (one indexed read), so an answer is never older than the
-database; only the row's loading and presenting are saved. Entries also expire after
-MAX_AGE_SECONDS, so the signed links in them stay fresh.
+database; only the row's loading, presenting and serializing are saved. Entries also expire
+after MAX_AGE_SECONDS, so the signed links in them stay fresh.
 """
 from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Hashable
+from typing import Callable, Hashable, TypeVar
+
+from flask import Response, current_app
 
 MAX_AGE_SECONDS = 60.0
 MAX_ENTRIES = 10_000
 
+T = TypeVar("T")
+
+
+class Answer:
+    """A presented answer and its JSON body, serialized once per version rather than per poll."""
+
+    __slots__ = ("data", "body")
+
+    def __init__(self, data: dict):
+        self.data = data
+        self.body = current_app.json.response(data).get_data()  # as Flask would answer `data`
+
+    def response(self) -> Response:
+        return current_app.response_class(self.body, mimetype=current_app.json.mimetype)
+
 
 class VersionedCache:
     def __init__(self):
-        self._entries: dict[Hashable, tuple[Hashable, float, dict]] = {}
+        self._entries: dict[Hashable, tuple[Hashable, float, object]] = {}
         self._lock = threading.Lock()
 
-    def get_or_build(self, key: Hashable, version: Hashable, build: Callable[[], dict]) -> dict:
+    def get_or_build(self, key: Hashable, version: Hashable, build: Callable[[], T]) -> T:
         entry = self._entries.get(key)
         now = time.monotonic()
         if entry is not None and entry[0] == version and entry[1] > now:

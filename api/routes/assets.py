@@ -55,21 +55,21 @@ def list_generated(path: ProjectAssetPath):
 @bp.get("/assets/<uuid:asset_id>", responses={200: AssetOut})
 def get_asset(path: AssetPath):
     """One asset, with signed links."""
-    return polled_asset(path)
+    return polled_asset(path).response()
 
 
-def polled_asset(path: AssetPath) -> dict:
+def polled_asset(path: AssetPath) -> readcache.Answer:
     # Polled in loops: the presented answer is reused while the row's version is unchanged.
     user, asset_id = current_user(), str(path.asset_id)
     return readcache.assets.get_or_build(
         (user.id, asset_id), service.asset_version(user, asset_id),
-        lambda: asset_out(service.owned_asset(user, asset_id)).model_dump())
+        lambda: readcache.Answer(asset_out(service.owned_asset(user, asset_id)).model_dump()))
 
 
 @bp.get("/assets/<uuid:asset_id>/status", responses={200: AssetStatus})
 def status(path: AssetPath):
     """Status, progress and error of an asset."""
-    asset = polled_asset(path)
+    asset = polled_asset(path).data
     return {field: asset[field] for field in AssetStatus.model_fields}
 
 
