@@ -1,15 +1,18 @@
 """Status polling: requests/s of `GET /assets/{id}` under gunicorn, against a bare "hello" route.
 
-    .venv/bin/python -m bench.status_polling [--seconds 10] [--connections 16]
+    .venv/bin/python -m bench.status_polling [--seconds 10] [--connections 16] [--rounds 2]
 
 Both apps run under gunicorn with the Procfile's flags (2 workers × 4 threads) on loopback;
-`wrk` (apt-get install wrk) drives each in turn. Goal: ratio ≥ 0.5.
+`wrk` (apt-get install wrk) drives each in turn, a round being one run of each. Goal: ratio ≥ 0.5
+(best run against best run; each round's own ratio is printed too, as other load on the
+machine shifts both sides of a round alike).
 """
 from __future__ import annotations
 
 import argparse
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,6 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -67,7 +71,7 @@ def main() -> None:
         hello, hello_url = serve_hello()
         try:
             results = {"hello": [], "asset": []}
-            for _ in range(2):  # alternate, so drift hits both alike
+            for _ in range(args.rounds):  # alternate, so drift hits both alike
                 results["hello"].append(wrk(hello_url, args.seconds, args.connections))
                 results["asset"].append(wrk(f"{farm.url}/assets/{asset}", args.seconds,
                                             args.connections, api.headers["X-API-Key"]))
@@ -79,6 +83,9 @@ def main() -> None:
     print(f"GET /assets/{{id}}: {best['asset']:.0f} req/s; bare hello: {best['hello']:.0f} req/s; "
           f"ratio {ratio:.2f} (goal ≥ 0.5: {'met' if ratio >= 0.5 else 'NOT met'})")
     print(f"runs: {results}")
+    rounds = [a / h for h, a in zip(results["hello"], results["asset"])]
+    print(f"ratio per round: {', '.join(f'{r:.2f}' for r in rounds)}; "
+          f"median {statistics.median(rounds):.2f}")
 
 
 if __name__ == "__main__":
