@@ -142,7 +142,8 @@ def test_s3_down_during_upload_fails_and_never_claims_an_object(make_farm, fault
     s3.start()
     try:
         setup = prepare(make_farm(storage_url=s3.url), fault_source)
-        asset_id = setup.submit(seconds=20, resolution="640x360")
+        # 600 frames at 720p: long enough (1 s and more) for a poll to see it under way.
+        asset_id = setup.submit(seconds=20, resolution="1280x720")
         setup.rendering(asset_id, past=0.05)  # sources fetched: the render is under way
         s3.stop()
         done = wait_finished(setup.api, asset_id, timeout=240)
