@@ -1,10 +1,11 @@
-"""A throwaway farm for benchmarks: its own Redis, SQLite database, store, gunicorn, worker."""
+"""A throwaway farm for benchmarks: its own Redis, database, store, gunicorn, worker."""
 from __future__ import annotations
 
 import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from shared.cli import create_user, migrate
 from shared.config import Settings
@@ -12,19 +13,36 @@ from shared.db import Database
 from tests.livesrv import ApiCaller, Farm, RedisServer, wait_for
 
 
+DATABASES = ("sqlite", "postgresql")
+
+
 @contextmanager
-def bench_farm(workers: int = 1):
+def database(kind: str, folder: Path) -> Iterator[str]:
+    """A new, migrated database: SQLite in `folder`, or one on the test PostgreSQL server."""
+    if kind == "postgresql":
+        from tests.conftest import postgres_database
+
+        with postgres_database() as url:
+            yield url
+        return
+    url = f"sqlite:///{folder / 'canopy.db'}"
+    migrate(Settings(database_url=url))
+    yield url
+
+
+@contextmanager
+def bench_farm(workers: int = 1, database_kind: str = "sqlite"):
     """Yields (farm, api): a started farm and a new user's caller."""
-    with tempfile.TemporaryDirectory(prefix="canopy-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="canopy-bench-") as tmp, \
+            database(database_kind, Path(tmp)) as database_url:
         folder = Path(tmp)
         redis = RedisServer(folder)
         redis.start()
         settings = Settings(
-            database_url=f"sqlite:///{folder / 'canopy.db'}", redis_url=redis.url,
+            database_url=database_url, redis_url=redis.url,
             storage_url=f"file://{folder / 'objects'}", secret_key="bench",
             cache_dir=str(folder / "cache"),
         )
-        migrate(settings)
         farm = Farm(settings, folder, redis)
         try:
             farm.start(workers)

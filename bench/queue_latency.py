@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.farm import bench_farm, upload_video
+from bench.farm import DATABASES, bench_farm, upload_video
 from tests.livesrv import wait_for
 from tests.mediakit import make_video
 
@@ -31,8 +31,10 @@ def tiny_edit(source: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--database", choices=DATABASES, default="sqlite",
+                        help="the farm's database (postgresql: a new one on 127.0.0.1:5432)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, bench_farm() as (farm, api):
+    with tempfile.TemporaryDirectory() as tmp, bench_farm(database_kind=args.database) as (farm, api):
         source = upload_video(api, make_video(Path(tmp) / "tiny.mp4", size=(64, 36), duration=1.0))
         project = api("POST", "/projects", json={"name": "bench", "description": "latency"}).json()["id"]
         latencies, round_trips = [], []

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.farm import bench_farm, upload_video
+from bench.farm import DATABASES, bench_farm, upload_video
 from shared.config import REPO_ROOT
 from tests.livesrv import free_port, wait_for
 from tests.mediakit import make_video
@@ -59,10 +59,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--database", choices=DATABASES, default="sqlite",
+                        help="the farm's database (postgresql: a new one on 127.0.0.1:5432)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
-    with tempfile.TemporaryDirectory() as tmp, bench_farm() as (farm, api):
+    with tempfile.TemporaryDirectory() as tmp, bench_farm(database_kind=args.database) as (farm, api):
         source = upload_video(api, make_video(Path(tmp) / "s.mp4", size=(64, 36), duration=1.0))
         project = api("POST", "/projects", json={"name": "bench", "description": "poll"}).json()["id"]
         asset = api("POST", f"/projects/{project}/asset", json={

