@@ -181,6 +181,18 @@ def test_direct_upload_then_analysis(api, tmp_path):
     assert done["current_status"] == "analyzed" and done["size"] == source.stat().st_size
 
 
+def test_an_upload_named_like_the_thumbnail_keeps_its_bytes(api, tmp_path):
+    """The thumbnail is stored beside the upload: under a name no upload can have."""
+    source = make_image(tmp_path / "thumbnail.jpg", (640, 360), PALETTE[2])
+    created = upload_video_file(api, source, name="t")
+    assert created.status_code == 200, created.text
+    done = settled(lambda: api("GET", f"/video-file/{created.json()['id']}").json(), "probe")
+    assert done["current_status"] == "analyzed" and done["hash"] == sha256(source), done
+    assert requests.get(done["download_url"], timeout=10).content == source.read_bytes()
+    thumbnail = requests.get(done["thumbnail_url"], timeout=10)
+    assert thumbnail.status_code == 200 and thumbnail.content != source.read_bytes()
+
+
 def test_other_owners_media_is_404(api, farm, make_user, tmp_path):
     uploaded = upload_video_file(api, make_video(tmp_path / "mine.mp4", duration=1.0)).json()
     _, key = make_user()

@@ -19,7 +19,9 @@ from ..celery import app
 log = logging.getLogger(__name__)
 
 MODELS = {"asset": Asset, "video_file": VideoFile}
-THUMBNAIL = "thumbnail.jpg"
+# Beside the upload; stored names never start with a dot (`clean_filename`), so this key can
+# never be the upload's own (an upload named thumbnail.jpg was overwritten by its thumbnail).
+THUMBNAIL = ".thumbnail.jpg"
 
 
 @app.task(name=PROBE_TASK)
