@@ -37,16 +37,23 @@ class VersionedCache:
         self._entries: dict[Hashable, tuple[Hashable, float, object]] = {}
         self._lock = threading.Lock()
 
-    def get_or_build(self, key: Hashable, version: Hashable, build: Callable[[], T]) -> T:
+    def get_or_build(self, key: Hashable, version: Hashable,
+                     build: Callable[[], tuple[T, Hashable]]) -> T:
+        """The entry for `key` if it was built at `version`, else `build()`'s new one.
+
+        `build` returns the value and the version of the rows it read: the entry is filed
+        under that, so a value read from an older snapshot than `version` (a transaction
+        begun earlier in the request, under repeatable read) is never reused for `version`.
+        """
         entry = self._entries.get(key)
         now = time.monotonic()
         if entry is not None and entry[0] == version and entry[1] > now:
             return entry[2]
-        value = build()
+        value, built_at = build()
         with self._lock:
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()
-            self._entries[key] = (version, now + MAX_AGE_SECONDS, value)
+            self._entries[key] = (built_at, now + MAX_AGE_SECONDS, value)
         return value
 
 

@@ -61,9 +61,13 @@ def get_asset(path: AssetPath):
 def polled_asset(path: AssetPath) -> readcache.Answer:
     # Polled in loops: the presented answer is reused while the row's version is unchanged.
     user, asset_id = current_user(), str(path.asset_id)
-    return readcache.assets.get_or_build(
-        (user.id, asset_id), service.asset_version(user, asset_id),
-        lambda: readcache.Answer(asset_out(service.owned_asset(user, asset_id)).model_dump()))
+
+    def build() -> tuple[readcache.Answer, tuple]:
+        asset = service.owned_asset(user, asset_id)
+        return readcache.Answer(asset_out(asset).model_dump()), service.version_of(asset)
+
+    return readcache.assets.get_or_build((user.id, asset_id), service.asset_version(user, asset_id),
+                                         build)
 
 
 @bp.get("/assets/<uuid:asset_id>/status", responses={200: AssetStatus})

@@ -30,6 +30,11 @@ _VERSION = (
 )
 
 
+def version_of(asset: Asset) -> tuple:
+    """The version of a loaded asset, as `asset_version` reads it from the database."""
+    return asset.updated_at, asset.video_file.updated_at if asset.video_file else None
+
+
 def asset_version(user: Caller, asset_id) -> tuple:
     """What changes whenever the caller's asset's answer would: one indexed read, no Session."""
     version = read_row(_VERSION, asset_id=str(asset_id), owner_id=user.id)
