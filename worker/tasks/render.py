@@ -70,7 +70,7 @@ def run(claim: jobs.Claim) -> str:
     settings = context.settings()
     cache = SourceCache(context.storage(), settings.cache_dir)
     with LeaseKeeper(claim, "rendering"):
-        local = {sid: fetch(cache, sid, key, sha) for sid, (key, sha) in work.sources.items()}
+        local = fetch_sources(claim, cache, work.sources)
     beat = Heartbeat(claim)
     out_dir = os.path.join(settings.cache_dir, "renders")
     os.makedirs(out_dir, exist_ok=True)
@@ -97,6 +97,19 @@ def run(claim: jobs.Claim) -> str:
                 return "uploaded"
         context.storage().delete(work.output_key)  # a newer attempt owns the job now
         return "lost its lease during the upload; its object was removed"
+
+
+def fetch_sources(claim: jobs.Claim, cache: SourceCache,
+                  sources: dict[str, tuple[str, str | None]]) -> dict[str, str]:
+    """Local paths of the sources; {id: (key, sha256)} read again once if one has changed
+    (re-uploaded and analysed again since the job read them: then the new bytes are good)."""
+    try:
+        return {sid: fetch(cache, sid, key, sha) for sid, (key, sha) in sources.items()}
+    except SourceChanged:
+        fresh = load(claim).sources
+        if fresh == sources:
+            raise  # rewritten without a new analysis
+        return {sid: fetch(cache, sid, key, sha) for sid, (key, sha) in fresh.items()}
 
 
 def fetch(cache: SourceCache, source_id: str, key: str, sha256: str | None) -> str:

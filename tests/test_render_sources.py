@@ -1,0 +1,80 @@
+"""The render task's source fetch, on a real database and store: a source analysed again
+since the job read it is fetched anew; one rewritten without analysis is refused."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from shared.jobs import Claim
+from shared.models import Asset, Project, RenderJob, VideoFile, utcnow
+from tests.livesrv import settings_env
+from worker import context
+from worker.cache import SourceCache, SourceChanged
+from worker.tasks.render import fetch_sources
+
+FIRST, SECOND = b"first upload" * 1000, b"second upload" * 1000
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def worker_context(settings, monkeypatch):
+    """worker.context reading the test settings, as a worker process started with them."""
+    for name, value in settings_env(settings).items():
+        monkeypatch.setenv(name, value)
+    context.settings.cache_clear()
+    context.reset()
+    yield
+    context.settings.cache_clear()
+    context.reset()
+
+
+def queued_job(db, user_id: str, key: str, sha: str) -> tuple[Claim, str]:
+    """A render job of one clip of an analysed library file stored at `key` with hash `sha`."""
+    with db.session() as session:
+        project = Project(owner_id=user_id, name="p", description="d")
+        video = VideoFile(owner_id=user_id, name="v", filename="v.mp4", status="analyzed",
+                          storage_key=key, sha256=sha, media_kind="video", duration=5.0)
+        session.add_all([project, video])
+        session.flush()
+        asset = Asset(owner_id=user_id, project_id=project.id, keyname="out.mp4",
+                      asset_type="generated_video", status="queued", filename="out.mp4")
+        session.add(asset)
+        session.flush()
+        edit = {"video_edit_version": "1.0", "video_output_format": "mp4",
+                "video_output_resolution": "320x180", "video_output_fps": 30,
+                "video_output_filename": "out.mp4", "audio_overlay": [],
+                "video_series_sequential": [{"video_id": video.id, "type": "videofile",
+                                             "video_start_time": 0, "video_end_time": 1,
+                                             "audio_levels": []}]}
+        job = RenderJob(owner_id=user_id, asset_id=asset.id, edit_data=edit, enqueued_at=utcnow())
+        session.add(job)
+        session.flush()
+        return Claim(job.id, 1), video.id
+
+
+def test_a_source_analysed_again_since_the_job_read_it_is_fetched_anew(
+        worker_context, db, make_user, tmp_path):
+    user_id, _ = make_user()
+    key = f"{user_id}/video-files/direct/v.mp4"
+    context.storage().put_bytes(key, SECOND)  # re-put through the direct link, then analysed
+    claim, video_id = queued_job(db, user_id, key, digest(SECOND))
+    stale = {video_id: (key, digest(FIRST))}  # what the job read before that
+
+    local = fetch_sources(claim, SourceCache(context.storage(), str(tmp_path)), stale)
+    with open(local[video_id], "rb") as fh:
+        assert fh.read() == SECOND
+
+
+def test_a_source_rewritten_without_analysis_is_refused(worker_context, db, make_user, tmp_path):
+    user_id, _ = make_user()
+    key = f"{user_id}/video-files/direct/v.mp4"
+    context.storage().put_bytes(key, SECOND)  # re-put through the direct link, not analysed
+    claim, video_id = queued_job(db, user_id, key, digest(FIRST))
+
+    with pytest.raises(SourceChanged, match=f"source {video_id}: its stored file changed"):
+        fetch_sources(claim, SourceCache(context.storage(), str(tmp_path)),
+                      {video_id: (key, digest(FIRST))})
