@@ -56,7 +56,8 @@ class Database:
         return make_engine(self.url, autocommit=True)
 
     def read_one(self, statement, **params) -> Row | None:
-        """One row (or None) of a select, on the reader: no Session, no transaction.
+        """One row (or None) of a select, on the reader: no Session, no transaction. Reads
+        only: the statement may run twice.
 
         A connection the server dropped (a restart, an idle timeout) fails the first try and
         invalidates the pool; the second try gets a new connection.
