@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from .models import Asset, RenderJob, utcnow
@@ -25,6 +25,32 @@ class Claim:
     attempt: int
 
 
+def lease_clock(session: Session):
+    """Now, by the database's clock where it has one, for writing and checking leases.
+
+    Workers and reapers on other machines may disagree about the time: a lease written by
+    one clock and judged by another would expire early (healthy renders requeued) or late.
+    A SQLite file is only ever shared by the processes of one machine: its clock is ours.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return func.timezone("UTC", func.now())  # naive UTC, as the columns hold
+    return utcnow()
+
+
+def _lease_until(session: Session, lease_s: float):
+    return lease_clock(session) + timedelta(seconds=lease_s)
+
+
+def _unless_canceled(state: str):
+    """`state`, or 'canceled' for a job whose cancel was asked meanwhile (a requeue must
+    never leave a job queued that no claim will take)."""
+    return case((RenderJob.cancel_requested.is_(True), "canceled"), else_=state)
+
+
+def _state(session: Session, job_id: str) -> str:
+    return session.execute(select(RenderJob.state).where(RenderJob.id == job_id)).scalar_one()
+
+
 def _set_asset(session: Session, job_id: str, **values) -> None:
     asset_id = select(RenderJob.asset_id).where(RenderJob.id == job_id).scalar_subquery()
     session.execute(update(Asset).where(Asset.id == asset_id).values(**values))
@@ -37,10 +63,11 @@ def claim(session: Session, job_id: str, worker_id: str, lease_s: float) -> Clai
         .where(RenderJob.id == job_id, RenderJob.state == "queued",
                RenderJob.cancel_requested.is_(False))
         .values(state="rendering", attempt=RenderJob.attempt + 1, worker_id=worker_id,
-                lease_until=utcnow() + timedelta(seconds=lease_s))
+                lease_until=_lease_until(session, lease_s))
     )
     if result.rowcount != 1:
         session.rollback()
+        mark_canceled(session, job_id)  # queued with a cancel asked: it ends now
         return None
     _set_asset(session, job_id, status="rendering", progress=0.0, error=None)
     attempt = session.execute(select(RenderJob.attempt).where(RenderJob.id == job_id)).scalar_one()
@@ -58,7 +85,7 @@ def heartbeat(session: Session, claim_: Claim, lease_s: float, progress: float,
     """Renew the lease and record progress: 'ok', 'canceled' (stop, cancel asked) or 'lost'."""
     result = session.execute(
         update(RenderJob).where(*_mine(claim_, state))
-        .values(lease_until=utcnow() + timedelta(seconds=lease_s))
+        .values(lease_until=_lease_until(session, lease_s))
     )
     if result.rowcount != 1:
         session.rollback()
@@ -74,7 +101,7 @@ def heartbeat(session: Session, claim_: Claim, lease_s: float, progress: float,
 def start_upload(session: Session, claim_: Claim, lease_s: float) -> bool:
     result = session.execute(
         update(RenderJob).where(*_mine(claim_, "rendering"), RenderJob.cancel_requested.is_(False))
-        .values(state="uploading", lease_until=utcnow() + timedelta(seconds=lease_s))
+        .values(state="uploading", lease_until=_lease_until(session, lease_s))
     )
     if result.rowcount != 1:
         session.rollback()
@@ -103,17 +130,20 @@ def finalize(session: Session, claim_: Claim, storage_key: str, size: int, **med
 
 
 def fail(session: Session, claim_: Claim, error: str, retry: bool) -> str:
-    """End this attempt: back to 'queued' when `retry` and attempts remain, else 'failed'."""
+    """End this attempt: back to 'queued' when `retry` and attempts remain, else 'failed'
+    ('canceled' instead of queued when a cancel was asked meanwhile)."""
     job = session.get(RenderJob, claim_.job_id)
     state = "queued" if retry and job.attempt < MAX_ATTEMPTS else "failed"
     result = session.execute(
         update(RenderJob).where(*_mine(claim_, "rendering", "uploading"))
-        .values(state=state, error=error[:4000], lease_until=None, worker_id=None,
+        .values(state=_unless_canceled(state) if state == "queued" else state,
+                error=error[:4000], lease_until=None, worker_id=None,
                 enqueued_at=utcnow() if state == "queued" else RenderJob.enqueued_at)
     )
     if result.rowcount != 1:
         session.rollback()
         return "lost"
+    state = _state(session, claim_.job_id)
     _set_asset(session, claim_.job_id, status=state, error=error[:4000] if state == "failed" else None,
                progress=0.0)
     session.commit()
@@ -170,30 +200,31 @@ def reap(session: Session, queued_grace_s: float, queue_timeout_s: float = 86400
     harmless) — including the jobs requeued here. A job queued longer than
     `queue_timeout_s` (no worker serves its queue) fails, so that every job ends.
     """
+    clock = now if now is not None else lease_clock(session)
     now = now or utcnow()
     out = Reaped([], [], [])
     expired = session.execute(
-        select(RenderJob.id, RenderJob.attempt, RenderJob.state, RenderJob.error,
-               RenderJob.cancel_requested).where(
-            RenderJob.state.in_(("rendering", "uploading")), RenderJob.lease_until < now)
+        select(RenderJob.id, RenderJob.attempt, RenderJob.state, RenderJob.cancel_requested)
+        .where(RenderJob.state.in_(("rendering", "uploading")), RenderJob.lease_until < clock)
     ).all()
-    for job_id, attempt, state, error, cancel in expired:
+    for job_id, attempt, state, cancel in expired:
         if cancel and mark_canceled(session, job_id):  # its worker died: the cancel stands
             continue
         final = attempt >= MAX_ATTEMPTS
-        new_state = "failed" if final else "queued"
-        reason = error or f"worker stopped renewing its lease ({state}, attempt {attempt})"
+        reason = f"worker stopped renewing its lease ({state}, attempt {attempt})"
         result = session.execute(
             update(RenderJob)
             .where(RenderJob.id == job_id, RenderJob.attempt == attempt, RenderJob.state == state,
-                   RenderJob.lease_until < now)
-            .values(state=new_state, error=reason, lease_until=None, worker_id=None,
-                    enqueued_at=now)
+                   RenderJob.lease_until < clock)
+            .values(state="failed" if final else _unless_canceled("queued"), error=reason,
+                    lease_until=None, worker_id=None, enqueued_at=now)
         )
         if result.rowcount == 1:
+            new_state = _state(session, job_id)
             _set_asset(session, job_id, status=new_state, progress=0.0,
-                       error=reason if final else None)
-            (out.failed if final else out.requeued).append(job_id)
+                       error=reason if new_state == "failed" else None)
+            if new_state != "canceled":
+                (out.failed if final else out.requeued).append(job_id)
     session.commit()
     out.failed += _expire_queued(session, now - timedelta(seconds=queue_timeout_s))
     stale = now - timedelta(seconds=queued_grace_s)

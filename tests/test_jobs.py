@@ -1,17 +1,20 @@
 """The render job's compare-and-set transitions, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select, update
 
 from shared import jobs
+from shared.db import Database
+from shared.cli import create_user
 from shared.models import Asset, Project, RenderJob, utcnow
+from tests.conftest import postgres_database
 
 
-@pytest.fixture
-def job_id(db, make_user):
-    user_id, _ = make_user()
+def queued_job(db, user_id: str) -> str:
     with db.session() as session:
         project = Project(owner_id=user_id, name="p", description="d")
         session.add(project)
@@ -24,6 +27,12 @@ def job_id(db, make_user):
         session.add(job)
         session.flush()
         return job.id
+
+
+@pytest.fixture
+def job_id(db, make_user):
+    user_id, _ = make_user()
+    return queued_job(db, user_id)
 
 
 def state(db, job_id):
@@ -108,3 +117,47 @@ def test_a_cancel_outlives_its_dead_worker(db, job_id):
         reaped = jobs.reap(session, 300, now=utcnow() + timedelta(seconds=30))
     assert job_id not in reaped.requeued and job_id not in [j for j, _ in reaped.resend]
     assert state(db, job_id) == ("canceled", 1, "canceled")
+
+
+def test_a_cancel_asked_before_a_crash_is_not_lost_in_the_requeue(db, job_id):
+    """The attempt crashed before its heartbeat saw the cancel: the job ends canceled rather
+    than queued with a cancel that no claim would take (stuck until the queue timeout)."""
+    with db.session() as session:
+        claim = jobs.claim(session, job_id, "w", 30)
+        assert jobs.request_cancel(session, job_id) == "rendering"
+        assert jobs.fail(session, claim, "RuntimeError: boom", retry=True) == "canceled"
+    assert state(db, job_id) == ("canceled", 1, "canceled")
+
+
+def test_a_queued_job_with_a_cancel_asked_ends_when_claimed(db, job_id):
+    """A row left queued with its cancel flag (written before requeues checked it)."""
+    with db.session() as session:
+        session.execute(update(RenderJob).where(RenderJob.id == job_id).values(cancel_requested=True))
+        session.commit()
+        assert jobs.claim(session, job_id, "w", 30) is None
+    assert state(db, job_id) == ("canceled", 0, "canceled")
+
+
+def test_leases_follow_the_database_clock_not_the_workers(monkeypatch):
+    """A worker whose clock is an hour slow: its lease is still 30 s from the database's
+    now, so the reapers (judging by the same clock) leave the healthy render alone."""
+    with postgres_database() as url:
+        db = Database(url)
+        try:
+            user, _ = create_user(db, f"{uuid.uuid4().hex[:8]}@example.com")
+            job_id = queued_job(db, user.id)
+            slow = utcnow() - timedelta(hours=1)
+            monkeypatch.setattr(jobs, "utcnow", lambda: slow)  # the worker's clock only
+            with db.session() as session:
+                claim = jobs.claim(session, job_id, "w", 30)
+                assert jobs.heartbeat(session, claim, 30, 0.5) == "ok"
+            monkeypatch.undo()
+            with db.session() as session:
+                assert jobs.reap(session, 300).requeued == []
+                left = session.execute(
+                    select(RenderJob.lease_until - jobs.lease_clock(session))
+                    .where(RenderJob.id == job_id)).scalar_one()
+            assert timedelta(seconds=25) < left <= timedelta(seconds=30)
+            assert state(db, job_id) == ("rendering", 1, "rendering")
+        finally:
+            db.dispose()
