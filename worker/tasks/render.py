@@ -143,6 +143,8 @@ def upload(key: str, path: str, fmt: str) -> int:
     for attempt in range(UPLOAD_TRIES):
         try:
             return context.storage().put_file(key, path, content_type=CONTENT_TYPES[fmt])
+        except SoftTimeLimitExceeded:
+            raise  # out of time: no retry, the job fails with that reason
         except Exception as exc:
             if attempt == UPLOAD_TRIES - 1:
                 raise UploadFailed(f"could not store the render after {UPLOAD_TRIES} tries: {exc}") from exc
@@ -193,9 +195,12 @@ class LeaseKeeper(threading.Thread):
         settings = context.settings()
         progress = 1.0 if self.state == "uploading" else 0.0
         while not self.done.wait(max(0.5, settings.lease_seconds / 4)):
-            with context.db().session() as session:
-                jobs.heartbeat(session, self.claim, settings.lease_seconds, progress,
-                               state=self.state)
+            try:
+                with context.db().session() as session:
+                    jobs.heartbeat(session, self.claim, settings.lease_seconds, progress,
+                                   state=self.state)
+            except Exception:  # a database blip: the next round renews the lease
+                log.warning("lease renewal of %s failed", self.claim.job_id, exc_info=True)
 
     def __enter__(self):
         self.start()
