@@ -15,8 +15,20 @@ from shared.naming import clean_filename
         ("", "upload"),
         (None, "upload"),
         ("/", "upload"),
-        ("x" * 300 + ".mp4", "x" * 196 + ".mp4"),
+        ("x" * 300 + ".mp4", "x" * 146 + ".mp4"),
+        ("é" * 190 + ".mp4", "é" * 73 + ".mp4"),  # 2 bytes each: 146 + 4 bytes
+        ("😀" * 150 + ".mp4", "😀" * 36 + ".mp4"),  # 4 bytes each, never half a character
+        ("a." + "é" * 300, "a." + "é" * 37),  # a long "extension" is cut too
     ],
 )
 def test_clean_filename(raw, clean):
     assert clean_filename(raw) == clean
+
+
+@pytest.mark.parametrize("raw", ["é" * 190 + ".mp4", "😀" * 150 + ".mp4", "x." + "😀" * 200,
+                                 "e\u0301" * 120 + ".mov"])
+def test_clean_filename_fits_a_file_name_on_disk(raw, tmp_path):
+    """A name on disk is at most 255 bytes: every clean name can be created as a file."""
+    name = clean_filename(raw)
+    assert len(name.encode()) <= 150 and name.encode().decode() == name
+    (tmp_path / name).write_bytes(b"x")

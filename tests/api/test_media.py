@@ -254,3 +254,33 @@ def test_direct_asset_upload_then_analysis(api, tmp_path):
     assert api("POST", f"/assets/{created['id']}/analysis").status_code == 200
     done = settled(lambda: api("GET", f"/assets/{created['id']}/status").json(), "direct asset probe")
     assert done["status"] == "analyzed" and done["uploaded"] is True
+
+
+def test_long_non_ascii_filename_is_shortened_to_fit_a_file_name(api, tmp_path):
+    """190 'é' are 380 bytes of UTF-8: over any file system's 255-byte name, though < 200 characters."""
+    source = make_video(tmp_path / "ok.mp4", duration=1.0)
+    created = api("POST", "/video-file", json={"name": "x", "filename": "a.mp4"}).json()
+    with open(source, "rb") as fh:
+        response = api("POST", created["upload_url"], files={"file": ("é" * 190 + ".mp4", fh)})
+    assert response.status_code == 200, response.text
+    name = response.json()["filename"]
+    assert name.endswith(".mp4") and set(name[:-4]) == {"é"} and len(name.encode()) <= 150
+    done = settled(lambda: api("GET", f"/video-file/{created['id']}").json(), "probe")
+    assert done["current_status"] == "analyzed", done
+    with open(source, "rb") as fh:  # and the file takes uploads again
+        again = api("POST", created["upload_url"], files={"file": ("ok.mp4", fh)})
+    assert again.status_code == 200, again.text
+
+
+def test_direct_upload_with_a_long_emoji_filename(api, tmp_path):
+    source = make_video(tmp_path / "direct.mp4", duration=1.0)
+    created = api("POST", "/video-file", json={
+        "name": "d", "filename": "😀" * 150 + ".mp4", "upload_method": "direct"})
+    assert created.status_code == 201, created.text
+    created = created.json()
+    assert created["filename"].endswith(".mp4") and len(created["filename"].encode()) <= 150
+    put = requests.put(created["upload_url"], data=source.read_bytes(), timeout=30)
+    assert put.status_code in (200, 201, 204), put.text
+    assert api("POST", f"/video-file/{created['id']}/analysis").status_code == 200
+    done = settled(lambda: api("GET", f"/video-file/{created['id']}").json(), "direct probe")
+    assert done["current_status"] == "analyzed", done
