@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from .models import Asset, RenderJob, utcnow
@@ -182,6 +182,16 @@ def request_cancel(session: Session, job_id: str) -> str:
         _set_asset(session, job_id, status="canceled", error=None)
     session.commit()
     return state
+
+
+def delete_for_assets(session: Session, asset_ids) -> None:
+    """Delete the jobs of assets about to be deleted (a list or a select of ids), first.
+
+    Workers lock a job's row before its asset's; deleting the asset first would lock them
+    the other way round (the job goes by cascade) and deadlock with a heartbeat. A worker
+    whose job is gone loses its lease and removes what it uploaded.
+    """
+    session.execute(delete(RenderJob).where(RenderJob.asset_id.in_(asset_ids)))
 
 
 @dataclass

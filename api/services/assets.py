@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from shared import jobs
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.models import GENERATED_VIDEO, Asset, VideoFile
 from shared.naming import clean_filename
@@ -94,6 +95,7 @@ def delete_asset(user: Caller, asset_id) -> str:
     """Delete the asset and its own stored objects (a linked library file stays)."""
     row = owned_asset(user, asset_id)
     session = get_session()
+    jobs.delete_for_assets(session, [row.id])
     session.delete(row)
     session.commit()
     get_storage().delete_prefix(f"{user.id}/{row.project_id}/{row.id}/")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from shared import jobs
 from shared.errors import NotFound, Unprocessable
 from shared.models import Asset, Project, Prompt
 
@@ -69,6 +70,7 @@ def delete_project(user: Caller, project_id) -> str:
     """Deletes the project's rows (assets, edits, jobs cascade) and its stored objects."""
     project = owned_project(user, project_id)
     session = get_session()
+    jobs.delete_for_assets(session, select(Asset.id).where(Asset.project_id == project.id))
     session.delete(project)
     session.commit()
     storage = get_storage()
