@@ -256,13 +256,15 @@ def _expire_queued(session: Session, before: datetime) -> list[str]:
         select(RenderJob.id, RenderJob.queue).where(RenderJob.state == "queued",
                                                     RenderJob.created_at < before)
     ).all()
+    failed = []
     for job_id, queue in expired:
         reason = f"no worker took the job from queue {queue!r} in time"
         result = session.execute(
             update(RenderJob).where(RenderJob.id == job_id, RenderJob.state == "queued")
             .values(state="failed", error=reason)
         )
-        if result.rowcount == 1:
+        if result.rowcount == 1:  # a worker may have claimed it since the select
             _set_asset(session, job_id, status="failed", error=reason)
+            failed.append(job_id)
     session.commit()
-    return [job_id for job_id, _ in expired]
+    return failed
