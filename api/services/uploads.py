@@ -1,6 +1,8 @@
 """Receiving a file: stream the multipart `file` to storage, then queue the probe."""
 from __future__ import annotations
 
+import logging
+
 from flask import request
 from sqlalchemy import update
 
@@ -12,6 +14,8 @@ from shared.storage import TooLarge
 
 from ..context import get_session, get_settings, get_storage, services
 from ..multipart import MultipartFileReader
+
+log = logging.getLogger(__name__)
 
 # Uploaded media moves queued (waiting for bytes) → processing (probe) → analyzed | failed.
 WAITING, PROCESSING, ANALYZED, FAILED = "queued", "processing", "analyzed", "failed"
@@ -46,8 +50,12 @@ def receive_file(row: Asset | VideoFile) -> None:
         if size == 0:
             raise Unprocessable.field(("body", "file"), "the file is empty")
     except BaseException as exc:
-        storage.delete(key)
-        release_upload(row, previous)
+        try:
+            storage.delete(key)
+        except Exception:  # the refusal still stands, and the row must not stay processing
+            log.exception("could not delete the refused upload %s", key)
+        finally:
+            release_upload(row, previous)
         if isinstance(exc, TooLarge):
             raise PayloadTooLarge("file is larger than CANOPY_MAX_UPLOAD_BYTES") from None
         raise

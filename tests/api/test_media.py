@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import wave
 from dataclasses import replace
 
@@ -224,6 +225,25 @@ def test_upload_over_the_limit_is_413(settings, make_user, tmp_path):
                               headers=headers, content_type="multipart/form-data")
     assert response.status_code == 413
     assert small.get(f"/video-file/{created.json['id']}", headers=headers).json["current_status"] == "queued"
+
+
+def test_a_refused_upload_frees_the_file_even_when_its_cleanup_fails(app, client, auth, monkeypatch,
+                                                                    caplog):
+    """The refused bytes' delete failing (a store down) must not leave the row processing."""
+    storage = app.extensions["canopy"].storage
+
+    def broken_delete(key):
+        raise OSError(36, "File name too long")
+
+    created = client.post("/video-file", json={"name": "x", "filename": "a.mp4"}, headers=auth).json
+    monkeypatch.setattr(storage, "delete", broken_delete)  # no store refuses a delete on demand
+    for attempt in range(2):  # the second gets the same refusal, not a 409 for a stuck row
+        response = client.post(created["upload_url"], data={"file": (io.BytesIO(b""), "a.mp4")},
+                               headers=auth, content_type="multipart/form-data")
+        assert response.status_code == 422, (attempt, response.json)
+        assert response.json["detail"][0]["loc"] == ["body", "file"]
+    assert client.get(f"/video-file/{created['id']}", headers=auth).json["current_status"] == "queued"
+    assert "could not delete the refused upload" in caplog.text
 
 
 def test_refused_reupload_keeps_the_stored_file(api, tmp_path):
