@@ -53,12 +53,12 @@ def parse_time(value: Any) -> float:
         raise ValueError("a time must be a string or a number of seconds")
     if isinstance(value, dt.time):
         return value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str):
-        seconds = _parse_time_string(value.strip())
-    else:
+    if not isinstance(value, (int, float, str)):
         raise ValueError("a time must be a string or a number of seconds")
+    try:  # a bare JSON integer or an hours field may be too large for any float
+        seconds = float(value) if not isinstance(value, str) else _parse_time_string(value.strip())
+    except OverflowError:
+        raise ValueError("a time must be finite") from None
     if seconds != seconds or seconds in (float("inf"), float("-inf")):
         raise ValueError("a time must be finite")
     if seconds < 0:

@@ -117,6 +117,29 @@ def test_each_rule_broken_names_its_field(client, sources, project, breaks, loc)
     assert any(found[: len(loc)] == loc for found in locs), locs
 
 
+OVERLAY = ["audio_overlay", 0]
+HUGE = 10**400  # a bare JSON integer no float holds
+
+
+@pytest.mark.parametrize("path", [
+    [*CLIP, "video_start_time"], [*CLIP, "video_end_time"],
+    [*CLIP, "audio_levels", 0, "start_time"], [*CLIP, "audio_levels", 0, "end_time"],
+    [*CLIP, "audio_levels", 0, "audio_level"], [*CLIP, "crop", "zoom"],
+    [*OVERLAY, "audio_start_time"], [*OVERLAY, "audio_end_time"], [*OVERLAY, "source_start_time"],
+    [*OVERLAY, "audio_levels", 0, "start_time"], [*OVERLAY, "audio_levels", 0, "end_time"],
+    ["video_output_fps"], ["render_options", "crf"],
+], ids=lambda path: ".".join(map(str, path)))
+@pytest.mark.parametrize("value", [HUGE, -HUGE, "9" * 400 + ":00:00", "9" * 400 + ":00"],
+                         ids=["huge", "-huge", "huge-hours", "huge-minutes"])
+def test_numbers_too_large_for_a_float_name_their_field(client, sources, project, path, value):
+    body = copy.deepcopy(edit_for(sources))
+    body[CLIP[0]][0]["crop"] = {"zoom": 1.0}
+    body["render_options"] = {"crf": 20}
+    response = post_edit(client, sources, project, broken(path, value)(body))
+    assert response.status_code == 422, response.json
+    assert ["body", *path] in [e["loc"] for e in response.json["detail"]]
+
+
 @pytest.mark.parametrize(
     "breaks, loc",
     [
