@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import mimetypes
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -27,6 +28,10 @@ from .base import (
     validate_key,
     validate_prefix,
 )
+
+# A link's expiry as _link writes it: ASCII digits only (str.isdigit takes "²", which int()
+# refuses, and int() takes other scripts' digits), and never more than a timestamp needs.
+_EXPIRES = re.compile(r"[0-9]{1,12}")
 
 
 class LinkError(StorageError):
@@ -168,10 +173,11 @@ class LocalStorage(Storage):
         method = "GET" if method == "HEAD" else method
         expires, signature = args.get("expires", ""), args.get("signature", "")
         filename = args.get("filename") or ""
-        if not expires.isdigit() or not signature:
+        if not _EXPIRES.fullmatch(expires) or not signature:
             raise LinkError("link is missing its signature or expiry")
         expected = self._signature(method, key, int(expires), filename)
-        if not hmac.compare_digest(expected, signature):
+        # compare_digest takes ASCII strings only: bytes, so any signature is just wrong.
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise LinkError("link signature is invalid")
         if int(expires) < self.clock():
             raise LinkError("link has expired")

@@ -92,6 +92,26 @@ def test_tampered_link_is_refused(local, ns, change):
     assert answer.json()["detail"] == "link signature is invalid"
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "expires=9999999999&signature=%C3%A9",  # a non-ASCII signature
+        "expires=%C2%B2&signature=x",  # "²": a digit to str.isdigit, not to int()
+        "expires=%D9%A3&signature=x",  # an Arabic-Indic 3: int() takes it
+        "expires=" + "9" * 13 + "&signature=x",
+        "expires=-1&signature=x",
+        "expires=&signature=x",
+    ],
+)
+def test_malformed_link_arguments_are_refused(local, ns, query):
+    key = _stored(local, ns)
+    for method in ("GET", "PUT"):
+        answer = requests.request(method, f"{local.public_url}/files/{key}?{query}", timeout=5)
+        assert answer.status_code == 403, (method, answer.text)
+        assert "detail" in answer.json()
+    assert local.read_bytes(key) == DATA
+
+
 def test_link_of_one_key_does_not_open_another(local, ns):
     _stored(local, ns, "secret.mp4")
     url = local.download_url(_stored(local, ns), "v.mp4")
