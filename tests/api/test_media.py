@@ -8,6 +8,9 @@ from dataclasses import replace
 
 import pytest
 import requests
+from shared.models import VideoFile
+from shared.queue import MEDIA_QUEUE, PROBE_TASK, make_celery
+from shared.storage import open_storage
 from tests.conftest import FETCH_TEST_HOST
 from tests.livesrv import serve_directory, wait_for
 from tests.mediakit import PALETTE, make_audio, make_image, make_video
@@ -126,6 +129,19 @@ def test_bad_media_fails_with_a_reason(api, tmp_path, name, content, reason):
     assert done["current_status"] == "failed"
     assert done["error"], done
     assert done["download_url"] is None
+
+
+def test_a_probe_whose_stored_file_is_gone_fails_the_row(api, settings, db, tmp_path):
+    """The object vanished between the probe's queueing and its run: failed, never processing."""
+    video_id = upload_video_file(api, make_video(tmp_path / "gone.mp4", duration=1.0)).json()["id"]
+    done = settled(lambda: api("GET", f"/video-file/{video_id}").json(), "probe of gone.mp4")
+    assert done["current_status"] == "analyzed", done
+    open_storage(settings).delete(done["key"])
+    with db.session() as session:  # as queue_probe leaves it; the API sends no probe without bytes
+        session.get(VideoFile, video_id).status = "processing"
+    make_celery(settings).send_task(PROBE_TASK, args=["video_file", video_id], queue=MEDIA_QUEUE)
+    failed = settled(lambda: api("GET", f"/video-file/{video_id}").json(), "probe of a missing file")
+    assert failed["current_status"] == "failed" and "no longer stored" in failed["error"], failed
 
 
 def test_zero_byte_upload_is_422(api, tmp_path):

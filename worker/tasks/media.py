@@ -10,6 +10,7 @@ from shared.models import Asset, VideoFile
 from shared.naming import clean_filename
 from shared.queue import FETCH_TASK, PROBE_TASK
 from shared.fetch import FetchError, fetch_url
+from shared.storage import ObjectNotFound
 from worker.media.probe import ProbeError, probe
 from worker.media.thumbnail import make_thumbnail
 
@@ -32,21 +33,34 @@ def probe_media(kind: str, row_id: str) -> None:
         if row is None or not row.storage_key:
             return  # deleted meanwhile, or nothing uploaded yet
         key = row.storage_key
+    # Whatever goes wrong from here, the row ends failed with a reason, never processing.
+    try:
+        found, thumb_key = _probe_stored(key)
+    except ProbeError as exc:
+        _finish(kind, row_id, key, error=str(exc))
+    except ObjectNotFound:
+        _finish(kind, row_id, key, error="the uploaded file is no longer stored; upload it again")
+    except Exception:
+        log.exception("probe of %s %s (%s) failed", kind, row_id, key)
+        _finish(kind, row_id, key, error="the file could not be analysed (an internal error); "
+                                         "request the analysis again")
+    else:
+        _finish(kind, row_id, key, found=found, thumbnail_key=thumb_key)
+
+
+def _probe_stored(key: str):
+    """Probe the object at `key`, storing a thumbnail beside it: (what was found, its key)."""
     with tempfile.TemporaryDirectory(dir=_scratch()) as tmp:
         local = os.path.join(tmp, "source")
         context.storage().download_to(key, local)
-        try:
-            found = probe(local)
-        except ProbeError as exc:
-            _finish(kind, row_id, key, error=str(exc))
-            return
-        thumb_key = None
-        if found.media_kind in ("video", "image"):
-            thumb_path = os.path.join(tmp, THUMBNAIL)
-            make_thumbnail(local, thumb_path)
-            thumb_key = key.rsplit("/", 1)[0] + "/" + THUMBNAIL
-            context.storage().put_file(thumb_key, thumb_path, content_type="image/jpeg")
-        _finish(kind, row_id, key, found=found, thumbnail_key=thumb_key)
+        found = probe(local)
+        if found.media_kind not in ("video", "image"):
+            return found, None
+        thumb_path = os.path.join(tmp, THUMBNAIL)
+        make_thumbnail(local, thumb_path)
+        thumb_key = key.rsplit("/", 1)[0] + "/" + THUMBNAIL
+        context.storage().put_file(thumb_key, thumb_path, content_type="image/jpeg")
+        return found, thumb_key
 
 
 def _finish(kind, row_id, key, *, found=None, thumbnail_key=None, error=None) -> None:
