@@ -67,7 +67,10 @@ def init_app(app: Flask) -> None:
         # flask-openapi3 aborts with a ready response for validation errors.
         if exc.response is not None:
             return exc.response
-        return json_error(exc.code or 500, exc.name)
+        # A description of our own says what is wrong (a malformed multipart body); werkzeug's
+        # stock ones are prose for browsers, where FastAPI answers the bare name ("Not Found").
+        stock = exc.description == type(exc).description
+        return json_error(exc.code or 500, exc.name if stock else exc.description)
 
     @app.errorhandler(RecursionError)
     def _too_deep(exc: RecursionError):

@@ -53,3 +53,15 @@ def test_create_edit_accepts_json_sent_as_text(client, auth):
     response = client.post(f"/projects/{project['id']}/create-edit", data='{"video_edit_version": "2"}',
                            content_type="text/plain", headers=auth)
     assert response.status_code == 422  # parsed as JSON, then refused for its content
+
+
+def test_a_malformed_multipart_upload_says_what_is_wrong(client, auth):
+    created = client.post("/video-file", json={"name": "x", "filename": "a.mp4"}, headers=auth).json
+    boundary = "b0undary"
+    cut = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mp4\"\r\n"
+           f"\r\n").encode() + b"\0" * 5000  # no closing boundary: the body ends mid-file
+    response = client.post(created["upload_url"], data=cut, headers=auth,
+                           content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 400
+    assert response.json == {"detail": "the multipart body is malformed or incomplete"}
+    assert client.get(f"/video-file/{created['id']}", headers=auth).json["current_status"] == "queued"
