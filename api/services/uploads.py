@@ -103,8 +103,14 @@ def request_probe(row: Asset | VideoFile) -> Asset | VideoFile:
     """Probe again; for `direct` uploads this is how Canopy learns the bytes arrived."""
     if row.status == PROCESSING:
         return row
-    if not row.storage_key or not get_storage().exists(row.storage_key):
+    storage = get_storage()
+    if not row.storage_key or not storage.exists(row.storage_key):
         return row  # still waiting for the bytes: nothing to analyse yet
+    size, limit = storage.size(row.storage_key), get_settings().max_upload_bytes
+    if size > limit:  # a presigned S3 PUT carries no size condition: the limit holds here
+        storage.delete(row.storage_key)
+        raise PayloadTooLarge(f"the uploaded file has {size} bytes, more than "
+                              f"CANOPY_MAX_UPLOAD_BYTES ({limit}); it was deleted")
     queue_probe(row)
     return row
 

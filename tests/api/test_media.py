@@ -243,6 +243,30 @@ def test_upload_over_the_limit_is_413(settings, make_user, tmp_path):
     assert small.get(f"/video-file/{created.json['id']}", headers=headers).json["current_status"] == "queued"
 
 
+def test_a_direct_upload_over_the_limit_is_refused_at_analysis(settings, db, make_user):
+    """A presigned S3 PUT carries no size condition: the bytes land, the analysis refuses them."""
+    from api import create_app
+    from shared.models import VideoFile
+    from shared.storage import open_storage
+
+    small = create_app(replace(settings, max_upload_bytes=10_000)).test_client()
+    headers = {"X-API-Key": make_user()[1]}
+    created = small.post("/video-file", headers=headers, json={
+        "name": "big", "filename": "big.mp4", "upload_method": "direct"}).json
+    row = small.get(f"/video-file/{created['id']}", headers=headers).json
+    store = open_storage(settings)
+    with db.session() as session:
+        key = session.get(VideoFile, created["id"]).storage_key
+    store.put_bytes(key, b"\0" * 50_000)  # what a PUT to the presigned link leaves
+
+    response = small.post(f"/video-file/{created['id']}/analysis", headers=headers)
+    assert response.status_code == 413, response.json
+    assert "CANOPY_MAX_UPLOAD_BYTES" in response.json["detail"]
+    assert not store.exists(key)
+    after = small.get(f"/video-file/{created['id']}", headers=headers).json
+    assert after["current_status"] == row["current_status"] == "queued"
+
+
 def test_a_refused_upload_frees_the_file_even_when_its_cleanup_fails(app, client, auth, monkeypatch,
                                                                     caplog):
     """The refused bytes' delete failing (a store down) must not leave the row processing."""
