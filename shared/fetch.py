@@ -69,8 +69,9 @@ def blocked_reason(ip: IPAddress) -> str | None:
         if embedded is not None:
             return blocked_reason(embedded)
     # Most specific first: Python counts loopback and link-local as "private" too.
-    for reason in ("unspecified", "loopback", "link_local", "multicast", "reserved", "private"):
-        if getattr(ip, f"is_{reason}"):
+    for reason in ("unspecified", "loopback", "link_local", "site_local", "multicast", "reserved",
+                   "private"):
+        if getattr(ip, f"is_{reason}", False):  # site-local (fec0::/10) is IPv6's alone
             return reason.replace("_", "-")
     if not ip.is_global:  # e.g. 100.64.0.0/10, carrier-grade NAT
         return "non-public"

@@ -230,7 +230,7 @@ def test_every_resolved_address_must_pass(monkeypatch):
         ("127.0.0.1", "loopback"), ("169.254.169.254", "link-local"), ("0.0.0.0", "unspecified"),
         ("224.0.0.1", "multicast"), ("240.0.0.1", "reserved"), ("100.64.0.1", "non-public"),
         ("::1", "loopback"), ("::", "unspecified"), ("fe80::1", "link-local"),
-        ("fc00::1", "private"), ("ff02::1", "multicast"),
+        ("fc00::1", "private"), ("ff02::1", "multicast"), ("fec0::1", "site-local"),
         ("::ffff:127.0.0.1", "loopback"),  # IPv4-mapped
         ("2002:a00:1::1", "private"),  # 6to4 around 10.0.0.1
         ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 around 169.254.169.254
