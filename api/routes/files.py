@@ -65,6 +65,9 @@ def _byte_range(size: int) -> tuple[int, int] | None:
     ranges = request.range
     if ranges is None or ranges.units != "bytes" or len(ranges.ranges) > 1:
         return None
+    (start, end), = ranges.ranges
+    if start < 0 and end is None and size > 0:  # the last -start bytes: all, when fewer
+        return max(size + start, 0), size
     span = ranges.range_for_length(size)
     if span is None:
         raise RangeNotSatisfiable(size)
