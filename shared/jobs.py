@@ -133,6 +133,8 @@ def fail(session: Session, claim_: Claim, error: str, retry: bool) -> str:
     """End this attempt: back to 'queued' when `retry` and attempts remain, else 'failed'
     ('canceled' instead of queued when a cancel was asked meanwhile)."""
     job = session.get(RenderJob, claim_.job_id)
+    if job is None:
+        return "lost"  # deleted with its asset meanwhile
     state = "queued" if retry and job.attempt < MAX_ATTEMPTS else "failed"
     result = session.execute(
         update(RenderJob).where(*_mine(claim_, "rendering", "uploading"))

@@ -1,19 +1,23 @@
-"""The render task's source fetch, on a real database and store: a source analysed again
-since the job read it is fetched anew; one rewritten without analysis is refused."""
+"""The render task on a real database and store: a source analysed again since the job read
+it is fetched anew, one rewritten without analysis is refused; a failed attempt tidies up."""
 from __future__ import annotations
 
 import hashlib
 
 import pytest
 
-from shared.jobs import Claim
+from shared import jobs
 from shared.models import Asset, Project, RenderJob, VideoFile, utcnow
 from tests.livesrv import settings_env
 from worker import context
 from worker.cache import SourceCache, SourceChanged
-from worker.tasks.render import fetch_sources
+from worker.tasks.render import _end, fetch_sources
 
 FIRST, SECOND = b"first upload" * 1000, b"second upload" * 1000
+
+
+def never() -> bool:
+    return False
 
 
 def digest(data: bytes) -> str:
@@ -32,7 +36,7 @@ def worker_context(settings, monkeypatch):
     context.reset()
 
 
-def queued_job(db, user_id: str, key: str, sha: str) -> tuple[Claim, str]:
+def queued_job(db, user_id: str, key: str, sha: str) -> tuple[jobs.Claim, str]:
     """A render job of one clip of an analysed library file stored at `key` with hash `sha`."""
     with db.session() as session:
         project = Project(owner_id=user_id, name="p", description="d")
@@ -53,7 +57,7 @@ def queued_job(db, user_id: str, key: str, sha: str) -> tuple[Claim, str]:
         job = RenderJob(owner_id=user_id, asset_id=asset.id, edit_data=edit, enqueued_at=utcnow())
         session.add(job)
         session.flush()
-        return Claim(job.id, 1), video.id
+        return jobs.Claim(job.id, 1), video.id
 
 
 def test_a_source_analysed_again_since_the_job_read_it_is_fetched_anew(
@@ -64,7 +68,7 @@ def test_a_source_analysed_again_since_the_job_read_it_is_fetched_anew(
     claim, video_id = queued_job(db, user_id, key, digest(SECOND))
     stale = {video_id: (key, digest(FIRST))}  # what the job read before that
 
-    local = fetch_sources(claim, SourceCache(context.storage(), str(tmp_path)), stale)
+    local = fetch_sources(claim, SourceCache(context.storage(), str(tmp_path)), stale, never)
     with open(local[video_id], "rb") as fh:
         assert fh.read() == SECOND
 
@@ -77,4 +81,30 @@ def test_a_source_rewritten_without_analysis_is_refused(worker_context, db, make
 
     with pytest.raises(SourceChanged, match=f"source {video_id}: its stored file changed"):
         fetch_sources(claim, SourceCache(context.storage(), str(tmp_path)),
-                      {video_id: (key, digest(FIRST))})
+                      {video_id: (key, digest(FIRST))}, never)
+
+
+def test_a_cancel_seen_while_fetching_stops_before_the_next_source(
+        worker_context, db, make_user, tmp_path):
+    user_id, _ = make_user()
+    key = f"{user_id}/video-files/direct/v.mp4"
+    context.storage().put_bytes(key, FIRST)
+    claim, video_id = queued_job(db, user_id, key, digest(FIRST))
+    cache = SourceCache(context.storage(), str(tmp_path))
+
+    assert fetch_sources(claim, cache, {video_id: (key, digest(FIRST))}, lambda: True) is None
+    assert list((tmp_path / "sources").iterdir()) == []  # nothing was downloaded
+
+
+def test_a_failed_attempt_removes_what_it_stored(worker_context, db, make_user):
+    """A crash between the upload and finalize: the attempt's object must not stay behind."""
+    user_id, _ = make_user()
+    claim, _ = queued_job(db, user_id, f"{user_id}/video-files/x/v.mp4", digest(FIRST))
+    with db.session() as session:
+        claim = jobs.claim(session, claim.job_id, "w", 30)
+        asset = session.get(Asset, session.get(RenderJob, claim.job_id).asset_id)
+        stored = f"{asset.owner_id}/{asset.project_id}/{asset.id}/attempt-1/out.mp4"
+    context.storage().put_bytes(stored, b"a render never finalized")
+
+    assert _end(claim, "RuntimeError: boom", retry=False).startswith("failed")
+    assert not context.storage().exists(stored)

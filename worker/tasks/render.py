@@ -11,6 +11,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -69,8 +70,10 @@ def run(claim: jobs.Claim) -> str:
     work = load(claim)
     settings = context.settings()
     cache = SourceCache(context.storage(), settings.cache_dir)
-    with LeaseKeeper(claim, "rendering"):
-        local = fetch_sources(claim, cache, work.sources)
+    with LeaseKeeper(claim, "rendering") as keeper:
+        local = fetch_sources(claim, cache, work.sources, keeper.stopped)
+    if local is None:  # canceled, or the lease was lost, while fetching
+        return _stop(claim, keeper.answer)
     beat = Heartbeat(claim)
     out_dir = os.path.join(settings.cache_dir, "renders")
     os.makedirs(out_dir, exist_ok=True)
@@ -100,16 +103,27 @@ def run(claim: jobs.Claim) -> str:
 
 
 def fetch_sources(claim: jobs.Claim, cache: SourceCache,
-                  sources: dict[str, tuple[str, str | None]]) -> dict[str, str]:
-    """Local paths of the sources; {id: (key, sha256)} read again once if one has changed
-    (re-uploaded and analysed again since the job read them: then the new bytes are good)."""
+                  sources: dict[str, tuple[str, str | None]],
+                  stopped: Callable[[], bool]) -> dict[str, str] | None:
+    """Local paths of the sources, or None once `stopped()` (checked before each source).
+
+    {id: (key, sha256)} is read again once if a source has changed: re-uploaded and
+    analysed again since the job read it, the new bytes are good."""
+    def fetch_all(pairs) -> dict[str, str] | None:
+        local = {}
+        for sid, (key, sha) in pairs.items():
+            if stopped():
+                return None
+            local[sid] = fetch(cache, sid, key, sha)
+        return local
+
     try:
-        return {sid: fetch(cache, sid, key, sha) for sid, (key, sha) in sources.items()}
+        return fetch_all(sources)
     except SourceChanged:
         fresh = load(claim).sources
         if fresh == sources:
             raise  # rewritten without a new analysis
-        return {sid: fetch(cache, sid, key, sha) for sid, (key, sha) in fresh.items()}
+        return fetch_all(fresh)
 
 
 def fetch(cache: SourceCache, source_id: str, key: str, sha256: str | None) -> str:
@@ -129,7 +143,7 @@ def load(claim: jobs.Claim) -> Work:
                    | {o.audio_id for o in edit.audio_overlay}) - set(rows)
         if missing:
             raise SourceGone(f"source {sorted(missing)[0]} was deleted or is no longer analysed")
-        key = f"{asset.owner_id}/{asset.project_id}/{asset.id}/attempt-{claim.attempt}/{asset.filename}"
+        key = _attempt_prefix(asset, claim.attempt) + asset.filename
         return Work(edit=edit, sources={i: (r.storage_key, r.sha256) for i, r in rows.items()},
                     output_key=key, filename=asset.filename)
 
@@ -189,7 +203,11 @@ class LeaseKeeper(threading.Thread):
         super().__init__(daemon=True)
         self.claim = claim
         self.state = state
+        self.answer = "ok"  # the last heartbeat's: ok, canceled or lost
         self.done = threading.Event()
+
+    def stopped(self) -> bool:
+        return self.answer != "ok"
 
     def run(self) -> None:
         settings = context.settings()
@@ -197,8 +215,8 @@ class LeaseKeeper(threading.Thread):
         while not self.done.wait(max(0.5, settings.lease_seconds / 4)):
             try:
                 with context.db().session() as session:
-                    jobs.heartbeat(session, self.claim, settings.lease_seconds, progress,
-                                   state=self.state)
+                    self.answer = jobs.heartbeat(session, self.claim, settings.lease_seconds,
+                                                 progress, state=self.state)
             except Exception:  # a database blip: the next round renews the lease
                 log.warning("lease renewal of %s failed", self.claim.job_id, exc_info=True)
 
@@ -221,11 +239,24 @@ def _stop(claim: jobs.Claim, state: str) -> str:
 
 def _end(claim: jobs.Claim, reason: str, retry: bool) -> str:
     with context.db().session() as session:
+        job = session.get(RenderJob, claim.job_id)
+        asset = job and session.get(Asset, job.asset_id)
+        prefix = asset and _attempt_prefix(asset, claim.attempt)  # None: deleted with its objects
         state = jobs.fail(session, claim, reason, retry=retry)
-        queue = session.get(RenderJob, claim.job_id).queue
+        queue = job.queue if job is not None else None
+    if prefix is not None and state != "lost":  # "lost": not this attempt's job to tidy
+        try:  # what this attempt may have stored before it failed (never finalized)
+            context.storage().delete_prefix(prefix)
+        except Exception:  # the store may be what failed; its objects are then orphans
+            log.warning("could not remove %s", prefix, exc_info=True)
     if state == "queued":
         send(app, RENDER_TASK, [claim.job_id], queue)
     return f"{state}: {reason}"
+
+
+def _attempt_prefix(asset: Asset, attempt: int) -> str:
+    """Where an attempt stores its render: its own folder, so attempts never collide."""
+    return f"{asset.owner_id}/{asset.project_id}/{asset.id}/attempt-{attempt}/"
 
 
 def _reason(exc: BaseException) -> str:
