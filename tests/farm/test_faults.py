@@ -67,6 +67,19 @@ class Setup:
 
         return wait_for(under_way, 90, f"render of {asset_id} to pass {past:.0%}", interval=0.05)
 
+    def finished(self, asset_id: str, timeout: float = 180) -> dict:
+        """The asset once its render ended; on a timeout, the job's row and the workers'
+        last log lines say where it stopped (a farm fault is hard to replay)."""
+        try:
+            return wait_finished(self.api, asset_id, timeout=timeout)
+        except TimeoutError as exc:
+            job = self.job(asset_id)
+            logs = "".join(f"\n--- {path.name}\n" + path.read_text(errors="replace")[-4000:]
+                           for path in sorted(self.farm.log_dir.glob("worker*.log")))
+            raise AssertionError(f"{exc}: job {job.state}, attempt {job.attempt}, lease "
+                                 f"{job.lease_until}, cancel {job.cancel_requested}, error "
+                                 f"{job.error!r}{logs}") from None
+
     def stored_files(self, asset_id: str) -> list[str]:
         """Objects under the asset's folder of the local store."""
         asset = self.asset(asset_id)
@@ -98,7 +111,7 @@ def test_kill_9_the_rendering_process(make_farm, fault_source, tmp_path):
     job = setup.rendering(asset_id)
     os.kill(int(job.worker_id.rsplit(":", 1)[1]), signal.SIGKILL)
 
-    done = wait_finished(setup.api, asset_id)
+    done = setup.finished(asset_id)
     assert done["status"] == "uploaded", done
     assert setup.job(asset_id).attempt == 2
     assert setup.stored_files(asset_id) == ["attempt-2/out.mp4"]
@@ -115,7 +128,7 @@ def test_whole_worker_stopped_then_another_started(make_farm, fault_source):
     farm.workers[0].kill()
     farm.add_worker()
 
-    done = wait_finished(setup.api, asset_id)
+    done = setup.finished(asset_id)
     assert done["status"] == "uploaded", done
     assert setup.job(asset_id).attempt == 2
     assert setup.stored_files(asset_id) == ["attempt-2/out.mp4"]
@@ -131,7 +144,7 @@ def test_redis_restarted_with_jobs_queued_and_running(make_farm, fault_source):
     farm.redis.start()
 
     for asset_id in assets:
-        assert wait_finished(setup.api, asset_id)["status"] == "uploaded"
+        assert setup.finished(asset_id)["status"] == "uploaded"
         assert len(setup.stored_files(asset_id)) == 1
     project = setup.api("GET", f"/projects/{setup.project}").json()
     assert project["asset_count"] == 3
@@ -146,7 +159,7 @@ def test_s3_down_during_upload_fails_and_never_claims_an_object(make_farm, fault
         asset_id = setup.submit(seconds=20, resolution="1280x720")
         setup.rendering(asset_id, past=0.05)  # sources fetched: the render is under way
         s3.stop()
-        done = wait_finished(setup.api, asset_id, timeout=240)
+        done = setup.finished(asset_id, timeout=240)
     finally:
         s3.stop()
     assert done["status"] == "failed" and done["uploaded"] is False, done
@@ -165,10 +178,10 @@ def test_an_edit_that_always_crashes_stops_after_three_attempts(make_farm, fault
 
     doomed = setup.submit(seconds=4, resolution="320x180", source=doomed_source)
     healthy = setup.submit(seconds=4, resolution="320x180")
-    done = wait_finished(setup.api, doomed, timeout=120)
+    done = setup.finished(doomed, timeout=120)
     assert done["status"] == "failed" and "no stored object" in done["error"], done
     assert setup.job(doomed).attempt == 3
-    assert wait_finished(setup.api, healthy)["status"] == "uploaded"
+    assert setup.finished(healthy)["status"] == "uploaded"
 
 
 def test_a_source_rewritten_after_analysis_is_refused_until_analysed_again(
@@ -184,7 +197,7 @@ def test_a_source_rewritten_after_analysis_is_refused_until_analysed_again(
     open_storage(farm.settings).put_file(key, other)  # what the reused link would do
 
     refused = setup.submit(seconds=4, resolution="320x180")
-    done = wait_finished(setup.api, refused)
+    done = setup.finished(refused)
     assert done["status"] == "failed", done
     assert f"source {setup.source}: its stored file changed after it was analysed" in done["error"]
     assert setup.job(refused).attempt == 1  # not retried: another try cannot help
@@ -193,7 +206,7 @@ def test_a_source_rewritten_after_analysis_is_refused_until_analysed_again(
     wait_for(lambda: setup.api("GET", f"/video-file/{setup.source}").json()["current_status"]
              == "analyzed", 60, "the second probe")
     again = setup.submit(seconds=4, resolution="320x180")
-    assert wait_finished(setup.api, again)["status"] == "uploaded"
+    assert setup.finished(again)["status"] == "uploaded"
     out = tmp_path / "again.mp4"
     out.write_bytes(requests.get(setup.api("GET", f"/assets/{again}").json()["download_url"]).content)
     track = read_video(out)
@@ -208,7 +221,7 @@ def test_cancel_mid_render(make_farm, fault_source):
     asked = time.monotonic()
     response = setup.api("POST", f"/assets/{asset_id}/cancel")
     assert response.status_code == 200
-    done = wait_finished(setup.api, asset_id, timeout=30)
+    done = setup.finished(asset_id, timeout=30)
     waited = time.monotonic() - asked
     assert done["status"] == "canceled", done
     assert waited < 5, f"the render loop took {waited:.1f}s to stop"
@@ -223,7 +236,7 @@ def test_two_workers_racing_for_one_job(make_farm, fault_source):
     # A duplicate message, as a re-send after a lost acknowledgement would make.
     make_celery(farm.settings).send_task(RENDER_TASK, args=[setup.job(asset_id).id], queue="render.cpu")
 
-    done = wait_finished(setup.api, asset_id)
+    done = setup.finished(asset_id)
     assert done["status"] == "uploaded"
     assert setup.job(asset_id).attempt == 1
     assert setup.stored_files(asset_id) == ["attempt-1/out.mp4"]
