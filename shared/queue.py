@@ -36,7 +36,11 @@ def make_celery(settings: Settings, name: str = "canopy") -> Celery:
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=3,
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # Not cancelled on a lost broker connection: Celery would SIGTERM the pool child
+        # mid-render, and in 2 of some 17 Redis-restart tests here the prefork pool then never
+        # started another task. The running render keeps its lease and finishes; its
+        # message, unacknowledgeable, comes back or is re-sent, and the claim drops it.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         # A send to a Redis that is down fails fast; the reaper re-sends what stayed queued.
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
         worker_hijack_root_logger=False,
