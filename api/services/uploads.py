@@ -10,7 +10,7 @@ from shared.errors import Conflict, PayloadTooLarge, Unprocessable
 from shared.models import Asset, VideoFile, new_id
 from shared.naming import clean_filename
 from shared.queue import MEDIA_QUEUE, PROBE_TASK, send
-from shared.storage import TooLarge
+from shared.storage import ObjectNotFound, TooLarge
 
 from ..context import get_session, get_settings, get_storage, services
 from ..multipart import MultipartFileReader
@@ -104,9 +104,13 @@ def request_probe(row: Asset | VideoFile) -> Asset | VideoFile:
     if row.status == PROCESSING:
         return row
     storage = get_storage()
-    if not row.storage_key or not storage.exists(row.storage_key):
+    try:
+        size = storage.size(row.storage_key) if row.storage_key else None
+    except ObjectNotFound:
+        size = None
+    if size is None:
         return row  # still waiting for the bytes: nothing to analyse yet
-    size, limit = storage.size(row.storage_key), get_settings().max_upload_bytes
+    limit = get_settings().max_upload_bytes
     if size > limit:  # a presigned S3 PUT carries no size condition: the limit holds here
         storage.delete(row.storage_key)
         raise PayloadTooLarge(f"the uploaded file has {size} bytes, more than "
