@@ -4,7 +4,7 @@ from __future__ import annotations
 from .context import get_settings, get_storage
 from shared.models import GENERATED_VIDEO, Asset, Project, VideoFile, iso
 
-from .schemas import AssetOut, AssetStatus, ProjectOut, PromptOut, VideoFileOut
+from .schemas import AssetOut, AssetStatus, Pieces, ProjectOut, PromptOut, VideoFileOut
 
 
 def signed_link(key: str | None, filename: str | None = None) -> str | None:
@@ -22,8 +22,10 @@ def asset_state(asset: Asset) -> AssetStatus:
         analyzed = media.status == "analyzed"
         return AssetStatus(id=asset.id, status=media.status, uploaded=analyzed,
                            progress=1.0 if analyzed else 0.0, error=media.error)
+    pieces = (Pieces(total=asset.pieces_total, done=asset.pieces_done)
+              if asset.pieces_total else None)
     return AssetStatus(id=asset.id, status=asset.status, uploaded=asset.uploaded,
-                       progress=asset.progress, error=asset.error)
+                       progress=asset.progress, error=asset.error, pieces=pieces)
 
 
 def asset_out(asset: Asset) -> AssetOut:
@@ -53,6 +55,7 @@ def asset_out(asset: Asset) -> AssetOut:
         width=media.width,
         height=media.height,
         thumbnail_url=signed_link(media.thumbnail_key),
+        pieces=state.pieces,
     )
 
 

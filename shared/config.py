@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .edit import MAX_CHUNK_SECONDS, MIN_CHUNK_SECONDS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = REPO_ROOT / "var"
 
@@ -22,14 +24,22 @@ def _str(env, name: str, default: str) -> str:
     return value if value.strip() else default
 
 
-def _int(env, name: str, default: int) -> int:
+def _number(env, name: str, default, kind=int, noun: str = "an integer"):
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+        raise ValueError(f"{name} must be {noun}, got {raw!r}") from None
+
+
+def _int(env, name: str, default: int) -> int:
+    return _number(env, name, default)
+
+
+def _float(env, name: str, default: float) -> float:
+    return _number(env, name, default, float, "a number")
 
 
 def _list(env, name: str) -> list[str]:
@@ -59,6 +69,9 @@ class Settings:
     queue_timeout_seconds: int = 86400
     # Hosts (or CIDRs) that `url` uploads may fetch although they are private/loopback.
     fetch_allow: list[str] = field(default_factory=list)
+    # A render longer than twice this is cut into pieces of about this many seconds, each
+    # rendered by any worker (an edit's render_options.chunk_seconds wins); 0 = one piece.
+    chunk_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -80,4 +93,12 @@ class Settings:
             reap_interval_seconds=_int(env, "CANOPY_REAP_INTERVAL", cls.reap_interval_seconds),
             resend_after_seconds=_int(env, "CANOPY_RESEND_AFTER", cls.resend_after_seconds),
             queue_timeout_seconds=_int(env, "CANOPY_QUEUE_TIMEOUT", cls.queue_timeout_seconds),
+            chunk_seconds=_chunk_setting(_float(env, "CANOPY_CHUNK_SECONDS", cls.chunk_seconds)),
         )
+
+
+def _chunk_setting(value: float) -> float:
+    if value != 0 and not MIN_CHUNK_SECONDS <= value <= MAX_CHUNK_SECONDS:
+        raise ValueError(f"CANOPY_CHUNK_SECONDS must be 0 (one piece) or "
+                         f"{MIN_CHUNK_SECONDS}-{MAX_CHUNK_SECONDS}, got {value}")
+    return value

@@ -21,6 +21,7 @@ from fractions import Fraction
 from typing import Annotated, Any, Literal, Optional
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -170,12 +171,27 @@ class AudioOverlay(_Part):
     _end_after_start = _after("audio_start_time", "audio_end_time")
 
 
+MIN_CHUNK_SECONDS = 2  # a piece shorter than this costs more in start-up than it saves
+MAX_CHUNK_SECONDS = 24 * 3600
+
+
+def _chunk_seconds(value: Optional[float]) -> Optional[float]:
+    if value is not None and value != 0 and not MIN_CHUNK_SECONDS <= value <= MAX_CHUNK_SECONDS:
+        raise ValueError(f"chunk_seconds must be 0 (one piece) or {MIN_CHUNK_SECONDS}"
+                         f"-{MAX_CHUNK_SECONDS} seconds")
+    return value
+
+
 class RenderOptions(_Part):
-    """(ext) Encoder choice and quality."""
+    """(ext) Encoder choice and quality, and how long the pieces of a long render are."""
 
     encoder: Annotated[Literal["auto", "cpu", "gpu"], BeforeValidator(_lower)] = "auto"
     preset: Optional[Annotated[str, Field(pattern=r"^[a-z0-9]{1,20}$")]] = None
     crf: Optional[float] = Field(None, ge=0, le=63)
+    # Seconds of output per piece, each rendered by any worker; 0 = one piece.
+    # None: the worker's CANOPY_CHUNK_SECONDS.
+    chunk_seconds: Annotated[Optional[float], Field(allow_inf_nan=False),
+                             AfterValidator(_chunk_seconds)] = None
 
 
 def _resolution(value: Any) -> str:
@@ -294,6 +310,11 @@ class VideoEdit(_Part):
     @property
     def encoder(self) -> str:
         return self.render_options.encoder if self.render_options else "auto"
+
+    def chunk_seconds(self, default: float) -> float:
+        """Seconds per piece: the edit's render_options.chunk_seconds, else `default`."""
+        given = self.render_options.chunk_seconds if self.render_options else None
+        return default if given is None else given
 
 
 def parse_edit(data: Any) -> tuple[VideoEdit, list[str]]:

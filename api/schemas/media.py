@@ -105,12 +105,20 @@ class VideoFileOut(BaseModel):
     tags: list[str]
 
 
+class Pieces(BaseModel):
+    """(ext) A render cut into pieces: how many, and how many are rendered and stored."""
+
+    total: int
+    done: int
+
+
 class AssetStatus(BaseModel):
     id: str
     status: str
     uploaded: bool
     progress: float
     error: Optional[str]
+    pieces: Optional[Pieces] = None  # (ext) null for a render in one piece
 
 
 class VideoFileList(RootModel[list[VideoFileOut]]):

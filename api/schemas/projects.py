@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
 from shared.models import iso
 
+from .media import Pieces
+
 
 class ProjectPath(BaseModel):
     project_id: UUID
@@ -125,6 +127,7 @@ class AssetOut(BaseModel):
     width: Optional[int]
     height: Optional[int]
     thumbnail_url: Optional[str]
+    pieces: Optional[Pieces] = None
 
 
 class ProjectOut(BaseModel):

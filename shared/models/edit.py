@@ -1,4 +1,5 @@
-"""Edits (the stored edit JSON) and render jobs (one per render attempt chain)."""
+"""Edits (the stored edit JSON), render jobs (one per render attempt chain) and the pieces
+of a render cut into pieces."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -52,5 +53,34 @@ class RenderJob(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The piece plan, written once by the first attempt: frames per piece and in all.
+    # None: not planned yet, or rendered in one piece (no RenderPiece rows).
+    chunk_frames: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    frame_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class RenderPiece(Base):
+    """Output frames [frame_start, frame_end) of a chunked render: a job of its own, with the
+    job's states (queued → rendering → uploading → uploaded, or failed/canceled), attempts
+    and lease; `output_key` is the stored video-only piece once uploaded."""
+
+    __tablename__ = "render_pieces"
+
+    job_id: Mapped[str] = mapped_column(
+        ForeignKey("render_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    frame_start: Mapped[int] = mapped_column(Integer, nullable=False)
+    frame_end: Mapped[int] = mapped_column(Integer, nullable=False)
+    state: Mapped[str] = mapped_column(String(20), default="queued", nullable=False, index=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    worker_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    output_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # The most frames any attempt has rendered: progress never goes back on a retry.
+    frames_done: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    enqueued_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

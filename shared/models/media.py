@@ -79,6 +79,10 @@ class Asset(ProbedMedia, Base):
     edit_id: Mapped[str | None] = mapped_column(
         ForeignKey("edits.id", ondelete="SET NULL", use_alter=True), nullable=True
     )
+    # A render cut into pieces mirrors their count here (as it mirrors its job's state and
+    # progress); None for a render in one piece and for uploads.
+    pieces_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pieces_done: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     created_at: Mapped[datetime] = created_column()
 
     project: Mapped["Project"] = relationship(back_populates="assets")  # noqa: F821

@@ -106,6 +106,7 @@ CASES = [
     (broken(["audio_overlay", 0, "audio_id"], 5), ["body", "audio_overlay", 0, "audio_id"]),
     (broken(["auto_vertical_crop"], "extreme"), ["body", "auto_vertical_crop"]),
     (broken(["render_options"], {"encoder": "tpu"}), ["body", "render_options", "encoder"]),
+    (broken(["render_options"], {"chunk_seconds": 1.5}), ["body", "render_options", "chunk_seconds"]),
 ]
 
 

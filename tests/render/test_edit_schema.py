@@ -85,6 +85,10 @@ BROKEN = [
     (("render_options", "encoder"), "tpu"),
     (("render_options", "preset"), "very fast!"),
     (("render_options", "crf"), 70),
+    (("render_options", "chunk_seconds"), 1),
+    (("render_options", "chunk_seconds"), -2),
+    (("render_options", "chunk_seconds"), "soon"),
+    (("render_options", "chunk_seconds"), float("inf")),
 ]
 
 
@@ -104,6 +108,13 @@ def test_crf_above_51_is_only_for_webm():
     body = _with(("render_options",), {"crf": 55})
     body["video_output_format"] = "webm"
     assert VideoEdit.model_validate(body).render_options.crf == 55
+
+
+@pytest.mark.parametrize("given, expected", [(None, 30.0), (0, 0.0), (2, 2.0), ("12.5", 12.5)])
+def test_chunk_seconds_defaults_to_the_workers_setting(given, expected):
+    body = _with(("render_options",), {} if given is None else {"chunk_seconds": given})
+    assert VideoEdit.model_validate(body).chunk_seconds(default=30.0) == expected
+    assert VideoEdit.model_validate(_with(("video_output_fps",), 30)).chunk_seconds(30.0) == 30.0
 
 
 def test_missing_required_fields():
