@@ -1,11 +1,13 @@
 """Request bodies: strict JSON (or the seed's form fields) parsed into models, with size caps.
 
-JSON anywhere in the API is parsed by `StrictJSONProvider`: NaN/Infinity, NUL characters and
-absurd nesting are a 400, never a 500 or a value the database refuses later.
+JSON anywhere in the API is parsed by `StrictJSONProvider`: NaN/Infinity (spelled so, or a
+number past a float's range such as 1e400), NUL characters and absurd nesting are a 400, never
+a 500 or a value the database refuses (or stores as invalid JSON) later.
 """
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, request
@@ -30,6 +32,13 @@ def _no_constants(name: str):
     raise MalformedBody(f"{name} is not a JSON number")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise MalformedBody(f"{text} is not a JSON number Canopy can store: out of range")
+    return value
+
+
 def reject_nul(value: Any) -> None:
     """PostgreSQL text cannot hold NUL; no field of ours needs one."""
     if isinstance(value, str):
@@ -49,7 +58,8 @@ class StrictJSONProvider(DefaultJSONProvider):
 
     def loads(self, s, **kwargs):
         try:
-            value = json.loads(s, parse_constant=_no_constants, **kwargs)
+            value = json.loads(s, parse_constant=_no_constants, parse_float=_finite_float,
+                               **kwargs)
             reject_nul(value)
         except RecursionError:
             raise MalformedBody("JSON nested too deeply") from None

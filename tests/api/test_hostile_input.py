@@ -19,6 +19,17 @@ def test_nan_and_infinity_are_400(client, auth, body):
     assert "not a JSON number" in response.json["detail"]
 
 
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "1E+309"])
+def test_numbers_past_a_float_are_400(client, auth, number):
+    """json.loads reads them as Infinity, which no JSON answer can carry afterwards."""
+    body = f'{{"name": "n", "description": "d", "data": {{"x": {number}}}}}'
+    response = client.post("/projects", data=body, content_type="application/json", headers=auth)
+    assert response.status_code == 400, response.json
+    assert number in response.json["detail"]
+    listed = client.get("/projects", headers=auth)
+    assert listed.status_code == 200 and listed.json == []
+
+
 @pytest.mark.parametrize("as_form", [False, True])
 def test_nul_characters_are_400(client, auth, as_form):
     fields = {"name": "bad\x00name", "description": "d"}
