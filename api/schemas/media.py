@@ -5,7 +5,9 @@ from datetime import datetime
 from typing import Literal, Optional
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationInfo, field_validator
+
+from shared.models import GENERATED_VIDEO
 
 UploadMethod = Literal["file-no-chunk", "direct", "url"]
 
@@ -39,6 +41,17 @@ class AssetCreate(BaseModel):
     asset_type: str = Field("user", min_length=1, max_length=50)
     keyname: str = Field(..., min_length=1, max_length=500)
     description: Optional[str] = Field("", max_length=10_000)
+
+    @field_validator("asset_type")
+    @classmethod
+    def _not_made_by_canopy(cls, value: str, info: ValidationInfo) -> str:
+        # Only a render makes a generated video, only a link a video-reference: an asset of
+        # either type made here would wait for bytes no one can send, queued for ever.
+        if value == GENERATED_VIDEO:
+            raise ValueError(f"{GENERATED_VIDEO} assets are made by renders (create-edit)")
+        if value == "video-reference" and info.data.get("upload_method") != "video-reference":
+            raise ValueError("video-reference assets are made with upload_method video-reference")
+        return value
 
 
 class DurationFilter(BaseModel):
