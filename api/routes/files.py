@@ -6,6 +6,7 @@ Errors are domain errors (shared.errors) that api/errors.py turns into JSON.
 from __future__ import annotations
 
 import mimetypes
+import re
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -22,6 +23,10 @@ from shared.storage import (
 )
 
 bp = Blueprint("files", __name__)
+
+# A suffix range of zero bytes: valid syntax (werkzeug reads it as no header) that no
+# byte satisfies (RFC 9110 14.1.1), so a 416, not the whole object.
+_EMPTY_SUFFIX = re.compile(r"\s*bytes\s*=\s*-0+\s*", re.IGNORECASE)
 
 
 class LinkRefused(CanopyError):
@@ -63,6 +68,8 @@ def _byte_range(size: int) -> tuple[int, int] | None:
     Several ranges are answered with the whole object, which RFC 9110 allows; so are a
     header that does not parse or names another unit, which it says to ignore."""
     ranges = request.range
+    if ranges is None and _EMPTY_SUFFIX.fullmatch(request.headers.get("Range", "")):
+        raise RangeNotSatisfiable(size)
     if ranges is None or ranges.units != "bytes" or len(ranges.ranges) > 1:
         return None
     (start, end), = ranges.ranges

@@ -41,7 +41,8 @@ def test_range_forms(local, ns):
     url = local.download_url(_stored(local, ns), "v.mp4")
     cases = {"bytes=0-0": DATA[:1], "bytes=10240-": None, "bytes=-16": DATA[-16:],
              "bytes=10000-99999": DATA[10000:],
-             "bytes=-99999": DATA}  # a suffix longer than the object: all of it (RFC 9110)
+             "bytes=-99999": DATA,  # a suffix longer than the object: all of it (RFC 9110)
+             "bytes=-0": None}  # a suffix of no byte: valid, and satisfied by none
     for header, body in cases.items():
         answer = requests.get(url, headers={"Range": header}, timeout=5)
         if body is None:
