@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .edit import MAX_CHUNK_SECONDS, MIN_CHUNK_SECONDS
+from .edit import MAX_CHUNK_SECONDS, MAX_OUTPUT_SECONDS, MIN_CHUNK_SECONDS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = REPO_ROOT / "var"
@@ -67,6 +67,8 @@ class Settings:
     resend_after_seconds: int = 300
     # A render no worker has taken after this long fails (e.g. a GPU job and no GPU worker).
     queue_timeout_seconds: int = 86400
+    # The longest output a render may make; longer edits are a 422 (and fail on a worker).
+    max_output_seconds: int = MAX_OUTPUT_SECONDS
     # Hosts (or CIDRs) that `url` uploads may fetch although they are private/loopback.
     fetch_allow: list[str] = field(default_factory=list)
     # A render longer than twice this is cut into pieces of about this many seconds, each
@@ -89,6 +91,7 @@ class Settings:
             encoder=_str(env, "CANOPY_ENCODER", cls.encoder),
             cache_dir=_str(env, "CANOPY_CACHE_DIR", cls.cache_dir),
             fetch_allow=_list(env, "CANOPY_FETCH_ALLOW"),
+            max_output_seconds=_int(env, "CANOPY_MAX_OUTPUT_SECONDS", cls.max_output_seconds),
             lease_seconds=_int(env, "CANOPY_LEASE_SECONDS", cls.lease_seconds),
             reap_interval_seconds=_int(env, "CANOPY_REAP_INTERVAL", cls.reap_interval_seconds),
             resend_after_seconds=_int(env, "CANOPY_RESEND_AFTER", cls.resend_after_seconds),

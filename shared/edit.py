@@ -32,6 +32,8 @@ from pydantic import (
     model_validator,
 )
 
+from .naming import clean_filename
+
 FORMATS = ("mp4", "mov", "webm")
 # NTSC rates: clients send the rounded decimal, encoders need the exact rational.
 NTSC_RATES = {
@@ -43,9 +45,14 @@ NTSC_RATES = {
 }
 AUTO_CROP_ZOOM = {"standard": 1.0, "tight": 1.2, "loose": 0.9}
 CLAMP_TOLERANCE = 0.5  # seconds an end may pass the source's end before it is an error
+# The longest output a render may make (CANOPY_MAX_OUTPUT_SECONDS): an image clip's length is
+# whatever the edit says, so without a cap one clip could render for ever.
+MAX_OUTPUT_SECONDS = 4 * 3600
 MAX_AREA = 3840 * 2160
 _MEDIA_EXTENSIONS = {"mp4", "mov", "webm", "mkv", "m4v", "avi", "mpg", "mpeg", "ts", "gif"}
-_TIME_RE = re.compile(r"^(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?|\.\d+)$")
+# ASCII digits only: Python's \d, int() and float() also take other scripts' digits ("٣").
+_TIME_RE = re.compile(r"(?:([0-9]+):)?(?:([0-9]+):)?([0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def parse_time(value: Any) -> float:
@@ -68,12 +75,11 @@ def parse_time(value: Any) -> float:
 
 
 def _parse_time_string(text: str) -> float:
-    match = _TIME_RE.match(text)
+    match = _TIME_RE.fullmatch(text)
     if not match:
-        try:
-            return float(text)  # "-1" and "1e3" land here: negatives are refused later
-        except ValueError:
-            raise ValueError(f"unparsable time {text!r}") from None
+        if not _NUMBER_RE.fullmatch(text):
+            raise ValueError(f"unparsable time {text!r}")
+        return float(text)  # "-1" and "1e3" land here: negatives are refused later
     first, second, secs = match.groups()
     with_hours = first is not None and second is not None
     hours, minutes = (int(first), int(second)) if with_hours else (0, int(first or 0))
@@ -197,7 +203,7 @@ class RenderOptions(_Part):
 def _resolution(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string 'WIDTHxHEIGHT'")
-    match = re.fullmatch(r"\s*(\d{1,5})\s*[xX]\s*(\d{1,5})\s*", value)
+    match = re.fullmatch(r"\s*([0-9]{1,5})\s*[xX]\s*([0-9]{1,5})\s*", value)
     if not match:
         raise ValueError("must be 'WIDTHxHEIGHT', e.g. '1920x1080'")
     width, height = int(match[1]), int(match[2])
@@ -218,7 +224,8 @@ def _version(value: Any) -> Any:
 
 
 def sanitize_filename(raw: str, fmt: str) -> str:
-    """Path separators and control characters removed; the format's extension."""
+    """Path separators and control characters removed; the format's extension; at most 200
+    characters and MAX_NAME_BYTES bytes of UTF-8 in all, as every stored name."""
     name = "".join(ch for ch in raw if ch not in "/\\" and ch.isprintable()).strip()
     name = name.lstrip(".").strip()
     stem, dot, ext = name.rpartition(".")
@@ -226,7 +233,7 @@ def sanitize_filename(raw: str, fmt: str) -> str:
         name = stem.rstrip()
     if not name:
         raise ValueError("filename has no usable characters")
-    return f"{name[: 199 - len(fmt)]}.{fmt}"
+    return clean_filename(f"{name}.{fmt}")
 
 
 class VideoEdit(_Part):
@@ -386,14 +393,18 @@ def _error(loc: tuple, msg: str, kind: str = "value_error.source") -> dict:
     return {"loc": list(loc), "msg": msg, "type": kind}
 
 
-def check_sources(edit: VideoEdit, sources: Mapping[str, SourceInfo]) -> list[str]:
-    """Warnings for ends clamped to their source; EditSourceError for every broken rule."""
+def check_sources(edit: VideoEdit, sources: Mapping[str, SourceInfo],
+                  max_output_seconds: float = MAX_OUTPUT_SECONDS) -> list[str]:
+    """Warnings for ends clamped to their source; EditSourceError for every broken rule,
+    among them an output longer than `max_output_seconds`."""
     errors: list[dict] = []
     warnings: list[str] = []
     for i, clip in enumerate(edit.video_series_sequential):
         _check_clip(i, clip, sources.get(clip.video_id), errors, warnings)
     for i, overlay in enumerate(edit.audio_overlay):
         _check_overlay(i, overlay, sources.get(overlay.audio_id), errors)
+    if not errors:
+        _check_length(edit, sources, max_output_seconds, errors)
     if errors:
         raise EditSourceError(errors)
     return warnings
@@ -423,6 +434,19 @@ def _check_clip(i: int, clip: Clip, info: Optional[SourceInfo], errors: list, wa
         else:
             warnings.append(f"video_series_sequential.{i}.video_end_time clamped to the "
                             f"source's end {info.duration:.3f} s")
+
+
+def _check_length(edit: VideoEdit, sources: Mapping[str, SourceInfo], limit: float,
+                  errors: list) -> None:
+    """The clip whose end takes the output past `limit` seconds is the one named."""
+    total = 0.0
+    for i, clip in enumerate(edit.video_series_sequential):
+        total += clip_end(clip, sources[clip.video_id]) - clip.video_start_time
+        if total > limit:
+            errors.append(_error(("video_series_sequential", i, "video_end_time"),
+                                 f"the output would last {total:.3f} s or more, over the "
+                                 f"limit of {limit:g} s (CANOPY_MAX_OUTPUT_SECONDS)"))
+            return
 
 
 def _check_overlay(i: int, overlay: AudioOverlay, info: Optional[SourceInfo], errors: list):

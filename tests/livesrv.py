@@ -39,6 +39,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "CANOPY_REAP_INTERVAL": str(settings.reap_interval_seconds),
         "CANOPY_RESEND_AFTER": str(settings.resend_after_seconds),
         "CANOPY_QUEUE_TIMEOUT": str(settings.queue_timeout_seconds),
+        "CANOPY_MAX_OUTPUT_SECONDS": str(settings.max_output_seconds),
     }
     return {**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)}
 

@@ -29,7 +29,8 @@ def read_edit_body() -> tuple[dict, VideoEdit, list[str]]:
 def check_against_media(user: Caller, edit: VideoEdit) -> list[str]:
     rows = resolve(get_session(), user.id, edit)
     try:
-        return check_sources(edit, {media_id: source_info(row) for media_id, row in rows.items()})
+        return check_sources(edit, {media_id: source_info(row) for media_id, row in rows.items()},
+                             get_settings().max_output_seconds)
     except EditSourceError as exc:
         raise Unprocessable([{**e, "loc": ["body", *e["loc"]]} for e in exc.errors]) from None
 

@@ -20,6 +20,9 @@ def sources(db, make_user):
         "twenty": VideoFile(owner_id=user_id, name="twenty", filename="twenty.mp4", media_kind="video",
                             duration=20.0, fps=25, width=320, height=180, video_codec="h264",
                             audio_codec=None, status="analyzed", storage_key=f"{user_id}/v/20.mp4"),
+        "still": VideoFile(owner_id=user_id, name="still", filename="still.png", media_kind="image",
+                           width=320, height=180, video_codec="png", status="analyzed",
+                           storage_key=f"{user_id}/v/still.png"),
     }
     with db.session() as session:
         session.add_all(rows.values())
@@ -98,6 +101,7 @@ CASES = [
     (broken([*CLIP, "type"], "movie"), ["body", *CLIP, "type"]),
     (broken([*CLIP, "video_start_time"], "-00:00:01"), ["body", *CLIP, "video_start_time"]),
     (broken([*CLIP, "video_start_time"], "soon"), ["body", *CLIP, "video_start_time"]),
+    (broken([*CLIP, "video_start_time"], "٣"), ["body", *CLIP, "video_start_time"]),
     (broken([*CLIP, "video_end_time"], "00:00:00.5"), ["body", *CLIP, "video_end_time"]),
     (broken([*CLIP, "audio_levels", 0, "audio_level"], "loud"), ["body", *CLIP, "audio_levels", 0, "audio_level"]),
     (broken([*CLIP, "audio_levels", 0, "audio_level"], 3), ["body", *CLIP, "audio_levels", 0, "audio_level"]),
@@ -158,6 +162,17 @@ def test_rules_that_need_the_sources(client, sources, project, breaks, loc):
     response = post_edit(client, sources, project, body)
     assert response.status_code == 422, response.json
     assert loc in [e["loc"] for e in response.json["detail"]]
+
+
+def test_an_image_clip_past_the_output_cap_is_422(client, sources, project):
+    body = edit_for(sources)
+    body["video_series_sequential"][0].update(video_id=sources["still"], video_start_time=0,
+                                              video_end_time=1e9)
+    response = post_edit(client, sources, project, body)
+    assert response.status_code == 422, response.json
+    [error] = response.json["detail"]
+    assert error["loc"] == ["body", *CLIP, "video_end_time"]
+    assert "CANOPY_MAX_OUTPUT_SECONDS" in error["msg"]
 
 
 def test_end_just_past_the_source_is_clamped_with_a_warning(client, sources, project):

@@ -71,6 +71,10 @@ BROKEN = [
     (CLIP0 + ("video_start_time",), "soon"),
     (CLIP0 + ("video_start_time",), -3),
     (CLIP0 + ("video_start_time",), "00:61:00"),
+    (CLIP0 + ("video_start_time",), "٣"),  # an Arabic-Indic 3: int() and \d take it
+    (CLIP0 + ("video_start_time",), "00:00:٠٣"),
+    (CLIP0 + ("video_start_time",), "1_000"),  # float() takes it
+    (("video_output_resolution",), "١٩٢٠x١٠٨٠"),
     (CLIP0 + ("video_end_time",), "00:00:00"),  # end <= start
     (CLIP0 + ("audio_levels", 0, "audio_level"), "2.5"),
     (CLIP0 + ("audio_levels", 0, "audio_level"), "loud"),
@@ -101,6 +105,13 @@ def test_a_broken_rule_names_its_field(path, value):
     else:
         body = _with(path, value)
     assert _locs(body) == [path]
+
+
+def test_a_long_non_ascii_output_filename_is_cut_to_fit_a_file_name():
+    """195 emoji are 780 bytes: past any file system's 255-byte names, though < 200 chars."""
+    edit = VideoEdit.model_validate(_with(("video_output_filename",), "😀" * 195 + ".mp4"))
+    name = edit.video_output_filename
+    assert name.endswith(".mp4") and set(name[:-4]) == {"😀"} and len(name.encode()) <= 150
 
 
 def test_crf_above_51_is_only_for_webm():
@@ -238,6 +249,22 @@ def test_an_end_just_past_the_source_is_clamped_with_a_warning():
     assert len(warnings) == 1 and "clamped" in warnings[0]
     clamped = clamp_to_sources(edit, sources)
     assert [c.video_end_time for c in clamped.video_series_sequential] == [20.0, 20.0]
+
+
+def test_an_image_clip_cannot_outlast_the_output_cap():
+    body = _with(CLIP0 + ("type",), "image")
+    body["video_series_sequential"][0]["video_end_time"] = 1e9
+    [(loc, msg)] = _source_errors(body, {A: IMAGE, B: VIDEO, M: MUSIC})
+    assert loc == CLIP0 + ("video_end_time",) and "CANOPY_MAX_OUTPUT_SECONDS" in msg
+
+
+def test_the_clip_that_passes_the_cap_is_named():
+    edit = VideoEdit.model_validate(SEED)  # two clips of 10 s
+    sources = {A: VIDEO, B: VIDEO, M: MUSIC}
+    assert check_sources(edit, sources, max_output_seconds=20) == []
+    with pytest.raises(EditSourceError) as info:
+        check_sources(edit, sources, max_output_seconds=15)
+    assert [e["loc"] for e in info.value.errors] == [["video_series_sequential", 1, "video_end_time"]]
 
 
 def test_an_image_clip_lasts_end_minus_start():

@@ -99,6 +99,16 @@ def test_an_edit_that_does_not_fit_its_sources(media, tmp_path):
     assert info.value.errors[0]["loc"] == ["video_series_sequential", 0, "video_end_time"]
 
 
+def test_an_output_past_the_workers_cap_is_refused(media, tmp_path):
+    """The worker holds the API's CANOPY_MAX_OUTPUT_SECONDS too: one cap, both places."""
+    edit = _edit(base_edit([clip(media["a30"][0], 0, 2), clip(media["still"][0], 0, 1e9,
+                                                              kind="image")]))
+    with pytest.raises(InvalidEditError) as info:
+        render(edit, _paths(media), str(tmp_path / "o.mp4"), max_output_seconds=60)
+    assert info.value.errors[0]["loc"] == ["video_series_sequential", 1, "video_end_time"]
+    assert os.listdir(tmp_path) == []
+
+
 def test_gpu_asked_for_where_there_is_none(media, tmp_path, monkeypatch):
     monkeypatch.setattr(encode, "gpu_available", lambda: False)
     body = base_edit([clip(media["a30"][0], 0, 1)], render_options={"encoder": "gpu"})

@@ -18,7 +18,8 @@ from typing import Optional
 
 import av
 
-from shared.edit import EditSourceError, SourceInfo, VideoEdit, check_sources, clamp_to_sources
+from shared.edit import (MAX_OUTPUT_SECONDS, EditSourceError, SourceInfo, VideoEdit, check_sources,
+                         clamp_to_sources)
 
 from .encode import OutputWriter, choose_video_codec
 from .errors import (InvalidEditError, MissingSourceError, OutputNotWritableError,
@@ -45,8 +46,10 @@ class RenderResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def plan(edit: VideoEdit, sources: Mapping[str, str]) -> tuple[Timeline, list[str]]:
-    """Probe the sources, check the edit against them and lay out the timeline."""
+def plan(edit: VideoEdit, sources: Mapping[str, str],
+         max_output_seconds: float = MAX_OUTPUT_SECONDS) -> tuple[Timeline, list[str]]:
+    """Probe the sources, check the edit against them (and its length against
+    `max_output_seconds`) and lay out the timeline."""
     infos: dict[str, SourceInfo] = {}
     for i, clip in enumerate(edit.video_series_sequential):
         if clip.video_id not in sources:
@@ -63,7 +66,7 @@ def plan(edit: VideoEdit, sources: Mapping[str, str]) -> tuple[Timeline, list[st
         if overlay.audio_id not in infos:
             infos[overlay.audio_id] = _probe(sources[overlay.audio_id], overlay.audio_id, None)
     try:
-        warnings = check_sources(edit, infos)
+        warnings = check_sources(edit, infos, max_output_seconds)
     except EditSourceError as exc:
         raise InvalidEditError(str(exc), exc.errors) from exc
     timeline, more = build_timeline(clamp_to_sources(edit, infos), infos)
@@ -91,13 +94,15 @@ def _temporary_path(output: Path) -> Path:
 def render(edit: VideoEdit, sources: Mapping[str, str], output: str, *,
            on_progress: Optional[ProgressCallback] = None,
            should_cancel: Optional[Callable[[], bool]] = None,
-           encoder: Optional[str] = None) -> RenderResult:
+           encoder: Optional[str] = None,
+           max_output_seconds: float = MAX_OUTPUT_SECONDS) -> RenderResult:
     """Render `edit` from `sources` ({source id: local path}) into the file `output`.
 
     `encoder` (auto|cpu|gpu) is the machine's default; the edit's render_options.encoder
-    wins when it says cpu or gpu. Raises a RenderError subclass, or RenderCanceled.
+    wins when it says cpu or gpu. An output longer than `max_output_seconds` is an
+    InvalidEditError. Raises a RenderError subclass, or RenderCanceled.
     """
-    timeline, warnings = plan(edit, sources)
+    timeline, warnings = plan(edit, sources, max_output_seconds)
     choice = edit.encoder if edit.encoder != "auto" else (encoder or "auto")
     codec, notes = choose_video_codec(edit.video_output_format, choice)
     options = edit.render_options

@@ -81,7 +81,8 @@ def run(claim: jobs.Claim) -> str:
         output = os.path.join(tmp, work.filename)
         try:
             result = render(work.edit, local, output, on_progress=beat.progress,
-                            should_cancel=beat.stopped, encoder=settings.encoder)
+                            should_cancel=beat.stopped, encoder=settings.encoder,
+                            max_output_seconds=settings.max_output_seconds)
         except RenderCanceled:
             return _stop(claim, beat.state)
         if beat.state != "ok":
