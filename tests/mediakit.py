@@ -8,6 +8,7 @@ encoding. Tones are sines of a known frequency and peak amplitude (default 0.5, 
                tone_hz=440)
     make_image(tmp / "still.png", (160, 90), PALETTE[4])
     make_audio(tmp / "music.m4a", duration=5, tone_hz=880)
+    make_counting_video(tmp / "count.mp4", fps=30, duration=10, tone_hz=500)  # frame k shows k
 """
 from __future__ import annotations
 
@@ -134,6 +135,68 @@ def _write_tone(container, stream, duration, tone_hz, sample_rate, channels, amp
         frame.pts = start
         container.mux(stream.encode(frame))
     container.mux(stream.encode(None))
+
+
+COUNT_GRID = (4, 3)  # columns, rows: a frame's index in 12 black/white blocks
+
+
+def counting_image(size: tuple[int, int], index: int) -> np.ndarray:
+    """RGB picture of `index`: bit b is block b of the grid (row by row), white for 1."""
+    width, height = size
+    cols, rows = COUNT_GRID
+    image = np.zeros((height, width, 3), dtype=np.uint8)
+    for bit in range(cols * rows):
+        if index >> bit & 1:
+            r, c = divmod(bit, cols)
+            image[r * height // rows:(r + 1) * height // rows,
+                  c * width // cols:(c + 1) * width // cols] = 255
+    return image
+
+
+def read_index(frame: av.VideoFrame) -> int:
+    """The index a counting_image frame shows, read from the middle of each block (the
+    blocks are large enough to survive lossy encoding and scaling to the same aspect)."""
+    gray = frame.to_ndarray(format="gray").astype(float)
+    height, width = gray.shape
+    cols, rows = COUNT_GRID
+    index = 0
+    for bit in range(cols * rows):
+        r, c = divmod(bit, cols)
+        y0, y1 = (4 * r + 1) * height // (4 * rows), (4 * r + 3) * height // (4 * rows)
+        x0, x1 = (4 * c + 1) * width // (4 * cols), (4 * c + 3) * width // (4 * cols)
+        index |= int(gray[y0:y1, x0:x1].mean() > 128) << bit
+    return index
+
+
+def make_counting_video(path, *, size: tuple[int, int] = (160, 90), fps: float = 30,
+                        duration: float = 10.0, tone_hz: Optional[float] = 500,
+                        keyframe_seconds: float = 2.5) -> Path:
+    """A video whose frame k shows k (counting_image) and whose sound is one unbroken sine.
+
+    Encoded with B-frames (keyframes' decode times come before their pictures) and
+    keyframes every `keyframe_seconds`, as camera files are, so seeking into it is tested.
+    """
+    path = Path(path)
+    with av.open(str(path), "w") as container:
+        rate = Fraction(fps).limit_denominator(1001)
+        video = container.add_stream("libx264", rate=rate)
+        video.width, video.height = size
+        video.pix_fmt = "yuv420p"
+        video.codec_context.time_base = 1 / rate
+        video.codec_context.gop_size = round(keyframe_seconds * fps)
+        video.options = {"preset": "veryfast", "crf": "18", "bf": "3", "sc_threshold": "0"}
+        audio = None
+        if tone_hz is not None:
+            audio = container.add_stream(_AUDIO_CODECS.get(path.suffix, "aac"), rate=48000)
+            audio.layout = "stereo"
+        for k in range(round(duration * rate)):
+            frame = av.VideoFrame.from_ndarray(counting_image(size, k), format="rgb24")
+            frame.pts = k
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        if audio is not None:
+            _write_tone(container, audio, duration, tone_hz, 48000, 2, 0.5)
+    return path
 
 
 def make_image(path, size: tuple[int, int] = (160, 90), color: Color = PALETTE[0],

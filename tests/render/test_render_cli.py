@@ -38,3 +38,17 @@ def test_cli_explains_what_is_wrong(media, tmp_path):
     edit.write_text(json.dumps(base_edit([clip(media["a30"][0], 0, 1)])))
     missing = _run(edit, "--output", tmp_path / "o.mp4")
     assert missing.returncode == 1 and "no source file" in missing.stderr
+
+
+def test_cli_renders_in_pieces_and_joins(media, tmp_path):
+    a = media["a30"]
+    edit = tmp_path / "edit.json"
+    edit.write_text(json.dumps(base_edit([clip(a[0], 0, 5)])))
+    out = tmp_path / "out.mp4"
+    done = _run(edit, "--source", f"{a[0]}={a[1]}", "--output", out, "--chunk-seconds", 2)
+    assert done.returncode == 0, done.stderr
+    assert "150 frames, 240000 samples" in done.stdout and "2 pieces joined" in done.stdout
+    assert "150/150 frames" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edit.json", "out.mp4"]
+    tiny = _run(edit, "--source", f"{a[0]}={a[1]}", "--output", out, "--chunk-seconds", 1)
+    assert tiny.returncode == 2 and "--chunk-seconds" in tiny.stderr

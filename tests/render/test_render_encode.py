@@ -8,8 +8,11 @@ from worker.render import GpuUnavailableError
 
 
 def test_default_options_are_veryfast_crf_23():
-    assert encode.video_options("libx264", None, None) == {"preset": "veryfast", "crf": "23"}
-    assert encode.video_options("libx264", "slow", 18) == {"preset": "slow", "crf": "18"}
+    stitchable = {"x264-params": "stitchable=1:open-gop=0"}
+    assert encode.video_options("libx264", None, None) == {"preset": "veryfast", "crf": "23",
+                                                           **stitchable}
+    assert encode.video_options("libx264", "slow", 18) == {"preset": "slow", "crf": "18",
+                                                           **stitchable}
     assert encode.video_options("h264_nvenc", "veryfast", None)["preset"] == "p2"
     assert encode.video_options("h264_nvenc", "p6", 20)["cq"] == "20"
     vp9 = encode.video_options("libvpx-vp9", None, None)

@@ -5,15 +5,25 @@
                     on_progress=lambda done, total: ..., should_cancel=lambda: False)
 
 `python -m worker.render EDIT.json --source ID=PATH ... --output OUT` runs it alone.
+
+One render in pieces (the farm spreads them over workers): plan_pieces, render_piece,
+render_audio and join; see pieces.py for the whole sequence, render_in_pieces for it in
+one process.
 """
 from .encode import gpu_available
 from .engine import RenderResult, plan, render
 from .errors import (GpuUnavailableError, InvalidEditError, MissingSourceError,
                      OutputNotWritableError, RenderCanceled, RenderError, SourceDecodeError)
+from .join import JoinResult, PieceMismatchError, join
+from .pieces import (AudioResult, PieceResult, PieceSpan, plan_pieces, render_audio,
+                     render_in_pieces, render_piece, sources_for)
 from .probe import probe_source
+from .timeline import timeline_from_dict, timeline_to_dict
 
 __all__ = [
-    "GpuUnavailableError", "InvalidEditError", "MissingSourceError", "OutputNotWritableError",
-    "RenderCanceled", "RenderError", "RenderResult", "SourceDecodeError", "gpu_available",
-    "plan", "probe_source", "render",
+    "AudioResult", "GpuUnavailableError", "InvalidEditError", "JoinResult", "MissingSourceError",
+    "OutputNotWritableError", "PieceMismatchError", "PieceResult", "PieceSpan", "RenderCanceled",
+    "RenderError", "RenderResult", "SourceDecodeError", "gpu_available", "join", "plan",
+    "plan_pieces", "probe_source", "render", "render_audio", "render_in_pieces", "render_piece",
+    "sources_for", "timeline_from_dict", "timeline_to_dict",
 ]

@@ -1,4 +1,5 @@
-"""python -m worker.render EDIT.json --source ID=PATH [--source ...] --output OUT [--encoder ...]"""
+"""python -m worker.render EDIT.json --source ID=PATH [--source ...] --output OUT [--encoder ...]
+[--chunk-seconds N]"""
 from __future__ import annotations
 
 import argparse
@@ -12,6 +13,7 @@ from shared.edit import parse_edit
 
 from .engine import render
 from .errors import InvalidEditError, RenderCanceled, RenderError
+from .pieces import MIN_CHUNK_SECONDS, render_in_pieces
 
 
 def _source(text: str) -> tuple[str, str]:
@@ -19,6 +21,13 @@ def _source(text: str) -> tuple[str, str]:
     if not sep or not source_id or not path:
         raise argparse.ArgumentTypeError(f"expected ID=PATH, got {text!r}")
     return source_id.strip().lower(), path
+
+
+def _chunk_seconds(text: str) -> float:
+    value = float(text)
+    if value != 0 and not value >= MIN_CHUNK_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be 0 or at least {MIN_CHUNK_SECONDS}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
                         metavar="ID=PATH", help="a local file for a video_id/audio_id")
     parser.add_argument("--output", required=True, help="the file to write")
     parser.add_argument("--encoder", choices=("auto", "cpu", "gpu"), default=None)
+    parser.add_argument("--chunk-seconds", type=_chunk_seconds, default=0, metavar="N",
+                        help="render in pieces of about N seconds, one after another, and "
+                             "join them (as the farm does across workers); 0: one piece")
     args = parser.parse_args(argv)
     try:
         with open(args.edit) as fh:
@@ -43,8 +55,12 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr, flush=True)
 
     try:
-        result = render(edit, dict(args.source), args.output, on_progress=progress,
-                        encoder=args.encoder)
+        if args.chunk_seconds:
+            result = render_in_pieces(edit, dict(args.source), args.output, args.chunk_seconds,
+                                      on_progress=progress, encoder=args.encoder)
+        else:
+            result = render(edit, dict(args.source), args.output, on_progress=progress,
+                            encoder=args.encoder)
     except InvalidEditError as exc:
         print(f"\nthe edit does not fit its sources: {json.dumps(exc.errors)}", file=sys.stderr)
         return 2
@@ -54,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     print(file=sys.stderr)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    joined = f"{result.pieces} pieces joined, " if result.pieces > 1 else ""
     print(f"{result.output}: {result.frames} frames, {result.samples} samples, "
-          f"{result.duration:.3f} s, {result.video_codec}, "
+          f"{result.duration:.3f} s, {result.video_codec}, {joined}"
           f"{time.monotonic() - started:.1f} s to render")
     return 0
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Optional
 
@@ -18,6 +19,10 @@ AUDIO_CODECS = {"mp4": "aac", "mov": "aac", "webm": "libopus"}
 AUDIO_FRAME_SIZES = {"aac": 1024, "libopus": 960}
 AUDIO_BIT_RATE = 128_000
 KEYFRAME_SECONDS = 2
+# Every libx264 encode, whole or piece: closed GOPs, and `stitchable` keeps the PPS free of
+# the rate control's starting QP, so pieces of one render share byte-identical SPS/PPS
+# (threads do not change them either) and their streams can be joined as they are.
+X264_PARAMS = "stitchable=1:open-gop=0"
 DEFAULT_PRESET = "veryfast"
 DEFAULT_CRF = {"libx264": 23, "h264_nvenc": 23, "libvpx-vp9": 32}
 # x264 preset names mapped to NVENC's p1 (fastest) .. p7 (best).
@@ -63,7 +68,8 @@ def video_options(codec: str, preset: Optional[str], crf: Optional[float]) -> di
     preset = preset or DEFAULT_PRESET
     quality = str(int(round(crf if crf is not None else DEFAULT_CRF[codec])))
     if codec == "libx264":
-        return {"preset": preset if preset in NVENC_PRESETS else DEFAULT_PRESET, "crf": quality}
+        return {"preset": preset if preset in NVENC_PRESETS else DEFAULT_PRESET, "crf": quality,
+                "x264-params": X264_PARAMS}
     if codec == "h264_nvenc":
         nvenc = preset if preset in {f"p{i}" for i in range(1, 8)} else NVENC_PRESETS.get(preset, "p2")
         return {"preset": nvenc, "rc": "vbr", "cq": quality, "b": "0"}
@@ -72,37 +78,60 @@ def video_options(codec: str, preset: Optional[str], crf: Optional[float]) -> di
             "row-mt": "1"}
 
 
-class OutputWriter:
-    """Open → add_video/add_audio in time order → close. pts are set here, not by callers."""
+def gop_frames(fps: Fraction) -> int:
+    """Frames from one scheduled keyframe to the next (x264 may add more at scene cuts)."""
+    return math.ceil(KEYFRAME_SECONDS * fps)
 
-    def __init__(self, path: str, fmt: str, size: tuple[int, int], fps: Fraction, *,
-                 codec: str, preset: Optional[str] = None, crf: Optional[float] = None):
-        options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """What decides the video encoder's output: the same settings, the same SPS/PPS."""
+
+    codec: str
+    size: tuple[int, int]
+    fps: Fraction
+    preset: Optional[str] = None
+    crf: Optional[float] = None
+
+
+class OutputWriter:
+    """Open → add_video/add_audio in time order → close. pts are set here, not by callers.
+
+    `video` None writes sound only, `audio` False pictures only (a render's pieces and its
+    sound are written apart and joined); `faststart` puts the index first (mp4/mov).
+    """
+
+    def __init__(self, path: str, fmt: str, video: Optional[VideoSettings], *,
+                 audio: bool = True, faststart: bool = True):
+        options = {"movflags": "+faststart"} if faststart and fmt in ("mp4", "mov") else {}
         try:
             self.container = av.open(path, "w", format=fmt, options=options)
         except (OSError, av.error.FFmpegError) as exc:
             raise OutputNotWritableError(f"cannot write {path}: {exc}") from exc
-        self.video = self._add_video(codec, size, fps, preset, crf)
-        audio_codec = AUDIO_CODECS[fmt]
-        self.audio = self.container.add_stream(audio_codec, rate=48000)
-        self.audio.layout = "stereo"
-        self.audio.bit_rate = AUDIO_BIT_RATE
-        self.audio_frame_size = AUDIO_FRAME_SIZES[audio_codec]
+        self.video = self._add_video(video) if video is not None else None
+        self.audio = None
+        if audio:
+            audio_codec = AUDIO_CODECS[fmt]
+            self.audio = self.container.add_stream(audio_codec, rate=48000)
+            self.audio.layout = "stereo"
+            self.audio.bit_rate = AUDIO_BIT_RATE
+            self.audio_frame_size = AUDIO_FRAME_SIZES[audio_codec]
         self.frames = 0
         self.samples = 0
         # Opens the encoders and writes the header now, before another thread encodes.
         self.container.start_encoding()
 
-    def _add_video(self, codec, size, fps, preset, crf):
-        stream = self.container.add_stream(codec, rate=fps)
-        stream.width, stream.height = size
+    def _add_video(self, settings: VideoSettings):
+        fps = settings.fps
+        stream = self.container.add_stream(settings.codec, rate=fps)
+        stream.width, stream.height = settings.size
         stream.pix_fmt = "yuv420p"
         stream.codec_context.time_base = 1 / fps
-        stream.codec_context.gop_size = math.ceil(KEYFRAME_SECONDS * fps)
+        stream.codec_context.gop_size = gop_frames(fps)
         # Frame threads, as ffmpeg uses: PyAV's default (slices) makes x264 a third slower.
         stream.codec_context.thread_type = "FRAME"
         stream.codec_context.thread_count = 0  # the encoder picks its own thread count
-        stream.options = video_options(codec, preset, crf)
+        stream.options = video_options(settings.codec, settings.preset, settings.crf)
         return stream
 
     def add_video(self, frame: av.VideoFrame) -> None:
@@ -137,7 +166,8 @@ class OutputWriter:
 
     def close(self) -> None:
         """Flush the video encoder (it holds frames back) and finish the file."""
-        self.container.mux(self.video.encode(None))
+        if self.video is not None:
+            self.container.mux(self.video.encode(None))
         self.container.close()
 
     def abort(self) -> None:

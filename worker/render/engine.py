@@ -12,6 +12,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -21,7 +22,7 @@ import av
 from shared.edit import (MAX_OUTPUT_SECONDS, EditSourceError, SourceInfo, VideoEdit, check_sources,
                          clamp_to_sources)
 
-from .encode import OutputWriter, choose_video_codec
+from .encode import OutputWriter, VideoSettings, choose_video_codec
 from .errors import (InvalidEditError, MissingSourceError, OutputNotWritableError,
                      RenderCanceled, RenderError, SourceDecodeError)
 from .prefetch import Prefetch
@@ -44,6 +45,7 @@ class RenderResult:
     duration: float  # seconds
     video_codec: str
     warnings: list[str] = field(default_factory=list)
+    pieces: int = 1  # rendered apart and joined (render_in_pieces)
 
 
 def plan(edit: VideoEdit, sources: Mapping[str, str],
@@ -91,6 +93,54 @@ def _temporary_path(output: Path) -> Path:
     return partial
 
 
+@contextmanager
+def partial_output(output: str) -> Iterator[str]:
+    """A temporary path to write `output` at: renamed onto it when the block ends well,
+    deleted when it raises. So `output` is either whole or absent, never half written."""
+    target = Path(output)
+    partial = _temporary_path(target)
+    try:
+        yield str(partial)
+        os.replace(partial, target)
+    except BaseException as exc:
+        partial.unlink(missing_ok=True)
+        if isinstance(exc, av.error.FFmpegError):  # sources wrap their own; this is output
+            raise RenderError(f"encoding or writing the output failed: {exc}") from exc
+        raise
+
+
+@contextmanager
+def open_writer(path: str, fmt: str, video: Optional[VideoSettings], **kwargs
+                ) -> Iterator[OutputWriter]:
+    """An OutputWriter, closed (the file finished) when the block ends well, else aborted."""
+    writer = OutputWriter(path, fmt, video, **kwargs)
+    try:
+        yield writer
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+class FrameProgress:
+    """Per written frame: reports at most every PROGRESS_INTERVAL (and the last frame),
+    asks should_cancel() every CANCEL_EVERY frames and raises RenderCanceled on yes."""
+
+    def __init__(self, total: int, on_progress: Optional[ProgressCallback],
+                 should_cancel: Optional[Callable[[], bool]]):
+        self.total, self.on_progress, self.should_cancel = total, on_progress, should_cancel
+        self._last_report = 0.0
+
+    def written(self, done: int) -> None:
+        if self.should_cancel is not None and done % CANCEL_EVERY == 0 and self.should_cancel():
+            raise RenderCanceled("the render was canceled")
+        now = time.monotonic()
+        if self.on_progress is not None and (now - self._last_report >= PROGRESS_INTERVAL
+                                             or done == self.total):
+            self.on_progress(done, self.total)
+            self._last_report = now
+
+
 def render(edit: VideoEdit, sources: Mapping[str, str], output: str, *,
            on_progress: Optional[ProgressCallback] = None,
            should_cancel: Optional[Callable[[], bool]] = None,
@@ -106,28 +156,17 @@ def render(edit: VideoEdit, sources: Mapping[str, str], output: str, *,
     choice = edit.encoder if edit.encoder != "auto" else (encoder or "auto")
     codec, notes = choose_video_codec(edit.video_output_format, choice)
     options = edit.render_options
-    target = Path(output)
-    partial = _temporary_path(target)
-    writer: Optional[OutputWriter] = None
-    try:
-        writer = OutputWriter(str(partial), edit.video_output_format,
-                              (timeline.width, timeline.height), timeline.fps, codec=codec,
-                              preset=options and options.preset, crf=options and options.crf)
-        _write(timeline, sources, writer, on_progress, should_cancel)
-        writer.close()
-        os.replace(partial, target)
-    except BaseException as exc:
-        if writer is not None:
-            writer.abort()
-        partial.unlink(missing_ok=True)
-        if isinstance(exc, av.error.FFmpegError):  # sources wrap their own; this is output
-            raise RenderError(f"encoding or writing the output failed: {exc}") from exc
-        raise
-    return RenderResult(str(target), writer.frames, writer.samples,
+    settings = VideoSettings(codec, (timeline.width, timeline.height), timeline.fps,
+                             options and options.preset, options and options.crf)
+    with partial_output(output) as path, \
+            open_writer(path, edit.video_output_format, settings) as writer:
+        _write(timeline, sources, writer, FrameProgress(timeline.frame_count, on_progress,
+                                                        should_cancel))
+    return RenderResult(str(Path(output)), writer.frames, writer.samples,
                         writer.samples / timeline.sample_rate, codec, warnings + notes)
 
 
-def _audio_packets(timeline: Timeline, sources, writer: OutputWriter
+def audio_packets(timeline: Timeline, sources, writer: OutputWriter
                    ) -> Iterator[tuple[int, list[av.Packet]]]:
     """(samples, packets) per audio encoder frame, mixed and encoded, then the flush."""
     # Imported here, in the audio thread: numpy's 70 ms of import then overlap with the
@@ -144,13 +183,13 @@ def _audio_packets(timeline: Timeline, sources, writer: OutputWriter
         mixer.close()
 
 
-def _write(timeline: Timeline, sources, writer: OutputWriter, on_progress, should_cancel) -> None:
+def _write(timeline: Timeline, sources, writer: OutputWriter, progress: FrameProgress) -> None:
     total = timeline.frame_count
     block = writer.audio_frame_size
-    last_report, heard = 0.0, 0
+    heard = 0
     # Pictures and sound are each made in their own thread, a little ahead of the encoder.
     with Prefetch(timeline_frames(timeline, sources), VIDEO_AHEAD, "video") as frames, \
-            Prefetch(_audio_packets(timeline, sources, writer), AUDIO_AHEAD, "audio") as sound:
+            Prefetch(audio_packets(timeline, sources, writer), AUDIO_AHEAD, "audio") as sound:
         for frame in frames:
             writer.add_video(frame)
             done = writer.frames
@@ -161,13 +200,7 @@ def _write(timeline: Timeline, sources, writer: OutputWriter, on_progress, shoul
                 samples, packets = next(sound)
                 writer.mux(packets)
                 heard += samples
-            if should_cancel is not None and done % CANCEL_EVERY == 0 and should_cancel():
-                raise RenderCanceled("the render was canceled")
-            now = time.monotonic()
-            if on_progress is not None and (now - last_report >= PROGRESS_INTERVAL
-                                            or done == total):
-                on_progress(done, total)
-                last_report = now
+            progress.written(done)
         for samples, packets in sound:
             writer.mux(packets)
     if writer.frames != total or writer.samples != timeline.sample_count:

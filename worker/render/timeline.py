@@ -125,3 +125,44 @@ def _place_overlays(edit: VideoEdit, duration: Fraction) -> tuple[list[Overlay],
         overlays.append(Overlay(i, ov.audio_id, s0, s1, ov.source_start_time, ov.loop,
                                 _levels(ov.audio_levels)))
     return overlays, warnings
+
+
+def timeline_to_dict(timeline: Timeline) -> dict:
+    """The timeline as JSON-ready data (exact fractions as "n/d"): laid out once, from every
+    source's probe, then handed to the workers of pieces that have only their own sources."""
+    def clip(c: Clip) -> dict:
+        return {"index": c.index, "source_id": c.source_id, "kind": c.kind,
+                "source_start": str(c.source_start), "source_end": str(c.source_end),
+                "frame_start": c.frame_start, "frame_count": c.frame_count,
+                "sample_start": c.sample_start, "sample_count": c.sample_count,
+                "levels": [list(lv) for lv in c.levels],
+                "framing": c.framing.model_dump() if c.framing is not None else None}
+
+    def overlay(o: Overlay) -> dict:
+        return {"index": o.index, "source_id": o.source_id, "sample_start": o.sample_start,
+                "sample_end": o.sample_end, "source_start": o.source_start, "loop": o.loop,
+                "levels": [list(lv) for lv in o.levels]}
+
+    return {"width": timeline.width, "height": timeline.height, "fps": str(timeline.fps),
+            "duration": str(timeline.duration), "sample_rate": timeline.sample_rate,
+            "clips": [clip(c) for c in timeline.clips],
+            "overlays": [overlay(o) for o in timeline.overlays]}
+
+
+def timeline_from_dict(data: dict) -> Timeline:
+    """The Timeline that timeline_to_dict wrote (equal to the original)."""
+    def levels(values) -> tuple[LevelRange, ...]:
+        return tuple((a, b, level) for a, b, level in values)
+
+    clips = tuple(
+        Clip(c["index"], c["source_id"], c["kind"], Fraction(c["source_start"]),
+             Fraction(c["source_end"]), c["frame_start"], c["frame_count"], c["sample_start"],
+             c["sample_count"], levels(c["levels"]),
+             Crop(**c["framing"]) if c["framing"] is not None else None)
+        for c in data["clips"])
+    overlays = tuple(
+        Overlay(o["index"], o["source_id"], o["sample_start"], o["sample_end"],
+                o["source_start"], o["loop"], levels(o["levels"]))
+        for o in data["overlays"])
+    return Timeline(data["width"], data["height"], Fraction(data["fps"]), clips, overlays,
+                    Fraction(data["duration"]), data["sample_rate"])

@@ -174,27 +174,39 @@ class ClipPictures:
         except (av.error.FFmpegError, ValueError) as exc:
             raise self._error(f"cannot scale its pictures: {exc}") from exc
 
-    def frames(self) -> Iterator[av.VideoFrame]:
-        if self.clip.frame_count <= 0:
+    def frames(self, first: int = 0, end: Optional[int] = None) -> Iterator[av.VideoFrame]:
+        """The clip's output frames [first, end) (end None: to the clip's end).
+
+        Frame k is the same picture whatever `first` is: a later start seeks into the
+        source instead of decoding from the clip's start.
+        """
+        end = self.clip.frame_count if end is None else min(end, self.clip.frame_count)
+        if first >= end:
             return
+        container, stream = self._open()
+        with container:
+            if self.clip.kind == "image":
+                yield from self._still(container, stream, end - first)
+            else:
+                yield from self._moving(container, stream, first, end)
+
+    def _open(self):
+        """The source, opened for decoding its first video stream alone."""
         try:
             container = av.open(self.path)
         except av.error.FFmpegError as exc:
             raise self._error(f"cannot open the source: {exc}") from exc
-        with container:
-            if not container.streams.video:
-                raise self._error("the source has no video stream")
-            stream = container.streams.video[0]
-            _ignore_others(container, stream)
-            if DECODE_THREADS == 1:
-                stream.codec_context.thread_count = 1
-            else:
-                stream.thread_type = "AUTO"
-            self._sar = stream.codec_context.sample_aspect_ratio
-            if self.clip.kind == "image":
-                yield from self._still(container, stream)
-            else:
-                yield from self._moving(container, stream)
+        if not container.streams.video:
+            container.close()
+            raise self._error("the source has no video stream")
+        stream = container.streams.video[0]
+        _ignore_others(container, stream)
+        if DECODE_THREADS == 1:
+            stream.codec_context.thread_count = 1
+        else:
+            stream.thread_type = "AUTO"
+        self._sar = stream.codec_context.sample_aspect_ratio
+        return container, stream
 
     def _decoded(self, container, stream) -> Iterator[av.VideoFrame]:
         try:
@@ -202,35 +214,65 @@ class ClipPictures:
         except av.error.FFmpegError as exc:
             raise self._error(f"the video fails to decode: {exc}") from exc
 
-    def _still(self, container, stream) -> Iterator[av.VideoFrame]:
+    def _still(self, container, stream, count: int) -> Iterator[av.VideoFrame]:
         first = next(self._decoded(container, stream), None)
         if first is None:
             raise self._error("the image has no picture")
         picture = self._convert(first)
-        for _ in range(self.clip.frame_count):
+        for _ in range(count):
             yield picture
 
-    def _moving(self, container, stream) -> Iterator[av.VideoFrame]:
+    def _seek(self, container, stream, time: Fraction, origin: Fraction) -> None:
+        try:
+            container.seek(int((time + origin) / stream.time_base), stream=stream, backward=True)
+        except av.error.FFmpegError as exc:
+            raise self._error(f"cannot seek to {float(time):.3f} s: {exc}") from exc
+
+    def _decoded_from(self, container, stream, time: Fraction, origin: Fraction
+                      ) -> Iterator[av.VideoFrame]:
+        """Decoded frames, the first at or before source time `time` if the source has one.
+
+        Seeks find keyframes by index or by decode time, which B-frames put before the
+        picture's; where the first picture after a seek is still later than `time` (or none
+        comes), seek again further back, and in the end decode from the very start.
+        """
+        margin = Fraction(0)
+        while time - margin > 0:
+            self._seek(container, stream, time - margin, origin)
+            frames = self._decoded(container, stream)
+            head = next(frames, None)
+            if head is not None and self._time(head, stream, origin, None) <= time:
+                yield head
+                yield from frames
+                return
+            frames.close()
+            margin = max(2 * margin, Fraction(1))
+        fresh, fresh_stream = self._open()  # a seek to the start may miss it as well
+        with fresh:
+            yield from self._decoded(fresh, fresh_stream)
+
+    def _moving(self, container, stream, first: int, end: int) -> Iterator[av.VideoFrame]:
         clip = self.clip
         origin = Fraction(container.start_time or 0, 1_000_000)
-        if clip.source_start > 0:
-            container.seek(int((clip.source_start + origin) / stream.time_base),
-                           stream=stream, backward=True)
-        step, k = 1 / self.fps, 0
-        target = clip.source_start
+        step, k = 1 / self.fps, first
+        target = clip.source_start + first * step
+        if target > 0:
+            decoded = self._decoded_from(container, stream, target, origin)
+        else:
+            decoded = self._decoded(container, stream)
         held: Optional[av.VideoFrame] = None  # the last frame at or before `target`
         shown: Optional[av.VideoFrame] = None  # `held`, converted (reused while it repeats)
         time: Optional[Fraction] = None
-        for frame in self._decoded(container, stream):
+        for frame in decoded:
             time = self._time(frame, stream, origin, time)
-            while k < clip.frame_count and time > target:
+            while k < end and time > target:
                 if held is None:  # nothing at or before the start: show the first frame
                     held, shown = frame, None
                 if shown is None:
                     shown = self._convert(held)
                 yield shown
                 k, target = k + 1, clip.source_start + (k + 1) * step
-            if k >= clip.frame_count:
+            if k >= end:
                 return
             held, shown = frame, None
         if held is None:
@@ -238,7 +280,7 @@ class ClipPictures:
         self._check_complete(stream, time)
         if shown is None:
             shown = self._convert(held)
-        for _ in range(clip.frame_count - k):  # the source ended early: hold its last frame
+        for _ in range(end - k):  # the source ended early: hold its last frame
             yield shown
 
     def _check_complete(self, stream, time: Optional[Fraction]) -> None:
@@ -265,9 +307,16 @@ def _return_free_memory() -> None:
         pass
 
 
-def timeline_frames(timeline: Timeline, sources: Mapping[str, str]) -> Iterator[av.VideoFrame]:
-    """All output frames, clip after clip, one source open at a time."""
+def timeline_frames(timeline: Timeline, sources: Mapping[str, str], start: int = 0,
+                    end: Optional[int] = None) -> Iterator[av.VideoFrame]:
+    """Output frames [start, end) (end None: to the last), clip after clip, one source
+    open at a time; `sources` needs only the clips that overlap the range."""
+    end = timeline.frame_count if end is None else end
     out = (timeline.width, timeline.height)
     for clip in timeline.clips:
-        yield from ClipPictures(clip, sources[clip.source_id], out, timeline.fps).frames()
+        first, last = start - clip.frame_start, end - clip.frame_start
+        if last <= 0 or first >= clip.frame_count:
+            continue
+        pictures = ClipPictures(clip, sources[clip.source_id], out, timeline.fps)
+        yield from pictures.frames(max(first, 0), min(last, clip.frame_count))
         _return_free_memory()

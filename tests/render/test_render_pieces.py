@@ -1,0 +1,185 @@
+"""worker/render/pieces.py and join.py: a render in pieces, joined, decoded frame by frame.
+
+The sources show their own frame index (tests.mediakit.counting_image) and carry one
+unbroken sine, so a dropped, repeated or misplaced frame, or a gap in the sound, shows.
+"""
+from __future__ import annotations
+
+import uuid
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from shared.edit import parse_edit
+from tests.mediakit import make_counting_video, read_index, sine
+from worker.render import (PieceMismatchError, PieceSpan, RenderCanceled, join, plan,
+                           plan_pieces, render, render_audio, render_in_pieces, render_piece,
+                           sources_for, timeline_from_dict, timeline_to_dict)
+from worker.render.timeline import Timeline
+
+from .conftest import base_edit, clip, overlay
+from .measure import largest_click, read_audio
+
+TONE_HZ = 500
+
+
+@pytest.fixture(scope="module")
+def counting(tmp_path_factory):
+    """{name: (source id, path)}: 30 fps mp4 and 25 fps MPEG-TS counting sources with B-frames
+    (TS seeks land late, so the renderer must seek again earlier)."""
+    folder = tmp_path_factory.mktemp("counting")
+    made = {"c30": make_counting_video(folder / "c30.mp4", fps=30, duration=22, tone_hz=TONE_HZ),
+            "c25": make_counting_video(folder / "c25.ts", fps=25, duration=8, tone_hz=700)}
+    return {name: (str(uuid.uuid4()), str(path)) for name, path in made.items()}
+
+
+def _timeline(frames: int, fps: Fraction = Fraction(30)) -> Timeline:
+    return Timeline(160, 90, fps, (), (), Fraction(frames) / fps)
+
+
+def _decoded(path):
+    """(frame indices, frame pts in seconds) of a file's video."""
+    with av.open(str(path)) as container:
+        frames = [(read_index(f), f.time) for f in container.decode(video=0)]
+    return [i for i, _ in frames], [t for _, t in frames]
+
+
+def test_plan_pieces_whole_gops_about_chunk_seconds_long():
+    assert plan_pieces(_timeline(1800), 0) == ([PieceSpan(0, 0, 1800)], [])
+    assert plan_pieces(_timeline(1800), 30) == ([PieceSpan(0, 0, 1800)], [])  # not > 2 pieces
+    spans, warnings = plan_pieces(_timeline(18000), 30)  # 10 min at 30 fps
+    assert warnings == [] and len(spans) == 20
+    assert all(s.frames == 900 for s in spans) and spans[-1].end == 18000
+    ntsc = Fraction(30000, 1001)
+    spans, _ = plan_pieces(_timeline(3600, ntsc), 20)  # GOP: 60 frames at 29.97
+    assert len(spans) == 6 and spans[0].start == 0 and spans[-1].end == 3600
+    assert all(a.end == b.start for a, b in zip(spans, spans[1:]))
+    assert all(s.start % 60 == 0 for s in spans)
+    assert {s.frames for s in spans} == {600}
+    uneven, _ = plan_pieces(_timeline(1000), 4)  # 17 GOPs (the last short) in 8 pieces
+    assert len(uneven) == 8 and [s.index for s in uneven] == list(range(8))
+    assert all(s.start % 60 == 0 for s in uneven) and uneven[-1].end == 1000
+    assert max(s.frames for s in uneven) - min(s.frames for s in uneven) <= 60 + 20
+
+
+def test_plan_pieces_keeps_webm_and_gpu_whole_and_refuses_tiny_pieces():
+    for fmt, encoder, said in (("webm", "auto", "webm"), ("mp4", "gpu", "gpu")):
+        spans, warnings = plan_pieces(_timeline(18000), 30, fmt, encoder)
+        assert spans == [PieceSpan(0, 0, 18000)] and said in warnings[0]
+    with pytest.raises(ValueError, match="chunk_seconds"):
+        plan_pieces(_timeline(18000), 1)
+
+
+def _pieces(edit, sources, folder, chunk_seconds=2):
+    """Plan with every source, then render each piece from the stored timeline and only
+    its own sources, as a farm worker does; the sound once. Returns what join takes."""
+    timeline, _ = plan(edit, sources)
+    stored = timeline_to_dict(timeline)
+    assert timeline_from_dict(stored) == timeline
+    spans, _ = plan_pieces(timeline, chunk_seconds)
+    paths = []
+    for span in spans:
+        own = {sid: sources[sid] for sid in sources_for(timeline, span)}
+        reports = []
+        result = render_piece(edit, own, span, str(folder / f"p{span.index}.mp4"),
+                              timeline=timeline_from_dict(stored),
+                              on_progress=lambda done, total: reports.append((done, total)))
+        assert result.frames == span.frames and reports[-1] == (span.frames, span.frames)
+        paths.append(result.output)
+    sound = render_audio(edit, sources, str(folder / "sound.m4a"), timeline=timeline)
+    assert sound.samples == timeline.sample_count
+    return timeline, spans, paths, sound.output
+
+
+def test_seams_lose_no_frame_and_no_sample(counting, tmp_path):
+    source_id, path = counting["c30"]
+    edit, _ = parse_edit(base_edit([clip(source_id, 0.5, 20.5)]))  # 600 frames from 15
+    timeline, spans, pieces, sound = _pieces(edit, {source_id: path}, tmp_path)
+    assert len(spans) == 10
+    out = tmp_path / "joined.mp4"
+    assert join(pieces, spans, sound, str(out), "mp4", timeline.fps).frames == 600
+
+    indices, times = _decoded(out)
+    assert indices == list(range(15, 615))  # every frame once, in order, across 9 seams
+    assert np.allclose(np.diff(times), 1 / 30, atol=1e-6) and times[0] == 0
+    audio, rate, declared = read_audio(out)
+    assert (rate, declared, audio.shape[1]) == (48000, 960000, 960000)
+    # One sine from the source's 0.5 s on, sample for sample (the clip fades in and out at
+    # its ends, and AAC smears those fades over a few ms: 0.1 s left out at each end).
+    ideal = sine(20, TONE_HZ, start_sample=24000)
+    inner = slice(4800, 960000 - 4800)
+    assert np.abs(audio[:, inner] - ideal[:, inner]).max() < 0.005
+    for span in spans[1:]:  # no click where the pictures were cut
+        at = span.start * 1600
+        assert largest_click(audio[:, at - 4800:at + 4800]) < 0.01
+    with av.open(str(out)) as container:  # +faststart: the index before the media
+        assert container.streams.video[0].frames == 600
+    head = out.read_bytes()[:64]
+    assert head.index(b"moov") < 64
+
+
+def test_chunked_output_shows_the_frames_of_the_one_piece_output(counting, tmp_path):
+    c30, c25 = counting["c30"], counting["c25"]
+    sources = dict([c30, c25])
+    body = base_edit([clip(c25[0], 1.0, 5.1), clip(c30[0], 3.0, 6.3), clip(c25[0], 0.2, 3.0),
+                      clip(c30[0], 10.0, 12.0)],
+                     [overlay(c25[0], 0.5, 9.0)], video_output_format="MOV",
+                     video_output_filename="out.mov")
+    edit, _ = parse_edit(body)
+    whole = render(edit, sources, str(tmp_path / "whole.mov"))
+    reports = []
+    chunked = render_in_pieces(edit, sources, str(tmp_path / "chunked.mov"), 2,
+                               on_progress=lambda done, total: reports.append(done))
+    assert (chunked.frames, chunked.samples) == (whole.frames, whole.samples) == (366, 585600)
+    assert reports == sorted(reports) and reports[-1] == 366
+    whole_indices, _ = _decoded(tmp_path / "whole.mov")
+    chunked_indices, times = _decoded(tmp_path / "chunked.mov")
+    assert chunked_indices == whole_indices
+    # The TS source's first clip starts at its 1.0 s (frame 25; its stream times start a
+    # frame off its container's). A seek there lands 1.5 s late; it is redone earlier.
+    assert abs(whole_indices[0] - 25) <= 1 and whole_indices[:123] == sorted(whole_indices[:123])
+    assert chunked_indices[123:222] == list(range(90, 189))  # the 30 fps clip, frame for frame
+    assert np.allclose(np.diff(times), 1 / 30, atol=1e-6)
+    audio, _, declared = read_audio(tmp_path / "chunked.mov")
+    assert declared == audio.shape[1] == 585600
+    reference, _, _ = read_audio(tmp_path / "whole.mov")
+    assert np.abs(audio - reference).max() < 0.02  # the same mix, encoded once each
+
+
+def test_join_refuses_pieces_that_do_not_fit(counting, tmp_path):
+    source_id, path = counting["c30"]
+    sources = {source_id: path}
+    edit, _ = parse_edit(base_edit([clip(source_id, 0, 8)]))
+    timeline, spans, pieces, sound = _pieces(edit, sources, tmp_path)
+    out = tmp_path / "out.mp4"
+
+    other, _ = parse_edit(base_edit([clip(source_id, 0, 8)],
+                                    render_options={"preset": "medium"}))
+    render_piece(other, sources, spans[2], str(tmp_path / "medium.mp4"), timeline=timeline)
+    tampered = [*pieces[:2], str(tmp_path / "medium.mp4"), *pieces[3:]]
+    with pytest.raises(PieceMismatchError, match="piece 2 .* other PPS"):
+        join(tampered, spans, sound, str(out), "mp4", timeline.fps)
+
+    short = PieceSpan(1, spans[1].start, spans[1].end - 1)  # one frame missing
+    render_piece(edit, sources, short, str(tmp_path / "short.mp4"), timeline=timeline)
+    tampered = [pieces[0], str(tmp_path / "short.mp4"), *pieces[2:]]
+    with pytest.raises(PieceMismatchError, match="piece 1 .* 59 frames.* 60"):
+        join(tampered, spans, sound, str(out), "mp4", timeline.fps)
+    with pytest.raises(ValueError, match="without gaps"):
+        join(pieces[::2], spans[::2], sound, str(out), "mp4", timeline.fps)
+    assert not out.exists() and sorted(p.name for p in tmp_path.glob(".*")) == []
+
+    join(pieces, spans, sound, str(out), "mp4", timeline.fps)  # the pieces as rendered
+    assert _decoded(out)[0] == list(range(240))
+
+
+def test_a_canceled_piece_leaves_no_file(counting, tmp_path):
+    source_id, path = counting["c30"]
+    edit, _ = parse_edit(base_edit([clip(source_id, 0, 8)]))
+    out = tmp_path / "piece.mp4"
+    with pytest.raises(RenderCanceled):
+        render_piece(edit, {source_id: path}, PieceSpan(1, 60, 180), str(out),
+                     should_cancel=lambda: True)
+    assert list(tmp_path.iterdir()) == []
