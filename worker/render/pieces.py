@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from shared.edit import VideoEdit
+from shared.edit import MAX_OUTPUT_SECONDS, VideoEdit
 
 from .encode import VideoSettings, gop_frames
 from .engine import (VIDEO_AHEAD, FrameProgress, ProgressCallback, RenderResult, audio_packets,
@@ -175,14 +175,16 @@ def render_audio(edit: VideoEdit, sources: Mapping[str, str], output: str,
 def render_in_pieces(edit: VideoEdit, sources: Mapping[str, str], output: str,
                      chunk_seconds: float, *, on_progress: Optional[ProgressCallback] = None,
                      should_cancel: Optional[Callable[[], bool]] = None,
-                     encoder: Optional[str] = None) -> RenderResult:
+                     encoder: Optional[str] = None,
+                     max_output_seconds: float = MAX_OUTPUT_SECONDS) -> RenderResult:
     """render(), but through pieces rendered one after another here and joined: the farm's
     path in one process. A plan of one piece is an ordinary render()."""
-    timeline, warnings = plan(edit, sources)
+    timeline, warnings = plan(edit, sources, max_output_seconds)
     spans, notes = plan_pieces(timeline, chunk_seconds, edit.video_output_format, edit.encoder)
     if len(spans) == 1:
         result = render(edit, sources, output, on_progress=on_progress,
-                        should_cancel=should_cancel, encoder=encoder)
+                        should_cancel=should_cancel, encoder=encoder,
+                        max_output_seconds=max_output_seconds)
         result.warnings += notes
         return result
     target = Path(output)
