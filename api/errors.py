@@ -6,8 +6,10 @@ import logging
 
 from flask import Flask, Response, current_app, request
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
+from shared.db import violation
 from shared.errors import CanopyError
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,18 @@ def init_app(app: Flask) -> None:
         # stock ones are prose for browsers, where FastAPI answers the bare name ("Not Found").
         stock = exc.description == type(exc).description
         return json_error(exc.code or 500, exc.name if stock else exc.description)
+
+    @app.errorhandler(IntegrityError)
+    def _raced(exc: IntegrityError):
+        # Services check that what a request names exists, then write: a row deleted between
+        # the two (a prompt, a video file, the project) breaks a foreign key on the write.
+        kind = violation(exc)
+        if kind == "foreign_key":
+            return json_error(409, "something this request refers to was deleted while it "
+                                   "ran; nothing was stored")
+        if kind == "unique":
+            return json_error(409, "a concurrent request stored the same thing first")
+        return _unexpected(exc)
 
     @app.errorhandler(RecursionError)
     def _too_deep(exc: RecursionError):

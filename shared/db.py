@@ -8,7 +8,7 @@ from typing import Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, Row
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -32,6 +32,22 @@ def make_engine(url: str, *, autocommit: bool = False) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+# SQLSTATEs of PostgreSQL; SQLite says the same in its message only.
+_VIOLATIONS = {"23503": "foreign_key", "23505": "unique"}
+_SQLITE_VIOLATIONS = {"FOREIGN KEY constraint failed": "foreign_key",
+                      "UNIQUE constraint failed": "unique"}
+
+
+def violation(exc: IntegrityError) -> str | None:
+    """'foreign_key' or 'unique' when `exc` broke such a constraint, on either database."""
+    state = getattr(exc.orig, "sqlstate", None)
+    if state is not None:
+        return _VIOLATIONS.get(state)
+    message = str(exc.orig)
+    return next((kind for text, kind in _SQLITE_VIOLATIONS.items() if message.startswith(text)),
+                None)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
