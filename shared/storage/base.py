@@ -8,6 +8,7 @@ from __future__ import annotations
 import abc
 import io
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 from urllib.parse import quote
@@ -73,6 +74,15 @@ def content_disposition(filename: str | None) -> str:
     if ascii_name != name:
         value += f"; filename*=UTF-8''{quote(name, safe='')}"
     return value
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One entry of `Storage.list_objects`."""
+
+    key: str
+    size: int
+    modified: float  # POSIX time of its last write
 
 
 class LimitedReader:
@@ -165,6 +175,11 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def delete_prefix(self, prefix: str) -> int:
         """Remove every object under the folder `prefix/`; returns how many."""
+
+    @abc.abstractmethod
+    def list_objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Every object under the folder `prefix/` (the whole store when empty), in no order;
+        on local disk, unfinished writes too."""
 
     @abc.abstractmethod
     def download_url(self, key: str, filename: str | None = None, ttl: int | None = None) -> str:

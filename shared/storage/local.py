@@ -25,6 +25,7 @@ from .base import (
     ObjectNotFound,
     Storage,
     StorageError,
+    StoredObject,
     validate_key,
     validate_prefix,
 )
@@ -137,6 +138,18 @@ class LocalStorage(Storage):
         count = sum(1 for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".part"))
         shutil.rmtree(folder, ignore_errors=True)
         return count
+
+    def list_objects(self, prefix="") -> Iterator[StoredObject]:
+        folder = self.root / validate_prefix(prefix) if prefix else self.root
+        for parent, _dirs, files in os.walk(folder):
+            for name in files:
+                path = Path(parent, name)
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:  # deleted while we walked
+                    continue
+                yield StoredObject(path.relative_to(self.root).as_posix(), stat.st_size,
+                                   stat.st_mtime)
 
     # -- links -------------------------------------------------------------------------
     def _signature(self, method: str, key: str, expires: int, filename: str) -> str:

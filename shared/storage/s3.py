@@ -22,6 +22,7 @@ from .base import (
     ObjectNotFound,
     Storage,
     StorageError,
+    StoredObject,
     content_disposition,
     validate_key,
     validate_prefix,
@@ -191,6 +192,14 @@ class S3Storage(Storage):
         if errors:
             raise StorageError(f"could not delete {len(errors)} objects under {prefix!r}")
         return len(names)
+
+    def list_objects(self, prefix="") -> Iterator[StoredObject]:
+        try:
+            for obj in self.client.list_objects(self.bucket, prefix=validate_prefix(prefix)
+                                                if prefix else None, recursive=True):
+                yield StoredObject(obj.object_name, obj.size, obj.last_modified.timestamp())
+        except S3Error as exc:
+            raise _error(exc, prefix) from exc
 
     # -- links -------------------------------------------------------------------------
     def _expiry(self, ttl: int | None) -> timedelta:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
 
 import pytest
 import requests
@@ -98,6 +99,17 @@ def test_delete_and_delete_prefix(storage, ns):
     assert not storage.exists(f"{ns}/a/b/c/2")
     assert storage.read_bytes(f"{ns}/a/bc/3") == b"a/bc/3"
     assert storage.delete_prefix(f"{ns}/nothing") == 0
+
+
+def test_list_objects_under_a_folder(storage, ns):
+    before = time.time()
+    for name in ("a/b/1", "a/b/c/22", "a/bc/333"):
+        storage.put_bytes(f"{ns}/{name}", name.encode())
+    listed = {o.key: o for o in storage.list_objects(f"{ns}/a/b")}
+    assert {key: o.size for key, o in listed.items()} == {f"{ns}/a/b/1": 5, f"{ns}/a/b/c/22": 8}
+    assert all(before - 2 <= o.modified <= time.time() + 2 for o in listed.values())
+    assert {f"{ns}/a/b/1", f"{ns}/a/bc/333"} <= {o.key for o in storage.list_objects()}
+    assert list(storage.list_objects(f"{ns}/nothing")) == []
 
 
 def test_download_url_serves_an_attachment_with_ranges(storage, ns):
