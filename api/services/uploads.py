@@ -5,8 +5,9 @@ import logging
 
 from flask import request
 from sqlalchemy import update
+from sqlalchemy.orm.exc import StaleDataError
 
-from shared.errors import Conflict, PayloadTooLarge, Unprocessable
+from shared.errors import Conflict, NotFound, PayloadTooLarge, Unprocessable
 from shared.models import Asset, VideoFile, new_id
 from shared.naming import clean_filename
 from shared.queue import MEDIA_QUEUE, PROBE_TASK, send
@@ -35,7 +36,8 @@ def receive_file(row: Asset | VideoFile) -> None:
     """Store the request's multipart `file` as `row`'s new object and queue its probe.
 
     The bytes go to a key of their own: a refused upload (empty, too large, a race) never
-    touches the object the row already has.
+    touches the object the row already has. A row deleted while the bytes arrive (its own
+    delete, or its project's) is a 404, and the new object is removed.
     """
     reader, part = open_file_field()
     previous = claim_for_upload(row)
@@ -51,19 +53,35 @@ def receive_file(row: Asset | VideoFile) -> None:
             raise Unprocessable.field(("body", "file"), "the file is empty")
     except BaseException as exc:
         try:
-            storage.delete(key)
-        except Exception:  # the refusal still stands, and the row must not stay processing
-            log.exception("could not delete the refused upload %s", key)
+            discard(key)
         finally:
-            release_upload(row, previous)
+            release_upload(row, previous)  # 404 when the row is gone
         if isinstance(exc, TooLarge):
             raise PayloadTooLarge("file is larger than CANOPY_MAX_UPLOAD_BYTES") from None
         raise
     replaced = [k for k in (row.storage_key, row.thumbnail_key) if k]
     row.storage_key, row.size, row.filename, row.thumbnail_key = key, size, filename, None
-    queue_probe(row)
+    try:
+        queue_probe(row)
+    except StaleDataError:  # the UPDATE matched no row: deleted while the bytes arrived
+        get_session().rollback()
+        discard(key)
+        raise deleted_during_upload(row) from None
     for old in replaced:
         storage.delete(old)
+
+
+def discard(key: str) -> None:
+    """Remove an upload no row will point at; a failure leaves it to the orphan sweep."""
+    try:
+        get_storage().delete(key)
+    except Exception:
+        log.exception("could not delete the refused upload %s", key)
+
+
+def deleted_during_upload(row: Asset | VideoFile) -> NotFound:
+    return NotFound(f"the {kind_of(row).replace('_', ' ')} was deleted during the upload; "
+                    "nothing was stored")
 
 
 def open_file_field() -> tuple[MultipartFileReader, object]:
@@ -93,10 +111,14 @@ def claim_for_upload(row: Asset | VideoFile) -> str:
 
 
 def release_upload(row: Asset | VideoFile, previous: str) -> None:
-    session = get_session()
-    session.rollback()
-    row.status = previous
+    """Give `row` back its former status; 404 when it was deleted meanwhile."""
+    model, session, row_id = type(row), get_session(), row.id
+    session.rollback()  # expires `row`: reading a deleted row's attributes would raise
+    kept = session.execute(
+        update(model).where(model.id == row_id).values(status=previous)).rowcount
     session.commit()
+    if kept != 1:
+        raise deleted_during_upload(row)
 
 
 def request_probe(row: Asset | VideoFile) -> Asset | VideoFile:
