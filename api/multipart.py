@@ -6,6 +6,9 @@ own sans-IO decoder over `request.stream` instead: the bytes go straight to `put
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from shared.errors import Unprocessable
 from werkzeug.exceptions import BadRequest
 from werkzeug.sansio.multipart import NEED_DATA, Epilogue, File, MultipartDecoder
 
@@ -59,3 +62,25 @@ class MultipartFileReader:
     def finish(self) -> None:
         while not isinstance(self._event(), Epilogue):
             pass
+
+
+@dataclass(frozen=True)
+class FileUpload:
+    """A request's multipart `file` field, not read yet: the service opens it after its checks."""
+
+    mimetype: str
+    boundary: str
+    stream: object
+
+    @classmethod
+    def of(cls, request) -> "FileUpload":
+        return cls(request.mimetype, request.mimetype_params.get("boundary", ""), request.stream)
+
+    def open(self) -> tuple[MultipartFileReader, File]:
+        """A reader positioned at the file's bytes, and its part (422 when there is none)."""
+        if self.mimetype == "multipart/form-data" and self.boundary:
+            reader = MultipartFileReader(self.stream, self.boundary.encode())
+            part = reader.open()  # reads up to the file's part headers only
+            if part is not None:
+                return reader, part
+        raise Unprocessable.field(("body", "file"), "a multipart field 'file' is required")

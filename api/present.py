@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .context import get_settings, get_storage
 from shared.models import GENERATED_VIDEO, Asset, Project, VideoFile, iso
+from shared.states import MediaState
 
 from .schemas import AssetOut, AssetStatus, Pieces, ProjectOut, PromptOut, VideoFileOut
 
@@ -19,7 +20,7 @@ def asset_state(asset: Asset) -> AssetStatus:
     """Status of the asset; a video-reference asset follows the library file it links to."""
     media = asset.video_file if asset.video_file_id and asset.video_file else None
     if media is not None:
-        analyzed = media.status == "analyzed"
+        analyzed = media.status == MediaState.ANALYZED
         return AssetStatus(id=asset.id, status=media.status, uploaded=analyzed,
                            progress=1.0 if analyzed else 0.0, error=media.error)
     pieces = (Pieces(total=asset.pieces_total, done=asset.pieces_done)
@@ -79,7 +80,7 @@ def project_out(project: Project, with_assets: bool = True) -> ProjectOut:
 
 
 def video_file_out(row: VideoFile) -> VideoFileOut:
-    stored = row.storage_key if row.status == "analyzed" else None
+    stored = row.storage_key if row.status == MediaState.ANALYZED else None
     thumbnail = signed_link(row.thumbnail_key)
     return VideoFileOut(
         id=row.id, filename=row.filename, name=row.name, description=row.description,

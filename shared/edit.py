@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, NamedTuple, Optional, Union
 
 from pydantic import (
     AfterValidator,
@@ -188,6 +188,19 @@ def _chunk_seconds(value: Optional[float]) -> Optional[float]:
     return value
 
 
+class SourceUse(NamedTuple):
+    """One place where an edit names a source."""
+
+    id: str
+    type: Optional[str]  # the clip's `type`; None for an overlay (any media with sound)
+    loc: tuple  # ("video_series_sequential", i, "video_id") or ("audio_overlay", i, "audio_id")
+    part: Union[Clip, AudioOverlay]
+
+    @property
+    def clip_index(self) -> Optional[int]:
+        return self.loc[1] if isinstance(self.part, Clip) else None
+
+
 class RenderOptions(_Part):
     """(ext) Encoder choice and quality, and how long the pieces of a long render are."""
 
@@ -323,6 +336,20 @@ class VideoEdit(_Part):
         given = self.render_options.chunk_seconds if self.render_options else None
         return default if given is None else given
 
+    def source_uses(self) -> list[SourceUse]:
+        """Every place the edit names a source: the clips in order, then the overlays."""
+        uses = [SourceUse(c.video_id, c.type, ("video_series_sequential", i, "video_id"), c)
+                for i, c in enumerate(self.video_series_sequential)]
+        return uses + [SourceUse(o.audio_id, None, ("audio_overlay", i, "audio_id"), o)
+                       for i, o in enumerate(self.audio_overlay)]
+
+    def source_ids(self) -> dict[str, Optional[str]]:
+        """Each source id once, in order of first use, with the type it was first named with."""
+        ids: dict[str, Optional[str]] = {}
+        for use in self.source_uses():
+            ids.setdefault(use.id, use.type)
+        return ids
+
 
 def parse_edit(data: Any) -> tuple[VideoEdit, list[str]]:
     """Validate an edit body; returns the edit and its warnings."""
@@ -399,10 +426,14 @@ def check_sources(edit: VideoEdit, sources: Mapping[str, SourceInfo],
     among them an output longer than `max_output_seconds`."""
     errors: list[dict] = []
     warnings: list[str] = []
-    for i, clip in enumerate(edit.video_series_sequential):
-        _check_clip(i, clip, sources.get(clip.video_id), errors, warnings)
-    for i, overlay in enumerate(edit.audio_overlay):
-        _check_overlay(i, overlay, sources.get(overlay.audio_id), errors)
+    for use in edit.source_uses():
+        info = sources.get(use.id)
+        if info is None:
+            errors.append(_error(use.loc, f"unknown {use.loc[-1]}"))
+        elif isinstance(use.part, Clip):
+            _check_clip(use.loc[1], use.part, info, errors, warnings)
+        else:
+            _check_overlay(use.loc[1], use.part, info, errors)
     if not errors:
         _check_length(edit, sources, max_output_seconds, errors)
     if errors:
@@ -410,11 +441,8 @@ def check_sources(edit: VideoEdit, sources: Mapping[str, SourceInfo],
     return warnings
 
 
-def _check_clip(i: int, clip: Clip, info: Optional[SourceInfo], errors: list, warnings: list):
+def _check_clip(i: int, clip: Clip, info: SourceInfo, errors: list, warnings: list):
     loc = ("video_series_sequential", i)
-    if info is None:
-        errors.append(_error(loc + ("video_id",), "unknown video_id"))
-        return
     if not info.has_video:
         errors.append(_error(loc + ("video_id",), "source has no video stream"))
         return
@@ -449,11 +477,9 @@ def _check_length(edit: VideoEdit, sources: Mapping[str, SourceInfo], limit: flo
             return
 
 
-def _check_overlay(i: int, overlay: AudioOverlay, info: Optional[SourceInfo], errors: list):
+def _check_overlay(i: int, overlay: AudioOverlay, info: SourceInfo, errors: list):
     loc = ("audio_overlay", i)
-    if info is None:
-        errors.append(_error(loc + ("audio_id",), "unknown audio_id"))
-    elif not info.has_audio:
+    if not info.has_audio:
         errors.append(_error(loc + ("audio_id",), "source has no audio stream"))
     elif info.duration is not None and overlay.source_start_time >= info.duration:
         errors.append(_error(loc + ("source_start_time",),

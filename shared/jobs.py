@@ -1,7 +1,8 @@
 """The life of a render job, as compare-and-set updates that any process may race on.
 
 queued → rendering (claimed: attempt + 1, a lease) → uploading → uploaded,
-or failed (with the reason), or canceled. Every transition is one conditional UPDATE, so two
+or failed (with the reason), or canceled; the allowed moves are `shared.states.JOB`. Every
+transition is one conditional UPDATE whose WHERE that table builds (`_may_go`), so two
 workers, a late worker whose lease was taken over, or several reapers can never both win.
 The job's asset mirrors its state, progress and error.
 """
@@ -14,9 +15,9 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from .models import Asset, RenderJob, utcnow
+from .states import ACTIVE, JOB, Beat, JobState
 
 MAX_ATTEMPTS = 3
-FINISHED = ("uploaded", "failed", "canceled")
 
 
 @dataclass(frozen=True)
@@ -41,14 +42,19 @@ def _lease_until(session: Session, lease_s: float):
     return lease_clock(session) + timedelta(seconds=lease_s)
 
 
-def _unless_canceled(state: str):
-    """`state`, or 'canceled' for a job whose cancel was asked meanwhile (a requeue must
+def _may_go(to: JobState, frm: JobState | frozenset[JobState] | None = None):
+    """WHERE the job's state may move to `to` (from `frm` only, when given), per JOB."""
+    return JOB.may_go(RenderJob.state, to, frm)
+
+
+def _unless_canceled(state: JobState):
+    """`state`, or canceled for a job whose cancel was asked meanwhile (a requeue must
     never leave a job queued that no claim will take)."""
-    return case((RenderJob.cancel_requested.is_(True), "canceled"), else_=state)
+    return case((RenderJob.cancel_requested.is_(True), JobState.CANCELED.value), else_=state.value)
 
 
-def _state(session: Session, job_id: str) -> str:
-    return session.execute(select(RenderJob.state).where(RenderJob.id == job_id)).scalar_one()
+def _state(session: Session, job_id: str) -> JobState:
+    return JobState(session.execute(select(RenderJob.state).where(RenderJob.id == job_id)).scalar_one())
 
 
 def _set_asset(session: Session, job_id: str, **values) -> None:
@@ -60,53 +66,70 @@ def claim(session: Session, job_id: str, worker_id: str, lease_s: float) -> Clai
     """Take a queued job; None if another worker has it, or it ended or was canceled."""
     result = session.execute(
         update(RenderJob)
-        .where(RenderJob.id == job_id, RenderJob.state == "queued",
+        .where(RenderJob.id == job_id, _may_go(JobState.RENDERING),
                RenderJob.cancel_requested.is_(False))
-        .values(state="rendering", attempt=RenderJob.attempt + 1, worker_id=worker_id,
+        .values(state=JobState.RENDERING, attempt=RenderJob.attempt + 1, worker_id=worker_id,
                 lease_until=_lease_until(session, lease_s))
     )
     if result.rowcount != 1:
         session.rollback()
         mark_canceled(session, job_id)  # queued with a cancel asked: it ends now
         return None
-    _set_asset(session, job_id, status="rendering", progress=0.0, error=None)
+    _set_asset(session, job_id, status=JobState.RENDERING, progress=0.0, error=None)
     attempt = session.execute(select(RenderJob.attempt).where(RenderJob.id == job_id)).scalar_one()
     session.commit()
     return Claim(job_id, attempt)
 
 
-def _mine(claim_: Claim, *states: str):
-    return (RenderJob.id == claim_.job_id, RenderJob.attempt == claim_.attempt,
-            RenderJob.state.in_(states))
+def _mine(claim_: Claim, to: JobState, frm: JobState | frozenset[JobState]):
+    """WHERE the job is still this attempt's, in `frm`, and may move to `to`."""
+    return (RenderJob.id == claim_.job_id, RenderJob.attempt == claim_.attempt, _may_go(to, frm))
+
+
+def standing(session: Session, claim_: Claim) -> Beat:
+    """Whether the job is still this attempt's, read without writing: the heartbeat's answer."""
+    row = session.execute(
+        select(RenderJob.attempt, RenderJob.state, RenderJob.cancel_requested)
+        .where(RenderJob.id == claim_.job_id)
+    ).first()
+    if row is None:
+        return Beat.DELETED
+    if row.attempt != claim_.attempt or row.state not in ACTIVE:
+        return Beat.LOST
+    return Beat.CANCELED if row.cancel_requested else Beat.OK
 
 
 def heartbeat(session: Session, claim_: Claim, lease_s: float, progress: float,
-              state: str = "rendering") -> str:
-    """Renew the lease and record progress: 'ok', 'canceled' (stop, cancel asked) or 'lost'."""
+              state: JobState = JobState.RENDERING) -> Beat:
+    """Renew the lease and record progress; the answer says whether to go on."""
     result = session.execute(
-        update(RenderJob).where(*_mine(claim_, state))
+        update(RenderJob)
+        .where(RenderJob.id == claim_.job_id, RenderJob.attempt == claim_.attempt,
+               RenderJob.state == state)
         .values(lease_until=_lease_until(session, lease_s))
     )
     if result.rowcount != 1:
         session.rollback()
-        return "lost"
+        answer = standing(session, claim_)
+        session.rollback()
+        return Beat.LOST if answer in (Beat.OK, Beat.CANCELED) else answer  # phase moved on
     _set_asset(session, claim_.job_id, progress=round(min(max(progress, 0.0), 1.0), 4))
-    canceled = session.execute(
-        select(RenderJob.cancel_requested).where(RenderJob.id == claim_.job_id)
-    ).scalar_one()
+    answer = standing(session, claim_)
     session.commit()
-    return "canceled" if canceled else "ok"
+    return answer
 
 
 def start_upload(session: Session, claim_: Claim, lease_s: float) -> bool:
     result = session.execute(
-        update(RenderJob).where(*_mine(claim_, "rendering"), RenderJob.cancel_requested.is_(False))
-        .values(state="uploading", lease_until=_lease_until(session, lease_s))
+        update(RenderJob)
+        .where(*_mine(claim_, JobState.UPLOADING, JobState.RENDERING),
+               RenderJob.cancel_requested.is_(False))
+        .values(state=JobState.UPLOADING, lease_until=_lease_until(session, lease_s))
     )
     if result.rowcount != 1:
         session.rollback()
         return False
-    _set_asset(session, claim_.job_id, status="uploading", progress=1.0)
+    _set_asset(session, claim_.job_id, status=JobState.UPLOADING, progress=1.0)
     session.commit()
     return True
 
@@ -114,14 +137,15 @@ def start_upload(session: Session, claim_: Claim, lease_s: float) -> bool:
 def finalize(session: Session, claim_: Claim, storage_key: str, size: int, **media) -> bool:
     """The render is stored: mark it uploaded, unless this attempt lost its lease meanwhile."""
     result = session.execute(
-        update(RenderJob).where(*_mine(claim_, "uploading")).values(state="uploaded", error=None)
+        update(RenderJob).where(*_mine(claim_, JobState.UPLOADED, JobState.UPLOADING))
+        .values(state=JobState.UPLOADED, error=None)
     )
     if result.rowcount != 1:
         session.rollback()
         return False
     job = session.get(RenderJob, claim_.job_id)
     asset = session.get(Asset, job.asset_id)
-    asset.status, asset.uploaded, asset.progress, asset.error = "uploaded", True, 1.0, None
+    asset.status, asset.uploaded, asset.progress, asset.error = JobState.UPLOADED, True, 1.0, None
     asset.storage_key, asset.size = storage_key, size
     for field, value in media.items():
         setattr(asset, field, value)
@@ -129,25 +153,26 @@ def finalize(session: Session, claim_: Claim, storage_key: str, size: int, **med
     return True
 
 
-def fail(session: Session, claim_: Claim, error: str, retry: bool) -> str:
-    """End this attempt: back to 'queued' when `retry` and attempts remain, else 'failed'
-    ('canceled' instead of queued when a cancel was asked meanwhile)."""
+def fail(session: Session, claim_: Claim, error: str, retry: bool) -> JobState | Beat:
+    """End this attempt: back to queued when `retry` and attempts remain, else failed
+    (canceled instead of queued when a cancel was asked meanwhile). Beat.LOST or
+    Beat.DELETED when the job is no longer this attempt's."""
     job = session.get(RenderJob, claim_.job_id)
     if job is None:
-        return "lost"  # deleted with its asset meanwhile
-    state = "queued" if retry and job.attempt < MAX_ATTEMPTS else "failed"
+        return Beat.DELETED  # deleted with its asset meanwhile
+    state = JobState.QUEUED if retry and job.attempt < MAX_ATTEMPTS else JobState.FAILED
     result = session.execute(
-        update(RenderJob).where(*_mine(claim_, "rendering", "uploading"))
-        .values(state=_unless_canceled(state) if state == "queued" else state,
+        update(RenderJob).where(*_mine(claim_, state, ACTIVE))
+        .values(state=_unless_canceled(state) if state == JobState.QUEUED else state,
                 error=error[:4000], lease_until=None, worker_id=None,
-                enqueued_at=utcnow() if state == "queued" else RenderJob.enqueued_at)
+                enqueued_at=utcnow() if state == JobState.QUEUED else RenderJob.enqueued_at)
     )
     if result.rowcount != 1:
         session.rollback()
-        return "lost"
+        return Beat.LOST
     state = _state(session, claim_.job_id)
-    _set_asset(session, claim_.job_id, status=state, error=error[:4000] if state == "failed" else None,
-               progress=0.0)
+    _set_asset(session, claim_.job_id, status=state,
+               error=error[:4000] if state == JobState.FAILED else None, progress=0.0)
     session.commit()
     return state
 
@@ -157,31 +182,32 @@ def mark_canceled(session: Session, job_id: str) -> bool:
     result = session.execute(
         update(RenderJob)
         .where(RenderJob.id == job_id, RenderJob.cancel_requested.is_(True),
-               RenderJob.state.in_(("queued", "rendering")))
-        .values(state="canceled", lease_until=None)
+               _may_go(JobState.CANCELED, {JobState.QUEUED, JobState.RENDERING}))
+        .values(state=JobState.CANCELED, lease_until=None)
     )
     if result.rowcount != 1:
         session.rollback()
         return False
-    _set_asset(session, job_id, status="canceled", error=None)
+    _set_asset(session, job_id, status=JobState.CANCELED, error=None)
     session.commit()
     return True
 
 
-def request_cancel(session: Session, job_id: str) -> str:
+def request_cancel(session: Session, job_id: str) -> JobState:
     """Ask for a cancel: a queued job ends now, a rendering one when its loop next looks."""
     session.execute(
         update(RenderJob)
-        .where(RenderJob.id == job_id, RenderJob.state.in_(("queued", "rendering")))
+        .where(RenderJob.id == job_id,
+               _may_go(JobState.CANCELED, {JobState.QUEUED, JobState.RENDERING}))
         .values(cancel_requested=True)
     )
     session.execute(
-        update(RenderJob).where(RenderJob.id == job_id, RenderJob.state == "queued")
-        .values(state="canceled")
+        update(RenderJob).where(RenderJob.id == job_id, _may_go(JobState.CANCELED, JobState.QUEUED))
+        .values(state=JobState.CANCELED)
     )
-    state = session.execute(select(RenderJob.state).where(RenderJob.id == job_id)).scalar_one()
-    if state == "canceled":
-        _set_asset(session, job_id, status="canceled", error=None)
+    state = _state(session, job_id)
+    if state == JobState.CANCELED:
+        _set_asset(session, job_id, status=JobState.CANCELED, error=None)
     session.commit()
     return state
 
@@ -191,7 +217,7 @@ def delete_for_assets(session: Session, asset_ids) -> None:
 
     Workers lock a job's row before its asset's; deleting the asset first would lock them
     the other way round (the job goes by cascade) and deadlock with a heartbeat. A worker
-    whose job is gone loses its lease and removes what it uploaded.
+    whose job is gone hears Beat.DELETED and removes what it uploaded.
     """
     session.execute(delete(RenderJob).where(RenderJob.asset_id.in_(asset_ids)))
 
@@ -217,32 +243,33 @@ def reap(session: Session, queued_grace_s: float, queue_timeout_s: float = 86400
     out = Reaped([], [], [])
     expired = session.execute(
         select(RenderJob.id, RenderJob.attempt, RenderJob.state, RenderJob.cancel_requested)
-        .where(RenderJob.state.in_(("rendering", "uploading")), RenderJob.lease_until < clock)
+        .where(RenderJob.state.in_(sorted(ACTIVE)), RenderJob.lease_until < clock)
     ).all()
     for job_id, attempt, state, cancel in expired:
         if cancel and mark_canceled(session, job_id):  # its worker died: the cancel stands
             continue
         final = attempt >= MAX_ATTEMPTS
+        to = JobState.FAILED if final else JobState.QUEUED
         reason = f"worker stopped renewing its lease ({state}, attempt {attempt})"
         result = session.execute(
             update(RenderJob)
-            .where(RenderJob.id == job_id, RenderJob.attempt == attempt, RenderJob.state == state,
-                   RenderJob.lease_until < clock)
-            .values(state="failed" if final else _unless_canceled("queued"), error=reason,
+            .where(RenderJob.id == job_id, RenderJob.attempt == attempt,
+                   _may_go(to, JobState(state)), RenderJob.lease_until < clock)
+            .values(state=to if final else _unless_canceled(to), error=reason,
                     lease_until=None, worker_id=None, enqueued_at=now)
         )
         if result.rowcount == 1:
             new_state = _state(session, job_id)
             _set_asset(session, job_id, status=new_state, progress=0.0,
-                       error=reason if new_state == "failed" else None)
-            if new_state != "canceled":
+                       error=reason if new_state == JobState.FAILED else None)
+            if new_state != JobState.CANCELED:
                 (out.failed if final else out.requeued).append(job_id)
     session.commit()
     out.failed += _expire_queued(session, now - timedelta(seconds=queue_timeout_s))
     stale = now - timedelta(seconds=queued_grace_s)
     lost = session.execute(
         select(RenderJob.id, RenderJob.queue).where(
-            RenderJob.state == "queued",
+            RenderJob.state == JobState.QUEUED,
             (RenderJob.enqueued_at < stale) | RenderJob.id.in_(out.requeued))
     ).all()
     if lost:
@@ -255,18 +282,19 @@ def reap(session: Session, queued_grace_s: float, queue_timeout_s: float = 86400
 
 def _expire_queued(session: Session, before: datetime) -> list[str]:
     expired = session.execute(
-        select(RenderJob.id, RenderJob.queue).where(RenderJob.state == "queued",
+        select(RenderJob.id, RenderJob.queue).where(RenderJob.state == JobState.QUEUED,
                                                     RenderJob.created_at < before)
     ).all()
     failed = []
     for job_id, queue in expired:
         reason = f"no worker took the job from queue {queue!r} in time"
         result = session.execute(
-            update(RenderJob).where(RenderJob.id == job_id, RenderJob.state == "queued")
-            .values(state="failed", error=reason)
+            update(RenderJob).where(RenderJob.id == job_id,
+                                    _may_go(JobState.FAILED, JobState.QUEUED))
+            .values(state=JobState.FAILED, error=reason)
         )
         if result.rowcount == 1:  # a worker may have claimed it since the select
-            _set_asset(session, job_id, status="failed", error=reason)
+            _set_asset(session, job_id, status=JobState.FAILED, error=reason)
             failed.append(job_id)
     session.commit()
     return failed

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from .edit import SourceInfo, VideoEdit
 from .models import Asset, VideoFile
+from .states import MediaState
 
 Media = Union[Asset, VideoFile]
 
@@ -38,14 +39,10 @@ def find_media(session: Session, owner_id: str, media_id: str, clip_type: str | 
 
 def resolve(session: Session, owner_id: str, edit: VideoEdit) -> dict[str, Media]:
     """Every source id of `edit` that names an analysed row of the caller, keyed by id."""
-    wanted = [(c.video_id, c.type) for c in edit.video_series_sequential]
-    wanted += [(o.audio_id, None) for o in edit.audio_overlay]
     found: dict[str, Media] = {}
-    for media_id, clip_type in wanted:
-        if media_id in found:
-            continue
+    for media_id, clip_type in edit.source_ids().items():
         row = find_media(session, owner_id, media_id, clip_type)
-        if row is not None and row.status == "analyzed" and row.storage_key:
+        if row is not None and row.status == MediaState.ANALYZED and row.storage_key:
             found[media_id] = row
     return found
 

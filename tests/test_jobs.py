@@ -11,6 +11,7 @@ from shared import jobs
 from shared.db import Database
 from shared.cli import create_user
 from shared.models import Asset, Project, RenderJob, utcnow
+from shared.states import Beat, JobState
 from tests.conftest import postgres_database
 
 
@@ -20,7 +21,7 @@ def queued_job(db, user_id: str) -> str:
         session.add(project)
         session.flush()
         asset = Asset(owner_id=user_id, project_id=project.id, keyname="out.mp4",
-                      asset_type="generated_video", status="queued")
+                      asset_type="generated_video", status=JobState.QUEUED)
         session.add(asset)
         session.flush()
         job = RenderJob(owner_id=user_id, asset_id=asset.id, edit_data={}, enqueued_at=utcnow())
@@ -46,7 +47,7 @@ def test_only_one_claim_wins(db, job_id):
         first = jobs.claim(session, job_id, "w1", 30)
         second = jobs.claim(session, job_id, "w2", 30)
     assert first == jobs.Claim(job_id, 1) and second is None
-    assert state(db, job_id) == ("rendering", 1, "rendering")
+    assert state(db, job_id) == (JobState.RENDERING, 1, JobState.RENDERING)
 
 
 def test_a_taken_over_attempt_cannot_finalize(db, job_id):
@@ -55,12 +56,12 @@ def test_a_taken_over_attempt_cannot_finalize(db, job_id):
         reaped = jobs.reap(session, 300, now=utcnow() + timedelta(seconds=60))
         assert job_id in reaped.requeued and (job_id, "render.cpu") in reaped.resend
         fresh = jobs.claim(session, job_id, "w2", 30)
-        assert jobs.heartbeat(session, stale, 30, 0.5) == "lost"
+        assert jobs.heartbeat(session, stale, 30, 0.5) == Beat.LOST
         assert not jobs.start_upload(session, stale, 30)
         assert jobs.start_upload(session, fresh, 30)
         assert not jobs.finalize(session, stale, "k", 1)
         assert jobs.finalize(session, fresh, "k", 10, duration=1.0)
-    assert state(db, job_id) == ("uploaded", 2, "uploaded")
+    assert state(db, job_id) == (JobState.UPLOADED, 2, JobState.UPLOADED)
 
 
 def test_three_lost_leases_fail_the_job(db, job_id):
@@ -71,35 +72,35 @@ def test_three_lost_leases_fail_the_job(db, job_id):
             later += timedelta(seconds=10)
             reaped = jobs.reap(session, 300, now=later)
     assert job_id in reaped.failed
-    assert state(db, job_id) == ("failed", 3, "failed")
+    assert state(db, job_id) == (JobState.FAILED, 3, JobState.FAILED)
     with db.session() as session:
         assert "lease" in session.get(RenderJob, job_id).error
 
 
 def test_cancel_a_queued_job_ends_it_at_once(db, job_id):
     with db.session() as session:
-        assert jobs.request_cancel(session, job_id) == "canceled"
+        assert jobs.request_cancel(session, job_id) == JobState.CANCELED
         assert jobs.claim(session, job_id, "w", 30) is None
-    assert state(db, job_id) == ("canceled", 0, "canceled")
+    assert state(db, job_id) == (JobState.CANCELED, 0, JobState.CANCELED)
 
 
 def test_cancel_a_running_job_is_seen_by_its_heartbeat(db, job_id):
     with db.session() as session:
         claim = jobs.claim(session, job_id, "w", 30)
-        assert jobs.request_cancel(session, job_id) == "rendering"
-        assert jobs.heartbeat(session, claim, 30, 0.4) == "canceled"
+        assert jobs.request_cancel(session, job_id) == JobState.RENDERING
+        assert jobs.heartbeat(session, claim, 30, 0.4) == Beat.CANCELED
         assert jobs.mark_canceled(session, job_id)
-    assert state(db, job_id) == ("canceled", 1, "canceled")
+    assert state(db, job_id) == (JobState.CANCELED, 1, JobState.CANCELED)
 
 
 def test_crash_retries_then_fails(db, job_id):
     with db.session() as session:
         for attempt in (1, 2):
             claim = jobs.claim(session, job_id, "w", 30)
-            assert jobs.fail(session, claim, "boom", retry=True) == "queued"
+            assert jobs.fail(session, claim, "boom", retry=True) == JobState.QUEUED
         claim = jobs.claim(session, job_id, "w", 30)
-        assert jobs.fail(session, claim, "boom", retry=True) == "failed"
-    assert state(db, job_id) == ("failed", 3, "failed")
+        assert jobs.fail(session, claim, "boom", retry=True) == JobState.FAILED
+    assert state(db, job_id) == (JobState.FAILED, 3, JobState.FAILED)
 
 
 def test_a_job_no_worker_takes_fails_after_the_queue_timeout(db, job_id):
@@ -107,16 +108,16 @@ def test_a_job_no_worker_takes_fails_after_the_queue_timeout(db, job_id):
         assert job_id not in jobs.reap(session, 300, queue_timeout_s=3600).failed
         reaped = jobs.reap(session, 300, queue_timeout_s=3600, now=utcnow() + timedelta(hours=2))
     assert job_id in reaped.failed
-    assert state(db, job_id) == ("failed", 0, "failed")
+    assert state(db, job_id) == (JobState.FAILED, 0, JobState.FAILED)
 
 
 def test_a_cancel_outlives_its_dead_worker(db, job_id):
     with db.session() as session:
         jobs.claim(session, job_id, "w", 1)
-        assert jobs.request_cancel(session, job_id) == "rendering"
+        assert jobs.request_cancel(session, job_id) == JobState.RENDERING
         reaped = jobs.reap(session, 300, now=utcnow() + timedelta(seconds=30))
     assert job_id not in reaped.requeued and job_id not in [j for j, _ in reaped.resend]
-    assert state(db, job_id) == ("canceled", 1, "canceled")
+    assert state(db, job_id) == (JobState.CANCELED, 1, JobState.CANCELED)
 
 
 def test_a_cancel_asked_before_a_crash_is_not_lost_in_the_requeue(db, job_id):
@@ -124,9 +125,9 @@ def test_a_cancel_asked_before_a_crash_is_not_lost_in_the_requeue(db, job_id):
     than queued with a cancel that no claim would take (stuck until the queue timeout)."""
     with db.session() as session:
         claim = jobs.claim(session, job_id, "w", 30)
-        assert jobs.request_cancel(session, job_id) == "rendering"
-        assert jobs.fail(session, claim, "RuntimeError: boom", retry=True) == "canceled"
-    assert state(db, job_id) == ("canceled", 1, "canceled")
+        assert jobs.request_cancel(session, job_id) == JobState.RENDERING
+        assert jobs.fail(session, claim, "RuntimeError: boom", retry=True) == JobState.CANCELED
+    assert state(db, job_id) == (JobState.CANCELED, 1, JobState.CANCELED)
 
 
 def test_a_queued_job_with_a_cancel_asked_ends_when_claimed(db, job_id):
@@ -135,7 +136,7 @@ def test_a_queued_job_with_a_cancel_asked_ends_when_claimed(db, job_id):
         session.execute(update(RenderJob).where(RenderJob.id == job_id).values(cancel_requested=True))
         session.commit()
         assert jobs.claim(session, job_id, "w", 30) is None
-    assert state(db, job_id) == ("canceled", 0, "canceled")
+    assert state(db, job_id) == (JobState.CANCELED, 0, JobState.CANCELED)
 
 
 def test_leases_follow_the_database_clock_not_the_workers(monkeypatch):
@@ -150,7 +151,7 @@ def test_leases_follow_the_database_clock_not_the_workers(monkeypatch):
             monkeypatch.setattr(jobs, "utcnow", lambda: slow)  # the worker's clock only
             with db.session() as session:
                 claim = jobs.claim(session, job_id, "w", 30)
-                assert jobs.heartbeat(session, claim, 30, 0.5) == "ok"
+                assert jobs.heartbeat(session, claim, 30, 0.5) == Beat.OK
             monkeypatch.undo()
             with db.session() as session:
                 assert jobs.reap(session, 300).requeued == []
@@ -158,6 +159,17 @@ def test_leases_follow_the_database_clock_not_the_workers(monkeypatch):
                     select(RenderJob.lease_until - jobs.lease_clock(session))
                     .where(RenderJob.id == job_id)).scalar_one()
             assert timedelta(seconds=25) < left <= timedelta(seconds=30)
-            assert state(db, job_id) == ("rendering", 1, "rendering")
+            assert state(db, job_id) == (JobState.RENDERING, 1, JobState.RENDERING)
         finally:
             db.dispose()
+
+
+def test_a_deleted_job_answers_deleted_not_lost(db, job_id):
+    """A project deleted mid-render: the worker hears that the job is gone, not that another
+    attempt took its lease (which it logged before, misleadingly)."""
+    with db.session() as session:
+        claim = jobs.claim(session, job_id, "w", 30)
+        jobs.delete_for_assets(session, select(RenderJob.asset_id).where(RenderJob.id == job_id))
+        session.commit()
+        assert jobs.heartbeat(session, claim, 30, 0.5) == Beat.DELETED
+        assert jobs.fail(session, claim, "boom", retry=True) == Beat.DELETED

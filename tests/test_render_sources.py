@@ -6,12 +6,13 @@ import hashlib
 
 import pytest
 
-from shared import jobs
+from shared import jobs, keys
 from shared.models import Asset, Project, RenderJob, VideoFile, utcnow
+from shared.states import Beat, JobState, MediaState
 from tests.livesrv import settings_env
 from worker import context
 from worker.cache import SourceCache, SourceChanged
-from worker.tasks.render import _end, fetch_sources
+from worker.tasks.render import RenderAttempt, fetch_sources
 
 FIRST, SECOND = b"first upload" * 1000, b"second upload" * 1000
 
@@ -40,12 +41,12 @@ def queued_job(db, user_id: str, key: str, sha: str) -> tuple[jobs.Claim, str]:
     """A render job of one clip of an analysed library file stored at `key` with hash `sha`."""
     with db.session() as session:
         project = Project(owner_id=user_id, name="p", description="d")
-        video = VideoFile(owner_id=user_id, name="v", filename="v.mp4", status="analyzed",
+        video = VideoFile(owner_id=user_id, name="v", filename="v.mp4", status=MediaState.ANALYZED,
                           storage_key=key, sha256=sha, media_kind="video", duration=5.0)
         session.add_all([project, video])
         session.flush()
         asset = Asset(owner_id=user_id, project_id=project.id, keyname="out.mp4",
-                      asset_type="generated_video", status="queued", filename="out.mp4")
+                      asset_type="generated_video", status=JobState.QUEUED, filename="out.mp4")
         session.add(asset)
         session.flush()
         edit = {"video_edit_version": "1.0", "video_output_format": "mp4",
@@ -103,8 +104,24 @@ def test_a_failed_attempt_removes_what_it_stored(worker_context, db, make_user):
     with db.session() as session:
         claim = jobs.claim(session, claim.job_id, "w", 30)
         asset = session.get(Asset, session.get(RenderJob, claim.job_id).asset_id)
-        stored = f"{asset.owner_id}/{asset.project_id}/{asset.id}/attempt-1/out.mp4"
+        stored = keys.attempt_folder(asset, 1) + "out.mp4"
     context.storage().put_bytes(stored, b"a render never finalized")
 
-    assert _end(claim, "RuntimeError: boom", retry=False).startswith("failed")
+    assert RenderAttempt(claim).end("RuntimeError: boom", retry=False).startswith(JobState.FAILED)
     assert not context.storage().exists(stored)
+
+
+def test_an_attempt_whose_job_was_deleted_says_so(worker_context, db, make_user):
+    """The project was deleted mid-render: the attempt stops saying the job was deleted, not
+    that it lost its lease to another attempt."""
+    user_id, _ = make_user()
+    claim, _ = queued_job(db, user_id, f"{user_id}/video-files/x/v.mp4", digest(FIRST))
+    with db.session() as session:
+        claim = jobs.claim(session, claim.job_id, "w", 30)
+        session.delete(session.get(Project, session.get(Asset, session.get(
+            RenderJob, claim.job_id).asset_id).project_id))
+        session.commit()
+    attempt = RenderAttempt(claim)
+    attempt.lease.beat(force=True)
+    assert attempt.lease.answer == Beat.DELETED
+    assert "the job was deleted" in attempt.stop()

@@ -1,4 +1,4 @@
-"""The render task's upload and lease keeping under faults injected into their calls."""
+"""The render task's upload and its lease under faults injected into their calls."""
 from __future__ import annotations
 
 import threading
@@ -9,7 +9,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from shared import jobs
 from shared.config import Settings
+from shared.states import Beat, JobState
 from worker import context
+from worker.lease import Lease
 from worker.tasks import render as task
 
 
@@ -32,7 +34,7 @@ def test_the_soft_time_limit_is_not_retried_as_a_storage_error(monkeypatch, tmp_
     assert store.calls == 1
 
 
-def test_the_lease_keeper_outlives_a_failed_renewal(monkeypatch):
+def test_a_kept_lease_outlives_a_failed_renewal(monkeypatch):
     """One heartbeat write fails (a database blip): the next rounds still renew the lease."""
     renewed, third = [], threading.Event()
 
@@ -42,7 +44,7 @@ def test_the_lease_keeper_outlives_a_failed_renewal(monkeypatch):
             raise ConnectionError("the database went away for a moment")
         if len(renewed) == 3:
             third.set()
-        return "ok"
+        return Beat.OK
 
     class NoDatabase:
         def session(self):
@@ -51,9 +53,11 @@ def test_the_lease_keeper_outlives_a_failed_renewal(monkeypatch):
     monkeypatch.setattr(jobs, "heartbeat", heartbeat)
     monkeypatch.setattr(context, "db", lambda: NoDatabase())
     monkeypatch.setattr(context, "settings", lambda: replace(Settings(), lease_seconds=2))
-    with task.LeaseKeeper(jobs.Claim("job", 1), "uploading"):
+    lease = Lease(jobs.Claim("job", 1))
+    lease.uploading()
+    with lease.kept():
         assert third.wait(10), f"renewals after a failed one: {renewed}"
-    assert renewed[:3] == ["uploading"] * 3
+    assert renewed[:3] == [JobState.UPLOADING] * 3 and lease.answer == Beat.OK
 
 
 class _Nothing:

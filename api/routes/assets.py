@@ -1,10 +1,12 @@
 """Project assets: `/projects/{id}/asset...` and `/assets/{id}...` endpoints."""
 from __future__ import annotations
 
+from flask import request
 from flask_openapi3 import APIBlueprint, Tag
 
 from .. import readcache
 from ..auth import current_user
+from ..multipart import FileUpload
 from ..present import asset_out, asset_state
 from ..schemas import AssetCreate, AssetList, AssetOut, AssetPath, AssetStatus, Deleted, ProjectAssetPath
 from ..services import assets as service
@@ -24,7 +26,8 @@ def create_asset(path: ProjectAssetPath, body: AssetCreate):
 @bp.post("/assets/<uuid:asset_id>/upload", responses={200: AssetOut})
 def upload(path: AssetPath):
     """Upload the asset's bytes (multipart field `file`); the probe runs in the background."""
-    return asset_out(service.upload_asset(current_user(), path.asset_id)).model_dump()
+    upload = FileUpload.of(request)
+    return asset_out(service.upload_asset(current_user(), path.asset_id, upload)).model_dump()
 
 
 @bp.post("/assets/<uuid:asset_id>/analysis", responses={200: AssetStatus})

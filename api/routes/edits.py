@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from flask_openapi3 import APIBlueprint, Tag
 
+from shared import keys
 from shared.edit import VideoEdit
 from shared.models import iso
 
 from ..auth import current_user
-from ..body import body_doc
+from ..body import body_doc, json_payload
 from ..present import asset_out, signed_link
 from ..schemas import AssetOut, AssetPath, ProjectPath
 from ..schemas.edits import EditList, EditOut, EditPath, RenderStarted
@@ -17,7 +18,7 @@ bp = APIBlueprint("edits", __name__, abp_tags=[Tag(name="edits")])
 
 
 def started(edit, asset) -> dict:
-    key = f"{asset.project_id}/{asset.id}/{asset.filename}" if asset else None
+    key = keys.client_asset_key(asset) if asset else None
     return RenderStarted(asset_id=asset.id if asset else None, asset_key=key,
                          edit_id=edit.id).model_dump()
 
@@ -37,7 +38,7 @@ def edit_out(edit, state: service.RenderState | None = None) -> dict:
          openapi_extensions=body_doc(VideoEdit))
 def create_edit(path: ProjectPath):
     """Store an edit and, unless `skip_rendering`, queue its render."""
-    edit, asset = service.create_edit(current_user(), path.project_id)
+    edit, asset = service.create_edit(current_user(), path.project_id, json_payload())
     return started(edit, asset)
 
 
@@ -59,7 +60,8 @@ def get_edit(path: EditPath):
         openapi_extensions=body_doc(VideoEdit))
 def update_edit(path: EditPath):
     """Replace the edit JSON (validated as on create)."""
-    return edit_out(service.update_edit(current_user(), path.project_id, path.edit_id))
+    return edit_out(service.update_edit(current_user(), path.project_id, path.edit_id,
+                                        json_payload()))
 
 
 @bp.post("/projects/<uuid:project_id>/edits/<uuid:edit_id>/render", responses={200: RenderStarted})

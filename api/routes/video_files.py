@@ -1,9 +1,11 @@
 """The video-file library: `/video-file` endpoints."""
 from __future__ import annotations
 
+from flask import request
 from flask_openapi3 import APIBlueprint, Tag
 
 from ..auth import current_user
+from ..multipart import FileUpload
 from ..present import video_file_out
 from ..schemas import (Deleted, VideoFileCreate, VideoFileList, VideoFileOut, VideoFilePath,
                        VideoSearch)
@@ -23,7 +25,8 @@ def create_video_file(body: VideoFileCreate):
 @bp.post("/<uuid:video_file_id>/upload-video", responses={200: VideoFileOut})
 def upload_video(path: VideoFilePath):
     """Upload the bytes (multipart field `file`); the probe runs in the background."""
-    return video_file_out(service.upload_video(current_user(), path.video_file_id)).model_dump()
+    upload = FileUpload.of(request)
+    return video_file_out(service.upload_video(current_user(), path.video_file_id, upload)).model_dump()
 
 
 @bp.post("/<uuid:video_file_id>/analysis")

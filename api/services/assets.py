@@ -4,16 +4,18 @@ from __future__ import annotations
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from shared import jobs
+from shared import jobs, keys
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.models import GENERATED_VIDEO, Asset, VideoFile
 from shared.naming import clean_filename
+from shared.states import MediaState
 
 from ..auth import Caller
 from ..context import get_session, get_storage, read_row
+from ..multipart import FileUpload
 from ..schemas import AssetCreate
 from .projects import owned_project
-from .uploads import WAITING, media_key, receive_file, request_probe
+from .uploads import receive_file, request_probe
 
 def owned_asset(user: Caller, asset_id) -> Asset:
     # The linked library file comes in the same query: status polls hit this path hardest.
@@ -59,7 +61,7 @@ def create_asset(user: Caller, project_id, body: AssetCreate) -> tuple[Asset, di
     session = get_session()
     row = Asset(
         owner_id=user.id, project_id=project.id, keyname=body.keyname,
-        description=body.description, status=WAITING, filename=clean_filename(body.keyname),
+        description=body.description, status=MediaState.WAITING, filename=clean_filename(body.keyname),
         asset_type="video-reference" if body.upload_method == "video-reference" else body.asset_type,
     )
     if body.upload_method == "video-reference":
@@ -73,17 +75,17 @@ def create_asset(user: Caller, project_id, body: AssetCreate) -> tuple[Asset, di
     if body.upload_method == "file-no-chunk":
         upload = {"url": f"/assets/{row.id}/upload"}
     elif body.upload_method == "direct":
-        row.storage_key = media_key(row, row.filename)
+        row.storage_key = keys.media_key(row, row.filename)
         upload = get_storage().upload_url(row.storage_key)
     session.commit()
     return row, upload
 
 
-def upload_asset(user: Caller, asset_id) -> Asset:
+def upload_asset(user: Caller, asset_id, upload: FileUpload) -> Asset:
     row = owned_asset(user, asset_id)
     if row.asset_type in (GENERATED_VIDEO, "video-reference"):
         raise Conflict(f"a {row.asset_type} asset takes no upload")
-    receive_file(row)
+    receive_file(row, upload)
     return row
 
 
@@ -98,5 +100,5 @@ def delete_asset(user: Caller, asset_id) -> str:
     jobs.delete_for_assets(session, [row.id])
     session.delete(row)
     session.commit()
-    get_storage().delete_prefix(f"{user.id}/{row.project_id}/{row.id}/")
+    get_storage().delete_prefix(keys.media_folder(row))
     return row.id

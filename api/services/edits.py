@@ -9,17 +9,16 @@ from shared.jobs import request_cancel
 from shared.models import GENERATED_VIDEO, Asset, Edit, Project, RenderJob, utcnow
 from shared.queue import RENDER_CPU_QUEUE, RENDER_GPU_QUEUE, RENDER_TASK, send
 from shared.sources import resolve, source_info
+from shared.states import JobState
 
 from ..auth import Caller
-from ..body import json_payload
 from ..context import get_session, get_settings, services
 from .assets import owned_asset
 from .projects import owned_project
 
 
-def read_edit_body() -> tuple[dict, VideoEdit, list[str]]:
-    """The request's edit JSON, validated (422 naming `body.<field path>`)."""
-    data = json_payload()
+def validate_edit(data) -> tuple[dict, VideoEdit, list[str]]:
+    """The edit JSON a request carried, validated (422 naming `body.<field path>`)."""
     if not isinstance(data, dict):
         raise Unprocessable.field(("body",), "the edit must be a JSON object")
     edit, warnings = parse_edit(data)  # ValidationError → 422 via api.errors
@@ -43,9 +42,9 @@ def owned_edit(user: Caller, project_id, edit_id) -> Edit:
     return edit
 
 
-def create_edit(user: Caller, project_id) -> tuple[Edit, Asset | None]:
+def create_edit(user: Caller, project_id, body) -> tuple[Edit, Asset | None]:
     project = owned_project(user, project_id)
-    data, parsed, warnings = read_edit_body()
+    data, parsed, warnings = validate_edit(body)
     warnings += check_against_media(user, parsed)
     edit = Edit(owner_id=user.id, project_id=project.id, name=parsed.name,
                 description=parsed.description, data=data, warnings=warnings)
@@ -58,9 +57,9 @@ def create_edit(user: Caller, project_id) -> tuple[Edit, Asset | None]:
     return edit, start_render(user, project, edit, parsed)
 
 
-def update_edit(user: Caller, project_id, edit_id) -> Edit:
+def update_edit(user: Caller, project_id, edit_id, body) -> Edit:
     edit = owned_edit(user, project_id, edit_id)
-    data, parsed, warnings = read_edit_body()
+    data, parsed, warnings = validate_edit(body)
     warnings += check_against_media(user, parsed)
     edit.data, edit.name, edit.description, edit.warnings = data, parsed.name, parsed.description, warnings
     edit.updated_at = utcnow()
@@ -89,7 +88,7 @@ def start_render(user: Caller, project: Project, edit: Edit, parsed: VideoEdit) 
     session = get_session()
     filename = parsed.video_output_filename
     asset = Asset(owner_id=user.id, project_id=project.id, keyname=filename, filename=filename,
-                  asset_type=GENERATED_VIDEO, status="queued", edit_id=edit.id,
+                  asset_type=GENERATED_VIDEO, status=JobState.QUEUED, edit_id=edit.id,
                   description=parsed.description, warnings=list(edit.warnings or []),
                   create_parameters={"edit_id": edit.id})
     session.add(asset)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from shared import jobs
+from shared import jobs, keys
 from shared.errors import NotFound, Unprocessable
 from shared.models import Asset, Project, Prompt
 
@@ -75,5 +75,5 @@ def delete_project(user: Caller, project_id) -> str:
     session.commit()
     storage = get_storage()
     if storage is not None:
-        storage.delete_prefix(f"{user.id}/{project.id}/")
+        storage.delete_prefix(keys.project_folder(project))
     return project.id

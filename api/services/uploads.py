@@ -3,46 +3,38 @@ from __future__ import annotations
 
 import logging
 
-from flask import request
 from sqlalchemy import update
 from sqlalchemy.orm.exc import StaleDataError
 
+from shared import keys
 from shared.errors import Conflict, NotFound, PayloadTooLarge, Unprocessable
-from shared.models import Asset, VideoFile, new_id
+from shared.models import Asset, VideoFile
 from shared.naming import clean_filename
 from shared.queue import MEDIA_QUEUE, PROBE_TASK, send
+from shared.states import MediaState
 from shared.storage import ObjectNotFound, TooLarge
 
 from ..context import get_session, get_settings, get_storage, services
-from ..multipart import MultipartFileReader
+from ..multipart import FileUpload
 
 log = logging.getLogger(__name__)
-
-# Uploaded media moves queued (waiting for bytes) → processing (probe) → analyzed | failed.
-WAITING, PROCESSING, ANALYZED, FAILED = "queued", "processing", "analyzed", "failed"
-
-
-def media_key(row: Asset | VideoFile, filename: str) -> str:
-    if isinstance(row, VideoFile):
-        return f"{row.owner_id}/video-files/{row.id}/{filename}"
-    return f"{row.owner_id}/{row.project_id}/{row.id}/{filename}"
 
 
 def kind_of(row: Asset | VideoFile) -> str:
     return "video_file" if isinstance(row, VideoFile) else "asset"
 
 
-def receive_file(row: Asset | VideoFile) -> None:
+def receive_file(row: Asset | VideoFile, upload: FileUpload) -> None:
     """Store the request's multipart `file` as `row`'s new object and queue its probe.
 
     The bytes go to a key of their own: a refused upload (empty, too large, a race) never
     touches the object the row already has. A row deleted while the bytes arrive (its own
     delete, or its project's) is a 404, and the new object is removed.
     """
-    reader, part = open_file_field()
+    reader, part = upload.open()
     previous = claim_for_upload(row)
     filename = clean_filename(part.filename or row.filename)
-    key = media_key(row, f"{new_id()[:8]}/{filename}")
+    key = keys.upload_key(row, filename)
     storage = get_storage()
     content_type = part.headers.get("content-type", "").split(";")[0].strip().lower() or None
     try:
@@ -84,29 +76,18 @@ def deleted_during_upload(row: Asset | VideoFile) -> NotFound:
                     "nothing was stored")
 
 
-def open_file_field() -> tuple[MultipartFileReader, object]:
-    """The body's multipart `file` field, read as it arrives (422 when there is none)."""
-    boundary = request.mimetype_params.get("boundary", "")
-    if request.mimetype == "multipart/form-data" and boundary:
-        reader = MultipartFileReader(request.stream, boundary.encode())
-        part = reader.open()  # reads up to the file's part headers only
-        if part is not None:
-            return reader, part
-    raise Unprocessable.field(("body", "file"), "a multipart field 'file' is required")
-
-
 def claim_for_upload(row: Asset | VideoFile) -> str:
     """Mark `row` processing unless it already is (one upload at a time); its former status."""
     model, session = type(row), get_session()
     previous = row.status
     taken = session.execute(
-        update(model).where(model.id == row.id, model.status != PROCESSING)
-        .values(status=PROCESSING)
+        update(model).where(model.id == row.id, model.status != MediaState.PROCESSING)
+        .values(status=MediaState.PROCESSING)
     ).rowcount
     session.commit()
     if taken != 1:
         raise Conflict("this file is being processed; upload again once it is analyzed or failed")
-    row.status = PROCESSING
+    row.status = MediaState.PROCESSING
     return previous
 
 
@@ -123,7 +104,7 @@ def release_upload(row: Asset | VideoFile, previous: str) -> None:
 
 def request_probe(row: Asset | VideoFile) -> Asset | VideoFile:
     """Probe again; for `direct` uploads this is how Canopy learns the bytes arrived."""
-    if row.status == PROCESSING:
+    if row.status == MediaState.PROCESSING:
         return row
     storage = get_storage()
     try:
@@ -143,7 +124,7 @@ def request_probe(row: Asset | VideoFile) -> Asset | VideoFile:
 
 def queue_probe(row: Asset | VideoFile) -> None:
     """Mark `row` processing, commit, then send the probe (never before the commit)."""
-    row.status, row.error = PROCESSING, None
+    row.status, row.error = MediaState.PROCESSING, None
     if isinstance(row, Asset):
         row.uploaded = False
     session = get_session()

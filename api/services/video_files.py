@@ -5,16 +5,19 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select
 
+from shared import keys
 from shared.errors import NotFound, Unprocessable
 from shared.fetch import FetchError, check_url
 from shared.models import VideoFile
 from shared.queue import FETCH_TASK, MEDIA_QUEUE, send
 
 from ..context import get_session, get_settings, get_storage, services
+from ..multipart import FileUpload
 from ..schemas import VideoFileCreate, VideoSearch
 from shared.naming import clean_filename
+from shared.states import MediaState
 
-from .uploads import PROCESSING, WAITING, media_key, receive_file, request_probe
+from .uploads import receive_file, request_probe
 from ..auth import Caller
 
 
@@ -34,7 +37,7 @@ def create_video_file(user: Caller, body: VideoFileCreate) -> tuple[VideoFile, s
             raise Unprocessable.field(("body", "filename"), str(exc)) from None
     row = VideoFile(
         owner_id=user.id, name=body.name, description=body.description, tags=body.tags,
-        upload_method=body.upload_method, status=WAITING,
+        upload_method=body.upload_method, status=MediaState.WAITING,
         filename=clean_filename(urlsplit(body.filename).path if body.upload_method == "url"
                                 else body.filename, default="download"),
         source_url=body.filename if body.upload_method == "url" else None,
@@ -46,19 +49,19 @@ def create_video_file(user: Caller, body: VideoFileCreate) -> tuple[VideoFile, s
     if body.upload_method == "file-no-chunk":
         upload_url = f"/video-file/{row.id}/upload-video"
     elif body.upload_method == "direct":
-        row.storage_key = media_key(row, row.filename)
+        row.storage_key = keys.media_key(row, row.filename)
         upload_url = get_storage().upload_url(row.storage_key)["url"]
     else:
-        row.status = PROCESSING
+        row.status = MediaState.PROCESSING
     session.commit()
     if body.upload_method == "url":
         send(services().celery, FETCH_TASK, [row.id], MEDIA_QUEUE)
     return row, upload_url
 
 
-def upload_video(user: Caller, video_file_id) -> VideoFile:
+def upload_video(user: Caller, video_file_id, upload: FileUpload) -> VideoFile:
     row = owned_video_file(user, video_file_id)
-    receive_file(row)
+    receive_file(row, upload)
     return row
 
 
@@ -98,5 +101,5 @@ def delete_video_file(user: Caller, video_file_id) -> str:
     session = get_session()
     session.delete(row)
     session.commit()
-    get_storage().delete_prefix(f"{user.id}/video-files/{row.id}/")
+    get_storage().delete_prefix(keys.media_folder(row))
     return row.id

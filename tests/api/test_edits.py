@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from shared.models import Asset, Edit, RenderJob, VideoFile
+from shared.states import MediaState
 
 
 @pytest.fixture
@@ -16,12 +17,12 @@ def sources(db, make_user):
     rows = {
         "ten": VideoFile(owner_id=user_id, name="ten", filename="ten.mp4", media_kind="video",
                          duration=10.0, fps=30, width=320, height=180, video_codec="h264",
-                         audio_codec="aac", status="analyzed", storage_key=f"{user_id}/v/ten.mp4"),
+                         audio_codec="aac", status=MediaState.ANALYZED, storage_key=f"{user_id}/v/ten.mp4"),
         "twenty": VideoFile(owner_id=user_id, name="twenty", filename="twenty.mp4", media_kind="video",
                             duration=20.0, fps=25, width=320, height=180, video_codec="h264",
-                            audio_codec=None, status="analyzed", storage_key=f"{user_id}/v/20.mp4"),
+                            audio_codec=None, status=MediaState.ANALYZED, storage_key=f"{user_id}/v/20.mp4"),
         "still": VideoFile(owner_id=user_id, name="still", filename="still.png", media_kind="image",
-                           width=320, height=180, video_codec="png", status="analyzed",
+                           width=320, height=180, video_codec="png", status=MediaState.ANALYZED,
                            storage_key=f"{user_id}/v/still.png"),
     }
     with db.session() as session:

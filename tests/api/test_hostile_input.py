@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from shared.states import MediaState
 
 
 @pytest.mark.parametrize("path", ["/projects", "/prompts", "/video-file"])
@@ -75,4 +76,4 @@ def test_a_malformed_multipart_upload_says_what_is_wrong(client, auth):
                            content_type=f"multipart/form-data; boundary={boundary}")
     assert response.status_code == 400
     assert response.json == {"detail": "the multipart body is malformed or incomplete"}
-    assert client.get(f"/video-file/{created['id']}", headers=auth).json["current_status"] == "queued"
+    assert client.get(f"/video-file/{created['id']}", headers=auth).json["current_status"] == MediaState.WAITING

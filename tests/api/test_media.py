@@ -10,12 +10,13 @@ import pytest
 import requests
 from shared.models import VideoFile
 from shared.queue import MEDIA_QUEUE, PROBE_TASK, make_celery
+from shared.states import MediaState
 from shared.storage import open_storage
 from tests.conftest import FETCH_TEST_HOST
 from tests.livesrv import serve_directory, wait_for
 from tests.mediakit import PALETTE, make_audio, make_image, make_video
 
-DONE = {"analyzed", "failed"}
+DONE = {MediaState.ANALYZED, MediaState.FAILED}
 
 
 def settled(fetch, what: str) -> dict:
@@ -37,7 +38,7 @@ def test_video_file_with_the_client(vj, api, tmp_path):
                         colors_per_second=PALETTE[:2])
     created = vj.video_files.create("My clip", str(source))
     done = settled(lambda: vj.video_files.get(created.id).model_dump(), "probe of clip.mp4")
-    assert done["current_status"] == "analyzed", done
+    assert done["current_status"] == MediaState.ANALYZED, done
     video = vj.video_files.get(created.id)
     assert (video.size, video.hash) == (source.stat().st_size, sha256(source))
     assert abs(video.duration - 2.0) < 0.1 and abs(video.fps - 25) < 0.01
@@ -70,19 +71,19 @@ def test_project_assets_with_the_client(vj, tmp_path):
     music = vj.assets.upload_asset("Music", "a tone", project.id, str(audio))
     for item in (asset, music):
         done = settled(lambda: vj.assets.status(item.id), f"probe of {item.keyname}")
-        assert done["status"] == "analyzed" and done["uploaded"] is True, done
+        assert done["status"] == MediaState.ANALYZED and done["uploaded"] is True, done
 
     fetched = vj.assets.get(asset.id)
     assert fetched.uploaded and fetched.download_url
     downloaded = requests.get(fetched.download_url, timeout=10)
     assert downloaded.content == image.read_bytes()
     assert "attachment" in downloaded.headers["Content-Disposition"]
-    assert vj.assets.check(music.id)["status"] == "analyzed"
+    assert vj.assets.check(music.id)["status"] == MediaState.ANALYZED
 
     video = vj.video_files.create("Linked", str(make_video(tmp_path / "v.mp4", duration=1.0)))
     settled(lambda: vj.video_files.get(video.id).model_dump(), "probe of v.mp4")
     linked = vj.assets.add_videofile_to_project(project.id, video.id)
-    assert linked.asset_type == "video-reference" and linked.status == "analyzed"
+    assert linked.asset_type == "video-reference" and linked.status == MediaState.ANALYZED
 
     listed = {a.id for a in vj.assets.list_for_project(project.id)}
     assert listed == {asset.id, music.id, linked.id}
@@ -92,7 +93,7 @@ def test_project_assets_with_the_client(vj, tmp_path):
     assert {a.id for a in vj.assets.list_for_project(project.id)} == {music.id, linked.id}
     # The linked library file survives the project.
     vj.projects.delete(project.id)
-    assert vj.video_files.get(video.id).current_status == "analyzed"
+    assert vj.video_files.get(video.id).current_status == MediaState.ANALYZED
 
 
 def upload_video_file(api, path, name="x"):
@@ -126,7 +127,7 @@ def test_bad_media_fails_with_a_reason(api, tmp_path, name, content, reason):
     assert uploaded.status_code == 200, uploaded.text
     video_id = uploaded.json()["id"]
     done = settled(lambda: api("GET", f"/video-file/{video_id}").json(), f"probe of {name}")
-    assert done["current_status"] == "failed"
+    assert done["current_status"] == MediaState.FAILED
     assert done["error"], done
     assert done["download_url"] is None
 
@@ -135,13 +136,13 @@ def test_a_probe_whose_stored_file_is_gone_fails_the_row(api, settings, db, tmp_
     """The object vanished between the probe's queueing and its run: failed, never processing."""
     video_id = upload_video_file(api, make_video(tmp_path / "gone.mp4", duration=1.0)).json()["id"]
     done = settled(lambda: api("GET", f"/video-file/{video_id}").json(), "probe of gone.mp4")
-    assert done["current_status"] == "analyzed", done
+    assert done["current_status"] == MediaState.ANALYZED, done
     open_storage(settings).delete(done["key"])
     with db.session() as session:  # as queue_probe leaves it; the API sends no probe without bytes
-        session.get(VideoFile, video_id).status = "processing"
+        session.get(VideoFile, video_id).status = MediaState.PROCESSING
     make_celery(settings).send_task(PROBE_TASK, args=["video_file", video_id], queue=MEDIA_QUEUE)
     failed = settled(lambda: api("GET", f"/video-file/{video_id}").json(), "probe of a missing file")
-    assert failed["current_status"] == "failed" and "no longer stored" in failed["error"], failed
+    assert failed["current_status"] == MediaState.FAILED and "no longer stored" in failed["error"], failed
 
 
 def test_zero_byte_upload_is_422(api, tmp_path):
@@ -182,7 +183,7 @@ def test_url_upload_fetches_from_an_allowed_host(api, tmp_path):
         assert created.status_code == 201, created.text
         video_id = created.json()["id"]
         done = settled(lambda: api("GET", f"/video-file/{video_id}").json(), "url fetch")
-    assert done["current_status"] == "analyzed", done
+    assert done["current_status"] == MediaState.ANALYZED, done
     assert done["size"] == source.stat().st_size and done["filename"].endswith("remote.mp4")
 
 
@@ -195,7 +196,7 @@ def test_direct_upload_then_analysis(api, tmp_path):
     assert put.status_code in (200, 201, 204), put.text
     api("POST", f"/video-file/{created['id']}/analysis")
     done = settled(lambda: api("GET", f"/video-file/{created['id']}").json(), "direct probe")
-    assert done["current_status"] == "analyzed" and done["size"] == source.stat().st_size
+    assert done["current_status"] == MediaState.ANALYZED and done["size"] == source.stat().st_size
 
 
 def test_an_upload_named_like_the_thumbnail_keeps_its_bytes(api, tmp_path):
@@ -204,7 +205,7 @@ def test_an_upload_named_like_the_thumbnail_keeps_its_bytes(api, tmp_path):
     created = upload_video_file(api, source, name="t")
     assert created.status_code == 200, created.text
     done = settled(lambda: api("GET", f"/video-file/{created.json()['id']}").json(), "probe")
-    assert done["current_status"] == "analyzed" and done["hash"] == sha256(source), done
+    assert done["current_status"] == MediaState.ANALYZED and done["hash"] == sha256(source), done
     assert requests.get(done["download_url"], timeout=10).content == source.read_bytes()
     thumbnail = requests.get(done["thumbnail_url"], timeout=10)
     assert thumbnail.status_code == 200 and thumbnail.content != source.read_bytes()
@@ -240,7 +241,7 @@ def test_upload_over_the_limit_is_413(settings, make_user, tmp_path):
         response = small.post(created.json["upload_url"], data={"file": (fh, "big.mp4")},
                               headers=headers, content_type="multipart/form-data")
     assert response.status_code == 413
-    assert small.get(f"/video-file/{created.json['id']}", headers=headers).json["current_status"] == "queued"
+    assert small.get(f"/video-file/{created.json['id']}", headers=headers).json["current_status"] == MediaState.WAITING
 
 
 def test_a_direct_upload_over_the_limit_is_refused_at_analysis(settings, db, make_user):
@@ -264,7 +265,7 @@ def test_a_direct_upload_over_the_limit_is_refused_at_analysis(settings, db, mak
     assert "CANOPY_MAX_UPLOAD_BYTES" in response.json["detail"]
     assert not store.exists(key)
     after = small.get(f"/video-file/{created['id']}", headers=headers).json
-    assert after["current_status"] == row["current_status"] == "queued"
+    assert after["current_status"] == row["current_status"] == MediaState.WAITING
 
 
 def test_a_refused_upload_frees_the_file_even_when_its_cleanup_fails(app, client, auth, monkeypatch,
@@ -282,7 +283,7 @@ def test_a_refused_upload_frees_the_file_even_when_its_cleanup_fails(app, client
                                headers=auth, content_type="multipart/form-data")
         assert response.status_code == 422, (attempt, response.json)
         assert response.json["detail"][0]["loc"] == ["body", "file"]
-    assert client.get(f"/video-file/{created['id']}", headers=auth).json["current_status"] == "queued"
+    assert client.get(f"/video-file/{created['id']}", headers=auth).json["current_status"] == MediaState.WAITING
     assert "could not delete the refused upload" in caplog.text
 
 
@@ -290,7 +291,7 @@ def test_refused_reupload_keeps_the_stored_file(api, tmp_path):
     source = make_video(tmp_path / "keep.mp4", duration=1.0)
     video_id = upload_video_file(api, source).json()["id"]
     done = settled(lambda: api("GET", f"/video-file/{video_id}").json(), "probe of keep.mp4")
-    assert done["current_status"] == "analyzed"
+    assert done["current_status"] == MediaState.ANALYZED
 
     empty = tmp_path / "keep2.mp4"
     empty.write_bytes(b"")
@@ -298,7 +299,7 @@ def test_refused_reupload_keeps_the_stored_file(api, tmp_path):
         refused = api("POST", f"/video-file/{video_id}/upload-video", files={"file": ("keep.mp4", fh)})
     assert refused.status_code == 422
     after = api("GET", f"/video-file/{video_id}").json()
-    assert after["current_status"] == "analyzed" and after["key"] == done["key"]
+    assert after["current_status"] == MediaState.ANALYZED and after["key"] == done["key"]
     assert requests.get(after["download_url"], timeout=10).content == source.read_bytes()
 
 
@@ -313,7 +314,7 @@ def test_direct_asset_upload_then_analysis(api, tmp_path):
     assert put.status_code in (200, 201, 204), put.text
     assert api("POST", f"/assets/{created['id']}/analysis").status_code == 200
     done = settled(lambda: api("GET", f"/assets/{created['id']}/status").json(), "direct asset probe")
-    assert done["status"] == "analyzed" and done["uploaded"] is True
+    assert done["status"] == MediaState.ANALYZED and done["uploaded"] is True
 
 
 def test_long_non_ascii_filename_is_shortened_to_fit_a_file_name(api, tmp_path):
@@ -326,7 +327,7 @@ def test_long_non_ascii_filename_is_shortened_to_fit_a_file_name(api, tmp_path):
     name = response.json()["filename"]
     assert name.endswith(".mp4") and set(name[:-4]) == {"é"} and len(name.encode()) <= 150
     done = settled(lambda: api("GET", f"/video-file/{created['id']}").json(), "probe")
-    assert done["current_status"] == "analyzed", done
+    assert done["current_status"] == MediaState.ANALYZED, done
     with open(source, "rb") as fh:  # and the file takes uploads again
         again = api("POST", created["upload_url"], files={"file": ("ok.mp4", fh)})
     assert again.status_code == 200, again.text
@@ -343,4 +344,4 @@ def test_direct_upload_with_a_long_emoji_filename(api, tmp_path):
     assert put.status_code in (200, 201, 204), put.text
     assert api("POST", f"/video-file/{created['id']}/analysis").status_code == 200
     done = settled(lambda: api("GET", f"/video-file/{created['id']}").json(), "direct probe")
-    assert done["current_status"] == "analyzed", done
+    assert done["current_status"] == MediaState.ANALYZED, done

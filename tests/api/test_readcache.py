@@ -6,6 +6,7 @@ from sqlalchemy import update
 
 from api.readcache import VersionedCache
 from shared.models import Asset, Project, VideoFile
+from shared.states import JobState, MediaState
 
 
 def linked_asset(db, user_id: str, status: str) -> tuple[str, str, str]:
@@ -31,7 +32,7 @@ def test_a_changed_row_is_read_again(client, db, make_user):
         session.add(project)
         session.flush()
         asset = Asset(owner_id=user_id, project_id=project.id, keyname="out.mp4",
-                      asset_type="generated_video", status="rendering", progress=0.1)
+                      asset_type="generated_video", status=JobState.RENDERING, progress=0.1)
         session.add(asset)
         session.flush()
         asset_id = asset.id
@@ -42,8 +43,8 @@ def test_a_changed_row_is_read_again(client, db, make_user):
         assert client.get(f"/assets/{asset_id}", headers=headers).json["progress"] == progress
         assert client.get(f"/assets/{asset_id}/status", headers=headers).json["progress"] == progress
     with db.session() as session:
-        session.execute(update(Asset).where(Asset.id == asset_id).values(status="uploaded"))
-    assert client.get(f"/assets/{asset_id}/status", headers=headers).json["status"] == "uploaded"
+        session.execute(update(Asset).where(Asset.id == asset_id).values(status=JobState.UPLOADED))
+    assert client.get(f"/assets/{asset_id}/status", headers=headers).json["status"] == JobState.UPLOADED
 
 
 def test_versioned_cache_builds_once_per_version():
@@ -74,7 +75,7 @@ def test_polls_of_every_server_process_follow_a_change_at_once(live_server, db, 
     """A linked file analysed, re-analysed, analysed again (as workers write it): each poll
     right after a write answers the new status, whichever gunicorn process serves it."""
     user_id, key = make_user()
-    asset_id, video_id, _ = linked_asset(db, user_id, "processing")
+    asset_id, video_id, _ = linked_asset(db, user_id, MediaState.PROCESSING)
 
     def polls() -> list[tuple]:
         # A new connection each: gunicorn's two processes take turns accepting them.
@@ -82,11 +83,11 @@ def test_polls_of_every_server_process_follow_a_change_at_once(live_server, db, 
                                 headers={"X-API-Key": key}).json() for _ in range(8)]
         return [(a["status"], a["uploaded"], bool(a["url"])) for a in answers]
 
-    assert polls() == [("processing", False, False)] * 8  # now cached in both processes
-    for status in ("analyzed", "processing", "analyzed"):
+    assert polls() == [(MediaState.PROCESSING, False, False)] * 8  # now cached in both processes
+    for status in (MediaState.ANALYZED, MediaState.PROCESSING, MediaState.ANALYZED):
         with db.session() as session:
             session.execute(update(VideoFile).where(VideoFile.id == video_id).values(status=status))
-        analyzed = status == "analyzed"
+        analyzed = status == MediaState.ANALYZED
         assert polls() == [(status, analyzed, analyzed)] * 8
 
 
@@ -98,10 +99,10 @@ def test_a_loaded_asset_has_the_version_the_poll_reads(app, db, make_user):
     from api.services import assets as service
 
     user_id, _ = make_user()
-    linked, _, project_id = linked_asset(db, user_id, "analyzed")
+    linked, _, project_id = linked_asset(db, user_id, MediaState.ANALYZED)
     with db.session() as session:
         alone = Asset(owner_id=user_id, project_id=project_id, keyname="out.mp4",
-                      asset_type="generated_video", status="queued")
+                      asset_type="generated_video", status=JobState.QUEUED)
         session.add(alone)
         session.flush()
         ids = [linked, alone.id]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 from shared.config import Settings
+from shared.states import FINISHED, MediaState
 from tests.conftest import postgres_database
 from tests.livesrv import Farm, RedisServer, wait_for
 from tests.mediakit import PALETTE, make_audio, make_video
@@ -26,7 +27,7 @@ def seed_media(tmp_path_factory):
 def upload(vj, path, name=None) -> str:
     """Upload through the client and wait for the worker's probe; returns the video file id."""
     video = vj.video_files.create(name or path.stem, str(path))
-    wait_for(lambda: vj.video_files.get(video.id).current_status == "analyzed", 60,
+    wait_for(lambda: vj.video_files.get(video.id).current_status == MediaState.ANALYZED, 60,
              f"probe of {path.name}")
     return video.id
 
@@ -35,7 +36,7 @@ def wait_finished(api, asset_id, timeout=180) -> dict:
     """Poll the asset until its render ends: uploaded, failed or canceled."""
     def finished():
         asset = api("GET", f"/assets/{asset_id}").json()
-        return asset if asset["status"] in ("uploaded", "failed", "canceled") else None
+        return asset if asset["status"] in FINISHED else None
 
     return wait_for(finished, timeout, f"render of asset {asset_id}", interval=0.2)
 

@@ -20,6 +20,7 @@ from shared.db import Database
 from shared.models import Asset, RenderJob, VideoFile
 from shared.queue import RENDER_TASK, make_celery
 from shared.storage import open_storage
+from shared.states import JobState, MediaState
 from tests.farm.conftest import wait_finished
 from tests.livesrv import ApiCaller, MotoS3, wait_for
 from tests.mediakit import PALETTE, make_video, nearest_color
@@ -63,7 +64,7 @@ class Setup:
         """Wait until the render is under way, `past` of it done; returns the job row."""
         def under_way():
             asset = self.api("GET", f"/assets/{asset_id}/status").json()
-            return asset["status"] == "rendering" and asset["progress"] >= past and self.job(asset_id)
+            return asset["status"] == JobState.RENDERING and asset["progress"] >= past and self.job(asset_id)
 
         return wait_for(under_way, 90, f"render of {asset_id} to pass {past:.0%}", interval=0.05)
 
@@ -91,7 +92,7 @@ def upload_source(api: ApiCaller, path) -> str:
     created = api("POST", "/video-file", json={"name": path.stem, "filename": path.name}).json()
     with open(path, "rb") as fh:
         assert api("POST", created["upload_url"], files={"file": (path.name, fh)}).status_code == 200
-    wait_for(lambda: api("GET", f"/video-file/{created['id']}").json()["current_status"] == "analyzed",
+    wait_for(lambda: api("GET", f"/video-file/{created['id']}").json()["current_status"] == MediaState.ANALYZED,
              60, f"probe of {path.name}")
     return created["id"]
 
@@ -112,7 +113,7 @@ def test_kill_9_the_rendering_process(make_farm, fault_source, tmp_path):
     os.kill(int(job.worker_id.rsplit(":", 1)[1]), signal.SIGKILL)
 
     done = setup.finished(asset_id)
-    assert done["status"] == "uploaded", done
+    assert done["status"] == JobState.UPLOADED, done
     assert setup.job(asset_id).attempt == 2
     assert setup.stored_files(asset_id) == ["attempt-2/out.mp4"]
     out = tmp_path / "out.mp4"
@@ -129,7 +130,7 @@ def test_whole_worker_stopped_then_another_started(make_farm, fault_source):
     farm.add_worker()
 
     done = setup.finished(asset_id)
-    assert done["status"] == "uploaded", done
+    assert done["status"] == JobState.UPLOADED, done
     assert setup.job(asset_id).attempt == 2
     assert setup.stored_files(asset_id) == ["attempt-2/out.mp4"]
 
@@ -144,7 +145,7 @@ def test_redis_restarted_with_jobs_queued_and_running(make_farm, fault_source):
     farm.redis.start()
 
     for asset_id in assets:
-        assert setup.finished(asset_id)["status"] == "uploaded"
+        assert setup.finished(asset_id)["status"] == JobState.UPLOADED
         assert len(setup.stored_files(asset_id)) == 1
     project = setup.api("GET", f"/projects/{setup.project}").json()
     assert project["asset_count"] == 3
@@ -162,7 +163,7 @@ def test_s3_down_during_upload_fails_and_never_claims_an_object(make_farm, fault
         done = setup.finished(asset_id, timeout=240)
     finally:
         s3.stop()
-    assert done["status"] == "failed" and done["uploaded"] is False, done
+    assert done["status"] == JobState.FAILED and done["uploaded"] is False, done
     assert "could not store the render" in done["error"], done["error"]
     assert done["download_url"] is None and setup.asset(asset_id).storage_key is None
     assert setup.job(asset_id).attempt == 1  # the upload was retried, the render was not
@@ -179,9 +180,9 @@ def test_an_edit_that_always_crashes_stops_after_three_attempts(make_farm, fault
     doomed = setup.submit(seconds=4, resolution="320x180", source=doomed_source)
     healthy = setup.submit(seconds=4, resolution="320x180")
     done = setup.finished(doomed, timeout=120)
-    assert done["status"] == "failed" and "no stored object" in done["error"], done
+    assert done["status"] == JobState.FAILED and "no stored object" in done["error"], done
     assert setup.job(doomed).attempt == 3
-    assert setup.finished(healthy)["status"] == "uploaded"
+    assert setup.finished(healthy)["status"] == JobState.UPLOADED
 
 
 def test_a_source_rewritten_after_analysis_is_refused_until_analysed_again(
@@ -198,15 +199,15 @@ def test_a_source_rewritten_after_analysis_is_refused_until_analysed_again(
 
     refused = setup.submit(seconds=4, resolution="320x180")
     done = setup.finished(refused)
-    assert done["status"] == "failed", done
+    assert done["status"] == JobState.FAILED, done
     assert f"source {setup.source}: its stored file changed after it was analysed" in done["error"]
     assert setup.job(refused).attempt == 1  # not retried: another try cannot help
 
     assert setup.api("POST", f"/video-file/{setup.source}/analysis").status_code == 200
     wait_for(lambda: setup.api("GET", f"/video-file/{setup.source}").json()["current_status"]
-             == "analyzed", 60, "the second probe")
+             == MediaState.ANALYZED, 60, "the second probe")
     again = setup.submit(seconds=4, resolution="320x180")
-    assert setup.finished(again)["status"] == "uploaded"
+    assert setup.finished(again)["status"] == JobState.UPLOADED
     out = tmp_path / "again.mp4"
     out.write_bytes(requests.get(setup.api("GET", f"/assets/{again}").json()["download_url"]).content)
     track = read_video(out)
@@ -223,10 +224,10 @@ def test_cancel_mid_render(make_farm, fault_source):
     assert response.status_code == 200
     done = setup.finished(asset_id, timeout=30)
     waited = time.monotonic() - asked
-    assert done["status"] == "canceled", done
+    assert done["status"] == JobState.CANCELED, done
     assert waited < 5, f"the render loop took {waited:.1f}s to stop"
     assert setup.stored_files(asset_id) == []
-    assert setup.job(asset_id).state == "canceled"
+    assert setup.job(asset_id).state == JobState.CANCELED
 
 
 def test_two_workers_racing_for_one_job(make_farm, fault_source):
@@ -237,6 +238,6 @@ def test_two_workers_racing_for_one_job(make_farm, fault_source):
     make_celery(farm.settings).send_task(RENDER_TASK, args=[setup.job(asset_id).id], queue="render.cpu")
 
     done = setup.finished(asset_id)
-    assert done["status"] == "uploaded"
+    assert done["status"] == JobState.UPLOADED
     assert setup.job(asset_id).attempt == 1
     assert setup.stored_files(asset_id) == ["attempt-1/out.mp4"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from tests.farm.conftest import wait_finished
 from tests.farm.test_faults import prepare
 from worker.render import gpu_available
+from shared.states import JobState
 
 
 def test_gpu_edit_goes_to_the_gpu_queue(make_farm, fault_source):
@@ -17,9 +18,9 @@ def test_gpu_edit_goes_to_the_gpu_queue(make_farm, fault_source):
     farm.add_worker(CANOPY_ENCODER="gpu")  # told it has a GPU: it consumes render.gpu
     done = wait_finished(setup.api, started["asset_id"])
     if gpu_available():
-        assert done["status"] == "uploaded", done
+        assert done["status"] == JobState.UPLOADED, done
     else:  # this machine has no NVENC: the job fails with a reason a user can act on
-        assert done["status"] == "failed" and "gpu" in done["error"].lower(), done
+        assert done["status"] == JobState.FAILED and "gpu" in done["error"].lower(), done
 
 
 def test_cpu_edit_goes_to_the_cpu_queue(make_farm, fault_source):
@@ -29,4 +30,4 @@ def test_cpu_edit_goes_to_the_cpu_queue(make_farm, fault_source):
     edit["render_options"] = {"encoder": "cpu"}
     started = setup.api("POST", f"/projects/{setup.project}/create-edit", json=edit).json()
     assert setup.job(started["asset_id"]).queue == "render.cpu"
-    assert wait_finished(setup.api, started["asset_id"])["status"] == "uploaded"
+    assert wait_finished(setup.api, started["asset_id"])["status"] == JobState.UPLOADED

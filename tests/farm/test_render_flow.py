@@ -6,6 +6,7 @@ import requests
 from tests.farm.conftest import seed_edit, upload, wait_finished
 from tests.mediakit import PALETTE, nearest_color
 from tests.render.measure import db, read_audio, read_video, tone_amplitude
+from shared.states import JobState
 
 
 def test_seed_edit_renders_exactly(vj, api, seed_media, tmp_path):
@@ -15,7 +16,7 @@ def test_seed_edit_renders_exactly(vj, api, seed_media, tmp_path):
     assert set(started) == {"asset_id", "asset_key", "edit_id"}
 
     done = wait_finished(api, started["asset_id"], timeout=300)
-    assert done["status"] == "uploaded" and done["uploaded"] is True, done
+    assert done["status"] == JobState.UPLOADED and done["uploaded"] is True, done
     asset = vj.assets.get(started["asset_id"])
     assert asset.asset_type == "generated_video"
     out = tmp_path / "seed.mp4"
@@ -67,9 +68,9 @@ def test_deferred_edit_flow(vj, api, seed_media, tmp_path):
     assert read_audio(out)[2] == 12 * 48000
 
     rendered = vj.edits.render_edit(project.id, edit_id)
-    assert wait_finished(api, rendered["asset_id"])["status"] == "uploaded"
+    assert wait_finished(api, rendered["asset_id"])["status"] == JobState.UPLOADED
     latest = vj.edits.get(project.id, edit_id)
-    assert latest["status"] == "uploaded" and latest["asset_id"] == rendered["asset_id"]
+    assert latest["status"] == JobState.UPLOADED and latest["asset_id"] == rendered["asset_id"]
     again = requests.get(latest["download_url"], timeout=60)
     assert again.status_code == 200 and again.content[4:8] == b"ftyp"
     assert vj.projects.get(project.id).asset_count == 2

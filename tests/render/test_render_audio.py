@@ -92,10 +92,10 @@ def test_source_without_audio_reads_as_silence(tmp_path):
 @pytest.mark.parametrize("amplitude", [0.5, 0.0])
 def test_a_short_overlay_loops_to_fill_its_window(tmp_path, amplitude):
     from worker.render.audio import OverlayTrack
-    from worker.render.timeline import Overlay
+    from worker.render.timeline import SoundOverlay
 
     path = make_audio(tmp_path / "blip.wav", duration=0.1, tone_hz=1000, amplitude=amplitude)
-    track = OverlayTrack(Overlay(0, "x", 0, 48000, 0.0, True, ()), str(path))
+    track = OverlayTrack(SoundOverlay(0, "x", 0, 48000, 0.0, True, ()), str(path))
     mix = np.zeros((2, 48000), dtype=np.float32)
     for start in range(0, 48000, 1024):
         block = mix[:, start:start + 1024]

@@ -16,7 +16,7 @@ import numpy as np
 from av.stream import Discard
 
 from .errors import SourceDecodeError
-from .timeline import SAMPLE_RATE, LevelRange, Overlay, Timeline
+from .timeline import SAMPLE_RATE, LevelRange, SoundOverlay, Timeline
 
 RAMP_SECONDS = 0.010  # level changes
 FADE_SAMPLES = 240  # 5 ms at each cut, overlay edge and loop seam
@@ -203,7 +203,7 @@ class SourceAudio:
 class OverlayTrack:
     """One overlay: its source from `source_start`, placed on the output, looped if asked."""
 
-    def __init__(self, overlay: Overlay, path: str):
+    def __init__(self, overlay: SoundOverlay, path: str):
         self.overlay, self.path = overlay, path
         window = (overlay.sample_start / SAMPLE_RATE, overlay.sample_end / SAMPLE_RATE)
         self.envelope = LevelEnvelope(overlay.levels, window)

@@ -52,21 +52,15 @@ def plan(edit: VideoEdit, sources: Mapping[str, str],
          max_output_seconds: float = MAX_OUTPUT_SECONDS) -> tuple[Timeline, list[str]]:
     """Probe the sources, check the edit against them (and its length against
     `max_output_seconds`) and lay out the timeline."""
+    uses = edit.source_uses()
+    for use in uses:
+        if use.id not in sources:
+            raise MissingSourceError(f"no source file for {use.loc[-1]} {use.id}",
+                                     clip_index=use.clip_index, source_id=use.id)
     infos: dict[str, SourceInfo] = {}
-    for i, clip in enumerate(edit.video_series_sequential):
-        if clip.video_id not in sources:
-            raise MissingSourceError(f"no source file for video_id {clip.video_id}",
-                                     clip_index=i, source_id=clip.video_id)
-    for overlay in edit.audio_overlay:
-        if overlay.audio_id not in sources:
-            raise MissingSourceError(f"no source file for audio_id {overlay.audio_id}",
-                                     source_id=overlay.audio_id)
-    for i, clip in enumerate(edit.video_series_sequential):
-        if clip.video_id not in infos:
-            infos[clip.video_id] = _probe(sources[clip.video_id], clip.video_id, i)
-    for overlay in edit.audio_overlay:
-        if overlay.audio_id not in infos:
-            infos[overlay.audio_id] = _probe(sources[overlay.audio_id], overlay.audio_id, None)
+    for use in uses:
+        if use.id not in infos:
+            infos[use.id] = _probe(sources[use.id], use.id, use.clip_index)
     try:
         warnings = check_sources(edit, infos, max_output_seconds)
     except EditSourceError as exc:

@@ -31,7 +31,7 @@ def round_half_up(value: Fraction) -> int:
 
 
 @dataclass(frozen=True)
-class Clip:
+class TimelineClip:
     """One entry of the sequence, placed on the output timeline."""
 
     index: int
@@ -52,7 +52,7 @@ class Clip:
 
 
 @dataclass(frozen=True)
-class Overlay:
+class SoundOverlay:
     """An audio track mixed over output samples [sample_start, sample_end)."""
 
     index: int
@@ -69,8 +69,8 @@ class Timeline:
     width: int
     height: int
     fps: Fraction
-    clips: tuple[Clip, ...]
-    overlays: tuple[Overlay, ...]
+    clips: tuple[TimelineClip, ...]
+    overlays: tuple[SoundOverlay, ...]
     duration: Fraction
     sample_rate: int = SAMPLE_RATE
 
@@ -101,15 +101,15 @@ def build_timeline(edit: VideoEdit, sources: Mapping[str, SourceInfo]) -> tuple[
         if framing is None and edit.auto_vertical_crop:
             framing = Crop(zoom=AUTO_CROP_ZOOM[edit.auto_vertical_crop])
         kind = "image" if info.kind == "image" or info.duration is None else "video"
-        clips.append(Clip(i, clip.video_id, kind, start, end, f0, f1 - f0, s0, s1 - s0,
-                          _levels(clip.audio_levels), framing))
+        clips.append(TimelineClip(i, clip.video_id, kind, start, end, f0, f1 - f0, s0,
+                                  s1 - s0, _levels(clip.audio_levels), framing))
         t = t_next
     overlays, warnings = _place_overlays(edit, t)
     timeline = Timeline(edit.width, edit.height, fps, tuple(clips), tuple(overlays), t)
     return timeline, warnings
 
 
-def _place_overlays(edit: VideoEdit, duration: Fraction) -> tuple[list[Overlay], list[str]]:
+def _place_overlays(edit: VideoEdit, duration: Fraction) -> tuple[list[SoundOverlay], list[str]]:
     overlays, warnings = [], []
     total = round_half_up(duration * SAMPLE_RATE)
     for i, ov in enumerate(edit.audio_overlay):
@@ -122,15 +122,15 @@ def _place_overlays(edit: VideoEdit, duration: Fraction) -> tuple[list[Overlay],
             warnings.append(f"audio_overlay.{i}.audio_end_time is past the end of the output; cut")
         s0 = round_half_up(start * SAMPLE_RATE)
         s1 = min(total, round_half_up(end * SAMPLE_RATE))
-        overlays.append(Overlay(i, ov.audio_id, s0, s1, ov.source_start_time, ov.loop,
-                                _levels(ov.audio_levels)))
+        overlays.append(SoundOverlay(i, ov.audio_id, s0, s1, ov.source_start_time, ov.loop,
+                                     _levels(ov.audio_levels)))
     return overlays, warnings
 
 
 def timeline_to_dict(timeline: Timeline) -> dict:
     """The timeline as JSON-ready data (exact fractions as "n/d"): laid out once, from every
     source's probe, then handed to the workers of pieces that have only their own sources."""
-    def clip(c: Clip) -> dict:
+    def clip(c: TimelineClip) -> dict:
         return {"index": c.index, "source_id": c.source_id, "kind": c.kind,
                 "source_start": str(c.source_start), "source_end": str(c.source_end),
                 "frame_start": c.frame_start, "frame_count": c.frame_count,
@@ -138,7 +138,7 @@ def timeline_to_dict(timeline: Timeline) -> dict:
                 "levels": [list(lv) for lv in c.levels],
                 "framing": c.framing.model_dump() if c.framing is not None else None}
 
-    def overlay(o: Overlay) -> dict:
+    def overlay(o: SoundOverlay) -> dict:
         return {"index": o.index, "source_id": o.source_id, "sample_start": o.sample_start,
                 "sample_end": o.sample_end, "source_start": o.source_start, "loop": o.loop,
                 "levels": [list(lv) for lv in o.levels]}
@@ -155,14 +155,14 @@ def timeline_from_dict(data: dict) -> Timeline:
         return tuple((a, b, level) for a, b, level in values)
 
     clips = tuple(
-        Clip(c["index"], c["source_id"], c["kind"], Fraction(c["source_start"]),
-             Fraction(c["source_end"]), c["frame_start"], c["frame_count"], c["sample_start"],
-             c["sample_count"], levels(c["levels"]),
-             Crop(**c["framing"]) if c["framing"] is not None else None)
+        TimelineClip(c["index"], c["source_id"], c["kind"], Fraction(c["source_start"]),
+                     Fraction(c["source_end"]), c["frame_start"], c["frame_count"],
+                     c["sample_start"], c["sample_count"], levels(c["levels"]),
+                     Crop(**c["framing"]) if c["framing"] is not None else None)
         for c in data["clips"])
     overlays = tuple(
-        Overlay(o["index"], o["source_id"], o["sample_start"], o["sample_end"],
-                o["source_start"], o["loop"], levels(o["levels"]))
+        SoundOverlay(o["index"], o["source_id"], o["sample_start"], o["sample_end"],
+                     o["source_start"], o["loop"], levels(o["levels"]))
         for o in data["overlays"])
     return Timeline(data["width"], data["height"], Fraction(data["fps"]), clips, overlays,
                     Fraction(data["duration"]), data["sample_rate"])

@@ -20,7 +20,7 @@ from av.stream import Discard
 from shared.edit import Crop
 
 from .errors import SourceDecodeError
-from .timeline import Clip, Timeline
+from .timeline import Timeline, TimelineClip
 
 OUTPUT_FORMAT = "yuv420p"
 # A source whose pictures stop this long before the clip's end is damaged (an end within
@@ -158,7 +158,7 @@ class FrameConverter:
 class ClipPictures:
     """The frame_count output frames of one clip, decoded from its source as they are needed."""
 
-    def __init__(self, clip: Clip, path: str, out: tuple[int, int], fps: Fraction):
+    def __init__(self, clip: TimelineClip, path: str, out: tuple[int, int], fps: Fraction):
         self.clip, self.path, self.out, self.fps = clip, path, out, fps
         self._converter: Optional[FrameConverter] = None
         self._sar: Optional[Fraction] = None  # the source's pixel shape, from its stream

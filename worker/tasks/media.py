@@ -6,10 +6,12 @@ import os
 import tempfile
 from urllib.parse import urlsplit
 
+from shared import keys
 from shared.models import Asset, VideoFile
 from shared.naming import clean_filename
 from shared.queue import FETCH_TASK, PROBE_TASK
 from shared.fetch import FetchError, fetch_url
+from shared.states import MediaState
 from shared.storage import ObjectNotFound
 from worker.media.probe import ProbeError, probe
 from worker.media.thumbnail import make_thumbnail
@@ -20,9 +22,6 @@ from ..celery import app
 log = logging.getLogger(__name__)
 
 MODELS = {"asset": Asset, "video_file": VideoFile}
-# Beside the upload; stored names never start with a dot (`clean_filename`), so this key can
-# never be the upload's own (an upload named thumbnail.jpg was overwritten by its thumbnail).
-THUMBNAIL = ".thumbnail.jpg"
 
 
 @app.task(name=PROBE_TASK)
@@ -56,9 +55,9 @@ def _probe_stored(key: str):
         found = probe(local)
         if found.media_kind not in ("video", "image"):
             return found, None
-        thumb_path = os.path.join(tmp, THUMBNAIL)
+        thumb_path = os.path.join(tmp, "thumbnail.jpg")
         make_thumbnail(local, thumb_path)
-        thumb_key = key.rsplit("/", 1)[0] + "/" + THUMBNAIL
+        thumb_key = keys.thumbnail_key(key)
         context.storage().put_file(thumb_key, thumb_path, content_type="image/jpeg")
         return found, thumb_key
 
@@ -69,11 +68,11 @@ def _finish(kind, row_id, key, *, found=None, thumbnail_key=None, error=None) ->
         if row is None or row.storage_key != key:
             return  # deleted, or replaced by a newer upload whose own probe will finish
         if error:
-            row.status, row.error = "failed", error
+            row.status, row.error = MediaState.FAILED, error
             return
         for field, value in found.columns().items():
             setattr(row, field, value)
-        row.thumbnail_key, row.status, row.error = thumbnail_key, "analyzed", None
+        row.thumbnail_key, row.status, row.error = thumbnail_key, MediaState.ANALYZED, None
         if isinstance(row, Asset):
             row.uploaded, row.progress = True, 1.0
         else:
@@ -90,7 +89,7 @@ def fetch_video_file(video_file_id: str) -> None:
             return
         url = row.source_url
         name = clean_filename(urlsplit(url).path, default="download")
-        key = f"{row.owner_id}/video-files/{row.id}/{name}"
+        key = keys.media_key(row, name)
     with tempfile.TemporaryDirectory(dir=_scratch()) as tmp:
         local = os.path.join(tmp, "download")
         try:
@@ -100,7 +99,7 @@ def fetch_video_file(video_file_id: str) -> None:
             with context.db().session() as session:
                 row = session.get(VideoFile, video_file_id)
                 if row is not None:
-                    row.status, row.error = "failed", f"could not fetch the URL: {exc}"
+                    row.status, row.error = MediaState.FAILED, f"could not fetch the URL: {exc}"
             return
         size = context.storage().put_file(key, local)
     with context.db().session() as session:

@@ -1,7 +1,8 @@
-"""The render task: claim the job, fetch sources, render, upload, finalize — each step checked.
+"""The render task: claim the job, then one `RenderAttempt` whose `run()` reads top to bottom.
 
-The task takes a job id only. The database session is closed while rendering; short ones
-are opened for each heartbeat, which renews the lease, records progress and sees cancels.
+The task takes a job id only. The database session is closed while rendering; the attempt's
+`Lease` opens a short one for each heartbeat, which renews the lease, records progress and
+hears cancels.
 """
 from __future__ import annotations
 
@@ -9,23 +10,24 @@ import logging
 import os
 import socket
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from shared import jobs
-from shared.edit import parse_edit
+from shared import jobs, keys
+from shared.edit import VideoEdit, parse_edit
 from shared.models import Asset, RenderJob
 from shared.queue import RENDER_TASK, send
 from shared.sources import resolve
-from worker.render import RenderCanceled, RenderError, render
+from shared.states import Beat, JobState
+from worker.render import RenderCanceled, RenderError, RenderResult, render
 
 from .. import context
 from ..cache import SourceCache, SourceChanged
 from ..celery import app
+from ..lease import Lease
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +35,34 @@ CONTENT_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/we
 # Each try is itself retried by the S3 client; past these the job fails (no re-render).
 UPLOAD_TRIES = 3
 
+Sources = dict[str, tuple[str, str | None]]  # source id → (storage key, sha256)
+
 
 class SourceGone(Exception):
     """A source was deleted after the edit was accepted."""
+
+
+class UploadFailed(Exception):
+    """The store refused or could not be reached, after retries."""
+
+
+class JobDeleted(Exception):
+    """The job was deleted (with its asset or project) while the attempt ran."""
+
+
+# Failures written for the user: the job fails with their message, without another attempt.
+FINAL = (RenderError, SourceGone, SourceChanged, UploadFailed, SoftTimeLimitExceeded)
+# Why an attempt stopped without ending the job itself.
+STOPPED = {Beat.LOST: "lost its lease; another attempt owns the job",
+           Beat.DELETED: "the job was deleted (its asset or project was); stopped"}
 
 
 @dataclass
 class Work:
     """What one attempt needs, read from the database before rendering starts."""
 
-    edit: object
-    sources: dict[str, tuple[str, str | None]]  # id → (storage key, sha256)
+    edit: VideoEdit
+    sources: Sources
     output_key: str
     filename: str
 
@@ -56,61 +75,124 @@ def render_job(self, job_id: str) -> None:
         claim = jobs.claim(session, job_id, worker_id, settings.lease_seconds)
     if claim is None:
         return  # another worker has it, or it ended: a duplicate message
+    attempt = RenderAttempt(claim)
     try:
-        outcome = run(claim)
-    except (RenderError, SourceGone, SourceChanged, UploadFailed, SoftTimeLimitExceeded) as exc:
-        outcome = _end(claim, _reason(exc), retry=False)
+        outcome = attempt.run()
+    except JobDeleted:
+        outcome = STOPPED[Beat.DELETED]
+    except FINAL as exc:
+        outcome = attempt.end(_reason(exc), retry=False)
     except Exception as exc:  # an unexpected crash: another attempt may succeed
         log.exception("render %s attempt %s crashed", job_id, claim.attempt)
-        outcome = _end(claim, _reason(exc), retry=True)
+        outcome = attempt.end(_reason(exc), retry=True)
     log.info("render %s attempt %s: %s", job_id, claim.attempt, outcome)
 
 
-def run(claim: jobs.Claim) -> str:
-    work = load(claim)
-    settings = context.settings()
-    cache = SourceCache(context.storage(), settings.cache_dir)
-    with LeaseKeeper(claim, "rendering") as keeper:
-        local = fetch_sources(claim, cache, work.sources, keeper.stopped)
-    if local is None:  # canceled, or the lease was lost, while fetching
-        return _stop(claim, keeper.answer)
-    beat = Heartbeat(claim)
-    out_dir = os.path.join(settings.cache_dir, "renders")
-    os.makedirs(out_dir, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-        output = os.path.join(tmp, work.filename)
-        try:
-            result = render(work.edit, local, output, on_progress=beat.progress,
-                            should_cancel=beat.stopped, encoder=settings.encoder,
-                            max_output_seconds=settings.max_output_seconds)
-        except RenderCanceled:
-            return _stop(claim, beat.state)
-        if beat.state != "ok":
-            return _stop(claim, beat.state)
+class RenderAttempt:
+    """One attempt at a claimed job: load, fetch, render, upload, finalize."""
+
+    def __init__(self, claim: jobs.Claim):
+        self.claim = claim
+        self.settings = context.settings()
+        self.lease = Lease(claim)
+
+    def run(self) -> str:
+        work = load(self.claim)
+        cache = SourceCache(context.storage(), self.settings.cache_dir)
+        with self.lease.kept():
+            local = fetch_sources(self.claim, cache, work.sources, self.lease.stopped)
+        if local is None:  # canceled, or the lease was lost, while fetching
+            return self.stop()
+        with tempfile.TemporaryDirectory(dir=self.scratch()) as tmp:
+            output = os.path.join(tmp, work.filename)
+            try:
+                result = render(work.edit, local, output, on_progress=self.lease.progress,
+                                should_cancel=self.lease.stopped, encoder=self.settings.encoder,
+                                max_output_seconds=self.settings.max_output_seconds)
+            except RenderCanceled:
+                return self.stop()
+            if self.lease.answer != Beat.OK:
+                return self.stop()
+            if not self.start_upload():
+                return self.stop()
+            with self.lease.kept():
+                size = upload(work.output_key, output, work.edit.video_output_format)
+            return self.finalize(work, result, size)
+
+    def scratch(self) -> str:
+        path = os.path.join(self.settings.cache_dir, "renders")
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def start_upload(self) -> bool:
         with context.db().session() as session:
-            if not jobs.start_upload(session, claim, settings.lease_seconds):
-                canceled = jobs.mark_canceled(session, claim.job_id)
-                return "canceled" if canceled else "lost its lease before the upload"
-        with LeaseKeeper(claim, "uploading"):
-            size = upload(work.output_key, output, work.edit.video_output_format)
+            if jobs.start_upload(session, self.claim, self.settings.lease_seconds):
+                self.lease.uploading()
+                return True
+            self.lease.answer = jobs.standing(session, self.claim)  # why not
+            return False
+
+    def finalize(self, work: Work, result: RenderResult, size: int) -> str:
         media = dict(duration=result.duration, width=work.edit.width, height=work.edit.height,
-                     content_type=CONTENT_TYPES[work.edit.video_output_format], media_kind="video",
-                     warnings=list(result.warnings))
+                     content_type=CONTENT_TYPES[work.edit.video_output_format],
+                     media_kind="video", warnings=list(result.warnings))
         with context.db().session() as session:
-            if jobs.finalize(session, claim, work.output_key, size, **media):
-                return "uploaded"
+            if jobs.finalize(session, self.claim, work.output_key, size, **media):
+                return JobState.UPLOADED
         context.storage().delete(work.output_key)  # a newer attempt owns the job now
         return "lost its lease during the upload; its object was removed"
 
+    def stop(self) -> str:
+        """End the attempt on its lease's answer: canceled, lost, or deleted."""
+        if self.lease.answer == Beat.CANCELED:
+            with context.db().session() as session:
+                jobs.mark_canceled(session, self.claim.job_id)
+            return JobState.CANCELED
+        return STOPPED.get(self.lease.answer, STOPPED[Beat.LOST])
 
-def fetch_sources(claim: jobs.Claim, cache: SourceCache,
-                  sources: dict[str, tuple[str, str | None]],
+    def end(self, reason: str, retry: bool) -> str:
+        """The attempt failed: requeue or fail the job, and remove what the attempt stored."""
+        with context.db().session() as session:
+            job = session.get(RenderJob, self.claim.job_id)
+            asset = job and session.get(Asset, job.asset_id)
+            folder = asset and keys.attempt_folder(asset, self.claim.attempt)
+            state = jobs.fail(session, self.claim, reason, retry=retry)
+            queue = job.queue if job is not None else None
+        if state == Beat.DELETED:
+            return STOPPED[Beat.DELETED]  # its folder went with its asset
+        if folder and state != Beat.LOST:  # lost: a newer attempt's job, not this one's to tidy
+            try:  # what this attempt may have stored before it failed (never finalized)
+                context.storage().delete_prefix(folder)
+            except Exception:  # the store may be what failed; its objects are then orphans
+                log.warning("could not remove %s", folder, exc_info=True)
+        if state == JobState.QUEUED:
+            send(app, RENDER_TASK, [self.claim.job_id], queue)
+        return f"{state}: {reason}"
+
+
+def load(claim: jobs.Claim) -> Work:
+    with context.db().session() as session:
+        job = session.get(RenderJob, claim.job_id)
+        if job is None:
+            raise JobDeleted(claim.job_id)
+        asset = session.get(Asset, job.asset_id)
+        edit, _ = parse_edit(job.edit_data)
+        rows = resolve(session, job.owner_id, edit)
+        missing = set(edit.source_ids()) - set(rows)
+        if missing:
+            raise SourceGone(f"source {sorted(missing)[0]} was deleted or is no longer analysed")
+        return Work(edit=edit, sources={i: (r.storage_key, r.sha256) for i, r in rows.items()},
+                    output_key=keys.attempt_folder(asset, claim.attempt) + asset.filename,
+                    filename=asset.filename)
+
+
+def fetch_sources(claim: jobs.Claim, cache: SourceCache, sources: Sources,
                   stopped: Callable[[], bool]) -> dict[str, str] | None:
     """Local paths of the sources, or None once `stopped()` (checked before each source).
 
     {id: (key, sha256)} is read again once if a source has changed: re-uploaded and
     analysed again since the job read it, the new bytes are good."""
-    def fetch_all(pairs) -> dict[str, str] | None:
+    def fetch_all(pairs: Sources) -> dict[str, str] | None:
         local = {}
         for sid, (key, sha) in pairs.items():
             if stopped():
@@ -134,25 +216,6 @@ def fetch(cache: SourceCache, source_id: str, key: str, sha256: str | None) -> s
         raise SourceChanged(f"source {source_id}: {exc}; analyse it again, then render") from exc
 
 
-def load(claim: jobs.Claim) -> Work:
-    with context.db().session() as session:
-        job = session.get(RenderJob, claim.job_id)
-        asset = session.get(Asset, job.asset_id)
-        edit, _ = parse_edit(job.edit_data)
-        rows = resolve(session, job.owner_id, edit)
-        missing = ({c.video_id for c in edit.video_series_sequential}
-                   | {o.audio_id for o in edit.audio_overlay}) - set(rows)
-        if missing:
-            raise SourceGone(f"source {sorted(missing)[0]} was deleted or is no longer analysed")
-        key = _attempt_prefix(asset, claim.attempt) + asset.filename
-        return Work(edit=edit, sources={i: (r.storage_key, r.sha256) for i, r in rows.items()},
-                    output_key=key, filename=asset.filename)
-
-
-class UploadFailed(Exception):
-    """The store refused or could not be reached, after retries."""
-
-
 def upload(key: str, path: str, fmt: str) -> int:
     """Store the render, retrying a storage that is down (1 s, then 2 s later)."""
     for attempt in range(UPLOAD_TRIES):
@@ -168,101 +231,9 @@ def upload(key: str, path: str, fmt: str) -> int:
     raise AssertionError("unreachable")
 
 
-class Heartbeat:
-    """The render's callbacks: they renew the lease and see a cancel or a lost lease."""
-
-    def __init__(self, claim: jobs.Claim):
-        self.claim = claim
-        self.state = "ok"
-        self.fraction = 0.0
-        self.last = time.monotonic()
-        self.settings = context.settings()
-
-    def progress(self, done: int, total: int) -> None:
-        self.fraction = done / max(total, 1)
-        self._beat()
-
-    def stopped(self) -> bool:
-        self._beat()
-        return self.state != "ok"
-
-    def _beat(self) -> None:
-        # At most one short database write per heartbeat interval, however often we're called.
-        now = time.monotonic()
-        if now - self.last < self.settings.heartbeat_seconds:
-            return
-        self.last = now
-        with context.db().session() as session:
-            self.state = jobs.heartbeat(session, self.claim, self.settings.lease_seconds,
-                                        self.fraction)
-
-
-class LeaseKeeper(threading.Thread):
-    """Renews the lease from a thread while one long call runs (fetching sources, uploading)."""
-
-    def __init__(self, claim: jobs.Claim, state: str):
-        super().__init__(daemon=True)
-        self.claim = claim
-        self.state = state
-        self.answer = "ok"  # the last heartbeat's: ok, canceled or lost
-        self.done = threading.Event()
-
-    def stopped(self) -> bool:
-        return self.answer != "ok"
-
-    def run(self) -> None:
-        settings = context.settings()
-        progress = 1.0 if self.state == "uploading" else 0.0
-        while not self.done.wait(max(0.5, settings.lease_seconds / 4)):
-            try:
-                with context.db().session() as session:
-                    self.answer = jobs.heartbeat(session, self.claim, settings.lease_seconds,
-                                                 progress, state=self.state)
-            except Exception:  # a database blip: the next round renews the lease
-                log.warning("lease renewal of %s failed", self.claim.job_id, exc_info=True)
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *_exc):
-        self.done.set()
-        self.join()
-
-
-def _stop(claim: jobs.Claim, state: str) -> str:
-    if state == "canceled":
-        with context.db().session() as session:
-            jobs.mark_canceled(session, claim.job_id)
-        return "canceled"
-    return "lost its lease; another attempt owns the job"
-
-
-def _end(claim: jobs.Claim, reason: str, retry: bool) -> str:
-    with context.db().session() as session:
-        job = session.get(RenderJob, claim.job_id)
-        asset = job and session.get(Asset, job.asset_id)
-        prefix = asset and _attempt_prefix(asset, claim.attempt)  # None: deleted with its objects
-        state = jobs.fail(session, claim, reason, retry=retry)
-        queue = job.queue if job is not None else None
-    if prefix is not None and state != "lost":  # "lost": not this attempt's job to tidy
-        try:  # what this attempt may have stored before it failed (never finalized)
-            context.storage().delete_prefix(prefix)
-        except Exception:  # the store may be what failed; its objects are then orphans
-            log.warning("could not remove %s", prefix, exc_info=True)
-    if state == "queued":
-        send(app, RENDER_TASK, [claim.job_id], queue)
-    return f"{state}: {reason}"
-
-
-def _attempt_prefix(asset: Asset, attempt: int) -> str:
-    """Where an attempt stores its render: its own folder, so attempts never collide."""
-    return f"{asset.owner_id}/{asset.project_id}/{asset.id}/attempt-{attempt}/"
-
-
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, SoftTimeLimitExceeded):
         return "the render ran past its time limit"
-    if isinstance(exc, (RenderError, SourceGone, SourceChanged, UploadFailed)):
+    if isinstance(exc, FINAL):
         return str(exc)  # written for the user already
     return f"{type(exc).__name__}: {exc}"

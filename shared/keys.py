@@ -1,0 +1,52 @@
+"""Where stored objects live: the one module that knows the storage-key layout.
+
+    {owner}/video-files/{video file id}/...          a library file's uploads and thumbnails
+    {owner}/{project id}/{asset id}/...              an asset's uploads and thumbnails
+    {owner}/{project id}/{asset id}/attempt-{n}/     what render attempt n stores
+
+A row owns its folder: deleting the row deletes the folder (a prefix), so nothing it stored
+stays behind, and a render attempt's folder is its own, so attempts never collide.
+"""
+from __future__ import annotations
+
+from .models import Asset, Project, VideoFile, new_id
+
+# Beside the upload. Stored names never start with a dot (`clean_filename`), so this key
+# can never be the upload's own (an upload named thumbnail.jpg was overwritten by its thumbnail).
+THUMBNAIL = ".thumbnail.jpg"
+
+
+def project_folder(project: Project) -> str:
+    return f"{project.owner_id}/{project.id}/"
+
+
+def media_folder(row: Asset | VideoFile) -> str:
+    """The folder of everything a video file or an asset stores (renders included)."""
+    if isinstance(row, VideoFile):
+        return f"{row.owner_id}/video-files/{row.id}/"
+    return f"{row.owner_id}/{row.project_id}/{row.id}/"
+
+
+def media_key(row: Asset | VideoFile, filename: str) -> str:
+    """Where a `direct` or `url` upload of `row` is stored."""
+    return media_folder(row) + filename
+
+
+def upload_key(row: Asset | VideoFile, filename: str) -> str:
+    """A fresh key for a new upload of `row`: a refused one never touches the stored object."""
+    return f"{media_folder(row)}{new_id()[:8]}/{filename}"
+
+
+def thumbnail_key(key: str) -> str:
+    """The thumbnail of the object at `key`, beside it."""
+    return key.rsplit("/", 1)[0] + "/" + THUMBNAIL
+
+
+def attempt_folder(asset: Asset, attempt: int) -> str:
+    """Where render attempt `attempt` of the generated asset stores its output."""
+    return f"{media_folder(asset)}attempt-{attempt}/"
+
+
+def client_asset_key(asset: Asset) -> str:
+    """The `asset_key` a render's answer names (the client's view: no owner)."""
+    return f"{asset.project_id}/{asset.id}/{asset.filename}"

@@ -1,0 +1,82 @@
+"""The states things live through, as types, and the one table of moves each may make.
+
+A life is a `StrEnum` of states plus a `Lifecycle`: the table of allowed transitions. Every
+compare-and-set on a row builds its WHERE from the table (`Lifecycle.may_go`), so no update
+can move a row along an edge the table lacks, and the table is the whole diagram. A second
+kind of job (render pieces) declares its own enum and table and reuses `Lifecycle`.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+S = TypeVar("S", bound=StrEnum)
+
+
+class Lifecycle(Generic[S]):
+    """Allowed transitions {from: {to, ...}}; a state with no entry is final."""
+
+    def __init__(self, transitions: Mapping[S, Iterable[S]]):
+        self.transitions = {state: frozenset(to) for state, to in transitions.items()}
+
+    def allows(self, state: S, to: S) -> bool:
+        return to in self.transitions.get(state, ())
+
+    def sources(self, to: S) -> frozenset[S]:
+        """The states from which `to` may be reached."""
+        return frozenset(s for s, targets in self.transitions.items() if to in targets)
+
+    def may_go(self, column, to: S, frm: S | Iterable[S] | None = None):
+        """WHERE `column` holds a state that may go to `to` — only those of `frm` when given.
+
+        Asking for a move the table does not allow is a programming error, raised at once.
+        """
+        allowed = self.sources(to)
+        if frm is not None:
+            wanted = frozenset((frm,) if isinstance(frm, str) else frm)
+            if not wanted <= allowed:
+                raise ValueError(f"no transition {sorted(wanted - allowed)} → {to}")
+            allowed = wanted
+        return column.in_(sorted(allowed))
+
+
+class JobState(StrEnum):
+    """A render job's state; its output asset's `status` mirrors it."""
+
+    QUEUED = "queued"  # waiting for a worker, or for its sources' analysis
+    RENDERING = "rendering"  # claimed: a worker holds its lease
+    UPLOADING = "uploading"  # rendered; the worker stores the file, still under its lease
+    UPLOADED = "uploaded"
+    FAILED = "failed"  # with a reason
+    CANCELED = "canceled"
+
+
+ACTIVE = frozenset({JobState.RENDERING, JobState.UPLOADING})  # an attempt holds the lease
+FINISHED = frozenset({JobState.UPLOADED, JobState.FAILED, JobState.CANCELED})
+
+JOB = Lifecycle({
+    # claimed; canceled before it ran; no worker took it, or a source failed, in time
+    JobState.QUEUED: {JobState.RENDERING, JobState.CANCELED, JobState.FAILED},
+    # an attempt ends: stored next, requeued (retry or lost lease), failed, canceled
+    JobState.RENDERING: {JobState.UPLOADING, JobState.QUEUED, JobState.FAILED, JobState.CANCELED},
+    JobState.UPLOADING: {JobState.UPLOADED, JobState.QUEUED, JobState.FAILED, JobState.CANCELED},
+})
+
+
+class Beat(StrEnum):
+    """What a heartbeat tells the attempt that holds the lease."""
+
+    OK = "ok"  # go on
+    CANCELED = "canceled"  # a cancel was asked: stop, then mark the job canceled
+    LOST = "lost"  # another attempt owns the job now (this one's lease ran out)
+    DELETED = "deleted"  # the job was deleted (its asset or project was): stop, tidy nothing
+
+
+class MediaState(StrEnum):
+    """An uploaded file's status (video files and uploaded assets)."""
+
+    WAITING = "queued"  # no bytes yet
+    PROCESSING = "processing"  # bytes arriving, being fetched, or being probed
+    ANALYZED = "analyzed"  # probed: renders may use it
+    FAILED = "failed"  # with a reason
