@@ -5,9 +5,13 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: setup run test migrate user bench clean
+.PHONY: setup chromium run test migrate user bench clean screenshots
 
 setup: $(STAMP)
+
+# The browser tests use Debian's Chromium (Playwright downloads no browser of its own here).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +30,12 @@ run: migrate
 user: migrate
 	$(BIN)/python -m shared.cli create-user "$(EMAIL)"
 
-test: setup
+test: setup chromium
 	$(BIN)/python -m pytest
+
+# The dashboard's pictures in docs/screenshots/, from a farm of its own with sample media.
+screenshots: setup chromium
+	$(BIN)/python -m tests.ui.screenshots
 
 bench: setup
 	for b in render_vs_ffmpeg queue_latency status_polling upload; do $(BIN)/python -m bench.$$b || exit 1; done

@@ -55,11 +55,13 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
 
 
 def _register_blueprints(app: OpenAPI) -> None:
-    from .routes import assets, edits, files, health, projects, prompts, users, video_files
+    from .routes import (assets, edits, farm, files, health, projects, prompts, ui, users,
+                         video_files)
 
-    for module in (health, projects, prompts, users, video_files, assets, edits):
+    for module in (health, projects, prompts, users, video_files, assets, edits, farm):
         app.register_api(module.bp)
     app.register_blueprint(files.bp)
+    app.register_blueprint(ui.bp)
     # Models that views parse themselves (the edit) bring their nested definitions here.
     for name, schema in body.component_schemas(VideoEdit).items():
         app.components_schemas[name] = Schema(**schema)

@@ -5,6 +5,7 @@ The API only *sends* tasks by name (it never imports `worker`); workers register
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from celery import Celery
 
@@ -56,3 +57,35 @@ def send(celery: Celery, task: str, args: list, queue: str) -> bool:
     except Exception:  # kombu raises several connection error types
         logging.getLogger(__name__).warning("could not send %s to %s", task, queue, exc_info=True)
         return False
+
+
+
+# Every queue a worker may consume, in the order the farm page lists them.
+QUEUES = (MEDIA_QUEUE, RENDER_CPU_QUEUE, RENDER_GPU_QUEUE)
+
+
+@dataclass(frozen=True)
+class BrokerView:
+    """What the broker says: messages waiting per queue, and the live workers with the
+    queues each consumes (those that answered a broadcast in time). None: no answer."""
+
+    depths: dict[str, int] | None
+    workers: dict[str, list[str]] | None
+
+
+def broker_view(celery: Celery, timeout: float, queues=QUEUES) -> BrokerView:
+    """One connection, tried once: a broker that is down costs about its connect timeout."""
+    try:
+        with celery.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1)
+            channel = conn.default_channel
+            # On Redis a declare counts the queue's lists (every priority); it creates nothing.
+            depths = {name: channel.queue_declare(queue=name, passive=False).message_count
+                      for name in queues}
+            answers = celery.control.inspect(timeout=timeout, connection=conn).active_queues()
+    except Exception as exc:  # kombu raises several connection error types
+        logging.getLogger(__name__).warning("the broker did not answer: %s", exc)
+        return BrokerView(None, None)
+    workers = {name: sorted(q["name"] for q in consumed)
+               for name, consumed in sorted((answers or {}).items())}
+    return BrokerView(depths, workers)

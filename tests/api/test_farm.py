@@ -1,0 +1,95 @@
+"""`GET /farm`: the farm for every signed-in user, other owners' renders anonymised."""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from api.services.farm import farm_view
+from shared.models import GENERATED_VIDEO, Asset, Project, RenderJob, utcnow
+from shared.queue import QUEUES, BrokerView
+
+
+def add_render(db, owner_id: str, state: str, error: str | None = None, progress: float = 0.0,
+               filename: str = "secret-plans.mp4", worker_id: str | None = None) -> str:
+    """A project with one render job in `state`, written straight to the database."""
+    with db.sessionmaker() as session:
+        project = Project(owner_id=owner_id, name="p", description="")
+        session.add(project)
+        session.flush()
+        asset = Asset(owner_id=owner_id, project_id=project.id, keyname=filename, filename=filename,
+                      asset_type=GENERATED_VIDEO, status=state, progress=progress, error=error)
+        session.add(asset)
+        session.flush()
+        session.add(RenderJob(owner_id=owner_id, asset_id=asset.id, edit_data={}, state=state,
+                              queue="render.cpu", attempt=1, error=error, worker_id=worker_id))
+        session.commit()
+        return asset.id
+
+
+def test_others_renders_show_no_owner_id_or_file_name(db, make_user):
+    owner_email = f"owner-{uuid.uuid4().hex[:8]}@example.com"
+    owner, viewer = make_user(owner_email)[0], make_user()[0]
+    reason = f"source {owner}/x/y.mp4 of {owner_email} is gone"
+    failed = add_render(db, owner, "failed", error=reason)
+    running = add_render(db, owner, "rendering", progress=0.25, worker_id="worker1@host:4242")
+    broker = BrokerView({name: 0 for name in QUEUES}, {"worker1@host": ["media", "render.cpu"]})
+
+    with db.sessionmaker() as session:
+        theirs = farm_view(session, viewer, broker, utcnow())
+        mine = farm_view(session, owner, broker, utcnow())
+
+    seen = theirs.model_dump_json()
+    assert owner not in seen and owner_email not in seen and "secret-plans" not in seen
+    assert failed not in seen and running not in seen
+    their_failure = next(f for f in theirs.failures if f.error.startswith("source "))
+    assert their_failure.error == "source …/x/y.mp4 of … is gone"
+    assert (their_failure.mine, their_failure.asset_id, their_failure.filename) == (False, None, None)
+    their_run = next(r for r in theirs.running if r.worker == "worker1@host" and r.progress == 0.25)
+    assert (their_run.mine, their_run.asset_id, their_run.state) == (False, None, "rendering")
+
+    my_failure = next(f for f in mine.failures if f.asset_id == failed)
+    assert (my_failure.error, my_failure.filename, my_failure.mine) == (reason, "secret-plans.mp4", True)
+    assert any(r.asset_id == running and r.mine for r in mine.running)
+    worker = next(w for w in mine.workers if w.name == "worker1@host")
+    assert worker.queues == ["media", "render.cpu"] and worker.running >= 1
+
+
+def test_old_failures_drop_off_and_queued_renders_are_counted(db, make_user):
+    owner = make_user()[0]
+    add_render(db, owner, "failed", error="long ago")
+    later = utcnow() + timedelta(hours=25)
+    with db.sessionmaker() as session:
+        before = farm_view(session, owner, BrokerView(None, None), later)
+        queued = {q.name: q.queued_renders for q in before.queues}
+    add_render(db, owner, "queued")
+    with db.sessionmaker() as session:
+        after = farm_view(session, owner, BrokerView(None, None), later)
+    assert all(f.error != "long ago" for f in before.failures)
+    assert {q.name: q.queued_renders for q in after.queues}["render.cpu"] == queued["render.cpu"] + 1
+    assert after.broker_answered is False and after.workers is None
+    assert all(q.waiting_messages is None for q in after.queues)
+
+
+def test_farm_route_on_the_live_farm(api, farm):
+    farm_now = api("GET", "/farm")
+    assert farm_now.status_code == 200
+    body = farm_now.json()
+    assert body["broker_answered"] is True
+    assert [q["name"] for q in body["queues"]][:3] == list(QUEUES)
+    assert all(isinstance(q["waiting_messages"], int) for q in body["queues"])
+    # The session's worker answers the broadcast with the queues it consumes.
+    assert any(w["queues"] == ["media", "render.cpu"] for w in body["workers"]), body["workers"]
+
+
+def test_farm_needs_a_key(client):
+    assert client.get("/farm").status_code == 401
+
+
+def test_the_dashboard_is_served_outside_the_api_document(client):
+    page = client.get("/ui/")
+    assert page.status_code == 200 and b'<script type="module" src="js/app.js">' in page.data
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert client.get("/ui/js/app.js").status_code == 200
+    assert client.get("/").headers["Location"].endswith("/ui/")
+    paths = client.get("/openapi.json").json["paths"]
+    assert "/farm" in paths and not any(p == "/" or p.startswith("/ui") for p in paths)

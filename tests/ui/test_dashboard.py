@@ -1,0 +1,169 @@
+"""The dashboard in a real browser (Debian's Chromium through Playwright) on the live farm."""
+from __future__ import annotations
+
+import json
+
+import requests
+
+from tests.livesrv import ApiCaller
+from tests.ui.conftest import PHONE, SOURCE_SECONDS, sign_in
+
+FPS = 30
+
+
+def wait_status(page, *statuses: str, timeout: float = 120) -> str:
+    """Wait until the render page shows one of `statuses`; returns the one shown."""
+    page.wait_for_function(f"{list(statuses)}.includes(document.querySelector('#render-status')"
+                           "?.textContent)", timeout=timeout * 1000)
+    return page.inner_text("#render-status")
+# Records every value the render page's progress bar takes, with the status shown then.
+RECORD_PROGRESS = """
+window.progressSeen = [];
+new MutationObserver((changes) => {
+  for (const change of changes) {
+    if (change.target.id !== "render-progress") continue;
+    const status = document.querySelector("#render-status");
+    window.progressSeen.push([Number(change.target.getAttribute("aria-valuenow")),
+                              status ? status.textContent : ""]);
+  }
+}).observe(document, { subtree: true, attributes: true, attributeFilter: ["aria-valuenow"] });
+"""
+
+
+def test_sign_in_upload_edit_render_and_play(farm, make_user, open_page, ui_sources):
+    _, key = make_user()
+    page = open_page()
+    page.add_init_script(RECORD_PROGRESS)
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    sign_in(page, farm.url, key)
+
+    page.fill("#project-name", "Trailer")
+    page.fill("#project-description", "two clips and music")
+    page.get_by_role("button", name="Create project").click()
+    page.wait_for_selector("h1:text-is('Trailer')")
+    page.set_input_files("#file-input", [str(path) for path in ui_sources])
+    page.wait_for_function("document.querySelectorAll('#media [data-status=analyzed]').length === 2",
+                           timeout=60_000)
+    assert page.locator("#uploads li").count() == 0  # every upload finished without an error
+    # Thumbnails are the probe's pictures, loaded through their signed links.
+    page.wait_for_function("[...document.querySelectorAll('#media img.thumb')]"
+                           ".filter((img) => img.complete && img.naturalWidth > 0).length === 2")
+
+    # The form: first.mp4 0-3 s, then second.mp4 1-4 s, with first.mp4 as quiet music.
+    page.fill("#f-video_series_sequential-0-video_end_time", "3")
+    page.click("#add-clip")
+    page.select_option("#f-video_series_sequential-1-video_id", label=f"second.mp4 ({SOURCE_SECONDS}.00 s)")
+    page.fill("#f-video_series_sequential-1-video_start_time", "1")
+    page.fill("#f-video_series_sequential-1-audio_levels-0-audio_level", "0.8")
+    page.select_option("#f-audio_overlay-0-audio_id", label=f"first.mp4 ({SOURCE_SECONDS}.00 s)")
+    page.fill("#f-audio_overlay-0-audio_levels-0-audio_level", "0.3")
+    page.fill("#f-video_output_filename", "trailer")
+    page.fill("#f-video_output_resolution", "1280x720")
+    page.fill("#f-video_output_fps", str(FPS))
+    page.click("#render-button")
+
+    page.wait_for_url("**/ui/#/renders/*")
+    assert wait_status(page, "uploaded", "failed", "canceled") == "uploaded", page.inner_text("main")
+    seen = page.evaluate("window.progressSeen")
+    values = [value for value, _ in seen]
+    assert any(0 < value < 100 for value, status in seen if status == "rendering"), seen
+    assert values == sorted(values) and values[-1] == 100, seen
+
+    page.wait_for_function("document.querySelector('#player').readyState >= 2", timeout=30_000)
+    duration = page.eval_on_selector("#player", "video => video.duration")
+    assert abs(duration - 6.0) <= 1 / FPS, duration
+    download = page.get_attribute("#download", "href")
+    response = requests.get(download, timeout=30)
+    assert response.status_code == 200 and response.content[4:8] == b"ftyp"
+    assert 'filename="trailer.mp4"' in response.headers["Content-Disposition"]
+
+    assert not any(key in url for url in urls), "the API key appeared in a URL"
+    assert page.errors == []
+
+
+def test_a_422_is_shown_next_to_its_field_at_phone_width(farm, open_page, owner_with_media):
+    page = open_page(PHONE)
+    sign_in(page, farm.url, owner_with_media["key"], f"#/projects/{owner_with_media['project_id']}")
+    page.wait_for_selector("#f-video_series_sequential-0-video_id option[value]", state="attached")
+    page.fill("#f-video_series_sequential-0-video_end_time", "9")  # the source has 4 s
+    page.click("#render-button")
+
+    end = "#f-video_series_sequential-0-video_end_time"
+    page.wait_for_selector(f"{end}-error:not(:empty)")
+    assert page.inner_text(f"{end}-error") == "Ends after the end of the source (4.000 s)."
+    assert page.get_attribute(end, "aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.id") == end[1:]
+    assert page.locator(".field-error:not(:empty)").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    # The same edit in the JSON editor: the error names its line.
+    page.click("#tab-json")
+    text = page.input_value("#edit-json")
+    page.click("#render-button")
+    page.wait_for_selector("#json-errors li")
+    line = next(n for n, row in enumerate(text.split("\n"), 1) if '"video_end_time": 9' in row)
+    assert page.inner_text("#json-errors").strip() == (
+        f"Line {line} Clip 1 end: ends after the end of the source (4.000 s).")
+    assert page.errors == []
+
+
+def test_cancel_a_render(farm, open_page, owner_with_media):
+    first, second = owner_with_media["assets"]
+    clips = [{"video_id": first if i % 2 else second, "type": "asset", "video_start_time": 0}
+             for i in range(12)]
+    edit = {"video_edit_version": "1.0", "video_output_format": "mp4",
+            "video_output_resolution": "1920x1080", "video_output_fps": 30,
+            "video_output_filename": "long.mp4", "video_series_sequential": clips}
+    page = open_page()
+    sign_in(page, farm.url, owner_with_media["key"], f"#/projects/{owner_with_media['project_id']}")
+    page.click("#tab-json")
+    page.fill("#edit-json", json.dumps(edit))
+    page.click("#render-button")
+    page.wait_for_url("**/ui/#/renders/*")
+    asset_id = page.url.rsplit("/", 1)[1]
+    assert wait_status(page, "rendering", "uploading", "uploaded", "failed") == "rendering"
+    page.click("#cancel")
+    assert wait_status(page, "canceled", "uploaded", "failed", timeout=30) == "canceled"
+    assert page.inner_text("#render-says") == "The render was canceled."
+    assert page.locator("#player").count() == 0 and not page.is_visible("#cancel")
+    assert owner_with_media["api"]("GET", f"/assets/{asset_id}/status").json()["status"] == "canceled"
+    assert page.errors == []
+
+
+def test_another_owners_project_and_render_are_not_found(farm, make_user, open_page):
+    owner = ApiCaller(farm.url, make_user()[1])
+    project = owner("POST", "/projects", json={"name": "Private", "description": ""}).json()
+    asset = owner("POST", f"/projects/{project['id']}/asset", json={"keyname": "a.mp4"}).json()
+    page = open_page()
+    sign_in(page, farm.url, make_user()[1], f"#/projects/{project['id']}")
+    page.wait_for_selector("h1:text-is('Project not found')")
+    assert "belongs to another account" in page.inner_text("[role=alert]")
+    assert "Private" not in page.inner_text("main")
+    page.goto(f"{farm.url}/ui/#/renders/{asset['id']}")
+    page.wait_for_selector("h1:text-is('Render not found')")
+    assert page.errors == []
+
+
+def test_sign_in_refuses_a_wrong_key_and_sign_out_forgets_the_key(farm, make_user, open_page):
+    _, key = make_user()
+    page = open_page()
+    page.goto(f"{farm.url}/ui/")
+    page.fill("#key", "cnp_not-a-key")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#signin-error:not(:empty)")
+    assert page.inner_text("#signin-error") == "That API key was not accepted. Check it and try again."
+
+    page.fill("#key", key)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("h1:text-is('Projects')")
+    assert page.evaluate("sessionStorage.getItem('canopy.key')") == key
+    page.wait_for_selector("#who:text-matches('@example.com')")
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_selector("h1:text-is('Sign in to Canopy')")
+    assert page.evaluate("sessionStorage.length") == 0
+    assert page.is_hidden("#nav")
+    page.goto(f"{farm.url}/ui/#/farm")
+    page.wait_for_selector("h1:text-is('Sign in to Canopy')")
+    assert page.errors == []
