@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from shared.edit import parse_edit
-from tests.mediakit import make_counting_video, read_index, sine
+from tests.mediakit import PALETTE, make_counting_video, make_image, read_index, sine
 from worker.render import (PieceMismatchError, PieceSpan, RenderCanceled, join, plan,
                            plan_pieces, render, render_audio, render_in_pieces, render_piece,
-                           sources_for, timeline_from_dict, timeline_to_dict)
+                           sound_sources, sources_for, timeline_from_dict, timeline_to_dict)
 from worker.render.timeline import Timeline
 
 from .conftest import base_edit, clip, overlay
@@ -28,10 +28,11 @@ TONE_HZ = 500
 @pytest.fixture(scope="module")
 def counting(tmp_path_factory):
     """{name: (source id, path)}: 30 fps mp4 and 25 fps MPEG-TS counting sources with B-frames
-    (TS seeks land late, so the renderer must seek again earlier)."""
+    (TS seeks land late, so the renderer must seek again earlier), and a still image."""
     folder = tmp_path_factory.mktemp("counting")
     made = {"c30": make_counting_video(folder / "c30.mp4", fps=30, duration=22, tone_hz=TONE_HZ),
-            "c25": make_counting_video(folder / "c25.ts", fps=25, duration=8, tone_hz=700)}
+            "c25": make_counting_video(folder / "c25.ts", fps=25, duration=8, tone_hz=700),
+            "still": make_image(folder / "still.png", (160, 90), PALETTE[3])}
     return {name: (str(uuid.uuid4()), str(path)) for name, path in made.items()}
 
 
@@ -88,7 +89,8 @@ def _pieces(edit, sources, folder, chunk_seconds=2):
                               on_progress=lambda done, total: reports.append((done, total)))
         assert result.frames == span.frames and reports[-1] == (span.frames, span.frames)
         paths.append(result.output)
-    sound = render_audio(edit, sources, str(folder / "sound.m4a"), timeline=timeline)
+    own = {sid: sources[sid] for sid in sound_sources(timeline)}
+    sound = render_audio(edit, own, str(folder / "sound.m4a"), timeline=timeline)
     assert sound.samples == timeline.sample_count
     return timeline, spans, paths, sound.output
 
@@ -121,9 +123,12 @@ def test_seams_lose_no_frame_and_no_sample(counting, tmp_path):
 
 
 def test_chunked_output_shows_the_frames_of_the_one_piece_output(counting, tmp_path):
-    c30, c25 = counting["c30"], counting["c25"]
-    sources = dict([c30, c25])
-    body = base_edit([clip(c25[0], 1.0, 5.1), clip(c30[0], 3.0, 6.3), clip(c25[0], 0.2, 3.0),
+    c30, c25, still = counting["c30"], counting["c25"], counting["still"]
+    sources = dict([c30, c25, still])
+    # Output frames: 0-122 c25, 123-221 c30, 222-266 still, 267-350 c25, 351-410 c30;
+    # pieces of 60 frames, so seams fall inside clips of each kind.
+    body = base_edit([clip(c25[0], 1.0, 5.1), clip(c30[0], 3.0, 6.3),
+                      clip(still[0], 0, 1.5, kind="image"), clip(c25[0], 0.2, 3.0),
                       clip(c30[0], 10.0, 12.0)],
                      [overlay(c25[0], 0.5, 9.0)], video_output_format="MOV",
                      video_output_filename="out.mov")
@@ -132,8 +137,8 @@ def test_chunked_output_shows_the_frames_of_the_one_piece_output(counting, tmp_p
     reports = []
     chunked = render_in_pieces(edit, sources, str(tmp_path / "chunked.mov"), 2,
                                on_progress=lambda done, total: reports.append(done))
-    assert (chunked.frames, chunked.samples) == (whole.frames, whole.samples) == (366, 585600)
-    assert reports == sorted(reports) and reports[-1] == 366
+    assert (chunked.frames, chunked.samples) == (whole.frames, whole.samples) == (411, 657600)
+    assert reports == sorted(reports) and reports[-1] == 411
     whole_indices, _ = _decoded(tmp_path / "whole.mov")
     chunked_indices, times = _decoded(tmp_path / "chunked.mov")
     assert chunked_indices == whole_indices
@@ -141,9 +146,10 @@ def test_chunked_output_shows_the_frames_of_the_one_piece_output(counting, tmp_p
     # frame off its container's). A seek there lands 1.5 s late; it is redone earlier.
     assert abs(whole_indices[0] - 25) <= 1 and whole_indices[:123] == sorted(whole_indices[:123])
     assert chunked_indices[123:222] == list(range(90, 189))  # the 30 fps clip, frame for frame
+    assert chunked_indices[351:] == list(range(300, 360))
     assert np.allclose(np.diff(times), 1 / 30, atol=1e-6)
     audio, _, declared = read_audio(tmp_path / "chunked.mov")
-    assert declared == audio.shape[1] == 585600
+    assert declared == audio.shape[1] == 657600
     reference, _, _ = read_audio(tmp_path / "whole.mov")
     assert np.abs(audio - reference).max() < 0.02  # the same mix, encoded once each
 
@@ -183,3 +189,15 @@ def test_a_canceled_piece_leaves_no_file(counting, tmp_path):
         render_piece(edit, {source_id: path}, PieceSpan(1, 60, 180), str(out),
                      should_cancel=lambda: True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_webm_sound_alone_has_exact_samples(counting, tmp_path):
+    source_id, path = counting["c30"]
+    edit, _ = parse_edit(base_edit([clip(source_id, 0, 2.5)], video_output_fps=25,
+                                   video_output_format="webm", video_output_filename="o.webm"))
+    out = tmp_path / "sound.webm"
+    assert render_audio(edit, {source_id: path}, str(out)).samples == 120_000
+    audio, rate, declared = read_audio(out)
+    with av.open(str(out)) as container:
+        assert [s.codec_context.name for s in container.streams] == ["opus"]
+    assert (rate, declared, audio.shape[1]) == (48000, 120_000, 120_000)

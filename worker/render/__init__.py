@@ -16,7 +16,7 @@ from .errors import (GpuUnavailableError, InvalidEditError, MissingSourceError,
                      OutputNotWritableError, RenderCanceled, RenderError, SourceDecodeError)
 from .join import JoinResult, PieceMismatchError, join
 from .pieces import (AudioResult, PieceResult, PieceSpan, plan_pieces, render_audio,
-                     render_in_pieces, render_piece, sources_for)
+                     render_in_pieces, render_piece, sound_sources, sources_for)
 from .probe import probe_source
 from .timeline import timeline_from_dict, timeline_to_dict
 
@@ -25,5 +25,5 @@ __all__ = [
     "OutputNotWritableError", "PieceMismatchError", "PieceResult", "PieceSpan", "RenderCanceled",
     "RenderError", "RenderResult", "SourceDecodeError", "gpu_available", "join", "plan",
     "plan_pieces", "probe_source", "render", "render_audio", "render_in_pieces", "render_piece",
-    "sources_for", "timeline_from_dict", "timeline_to_dict",
+    "sound_sources", "sources_for", "timeline_from_dict", "timeline_to_dict",
 ]

@@ -6,7 +6,7 @@
     # on any worker, any order; only sources_for(timeline, span) are needed:
     render_piece(edit, {id: path}, spans[i], f"piece{i}.mp4", timeline=timeline_from_dict(stored),
                  on_progress=..., should_cancel=...)
-    render_audio(edit, all_sources, "sound.m4a", timeline=...)  # every source with sound
+    render_audio(edit, {id: path ...}, "sound.m4a", timeline=...)  # sound_sources(timeline)
     join([f"piece{i}.mp4" ...], spans, "sound.m4a", "out.mp4", edit.video_output_format,
          timeline.fps)                                          # see join.py
 
@@ -111,6 +111,12 @@ def sources_for(timeline: Timeline, span: PieceSpan) -> set[str]:
     """The source ids whose pictures the piece shows (all a piece's worker must fetch)."""
     return {clip.source_id for clip in timeline.clips
             if clip.frame_start < span.end and span.start < clip.frame_start + clip.frame_count}
+
+
+def sound_sources(timeline: Timeline) -> set[str]:
+    """The source ids the sound is mixed from (render_audio's; images have none)."""
+    return ({clip.source_id for clip in timeline.clips if clip.kind == "video"}
+            | {track.source_id for track in timeline.overlays})
 
 
 def piece_settings(edit: VideoEdit, timeline: Timeline) -> VideoSettings:
