@@ -1,18 +1,18 @@
 """The Canopy HTTP API: a Flask app factory with one blueprint per resource."""
 from __future__ import annotations
 
-import logging
-
+import redis
 from flask_openapi3 import Info, OpenAPI
 from flask_openapi3.models import Schema
 
+from shared import finishes, logs
 from shared.config import Settings
 from shared.db import Database
 from shared.edit import VideoEdit
 from shared.queue import make_celery
 from shared.storage import open_storage
 
-from . import auth, body, errors
+from . import auth, body, errors, metrics
 from .context import Services, close_session
 from .schemas import ValidationErrorOut
 
@@ -39,29 +39,34 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         JSON_SORT_KEYS=False,
     )
-    app.extensions["canopy"] = Services(
+    services = Services(
         settings=settings,
         db=Database(settings.database_url),
         storage=open_storage(settings),
         celery=make_celery(settings),
+        redis=redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2),
     )
+    app.extensions["canopy"] = services
+    finishes.use_celery(services.celery)  # a cancel of a queued render sends its webhook
     app.teardown_appcontext(close_session)
     errors.init_app(app)
+    metrics.init_app(app)  # before auth: refused requests are counted too
     body.init_app(app)
     auth.init_app(app)
     _register_blueprints(app)
-    logging.basicConfig(level=logging.INFO)
+    logs.configure(settings.log_format)
     return app
 
 
 def _register_blueprints(app: OpenAPI) -> None:
-    from .routes import (assets, edits, farm, files, health, projects, prompts, ui, users,
-                         video_files)
+    from .routes import (assets, edits, farm, files, health, metrics, projects, prompts, ui,
+                         users, video_files, webhooks)
 
-    for module in (health, projects, prompts, users, video_files, assets, edits, farm):
+    for module in (health, projects, prompts, users, video_files, assets, edits, farm, webhooks):
         app.register_api(module.bp)
     app.register_blueprint(files.bp)
     app.register_blueprint(ui.bp)
+    app.register_blueprint(metrics.bp)
     # Models that views parse themselves (the edit) bring their nested definitions here.
     for name, schema in body.component_schemas(VideoEdit).items():
         app.components_schemas[name] = Schema(**schema)

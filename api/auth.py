@@ -13,9 +13,10 @@ from shared.models import ApiKey, User, hash_key
 
 from .context import get_session
 
-# Endpoints anyone may call: health, the API docs, links that carry their own signature, and
-# the dashboard's static files (its data comes from the API with the user's key).
-PUBLIC_BLUEPRINTS = {"health", "files", "openapi", "swagger", "docs", "ui"}
+# Endpoints anyone may call: health, the API docs, links that carry their own signature, the
+# dashboard's static files (its data comes from the API with the user's key), and metrics
+# (guarded by their own token or by loopback).
+PUBLIC_BLUEPRINTS = {"health", "files", "metrics", "openapi", "swagger", "docs", "ui"}
 
 # A key's owner is remembered this long per process, so polling clients cost no extra query;
 # a revoked key or a deactivated user stops working within this time.

@@ -21,6 +21,7 @@ class Services:
     db: Database
     storage: Any = None  # a shared.storage backend
     celery: Any = None  # a Celery app used only to send tasks by name
+    redis: Any = None  # a redis.Redis client, for the metrics' queue depths and presences
 
 
 def services() -> Services:

@@ -46,6 +46,19 @@ def _list(env, name: str) -> list[str]:
     return [item.strip() for item in env.get(name, "").split(",") if item.strip()]
 
 
+def _seconds_list(env, name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    items = _list(env, name)
+    if not items:
+        return default
+    try:
+        values = tuple(float(item) for item in items)
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated seconds, got {env.get(name)!r}") from None
+    if any(not value >= 0 for value in values):
+        raise ValueError(f"{name} must not hold negative seconds")
+    return values
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = f"sqlite:///{VAR_DIR / 'canopy.db'}"
@@ -74,6 +87,14 @@ class Settings:
     # A render longer than twice this is cut into pieces of about this many seconds, each
     # rendered by any worker (an edit's render_options.chunk_seconds wins); 0 = one piece.
     chunk_seconds: float = 30.0
+    # Webhooks: the waits between tries (one try more than waits; ~1 hour in all by default)
+    # and each try's time limit.
+    webhook_backoff: tuple[float, ...] = (30, 120, 300, 900, 2400)
+    webhook_timeout_seconds: int = 10
+    # GET /metrics wants `Authorization: Bearer <token>`; unset: loopback clients only.
+    metrics_token: str = ""
+    # Log lines: "text" (key=value fields) or "json" (one JSON object a line).
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -97,6 +118,10 @@ class Settings:
             resend_after_seconds=_int(env, "CANOPY_RESEND_AFTER", cls.resend_after_seconds),
             queue_timeout_seconds=_int(env, "CANOPY_QUEUE_TIMEOUT", cls.queue_timeout_seconds),
             chunk_seconds=_chunk_setting(_float(env, "CANOPY_CHUNK_SECONDS", cls.chunk_seconds)),
+            webhook_backoff=_seconds_list(env, "CANOPY_WEBHOOK_BACKOFF", cls.webhook_backoff),
+            webhook_timeout_seconds=_int(env, "CANOPY_WEBHOOK_TIMEOUT", cls.webhook_timeout_seconds),
+            metrics_token=env.get("CANOPY_METRICS_TOKEN", "").strip(),
+            log_format=_str(env, "CANOPY_LOG_FORMAT", cls.log_format).strip().lower(),
         )
 
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Annotated, Any, Literal, NamedTuple, Optional, Union
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -27,6 +28,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -122,6 +124,27 @@ def _after(start_field: str, end_field: str):
 
 Seconds = Annotated[float, BeforeValidator(parse_time)]
 SourceId = Annotated[str, BeforeValidator(_uuid)]
+
+
+def _callback_url(value: Any) -> Any:
+    """The URL's form only; whether it may be called (its addresses) is shared.fetch's rule,
+    checked by the API at submit and again at each delivery."""
+    if not isinstance(value, str):
+        raise ValueError("must be an http(s) URL string")
+    value = value.strip()
+    if len(value) > 2000:
+        raise ValueError("at most 2000 characters")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise ValueError(f"malformed URL: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http or https URL with a host")
+    return value
+
+
+CallbackUrl = Annotated[str, BeforeValidator(_callback_url)]
 
 
 class _Part(BaseModel):
@@ -269,6 +292,8 @@ class VideoEdit(_Part):
         Annotated[Literal["standard", "tight", "loose"], BeforeValidator(_lower)]
     ] = None
     render_options: Optional[RenderOptions] = None
+    # (ext) Where Canopy POSTs the finished render's status (a signed webhook).
+    callback_url: Optional[CallbackUrl] = None
 
     _warnings: list[str] = PrivateAttr(default_factory=list)
 
@@ -355,6 +380,21 @@ def parse_edit(data: Any) -> tuple[VideoEdit, list[str]]:
     """Validate an edit body; returns the edit and its warnings."""
     edit = VideoEdit.model_validate(data)
     return edit, edit.warnings
+
+
+class _Callback(_Part):
+    callback_url: Optional[CallbackUrl] = None
+
+
+def callback_url_of(data: Any) -> str | None:
+    """The callback_url of a stored (validated) edit, without validating all of it again;
+    None for one that no longer passes (a finish must never fail on it)."""
+    if not isinstance(data, Mapping):
+        return None
+    try:
+        return _Callback.model_validate({"callback_url": data.get("callback_url")}).callback_url
+    except ValidationError:
+        return None
 
 
 def _input_warnings(data: Mapping) -> list[str]:

@@ -149,7 +149,8 @@ def _host_header(target: Target) -> str:
     return host if target.port == default else f"{host}:{target.port}"
 
 
-def _open(target: Target, deadline: float, ca_certs: str | None):
+def _open(target: Target, deadline: float, ca_certs: str | None, method: str = "GET",
+          body: bytes | None = None, headers: dict | None = None):
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise FetchError("timed out")
@@ -166,13 +167,14 @@ def _open(target: Target, deadline: float, ca_certs: str | None):
             target.address, target.port, timeout=timeout, retries=False, maxsize=1
         )
     headers = {
-        "Host": _host_header(target),
         "User-Agent": "Canopy-fetch/1",
         "Accept-Encoding": "identity",  # store the bytes as served, no inflating
+        **(headers or {}),
+        "Host": _host_header(target),
     }
     try:
         return pool.urlopen(
-            "GET", target.path, headers=headers, redirect=False, retries=False,
+            method, target.path, body=body, headers=headers, redirect=False, retries=False,
             preload_content=False, decode_content=False,
         )
     except urllib3.exceptions.HTTPError as exc:
@@ -230,6 +232,18 @@ def fetch_url(
             filename=_filename(response, target.url),
         )
     raise FetchError(f"too many redirects (more than {max_redirects})")
+
+
+def post(url: str, body: bytes, headers: dict, *, timeout: float, allow: Iterable[str] = (),
+         ca_certs: str | None = None) -> int:
+    """POST `body` to `url`, checked as `fetch_url` checks it (a redirect is an answer, not
+    followed); the status code. Raises FetchError when it may not be called or the call fails."""
+    target = check_url(url, allow)
+    response = _open(target, time.monotonic() + timeout, ca_certs, "POST", body, headers)
+    try:
+        return response.status
+    finally:
+        response.close()
 
 
 def _read(response, deadline: float) -> bytes:

@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from . import finishes
 from .models import Asset, RenderJob, utcnow
-from .states import ACTIVE, JOB, Beat, JobState
+from .states import ACTIVE, FINISHED, JOB, Beat, JobState
 
 MAX_ATTEMPTS = 3
 
@@ -69,7 +70,8 @@ def claim(session: Session, job_id: str, worker_id: str, lease_s: float) -> Clai
         .where(RenderJob.id == job_id, _may_go(JobState.RENDERING),
                RenderJob.cancel_requested.is_(False))
         .values(state=JobState.RENDERING, attempt=RenderJob.attempt + 1, worker_id=worker_id,
-                lease_until=_lease_until(session, lease_s))
+                lease_until=_lease_until(session, lease_s),
+                started_at=func.coalesce(RenderJob.started_at, utcnow()))
     )
     if result.rowcount != 1:
         session.rollback()
@@ -149,6 +151,7 @@ def finalize(session: Session, claim_: Claim, storage_key: str, size: int, **med
     asset.storage_key, asset.size = storage_key, size
     for field, value in media.items():
         setattr(asset, field, value)
+    finishes.record(session, claim_.job_id)
     session.commit()
     return True
 
@@ -173,6 +176,8 @@ def fail(session: Session, claim_: Claim, error: str, retry: bool) -> JobState |
     state = _state(session, claim_.job_id)
     _set_asset(session, claim_.job_id, status=state,
                error=error[:4000] if state == JobState.FAILED else None, progress=0.0)
+    if state in FINISHED:
+        finishes.record(session, claim_.job_id)
     session.commit()
     return state
 
@@ -189,6 +194,7 @@ def mark_canceled(session: Session, job_id: str) -> bool:
         session.rollback()
         return False
     _set_asset(session, job_id, status=JobState.CANCELED, error=None)
+    finishes.record(session, job_id)
     session.commit()
     return True
 
@@ -201,13 +207,14 @@ def request_cancel(session: Session, job_id: str) -> JobState:
                _may_go(JobState.CANCELED, {JobState.QUEUED, JobState.RENDERING}))
         .values(cancel_requested=True)
     )
-    session.execute(
+    ended = session.execute(
         update(RenderJob).where(RenderJob.id == job_id, _may_go(JobState.CANCELED, JobState.QUEUED))
         .values(state=JobState.CANCELED)
-    )
+    ).rowcount == 1
     state = _state(session, job_id)
-    if state == JobState.CANCELED:
+    if ended:
         _set_asset(session, job_id, status=JobState.CANCELED, error=None)
+        finishes.record(session, job_id)
     session.commit()
     return state
 
@@ -262,6 +269,8 @@ def reap(session: Session, queued_grace_s: float, queue_timeout_s: float = 86400
             new_state = _state(session, job_id)
             _set_asset(session, job_id, status=new_state, progress=0.0,
                        error=reason if new_state == JobState.FAILED else None)
+            if new_state in FINISHED:
+                finishes.record(session, job_id)
             if new_state != JobState.CANCELED:
                 (out.failed if final else out.requeued).append(job_id)
     session.commit()
@@ -295,6 +304,7 @@ def _expire_queued(session: Session, before: datetime) -> list[str]:
         )
         if result.rowcount == 1:  # a worker may have claimed it since the select
             _set_asset(session, job_id, status=JobState.FAILED, error=reason)
+            finishes.record(session, job_id)
             failed.append(job_id)
     session.commit()
     return failed

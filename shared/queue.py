@@ -14,10 +14,18 @@ from .config import Settings
 MEDIA_QUEUE = "media"
 RENDER_CPU_QUEUE = "render.cpu"
 RENDER_GPU_QUEUE = "render.gpu"
+# Webhook deliveries: short HTTP calls, kept apart so a dedicated worker can take them.
+HOOKS_QUEUE = "hooks"
+QUEUES = (MEDIA_QUEUE, RENDER_CPU_QUEUE, RENDER_GPU_QUEUE, HOOKS_QUEUE)
 
 PROBE_TASK = "canopy.probe_media"
 FETCH_TASK = "canopy.fetch_video_file"
 RENDER_TASK = "canopy.render"
+WEBHOOK_TASK = "canopy.deliver_webhook"
+
+# Each worker process (a Celery node) keeps a key `canopy:worker:<node>` alive in Redis,
+# holding the queues it consumes; it expires when the worker stops renewing it.
+WORKER_KEY_PREFIX = "canopy:worker:"
 
 # Hard limit of one render; the broker's visibility timeout must exceed it plus the upload.
 RENDER_HARD_LIMIT_S = 6 * 3600

@@ -80,3 +80,11 @@ class MediaState(StrEnum):
     PROCESSING = "processing"  # bytes arriving, being fetched, or being probed
     ANALYZED = "analyzed"  # probed: renders may use it
     FAILED = "failed"  # with a reason
+
+
+class DeliveryState(StrEnum):
+    """A finished render's webhook: tries until one gets a 2xx, or the backoff runs out."""
+
+    PENDING = "pending"  # a try is due, or in flight
+    DELIVERED = "delivered"
+    FAILED = "failed"  # every try failed; the render's own state is unaffected

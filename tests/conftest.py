@@ -20,6 +20,8 @@ PG_ADMIN_URL = os.environ.get("CANOPY_TEST_PG", "postgresql+psycopg://postgres@1
 pytest_plugins = ["tests.fixtures.s3"]
 
 FETCH_TEST_HOST = "127.0.0.2"
+# Six tries within about a second, not an hour.
+WEBHOOK_TEST_BACKOFF = (0.1, 0.2, 0.2, 0.2, 0.2)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -70,8 +72,11 @@ def settings(database_url, redis_server, s3_server, tmp_path_factory) -> Setting
         storage_url=s3_server if database_url.startswith("postgresql") else f"file://{objects}",
         secret_key="test-secret",
         cache_dir=str(tmp_path_factory.mktemp("cache")),
-        # The url-upload test fetches from a server of its own on this one loopback address.
+        # The url-upload and webhook tests serve on this one loopback address of their own.
         fetch_allow=[FETCH_TEST_HOST],
+        webhook_backoff=WEBHOOK_TEST_BACKOFF,
+        # The workers' lines are JSON, so tests can read their render steps.
+        log_format="json",
     )
 
 
@@ -124,9 +129,11 @@ def live_server(settings, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def worker(settings, tmp_path_factory):
-    """One Celery worker process consuming the media and CPU render queues."""
-    proc = Worker(settings, tmp_path_factory.mktemp("worker"))
+def worker(settings, live_server, tmp_path_factory):
+    """One Celery worker process consuming the media, CPU render and webhook queues; its
+    links (in webhooks) point at the live server."""
+    proc = Worker(settings, tmp_path_factory.mktemp("worker"),
+                  extra_env={"CANOPY_PUBLIC_URL": live_server.url})
     proc.start()
     yield proc
     proc.stop()

@@ -40,6 +40,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "CANOPY_RESEND_AFTER": str(settings.resend_after_seconds),
         "CANOPY_QUEUE_TIMEOUT": str(settings.queue_timeout_seconds),
         "CANOPY_MAX_OUTPUT_SECONDS": str(settings.max_output_seconds),
+        "CANOPY_WEBHOOK_BACKOFF": ",".join(map(str, settings.webhook_backoff)),
+        "CANOPY_WEBHOOK_TIMEOUT": str(settings.webhook_timeout_seconds),
+        "CANOPY_METRICS_TOKEN": settings.metrics_token,
+        "CANOPY_LOG_FORMAT": settings.log_format,
     }
     return {**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)}
 
@@ -268,3 +272,36 @@ class Farm:
             worker.stop()
         self.server.stop()
         self.redis.stop()
+
+
+class Receiver:
+    """A webhook receiver on a free port of `host`: records every POST (headers, body) and
+    answers each with the next of `statuses` (the last one repeats)."""
+
+    def __init__(self, host: str, statuses=(200,)):
+        self.statuses = list(statuses)
+        self.received: list[tuple[dict, bytes]] = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                status = receiver.statuses[min(len(receiver.received), len(receiver.statuses) - 1)]
+                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer((host, 0), Handler)
+        self.url = f"http://{host}:{self.server.server_address[1]}/hook"
+
+    def __enter__(self) -> "Receiver":
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -6,14 +6,22 @@ from __future__ import annotations
 
 import logging
 
-from celery.signals import celeryd_after_setup, worker_process_init, worker_ready
+from celery.signals import celeryd_after_setup, setup_logging, worker_process_init, worker_ready
 
-from shared.queue import RENDER_GPU_QUEUE, make_celery
+from shared import finishes, logs
+from shared.queue import HOOKS_QUEUE, RENDER_GPU_QUEUE, make_celery
 
 from . import context
 
 app = make_celery(context.settings(), name="canopy-worker")
-app.conf.include = ["worker.tasks.media", "worker.tasks.render"]
+app.conf.include = ["worker.tasks.hooks", "worker.tasks.media", "worker.tasks.render"]
+finishes.use_celery(app)  # finishes decided here send their webhook once committed
+
+
+@setup_logging.connect
+def _logging(loglevel=logging.INFO, **_kwargs) -> None:
+    """Celery's own lines too go out in CANOPY_LOG_FORMAT (text, or JSON lines)."""
+    logs.configure(context.settings().log_format, loglevel or logging.INFO)
 
 
 @worker_process_init.connect
@@ -22,8 +30,10 @@ def _fresh_connections(**_kwargs) -> None:
 
 
 @celeryd_after_setup.connect
-def _gpu_queue(sender, instance, **_kwargs) -> None:
-    """A worker with a usable NVENC (or told CANOPY_ENCODER=gpu) also takes GPU renders."""
+def _extra_queues(sender, instance, **_kwargs) -> None:
+    """Every worker delivers webhooks; one with a usable NVENC (or told CANOPY_ENCODER=gpu)
+    also takes GPU renders."""
+    instance.app.amqp.queues.select_add(HOOKS_QUEUE)
     encoder = context.settings().encoder
     if encoder == "cpu":
         return
@@ -39,7 +49,7 @@ def _start_reaper(sender=None, **_kwargs) -> None:
     # Every worker runs one: reaping is a set of compare-and-set updates, safe to race.
     from .reaper import Reaper
 
-    Reaper(app).start()
+    Reaper(app, sender.hostname, sorted(app.amqp.queues.consume_from)).start()
 
 
 logging.getLogger("worker").setLevel(logging.INFO)

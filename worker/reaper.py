@@ -1,14 +1,18 @@
-"""The reaper: requeue renders whose worker vanished, re-send messages Redis lost.
+"""The reaper: requeue renders whose worker vanished, re-send messages Redis lost, re-send
+webhooks whose try was lost; and this worker's presence key, which metrics count.
 
 Runs as a daemon thread in every worker process's parent (see worker/celery.py).
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 
-from shared import jobs
-from shared.queue import RENDER_TASK, send
+import redis
+
+from shared import finishes, jobs
+from shared.queue import RENDER_TASK, WORKER_KEY_PREFIX, send
 
 from . import context
 
@@ -24,19 +28,39 @@ def reap_once(celery) -> jobs.Reaped:
     if reaped.requeued or reaped.failed or reaped.resend:
         log.info("reaper: requeued %s, failed %s, re-sent %s",
                  reaped.requeued, reaped.failed, [j for j, _ in reaped.resend])
+    with context.db().session() as session:
+        overdue = finishes.overdue_webhooks(session, settings.resend_after_seconds)
+    for finish_id in overdue:
+        finishes.send_webhook(celery, finish_id)
+    if overdue:
+        log.info("reaper: re-sent webhooks %s", overdue)
     return reaped
 
 
 class Reaper(threading.Thread):
-    def __init__(self, celery):
+    def __init__(self, celery, node: str, queues: list[str]):
         super().__init__(name="canopy-reaper", daemon=True)
         self.celery = celery
+        self.node = node
+        self.queues = queues
         self.stopping = threading.Event()
 
     def run(self) -> None:
         interval = context.settings().reap_interval_seconds
-        while not self.stopping.wait(interval):
+        presence = redis.Redis.from_url(context.settings().redis_url, socket_timeout=5)
+        while True:
+            try:
+                self.announce(presence, interval)
+            except redis.RedisError:  # Redis may be briefly away: the key lives 3 rounds
+                log.warning("could not renew the presence of %s", self.node, exc_info=True)
+            if self.stopping.wait(interval):
+                return
             try:
                 reap_once(self.celery)
             except Exception:  # the database or Redis may be briefly away: try next round
                 log.warning("reaper round failed", exc_info=True)
+
+    def announce(self, presence: redis.Redis, interval: float) -> None:
+        """This worker is alive for three more rounds, consuming `queues`."""
+        presence.set(WORKER_KEY_PREFIX + self.node, json.dumps({"queues": self.queues}),
+                     ex=max(3 * int(interval), 5))

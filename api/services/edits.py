@@ -15,6 +15,7 @@ from ..auth import Caller
 from ..context import get_session, get_settings, services
 from .assets import owned_asset
 from .projects import owned_project
+from .webhooks import check_callback
 
 
 def validate_edit(data) -> tuple[dict, VideoEdit, list[str]]:
@@ -46,6 +47,7 @@ def create_edit(user: Caller, project_id, body) -> tuple[Edit, Asset | None]:
     project = owned_project(user, project_id)
     data, parsed, warnings = validate_edit(body)
     warnings += check_against_media(user, parsed)
+    check_callback(parsed)
     edit = Edit(owner_id=user.id, project_id=project.id, name=parsed.name,
                 description=parsed.description, data=data, warnings=warnings)
     session = get_session()
@@ -61,6 +63,7 @@ def update_edit(user: Caller, project_id, edit_id, body) -> Edit:
     edit = owned_edit(user, project_id, edit_id)
     data, parsed, warnings = validate_edit(body)
     warnings += check_against_media(user, parsed)
+    check_callback(parsed)
     edit.data, edit.name, edit.description, edit.warnings = data, parsed.name, parsed.description, warnings
     edit.updated_at = utcnow()
     get_session().commit()
@@ -71,6 +74,7 @@ def render_edit(user: Caller, project_id, edit_id) -> tuple[Edit, Asset]:
     edit = owned_edit(user, project_id, edit_id)
     parsed, _ = parse_edit(edit.data)
     check_against_media(user, parsed)  # a source may have been deleted since
+    check_callback(parsed)  # its host may resolve elsewhere now
     return edit, start_render(user, edit_project(edit), edit, parsed)
 
 

@@ -57,6 +57,8 @@ class RenderJob(Base):
     # None: not planned yet, or rendered in one piece (no RenderPiece rows).
     chunk_frames: Mapped[int | None] = mapped_column(Integer, nullable=True)
     frame_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The first claim: the end of the time queued, the start of the render's wall time.
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

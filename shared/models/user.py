@@ -32,6 +32,9 @@ class User(Base):
     is_verified: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     created_at: Mapped[datetime] = created_column()
+    # Signs this user's webhooks ("whsec_" + base64). Kept in clear, unlike API keys: an
+    # HMAC needs the secret itself, a digest of it could not sign.
+    webhook_secret: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
     keys: Mapped[list["ApiKey"]] = relationship(back_populates="user", cascade="all, delete-orphan")
 

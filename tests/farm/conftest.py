@@ -104,3 +104,33 @@ def make_farm(faults_database_url, tmp_path):
     yield _make
     for farm in farms:
         farm.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory):
+    """A 1 s clip of 64x36 with a tone: the cheapest render source."""
+    return make_video(tmp_path_factory.mktemp("tiny") / "tiny.mp4", size=(64, 36), fps=10,
+                      duration=1.0, tone_hz=440)
+
+
+@pytest.fixture
+def tiny_source(api, tiny_clip) -> str:
+    """The tiny clip uploaded by this test's user and probed; its video file id."""
+    created = api("POST", "/video-file", json={"name": "tiny", "filename": tiny_clip.name})
+    assert created.status_code == 201, created.text
+    with open(tiny_clip, "rb") as fh:
+        api("POST", created.json()["upload_url"], files={"file": (tiny_clip.name, fh)})
+    video_id = created.json()["id"]
+    wait_for(lambda: api("GET", f"/video-file/{video_id}").json()["current_status"] == "analyzed",
+             60, "probe of the tiny clip")
+    return video_id
+
+
+def tiny_edit(source_id: str, **top) -> dict:
+    """A 1 s render of the tiny clip at 64x36, 10 fps."""
+    return {"video_edit_version": "1.0", "video_output_format": "mp4",
+            "video_output_resolution": "64x36", "video_output_fps": 10,
+            "video_output_filename": "tiny.mp4",
+            "video_series_sequential": [{"video_id": source_id, "type": "videofile",
+                                         "video_start_time": 0, "video_end_time": 1}],
+            **top}

@@ -28,6 +28,7 @@ from .. import context
 from ..cache import SourceCache, SourceChanged
 from ..celery import app
 from ..lease import Lease
+from ..steplog import StepLog
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ def render_job(self, job_id: str) -> None:
     if claim is None:
         return  # another worker has it, or it ended: a duplicate message
     attempt = RenderAttempt(claim)
+    attempt.steps.step("claimed", worker=worker_id)
     try:
         outcome = attempt.run()
     except JobDeleted:
@@ -85,7 +87,7 @@ def render_job(self, job_id: str) -> None:
     except Exception as exc:  # an unexpected crash: another attempt may succeed
         log.exception("render %s attempt %s crashed", job_id, claim.attempt)
         outcome = attempt.end(_reason(exc), retry=True)
-    log.info("render %s attempt %s: %s", job_id, claim.attempt, outcome)
+    attempt.steps.step("finished", outcome=outcome)
 
 
 class RenderAttempt:
@@ -95,6 +97,7 @@ class RenderAttempt:
         self.claim = claim
         self.settings = context.settings()
         self.lease = Lease(claim)
+        self.steps = StepLog(claim.job_id, claim.attempt)
 
     def run(self) -> str:
         work = load(self.claim)
@@ -103,6 +106,7 @@ class RenderAttempt:
             local = fetch_sources(self.claim, cache, work.sources, self.lease.stopped)
         if local is None:  # canceled, or the lease was lost, while fetching
             return self.stop()
+        self.steps.step("sources_fetched", sources=len(local))
         with tempfile.TemporaryDirectory(dir=self.scratch()) as tmp:
             output = os.path.join(tmp, work.filename)
             try:
@@ -113,10 +117,12 @@ class RenderAttempt:
                 return self.stop()
             if self.lease.answer != Beat.OK:
                 return self.stop()
+            self.steps.step("rendered", output_s=result.duration)
             if not self.start_upload():
                 return self.stop()
             with self.lease.kept():
                 size = upload(work.output_key, output, work.edit.video_output_format)
+            self.steps.step("uploaded", bytes=size)
             return self.finalize(work, result, size)
 
     def scratch(self) -> str:

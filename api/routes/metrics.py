@@ -1,0 +1,46 @@
+"""`GET /metrics`: Prometheus's text format, for a bearer of CANOPY_METRICS_TOKEN or, when
+no token is set, for clients on loopback only."""
+from __future__ import annotations
+
+import hmac
+import ipaddress
+
+from flask import Blueprint, Response, request
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from ..context import get_settings, services
+from ..errors import json_error
+from ..metrics import exposition
+from ..services.farm_metrics import FarmCollector
+
+bp = Blueprint("metrics", __name__)
+
+
+def refusal(token: str, authorization: str, remote_addr: str | None, forwarded: bool) -> Response | None:
+    """Why this scrape is refused, or None. A request that came through a proxy (it says
+    Forwarded / X-Forwarded-For) is not a loopback client, whatever address it comes from."""
+    if token:
+        scheme, _, presented = authorization.partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode()):
+            return None
+        return json_error(401, "send 'Authorization: Bearer <CANOPY_METRICS_TOKEN>'",
+                          {"WWW-Authenticate": "Bearer"})
+    try:
+        loopback = ipaddress.ip_address(remote_addr or "").is_loopback
+    except ValueError:
+        loopback = False
+    if loopback and not forwarded:
+        return None
+    return json_error(403, "metrics are served to loopback clients only: set CANOPY_METRICS_TOKEN")
+
+
+@bp.get("/metrics")
+def metrics():
+    """The farm's metrics in the Prometheus text format."""
+    refused = refusal(get_settings().metrics_token, request.headers.get("Authorization", ""),
+                      request.remote_addr,
+                      "Forwarded" in request.headers or "X-Forwarded-For" in request.headers)
+    if refused is not None:
+        return refused
+    body = exposition(FarmCollector(services().db, services().redis))
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,122 @@
+"""GET /metrics against the live farm: parsed with prometheus_client's own parser, figures
+that move as renders run; who may read them; the workers' JSON render-step lines."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
+
+from shared.models import RenderJob
+from tests.farm.conftest import tiny_edit, wait_finished
+from tests.livesrv import wait_for
+
+STEPS = ["claimed", "sources_fetched", "rendered", "uploaded", "finished"]
+
+
+def scrape(url: str) -> dict[tuple, float]:
+    """{(sample name, sorted labels): value} of one scrape."""
+    response = requests.get(f"{url}/metrics", timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("text/plain")
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(response.text) for s in family.samples}
+
+
+def moved(before: dict, after: dict, name: str, **labels) -> float:
+    key = (name, tuple(sorted(labels.items())))
+    assert key in after, f"{key} missing from the scrape"
+    return after[key] - before.get(key, 0.0)
+
+
+def test_figures_move_as_renders_run(farm, api, tiny_source, db, worker):
+    from worker.render import gpu_available
+
+    project = api("POST", "/projects", json={"name": "m", "description": "d"}).json()["id"]
+    start = scrape(farm.url)
+    assert start[("canopy_workers_live", ())] >= 1 and start[("canopy_redis_up", ())] == 1
+    assert start[("canopy_workers", (("queue", "hooks"),))] >= 1
+    assert start[("canopy_workers", (("queue", "render.cpu"),))] >= 1
+
+    started = api("POST", f"/projects/{project}/create-edit", json=tiny_edit(tiny_source)).json()
+    done = wait_finished(api, started["asset_id"])
+    assert done["status"] == "uploaded"
+    after = scrape(farm.url)
+    assert moved(start, after, "canopy_renders_total", outcome="uploaded") == 1
+    assert moved(start, after, "canopy_render_output_bytes_total", outcome="uploaded") == done["size"]
+    for histogram in ("canopy_render_wall_seconds", "canopy_render_queued_seconds",
+                      "canopy_render_seconds_per_output_second"):
+        assert moved(start, after, f"{histogram}_count", outcome="uploaded") == 1
+        assert moved(start, after, f"{histogram}_bucket", outcome="uploaded", le="+Inf") == 1
+    assert moved(start, after, "canopy_render_wall_seconds_sum", outcome="uploaded") > 0
+
+    polls = 12  # spread over both gunicorn processes; the scrape sums them
+    for _ in range(polls):
+        assert api("GET", f"/assets/{started['asset_id']}/status").status_code == 200
+    assert api("GET", f"/assets/{started['asset_id']}/nothing-here").status_code == 404
+    polled = scrape(farm.url)
+    assert moved(after, polled, "canopy_http_requests_total", method="GET",
+                 route="/assets/<uuid:asset_id>/status", status="200") == polls
+    assert moved(after, polled, "canopy_http_requests_total", method="GET",
+                 route="<unmatched>", status="404") == 1
+    assert moved(after, polled, "canopy_http_request_duration_seconds_count",
+                 route="/assets/<uuid:asset_id>/status") == polls
+
+    if not gpu_available():  # no worker here consumes render.gpu: its job waits, queued
+        edit = tiny_edit(tiny_source, render_options={"encoder": "gpu"})
+        waiting = api("POST", f"/projects/{project}/create-edit", json=edit).json()
+        queued = scrape(farm.url)
+        assert moved(polled, queued, "canopy_render_jobs", state="queued") == 1
+        assert moved(polled, queued, "canopy_queue_length", queue="render.gpu") == 1
+        api("POST", f"/assets/{waiting['asset_id']}/cancel")
+        canceled = scrape(farm.url)
+        assert moved(queued, canceled, "canopy_render_jobs", state="queued") == -1
+        assert moved(queued, canceled, "canopy_renders_total", outcome="canceled") == 1
+
+    with db.session() as session:
+        job_id = session.execute(select(RenderJob.id)
+                                 .where(RenderJob.asset_id == started["asset_id"])).scalar_one()
+    lines = wait_for(lambda: step_lines(worker.log_path, job_id, len(STEPS)), 10, "the step lines")
+    assert [line["event"] for line in lines] == [f"render.{step}" for step in STEPS]
+    assert all(line["attempt"] == 1 and line["step_s"] >= 0 for line in lines)
+    assert lines[-1]["outcome"] == "uploaded" and lines[3]["bytes"] == done["size"]
+    assert lines[-1]["total_s"] >= lines[2]["total_s"] and lines[2]["output_s"] == 1.0
+
+
+def step_lines(log_path, job_id: str, count: int) -> list[dict] | None:
+    """The JSON render-step lines of `job_id` in the worker's log, once all are there."""
+    found = []
+    for raw in log_path.read_text().splitlines():
+        if raw.startswith("{") and f'"{job_id}"' in raw:
+            line = json.loads(raw)
+            if line.get("event", "").startswith("render."):
+                found.append(line)
+    return found if len(found) >= count else None
+
+
+def families(response) -> set[str]:
+    return {family.name for family in text_string_to_metric_families(response.get_data(as_text=True))}
+
+
+def test_metrics_want_the_token_or_a_loopback_client(app, settings):
+    from api import create_app
+
+    guarded = create_app(replace(settings, metrics_token="s3cret")).test_client()
+    remote = {"REMOTE_ADDR": "203.0.113.9"}
+    assert guarded.get("/metrics", environ_base=remote).status_code == 401
+    assert guarded.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 401
+    wrong = guarded.get("/metrics", headers={"Authorization": "Bearer s3cre"}, environ_base=remote)
+    assert wrong.status_code == 401 and wrong.headers["WWW-Authenticate"] == "Bearer"
+    right = guarded.get("/metrics", headers={"Authorization": "Bearer s3cret"}, environ_base=remote)
+    assert right.status_code == 200
+    assert {"canopy_render_jobs", "canopy_queue_length", "canopy_renders"} <= families(right)
+
+    open_ = app.test_client()  # no token: loopback clients only, and not through a proxy
+    assert open_.get("/metrics", environ_base=remote).status_code == 403
+    assert open_.get("/metrics", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+    proxied = open_.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"},
+                        environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert proxied.status_code == 403

@@ -1,0 +1,121 @@
+"""Every way a render job ends writes its one finish row (and webhook outbox entry) in the
+same transaction, and the webhook is sent once that transaction commits."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from shared import finishes, jobs
+from shared.models import RenderFinish, RenderJob, utcnow
+from tests.test_jobs import queued_job
+
+HOOK = "http://127.0.0.2:9/hook"
+
+
+def claimed(session, job_id):
+    return jobs.claim(session, job_id, "w", 1)
+
+
+def uploaded(session, job_id):
+    claim = claimed(session, job_id)
+    jobs.start_upload(session, claim, 30)
+    jobs.finalize(session, claim, "k", 1234, duration=2.0)
+
+
+def failed_by_worker(session, job_id):
+    jobs.fail(session, claimed(session, job_id), "RenderError: bad", retry=False)
+
+
+def canceled_while_queued(session, job_id):
+    jobs.request_cancel(session, job_id)
+
+
+def canceled_while_rendering(session, job_id):
+    claimed(session, job_id)
+    jobs.request_cancel(session, job_id)
+    jobs.mark_canceled(session, job_id)
+
+
+def failed_by_reaper(session, job_id):
+    later = utcnow()
+    for _ in range(jobs.MAX_ATTEMPTS):
+        claimed(session, job_id)
+        later += timedelta(seconds=10)
+        jobs.reap(session, 300, now=later)
+
+
+def failed_in_queue(session, job_id):
+    jobs.reap(session, 300, queue_timeout_s=60, now=utcnow() + timedelta(hours=1))
+
+
+@pytest.mark.parametrize("end, outcome", [
+    (uploaded, "uploaded"), (failed_by_worker, "failed"), (canceled_while_queued, "canceled"),
+    (canceled_while_rendering, "canceled"), (failed_by_reaper, "failed"),
+    (failed_in_queue, "failed"),
+])
+def test_each_end_records_one_finish_and_sends_its_webhook_after_commit(db, make_user, monkeypatch,
+                                                                         end, outcome):
+    sent = []
+    monkeypatch.setattr(finishes, "_sender", sent.append)
+    user_id, _ = make_user()
+    job_id = queued_job(db, user_id)
+    with db.session() as session:
+        session.execute(update(RenderJob).where(RenderJob.id == job_id)
+                        .values(edit_data={"callback_url": HOOK}))
+        session.commit()
+        end(session, job_id)
+        jobs.request_cancel(session, job_id)  # a late cancel of a finished job: nothing new
+    with db.session() as session:
+        rows = session.execute(select(RenderFinish).where(RenderFinish.job_id == job_id)).scalars().all()
+    assert [(r.state, r.callback_url, r.webhook_state, r.tries) for r in rows] == [
+        (outcome, HOOK, "pending", 0)]
+    assert sent == [rows[0].id]
+    finish = rows[0]
+    if outcome == "uploaded":
+        assert (finish.bytes, finish.output_seconds) == (1234, 2.0)
+        assert finish.queued_seconds >= 0 and finish.wall_seconds >= 0
+    else:
+        assert finish.bytes is None and (finish.error is not None) == (outcome == "failed")
+
+
+def test_a_finish_rolled_back_sends_nothing(db, make_user, monkeypatch):
+    sent = []
+    monkeypatch.setattr(finishes, "_sender", sent.append)
+    job_id = queued_job(db, make_user()[0])
+    with db.session() as session:
+        session.execute(update(RenderJob).where(RenderJob.id == job_id)
+                        .values(edit_data={"callback_url": HOOK}, state="canceled"))
+        finishes.record(session, job_id)
+        session.rollback()
+        session.commit()
+        assert session.execute(select(RenderFinish).where(RenderFinish.job_id == job_id)).first() is None
+    assert sent == []
+
+
+def test_a_render_without_callback_is_counted_but_sends_nothing(db, make_user, monkeypatch):
+    sent = []
+    monkeypatch.setattr(finishes, "_sender", sent.append)
+    job_id = queued_job(db, make_user()[0])
+    with db.session() as session:
+        jobs.request_cancel(session, job_id)
+        row = session.execute(select(RenderFinish).where(RenderFinish.job_id == job_id)).scalar_one()
+    assert (row.state, row.webhook_state, row.queued_seconds) == ("canceled", None, None)
+    assert sent == []
+
+
+def test_the_reaper_resends_an_overdue_webhook_once_per_grace(db, make_user, monkeypatch):
+    monkeypatch.setattr(finishes, "_sender", None)  # the send after commit is lost
+    job_id = queued_job(db, make_user()[0])
+    with db.session() as session:
+        session.execute(update(RenderJob).where(RenderJob.id == job_id)
+                        .values(edit_data={"callback_url": HOOK}))
+        jobs.request_cancel(session, job_id)
+        finish_id = session.execute(select(RenderFinish.id).where(RenderFinish.job_id == job_id)).scalar_one()
+    later = utcnow() + timedelta(seconds=61)
+    with db.session() as session:
+        assert finish_id not in finishes.overdue_webhooks(session, 60)
+        assert finish_id in finishes.overdue_webhooks(session, 60, now=later)
+    with db.session() as session:  # re-sent just now: not again before another grace
+        assert finish_id not in finishes.overdue_webhooks(session, 60, now=later)
