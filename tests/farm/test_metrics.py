@@ -3,13 +3,14 @@ that move as renders run; who may read them; the workers' JSON render-step lines
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
-import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
+from shared.config import REPO_ROOT
 from shared.models import RenderJob
 from tests.farm.conftest import tiny_edit, wait_finished
 from tests.livesrv import wait_for
@@ -120,3 +121,12 @@ def test_metrics_want_the_token_or_a_loopback_client(app, settings):
     proxied = open_.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"},
                         environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert proxied.status_code == 403
+
+
+def test_the_dashboard_charts_metrics_the_api_serves(app):
+    served = families(app.test_client().get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}))
+    dashboard = json.loads((REPO_ROOT / "deploy" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    charted = {re.sub(r"_(bucket|total)$", "", name)
+               for expr in exprs for name in re.findall(r"\bcanopy_[a-z_]+", expr)}
+    assert charted and charted <= served, charted - served
