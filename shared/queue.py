@@ -16,6 +16,7 @@ RENDER_CPU_QUEUE = "render.cpu"
 RENDER_GPU_QUEUE = "render.gpu"
 # Webhook deliveries: short HTTP calls, kept apart so a dedicated worker can take them.
 HOOKS_QUEUE = "hooks"
+# Every queue a worker may consume, in the order the farm page lists them.
 QUEUES = (MEDIA_QUEUE, RENDER_CPU_QUEUE, RENDER_GPU_QUEUE, HOOKS_QUEUE)
 
 PROBE_TASK = "canopy.probe_media"
@@ -68,10 +69,6 @@ def send(celery: Celery, task: str, args: list, queue: str) -> bool:
 
 
 
-# Every queue a worker may consume, in the order the farm page lists them.
-QUEUES = (MEDIA_QUEUE, RENDER_CPU_QUEUE, RENDER_GPU_QUEUE)
-
-
 @dataclass(frozen=True)
 class BrokerView:
     """What the broker says: messages waiting per queue, and the live workers with the
@@ -86,10 +83,7 @@ def broker_view(celery: Celery, timeout: float, queues=QUEUES) -> BrokerView:
     try:
         with celery.connection_for_read() as conn:
             conn.ensure_connection(max_retries=1)
-            channel = conn.default_channel
-            # On Redis a declare counts the queue's lists (every priority); it creates nothing.
-            depths = {name: channel.queue_declare(queue=name, passive=False).message_count
-                      for name in queues}
+            depths = queue_depths(conn.default_channel, queues)
             answers = celery.control.inspect(timeout=timeout, connection=conn).active_queues()
     except Exception as exc:  # kombu raises several connection error types
         logging.getLogger(__name__).warning("the broker did not answer: %s", exc)
@@ -97,3 +91,10 @@ def broker_view(celery: Celery, timeout: float, queues=QUEUES) -> BrokerView:
     workers = {name: sorted(q["name"] for q in consumed)
                for name, consumed in sorted((answers or {}).items())}
     return BrokerView(depths, workers)
+
+
+def queue_depths(channel, queues=QUEUES) -> dict[str, int]:
+    """Messages waiting in each queue (not those a worker holds)."""
+    # On Redis a declare counts the queue's lists (every priority); it creates nothing.
+    return {name: channel.queue_declare(queue=name, passive=False).message_count
+            for name in queues}

@@ -42,5 +42,5 @@ def metrics():
                       "Forwarded" in request.headers or "X-Forwarded-For" in request.headers)
     if refused is not None:
         return refused
-    body = exposition(FarmCollector(services().db, services().redis))
+    body = exposition(FarmCollector(services().db, services().celery, services().redis))
     return Response(body, mimetype=CONTENT_TYPE_LATEST)

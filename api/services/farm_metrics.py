@@ -18,7 +18,7 @@ from sqlalchemy import case, distinct, func, select
 from shared.db import Database
 from shared.jobs import lease_clock
 from shared.models import RenderFinish, RenderJob
-from shared.queue import QUEUES, WORKER_KEY_PREFIX
+from shared.queue import QUEUES, WORKER_KEY_PREFIX, queue_depths
 from shared.states import ACTIVE, FINISHED, JobState
 
 OUTCOMES = [state.value for state in JobState if state in FINISHED]
@@ -31,8 +31,9 @@ SPEED_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16)
 class FarmCollector:
     """A prometheus_client collector over the database and Redis."""
 
-    def __init__(self, db: Database, redis_client: redis.Redis):
+    def __init__(self, db: Database, celery, redis_client: redis.Redis):
         self.db = db
+        self.celery = celery
         self.redis = redis_client
 
     def collect(self):
@@ -103,19 +104,20 @@ class FarmCollector:
     def _redis(self):
         up = GaugeMetricFamily("canopy_redis_up", "1 when the scrape could read Redis")
         try:
-            depths = [self.redis.llen(queue) for queue in QUEUES]
+            with self.celery.connection_for_read() as conn:
+                conn.ensure_connection(max_retries=1)
+                depths = queue_depths(conn.default_channel)
             keys = list(self.redis.scan_iter(match=WORKER_KEY_PREFIX + "*", count=500))
             presences = self.redis.mget(keys) if keys else []
-        except redis.RedisError:
+        except Exception:  # redis-py's and kombu's connection errors
             up.add_metric([], 0)
             yield up
             return
         up.add_metric([], 1)
         yield up
         queued = GaugeMetricFamily("canopy_queue_length",
-                                   "Messages waiting in each Celery queue (Redis LLEN)",
-                                   labels=["queue"])
-        for queue, depth in zip(QUEUES, depths):
+                                   "Messages waiting in each Celery queue", labels=["queue"])
+        for queue, depth in depths.items():
             queued.add_metric([queue], depth)
         yield queued
         live = [json.loads(value) for value in presences if value]  # None: expired meanwhile
