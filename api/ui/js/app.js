@@ -180,28 +180,29 @@ async function farmPage(root, _param, signal) {
 }
 
 function farmSections(farm) {
+  // Rows are lists of cells; each cell carries its column's name, shown beside it on phones.
   const table = (caption, heads, rows, empty) => rows.length
-    ? h("div", { class: "scroll" }, h("table", {}, h("caption", {}, caption),
+    ? h("table", { class: "stack" }, h("caption", {}, caption),
         h("thead", {}, h("tr", {}, heads.map((x) => h("th", { scope: "col" }, x)))),
-        h("tbody", {}, rows)))
+        h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((cell, i) =>
+          h("td", { dataset: { label: heads[i] } }, cell))))))
     : h("div", {}, h("h2", { class: "caption" }, caption), h("p", { class: "muted" }, empty));
   const label = (r) => r.mine
     ? h("a", { href: `#/renders/${r.asset_id}` }, r.filename) : h("span", { class: "muted" }, "another user’s render");
   return [
     farm.broker_answered ? null : h("p", { class: "error", role: "alert" },
       "The queue broker (Redis) does not answer: queue depths and workers are unknown."),
-    table("Queues", ["Queue", "Waiting messages", "Queued renders"], farm.queues.map((q) =>
-      h("tr", {}, h("td", {}, q.name), h("td", {}, q.waiting_messages ?? "unknown"), h("td", {}, q.queued_renders))), ""),
+    table("Queues", ["Queue", "Messages in the broker", "Queued renders"], farm.queues.map((q) =>
+      [q.name, q.waiting_messages ?? "unknown", q.queued_renders]), ""),
     farm.workers === null ? null : table("Live workers", ["Worker", "Queues", "Running"],
-      farm.workers.map((w) => h("tr", {}, h("td", {}, w.name), h("td", {}, w.queues.join(", ")), h("td", {}, w.running))),
+      farm.workers.map((w) => [w.name, w.queues.join(", "), w.running]),
       "No worker answers: renders wait in their queue until one starts."),
     table("Running renders", ["Render", "State", "Progress", "Queue", "Worker", "Attempt"],
-      farm.running.map((r) => h("tr", {}, h("td", {}, label(r)), h("td", {}, statusBadge(r.state)),
-        h("td", {}, progressBar(r.progress, "Progress")), h("td", {}, r.queue), h("td", {}, r.worker || ""),
-        h("td", {}, r.attempt))), "Nothing is rendering right now."),
+      farm.running.map((r) => [label(r), statusBadge(r.state), progressBar(r.progress, "Progress"),
+                               r.queue, r.worker || "", r.attempt]),
+      "Nothing is rendering right now."),
     table("Recent failures (24 hours)", ["Render", "Reason", "Queue", "Attempt", "Failed at"],
-      farm.failures.map((f) => h("tr", {}, h("td", {}, label(f)), h("td", { class: "reason" }, f.error),
-        h("td", {}, f.queue), h("td", {}, f.attempt), h("td", {}, when(f.failed_at)))),
+      farm.failures.map((f) => [label(f), f.error, f.queue, f.attempt, when(f.failed_at)]),
       "No render failed in the last 24 hours."),
   ];
 }

@@ -149,7 +149,8 @@ function renderItem(asset) {
     h("div", { class: "grow" },
       h("a", { href: `#/renders/${asset.id}`, class: "title" }, asset.keyname), " ", statusBadge(asset.status),
       h("p", { class: "small muted" }, `started ${when(asset.created_at)}`,
-        asset.duration ? ` · ${seconds(asset.duration)}` : "")),
+        asset.duration ? ` · ${seconds(asset.duration)}` : ""),
+      asset.status === "failed" ? h("p", { class: "error small" }, `Failed: ${asset.error || "no reason was given"}`) : null),
     FINISHED.includes(asset.status) ? null : progressBar(asset.progress, `Progress of ${asset.keyname}`));
 }
 
