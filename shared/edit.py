@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Annotated, Any, Literal, NamedTuple, Optional, Union
@@ -461,13 +461,17 @@ def _error(loc: tuple, msg: str, kind: str = "value_error.source") -> dict:
 
 
 def check_sources(edit: VideoEdit, sources: Mapping[str, SourceInfo],
-                  max_output_seconds: float = MAX_OUTPUT_SECONDS) -> list[str]:
+                  max_output_seconds: float = MAX_OUTPUT_SECONDS,
+                  pending: Collection[str] = ()) -> list[str]:
     """Warnings for ends clamped to their source; EditSourceError for every broken rule,
-    among them an output longer than `max_output_seconds`."""
+    among them an output longer than `max_output_seconds`. Sources in `pending` are still
+    being analysed: only what the edit says of them is checked (the render checks the rest)."""
     errors: list[dict] = []
     warnings: list[str] = []
     for use in edit.source_uses():
         info = sources.get(use.id)
+        if use.id in pending:
+            continue
         if info is None:
             errors.append(_error(use.loc, f"unknown {use.loc[-1]}"))
         elif isinstance(use.part, Clip):
@@ -509,7 +513,9 @@ def _check_length(edit: VideoEdit, sources: Mapping[str, SourceInfo], limit: flo
     """The clip whose end takes the output past `limit` seconds is the one named."""
     total = 0.0
     for i, clip in enumerate(edit.video_series_sequential):
-        total += clip_end(clip, sources[clip.video_id]) - clip.video_start_time
+        info = sources.get(clip.video_id)  # None: still being analysed, its length unknown
+        end = clip_end(clip, info) if info else (clip.video_end_time or clip.video_start_time)
+        total += end - clip.video_start_time
         if total > limit:
             errors.append(_error(("video_series_sequential", i, "video_end_time"),
                                  f"the output would last {total:.3f} s or more, over the "

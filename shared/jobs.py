@@ -1,7 +1,8 @@
 """The life of a render job, as compare-and-set updates that any process may race on.
 
-queued → rendering (claimed: attempt + 1, a lease) → uploading → uploaded,
-or failed (with the reason), or canceled; the allowed moves are `shared.states.JOB`. Every
+[waiting →] queued → rendering (claimed: attempt + 1, a lease) → uploading → uploaded,
+or failed (with the reason), or canceled; the allowed moves are `shared.states.JOB`. A job
+waits while a source it names is still being analysed (`settle_waiting` moves it on). Every
 transition is one conditional UPDATE whose WHERE that table builds (`_may_go`), so two
 workers, a late worker whose lease was taken over, or several reapers can never both win.
 The job's asset mirrors its state, progress and error.
@@ -15,8 +16,10 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from . import finishes
+from .edit import parse_edit
 from .models import Asset, RenderJob, utcnow
-from .states import ACTIVE, FINISHED, JOB, Beat, JobState
+from .sources import analysed, find_sources, not_ready
+from .states import ACTIVE, FINISHED, JOB, PENDING, Beat, JobState
 
 MAX_ATTEMPTS = 3
 
@@ -200,15 +203,16 @@ def mark_canceled(session: Session, job_id: str) -> bool:
 
 
 def request_cancel(session: Session, job_id: str) -> JobState:
-    """Ask for a cancel: a queued job ends now, a rendering one when its loop next looks."""
+    """Ask for a cancel: a waiting or queued job ends now, a rendering one when its loop
+    next looks."""
     session.execute(
         update(RenderJob)
         .where(RenderJob.id == job_id,
-               _may_go(JobState.CANCELED, {JobState.QUEUED, JobState.RENDERING}))
+               _may_go(JobState.CANCELED, {*PENDING, JobState.RENDERING}))
         .values(cancel_requested=True)
     )
     ended = session.execute(
-        update(RenderJob).where(RenderJob.id == job_id, _may_go(JobState.CANCELED, JobState.QUEUED))
+        update(RenderJob).where(RenderJob.id == job_id, _may_go(JobState.CANCELED, PENDING))
         .values(state=JobState.CANCELED)
     ).rowcount == 1
     state = _state(session, job_id)
@@ -227,6 +231,48 @@ def delete_for_assets(session: Session, asset_ids) -> None:
     whose job is gone hears Beat.DELETED and removes what it uploaded.
     """
     session.execute(delete(RenderJob).where(RenderJob.asset_id.in_(asset_ids)))
+
+
+def settle_waiting(session: Session, owner_id: str | None = None) -> list[tuple[str, str]]:
+    """Move on the waiting jobs (of `owner_id`, or everyone's): queued once every source is
+    analysed, failed naming a source that was deleted or whose analysis failed; the others
+    keep waiting. Returns the (job id, queue) of the jobs queued: the caller sends them.
+
+    Called whenever a source's analysis ends or a source is deleted, and by the API right
+    after it commits a waiting job (an analysis that ended in between is seen by one of the
+    two: each looks after its own commit); the reaper calls it too, as a safety net.
+    """
+    query = select(RenderJob.id, RenderJob.owner_id, RenderJob.edit_data, RenderJob.queue).where(
+        RenderJob.state == JobState.WAITING)
+    if owner_id is not None:
+        query = query.where(RenderJob.owner_id == owner_id)
+    queued = []
+    for job_id, owner, data, queue in session.execute(query).all():
+        try:
+            rows = find_sources(session, owner, parse_edit(data)[0])
+        except ValueError as exc:  # validated when accepted; a stricter Canopy since may refuse it
+            rows, reasons = {}, [f"the edit is no longer valid: {exc}"]
+        else:
+            reasons = [why for why in (not_ready(i, row) for i, row in rows.items()) if why]
+        if reasons:
+            to, error = JobState.FAILED, reasons[0]
+        elif all(analysed(row) for row in rows.values()):
+            to, error = JobState.QUEUED, None
+        else:
+            continue  # a source is still being analysed
+        result = session.execute(
+            update(RenderJob).where(RenderJob.id == job_id, _may_go(to, JobState.WAITING))
+            .values(state=to, error=error, enqueued_at=utcnow())
+        )
+        if result.rowcount != 1:
+            continue  # canceled, or settled by another process, meanwhile
+        if to == JobState.FAILED:
+            _set_asset(session, job_id, status=JobState.FAILED, error=error)
+            finishes.record(session, job_id)
+        else:
+            queued.append((job_id, queue))
+    session.commit()
+    return queued
 
 
 @dataclass
@@ -248,6 +294,7 @@ def reap(session: Session, queued_grace_s: float, queue_timeout_s: float = 86400
     clock = now if now is not None else lease_clock(session)
     now = now or utcnow()
     out = Reaped([], [], [])
+    ready = settle_waiting(session)  # a send lost after an analysis ended
     expired = session.execute(
         select(RenderJob.id, RenderJob.attempt, RenderJob.state, RenderJob.cancel_requested)
         .where(RenderJob.state.in_(sorted(ACTIVE)), RenderJob.lease_until < clock)
@@ -285,7 +332,8 @@ def reap(session: Session, queued_grace_s: float, queue_timeout_s: float = 86400
         session.execute(update(RenderJob).where(RenderJob.id.in_([j for j, _ in lost]))
                         .values(enqueued_at=now))
         session.commit()
-    out.resend = [(job_id, queue) for job_id, queue in lost]
+    out.resend = [(job_id, queue) for job_id, queue in lost] + [
+        entry for entry in ready if entry[0] not in {job_id for job_id, _ in lost}]
     return out
 
 

@@ -37,14 +37,32 @@ def find_media(session: Session, owner_id: str, media_id: str, clip_type: str | 
     return None
 
 
+def find_sources(session: Session, owner_id: str, edit: VideoEdit) -> dict[str, Media | None]:
+    """Every source id of `edit`: the caller's row, whatever its status, or None."""
+    return {media_id: find_media(session, owner_id, media_id, clip_type)
+            for media_id, clip_type in edit.source_ids().items()}
+
+
+def analysed(row: Media | None) -> bool:
+    return row is not None and row.status == MediaState.ANALYZED and bool(row.storage_key)
+
+
 def resolve(session: Session, owner_id: str, edit: VideoEdit) -> dict[str, Media]:
     """Every source id of `edit` that names an analysed row of the caller, keyed by id."""
-    found: dict[str, Media] = {}
-    for media_id, clip_type in edit.source_ids().items():
-        row = find_media(session, owner_id, media_id, clip_type)
-        if row is not None and row.status == MediaState.ANALYZED and row.storage_key:
-            found[media_id] = row
-    return found
+    return {media_id: row for media_id, row in find_sources(session, owner_id, edit).items()
+            if analysed(row)}
+
+
+def not_ready(media_id: str, row: Media | None) -> str | None:
+    """Why a render cannot use this source yet or ever (None: analysed, or still being
+    analysed, which a render may wait for). The reason names the source."""
+    if row is None:
+        return f"source {media_id} was deleted"
+    if row.status == MediaState.FAILED:
+        return f"source {media_id} could not be analysed: {row.error or 'no reason given'}"
+    if row.status == MediaState.WAITING or (row.status == MediaState.ANALYZED and not row.storage_key):
+        return f"source {media_id} is not uploaded yet"
+    return None
 
 
 def source_info(row: Media) -> SourceInfo:

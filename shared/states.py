@@ -44,7 +44,8 @@ class Lifecycle(Generic[S]):
 class JobState(StrEnum):
     """A render job's state; its output asset's `status` mirrors it."""
 
-    QUEUED = "queued"  # waiting for a worker, or for its sources' analysis
+    WAITING = "waiting"  # accepted while a source is still being analysed; its asset shows queued
+    QUEUED = "queued"  # waiting for a worker
     RENDERING = "rendering"  # claimed: a worker holds its lease
     UPLOADING = "uploading"  # rendered; the worker stores the file, still under its lease
     UPLOADED = "uploaded"
@@ -52,11 +53,14 @@ class JobState(StrEnum):
     CANCELED = "canceled"
 
 
+PENDING = frozenset({JobState.WAITING, JobState.QUEUED})  # no attempt runs: a cancel ends it now
 ACTIVE = frozenset({JobState.RENDERING, JobState.UPLOADING})  # an attempt holds the lease
 FINISHED = frozenset({JobState.UPLOADED, JobState.FAILED, JobState.CANCELED})
 
 JOB = Lifecycle({
-    # claimed; canceled before it ran; no worker took it, or a source failed, in time
+    # every source analysed; a source failed its analysis or was deleted; canceled
+    JobState.WAITING: {JobState.QUEUED, JobState.FAILED, JobState.CANCELED},
+    # claimed; canceled before it ran; no worker took it in time
     JobState.QUEUED: {JobState.RENDERING, JobState.CANCELED, JobState.FAILED},
     # an attempt ends: stored next, requeued (retry or lost lease), failed, canceled
     JobState.RENDERING: {JobState.UPLOADING, JobState.QUEUED, JobState.FAILED, JobState.CANCELED},

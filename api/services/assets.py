@@ -16,6 +16,7 @@ from ..multipart import FileUpload
 from ..schemas import AssetCreate
 from .projects import owned_project
 from .uploads import receive_file, request_probe
+from .waiting import settle_renders
 
 def owned_asset(user: Caller, asset_id) -> Asset:
     # The linked library file comes in the same query: status polls hit this path hardest.
@@ -100,5 +101,6 @@ def delete_asset(user: Caller, asset_id) -> str:
     jobs.delete_for_assets(session, [row.id])
     session.delete(row)
     session.commit()
+    settle_renders(user.id)  # renders waiting for it fail, naming it
     get_storage().delete_prefix(keys.media_folder(row))
     return row.id

@@ -8,13 +8,14 @@ from shared.errors import CanopyError, NotFound, Unprocessable
 from shared.jobs import request_cancel
 from shared.models import GENERATED_VIDEO, Asset, Edit, Project, RenderJob, utcnow
 from shared.queue import RENDER_CPU_QUEUE, RENDER_GPU_QUEUE, RENDER_TASK, send
-from shared.sources import resolve, source_info
+from shared.sources import analysed, find_sources, not_ready, source_info
 from shared.states import JobState
 
 from ..auth import Caller
 from ..context import get_session, get_settings, services
 from .assets import owned_asset
 from .projects import owned_project
+from .waiting import settle_renders
 from .webhooks import check_callback
 
 
@@ -26,13 +27,24 @@ def validate_edit(data) -> tuple[dict, VideoEdit, list[str]]:
     return data, edit, warnings
 
 
-def check_against_media(user: Caller, edit: VideoEdit) -> list[str]:
-    rows = resolve(get_session(), user.id, edit)
+def check_against_media(user: Caller, edit: VideoEdit) -> tuple[list[str], bool]:
+    """The edit's warnings, and whether a render must wait: a source still being analysed
+    is accepted (checked once analysed); unknown, unuploaded or failed sources are a 422."""
+    rows = find_sources(get_session(), user.id, edit)
+    known = {media_id: row for media_id, row in rows.items() if row is not None}  # else unknown
+    refused = {i: why for i, row in known.items() if (why := not_ready(i, row))}
+    pending = {i for i, row in known.items() if not analysed(row) and i not in refused}
+    errors = [{"loc": ["body", *use.loc], "msg": refused[use.id], "type": "value_error.source"}
+              for use in edit.source_uses() if use.id in refused]
+    infos = {media_id: source_info(row) for media_id, row in known.items() if analysed(row)}
     try:
-        return check_sources(edit, {media_id: source_info(row) for media_id, row in rows.items()},
-                             get_settings().max_output_seconds)
+        warnings = check_sources(edit, infos, get_settings().max_output_seconds,
+                                 pending=pending | refused.keys())
     except EditSourceError as exc:
-        raise Unprocessable([{**e, "loc": ["body", *e["loc"]]} for e in exc.errors]) from None
+        errors += [{**e, "loc": ["body", *e["loc"]]} for e in exc.errors]
+    if errors:
+        raise Unprocessable(errors)
+    return warnings, bool(pending)
 
 
 def owned_edit(user: Caller, project_id, edit_id) -> Edit:
@@ -46,23 +58,23 @@ def owned_edit(user: Caller, project_id, edit_id) -> Edit:
 def create_edit(user: Caller, project_id, body) -> tuple[Edit, Asset | None]:
     project = owned_project(user, project_id)
     data, parsed, warnings = validate_edit(body)
-    warnings += check_against_media(user, parsed)
+    more, wait = check_against_media(user, parsed)
     check_callback(parsed)
     edit = Edit(owner_id=user.id, project_id=project.id, name=parsed.name,
-                description=parsed.description, data=data, warnings=warnings)
+                description=parsed.description, data=data, warnings=warnings + more)
     session = get_session()
     session.add(edit)
     session.flush()
     if parsed.skip_rendering:
         session.commit()
         return edit, None
-    return edit, start_render(user, project, edit, parsed)
+    return edit, start_render(user, project, edit, parsed, wait)
 
 
 def update_edit(user: Caller, project_id, edit_id, body) -> Edit:
     edit = owned_edit(user, project_id, edit_id)
     data, parsed, warnings = validate_edit(body)
-    warnings += check_against_media(user, parsed)
+    warnings += check_against_media(user, parsed)[0]
     check_callback(parsed)
     edit.data, edit.name, edit.description, edit.warnings = data, parsed.name, parsed.description, warnings
     edit.updated_at = utcnow()
@@ -73,9 +85,9 @@ def update_edit(user: Caller, project_id, edit_id, body) -> Edit:
 def render_edit(user: Caller, project_id, edit_id) -> tuple[Edit, Asset]:
     edit = owned_edit(user, project_id, edit_id)
     parsed, _ = parse_edit(edit.data)
-    check_against_media(user, parsed)  # a source may have been deleted since
+    _, wait = check_against_media(user, parsed)  # a source may have been deleted since
     check_callback(parsed)  # its host may resolve elsewhere now
-    return edit, start_render(user, edit_project(edit), edit, parsed)
+    return edit, start_render(user, edit_project(edit), edit, parsed, wait)
 
 
 def edit_project(edit: Edit) -> Project:
@@ -87,8 +99,12 @@ def render_queue(parsed: VideoEdit) -> str:
     return RENDER_GPU_QUEUE if encoder == "gpu" else RENDER_CPU_QUEUE
 
 
-def start_render(user: Caller, project: Project, edit: Edit, parsed: VideoEdit) -> Asset:
-    """Asset `generated_video` (queued) + RenderJob, committed, then the task sent by name."""
+def start_render(user: Caller, project: Project, edit: Edit, parsed: VideoEdit,
+                 wait: bool) -> Asset:
+    """Asset `generated_video` (queued) + RenderJob, committed, then the task sent by name.
+
+    With `wait` (a source is still being analysed) the job waits; the end of the analysis
+    sends it. An analysis that ended before the job was committed is seen here instead."""
     session = get_session()
     filename = parsed.video_output_filename
     asset = Asset(owner_id=user.id, project_id=project.id, keyname=filename, filename=filename,
@@ -98,11 +114,15 @@ def start_render(user: Caller, project: Project, edit: Edit, parsed: VideoEdit) 
     session.add(asset)
     session.flush()
     job = RenderJob(owner_id=user.id, asset_id=asset.id, edit_id=edit.id, edit_data=edit.data,
-                    queue=render_queue(parsed), enqueued_at=utcnow())
+                    queue=render_queue(parsed), enqueued_at=utcnow(),
+                    state=JobState.WAITING if wait else JobState.QUEUED)
     session.add(job)
     edit.asset_id = asset.id
     session.commit()
-    send(services().celery, RENDER_TASK, [job.id], job.queue)
+    if wait:
+        settle_renders(user.id)
+    else:
+        send(services().celery, RENDER_TASK, [job.id], job.queue)
     return asset
 
 

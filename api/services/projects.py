@@ -11,6 +11,7 @@ from shared.models import Asset, Project, Prompt
 from ..auth import Caller
 from ..context import get_session, get_storage
 from ..schemas import ProjectCreate
+from .waiting import settle_renders
 
 
 # What a project's response shows, loaded in a fixed number of queries however many assets.
@@ -73,6 +74,7 @@ def delete_project(user: Caller, project_id) -> str:
     jobs.delete_for_assets(session, select(Asset.id).where(Asset.project_id == project.id))
     session.delete(project)
     session.commit()
+    settle_renders(user.id)  # renders elsewhere waiting for one of its assets fail, naming it
     storage = get_storage()
     if storage is not None:
         storage.delete_prefix(keys.project_folder(project))

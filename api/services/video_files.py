@@ -18,6 +18,7 @@ from shared.naming import clean_filename
 from shared.states import MediaState
 
 from .uploads import receive_file, request_probe
+from .waiting import settle_renders
 from ..auth import Caller
 
 
@@ -101,5 +102,6 @@ def delete_video_file(user: Caller, video_file_id) -> str:
     session = get_session()
     session.delete(row)
     session.commit()
+    settle_renders(user.id)  # renders waiting for it fail, naming it
     get_storage().delete_prefix(keys.media_folder(row))
     return row.id

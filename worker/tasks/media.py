@@ -6,10 +6,10 @@ import os
 import tempfile
 from urllib.parse import urlsplit
 
-from shared import keys
+from shared import jobs, keys
 from shared.models import Asset, VideoFile
 from shared.naming import clean_filename
-from shared.queue import FETCH_TASK, PROBE_TASK
+from shared.queue import FETCH_TASK, PROBE_TASK, RENDER_TASK, send
 from shared.fetch import FetchError, fetch_url
 from shared.states import MediaState
 from shared.storage import ObjectNotFound
@@ -32,6 +32,7 @@ def probe_media(kind: str, row_id: str) -> None:
         if row is None or not row.storage_key:
             return  # deleted meanwhile, or nothing uploaded yet
         key = row.storage_key
+        owner_id = row.owner_id
     # Whatever goes wrong from here, the row ends failed with a reason, never processing.
     try:
         found, thumb_key = _probe_stored(key)
@@ -45,6 +46,16 @@ def probe_media(kind: str, row_id: str) -> None:
                                          "request the analysis again")
     else:
         _finish(kind, row_id, key, found=found, thumbnail_key=thumb_key)
+    release_renders(owner_id)
+
+
+def release_renders(owner_id: str) -> None:
+    """An analysis of the owner's ended: send the renders that waited for it, now ready (or
+    fail those naming a source that failed)."""
+    with context.db().session() as session:
+        ready = jobs.settle_waiting(session, owner_id)
+    for job_id, queue in ready:
+        send(app, RENDER_TASK, [job_id], queue)
 
 
 def _probe_stored(key: str):
@@ -87,7 +98,7 @@ def fetch_video_file(video_file_id: str) -> None:
         row = session.get(VideoFile, video_file_id)
         if row is None:
             return
-        url = row.source_url
+        url, owner_id = row.source_url, row.owner_id
         name = clean_filename(urlsplit(url).path, default="download")
         key = keys.media_key(row, name)
     with tempfile.TemporaryDirectory(dir=_scratch()) as tmp:
@@ -100,6 +111,7 @@ def fetch_video_file(video_file_id: str) -> None:
                 row = session.get(VideoFile, video_file_id)
                 if row is not None:
                     row.status, row.error = MediaState.FAILED, f"could not fetch the URL: {exc}"
+            release_renders(owner_id)
             return
         size = context.storage().put_file(key, local)
     with context.db().session() as session:

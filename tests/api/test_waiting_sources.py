@@ -1,0 +1,152 @@
+"""Edits naming sources still being analysed: accepted; the render waits, then goes on or
+fails naming the source. Over HTTP without a worker; the analysis is written as the media
+task writes it, then `settle_waiting` runs as the task runs it."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from shared import jobs
+from shared.models import RenderJob, VideoFile, utcnow
+from shared.states import JobState, MediaState
+
+
+def one_clip(video_id: str, **top) -> dict:
+    body = {"video_edit_version": "1.0", "video_output_format": "mp4",
+            "video_output_resolution": "320x180", "video_output_fps": 30,
+            "video_output_filename": "out.mp4", "audio_overlay": [],
+            "video_series_sequential": [{"video_id": video_id, "type": "videofile",
+                                         "video_start_time": 0, "video_end_time": 1}]}
+    body.update(top)
+    return body
+
+
+@pytest.fixture
+def caller(client, db, make_user):
+    """A user, a project, and a video file whose bytes arrived and whose probe is running."""
+    user_id, key = make_user()
+    headers = {"X-API-Key": key}
+    project = client.post("/projects", json={"name": "p", "description": "d"}, headers=headers).json
+    with db.session() as session:
+        video = VideoFile(owner_id=user_id, name="v", filename="v.mp4",
+                          status=MediaState.PROCESSING, storage_key=f"{user_id}/video-files/v.mp4")
+        session.add(video)
+        session.flush()
+        video_id = video.id
+    return {"user": user_id, "headers": headers, "project": project["id"], "video": video_id}
+
+
+def render(client, caller, body=None):
+    return client.post(f"/projects/{caller['project']}/create-edit",
+                       json=body or one_clip(caller["video"]), headers=caller["headers"])
+
+
+def job_of(db, asset_id) -> RenderJob:
+    with db.session() as session:
+        return session.execute(select(RenderJob).where(RenderJob.asset_id == asset_id)).scalar_one()
+
+
+def status(client, caller, asset_id) -> dict:
+    return client.get(f"/assets/{asset_id}/status", headers=caller["headers"]).json
+
+
+def analysis_ends(db, caller, error=None) -> list:
+    """What the media task does when the probe ends, then what it sends."""
+    with db.session() as session:
+        video = session.get(VideoFile, caller["video"])
+        if error:
+            video.status, video.error = MediaState.FAILED, error
+        else:
+            video.status, video.media_kind, video.duration = MediaState.ANALYZED, "video", 2.0
+            video.video_codec, video.width, video.height = "h264", 320, 180
+    with db.session() as session:
+        return jobs.settle_waiting(session, caller["user"])
+
+
+def test_a_render_waits_queued_then_is_sent_when_its_source_is_analysed(client, db, caller):
+    started = render(client, caller)
+    assert started.status_code == 200, started.json
+    asset_id = started.json["asset_id"]
+    assert job_of(db, asset_id).state == JobState.WAITING
+    assert status(client, caller, asset_id)["status"] == JobState.QUEUED  # what clients see
+
+    job_id = job_of(db, asset_id).id
+    assert analysis_ends(db, caller) == [(job_id, "render.cpu")]
+    assert job_of(db, asset_id).state == JobState.QUEUED
+    with db.session() as session:
+        assert jobs.claim(session, job_id, "w", 30).attempt == 1
+
+
+def test_a_waiting_render_is_not_claimed_nor_resent(client, db, caller):
+    """A stray message (or the reaper) must not start it before its sources are analysed."""
+    job_id = job_of(db, render(client, caller).json["asset_id"]).id
+    with db.session() as session:
+        assert jobs.claim(session, job_id, "w", 30) is None
+        reaped = jobs.reap(session, 0, now=utcnow() + timedelta(seconds=60))
+    assert job_id not in [j for j, _ in reaped.resend]
+    with db.session() as session:
+        assert session.get(RenderJob, job_id).state == JobState.WAITING
+
+
+def test_a_failed_analysis_fails_the_render_naming_the_source(client, db, caller):
+    asset_id = render(client, caller).json["asset_id"]
+    assert analysis_ends(db, caller, error="no audio or video stream") == []
+    done = status(client, caller, asset_id)
+    assert done["status"] == JobState.FAILED, done
+    assert done["error"] == f"source {caller['video']} could not be analysed: no audio or video stream"
+
+
+def test_a_source_deleted_while_the_render_waits_fails_it(client, db, caller):
+    asset_id = render(client, caller).json["asset_id"]
+    deleted = client.delete(f"/video-file/{caller['video']}", headers=caller["headers"])
+    assert deleted.status_code == 200
+    done = status(client, caller, asset_id)
+    assert done["status"] == JobState.FAILED and done["error"] == f"source {caller['video']} was deleted"
+
+
+def test_the_reaper_sends_a_render_whose_send_was_lost(client, db, caller):
+    """The analysis ended but its send never happened (the worker died in between)."""
+    job_id = job_of(db, render(client, caller).json["asset_id"]).id
+    with db.session() as session:
+        video = session.get(VideoFile, caller["video"])
+        video.status, video.media_kind, video.duration = MediaState.ANALYZED, "video", 2.0
+    with db.session() as session:
+        assert (job_id, "render.cpu") in jobs.reap(session, 300).resend
+
+
+def test_update_and_render_accept_a_source_being_analysed(client, db, caller):
+    stored = render(client, caller, one_clip(caller["video"], skip_rendering=True)).json
+    edit_url = f"/projects/{caller['project']}/edits/{stored['edit_id']}"
+    updated = client.put(edit_url, json=one_clip(caller["video"], video_output_fps=25),
+                         headers=caller["headers"])
+    assert updated.status_code == 200, updated.json
+    started = client.post(f"{edit_url}/render", headers=caller["headers"])
+    assert started.status_code == 200, started.json
+    assert job_of(db, started.json["asset_id"]).state == JobState.WAITING
+
+
+def test_a_waiting_render_is_canceled_at_once(client, db, caller):
+    asset_id = render(client, caller).json["asset_id"]
+    canceled = client.post(f"/assets/{asset_id}/cancel", headers=caller["headers"])
+    assert canceled.status_code == 200 and canceled.json["status"] == JobState.CANCELED
+    assert analysis_ends(db, caller) == []
+    assert job_of(db, asset_id).state == JobState.CANCELED
+
+
+def test_a_source_never_uploaded_is_a_422_that_says_so(client, db, caller):
+    created = client.post("/video-file", json={"name": "later", "filename": "later.mp4",
+                                               "upload_method": "file-no-chunk"},
+                          headers=caller["headers"]).json
+    refused = render(client, caller, one_clip(created["id"]))
+    assert refused.status_code == 422
+    assert refused.json["detail"] == [{
+        "loc": ["body", "video_series_sequential", 0, "video_id"],
+        "msg": f"source {created['id']} is not uploaded yet", "type": "value_error.source"}]
+
+
+def test_an_unknown_source_is_still_unknown(client, caller):
+    refused = render(client, caller, one_clip("0b7e7a8e-5f6c-4d0a-9a57-3d4f2e1c0b9a"))
+    assert refused.status_code == 422
+    assert refused.json["detail"][0]["msg"] == "unknown video_id"

@@ -1,0 +1,48 @@
+"""The most common flow: upload with the published client, post the edit at once (the
+sources are still being analysed), and the render starts when they are."""
+from __future__ import annotations
+
+import requests
+
+from shared.states import JobState
+from tests.farm.conftest import wait_finished
+from tests.mediakit import make_video
+from tests.render.measure import read_video
+
+
+def one_clip(video_id: str) -> dict:
+    return {"video_edit_version": "1.0", "video_output_format": "mp4",
+            "video_output_resolution": "160x90", "video_output_fps": 30,
+            "video_output_filename": "quick.mp4", "audio_overlay": [],
+            "video_series_sequential": [{"video_id": video_id, "type": "videofile",
+                                         "video_start_time": 0, "video_end_time": 1.5}]}
+
+
+def test_render_right_after_the_upload(vj, api, tmp_path):
+    source = make_video(tmp_path / "fresh.mp4", duration=2.0)
+    video = vj.video_files.create("Fresh", str(source))  # uploaded; its probe has just been sent
+    project = vj.projects.create("Quick", "rendered before the probe ended")
+    started = vj.projects.render_edit(project.id, one_clip(video.id))
+
+    done = wait_finished(api, started["asset_id"], timeout=120)
+    assert done["status"] == JobState.UPLOADED, done
+    out = tmp_path / "quick.mp4"
+    out.write_bytes(requests.get(done["download_url"], timeout=30).content)
+    assert read_video(out).frames == 45
+
+
+def test_a_source_that_fails_its_analysis_fails_the_render(vj, api, tmp_path):
+    """Junk fails its probe at once: the edit meets it still being analysed (the render then
+    fails) or already failed (a 422); either way the answer names the source."""
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 100)
+    video = vj.video_files.create("Junk", str(junk))
+    project = api("POST", "/projects", json={"name": "Doomed", "description": "d"}).json()
+    started = api("POST", f"/projects/{project['id']}/create-edit", json=one_clip(video.id))
+    if started.status_code == 422:
+        error = started.json()["detail"][0]["msg"]
+    else:
+        done = wait_finished(api, started.json()["asset_id"], timeout=120)
+        assert done["status"] == JobState.FAILED, done
+        error = done["error"]
+    assert error.startswith(f"source {video.id} could not be analysed: not a media file"), error
