@@ -27,10 +27,12 @@ TONE_HZ = 500
 
 @pytest.fixture(scope="module")
 def counting(tmp_path_factory):
-    """{name: (source id, path)}: 30 fps mp4 and 25 fps MPEG-TS counting sources with B-frames
+    """{name: (source id, path)}: 30, 29.97 fps mp4 and 25 fps TS counting sources, B-frames
     (TS seeks land late, so the renderer must seek again earlier), and a still image."""
     folder = tmp_path_factory.mktemp("counting")
     made = {"c30": make_counting_video(folder / "c30.mp4", fps=30, duration=22, tone_hz=TONE_HZ),
+            "c2997": make_counting_video(folder / "c2997.mp4", fps=29.97, duration=21,
+                                         tone_hz=TONE_HZ),
             "c25": make_counting_video(folder / "c25.ts", fps=25, duration=8, tone_hz=700),
             "still": make_image(folder / "still.png", (160, 90), PALETTE[3])}
     return {name: (str(uuid.uuid4()), str(path)) for name, path in made.items()}
@@ -95,17 +97,20 @@ def _pieces(edit, sources, folder, chunk_seconds=2):
     return timeline, spans, paths, sound.output
 
 
-def test_seams_lose_no_frame_and_no_sample(counting, tmp_path):
-    source_id, path = counting["c30"]
-    edit, _ = parse_edit(base_edit([clip(source_id, 0.5, 20.5)]))  # 600 frames from 15
+@pytest.mark.parametrize("name, fps, first, frames", [("c30", 30, 15, 600),
+                                                     ("c2997", 29.97, 14, 599)])
+def test_seams_lose_no_frame_and_no_sample(counting, tmp_path, name, fps, first, frames):
+    source_id, path = counting[name]
+    # 20 s from the source's 0.5 s: at 29.97 fps its frame 15 is at 0.5005 s, so 14 shows.
+    edit, _ = parse_edit(base_edit([clip(source_id, 0.5, 20.5)], video_output_fps=fps))
     timeline, spans, pieces, sound = _pieces(edit, {source_id: path}, tmp_path)
     assert len(spans) == 10
     out = tmp_path / "joined.mp4"
-    assert join(pieces, spans, sound, str(out), "mp4", timeline.fps).frames == 600
+    assert join(pieces, spans, sound, str(out), "mp4", timeline.fps).frames == frames
 
     indices, times = _decoded(out)
-    assert indices == list(range(15, 615))  # every frame once, in order, across 9 seams
-    assert np.allclose(np.diff(times), 1 / 30, atol=1e-6) and times[0] == 0
+    assert indices == list(range(first, first + frames))  # each once, in order, 9 seams
+    assert np.allclose(np.diff(times), float(1 / timeline.fps), atol=1e-6) and times[0] == 0
     audio, rate, declared = read_audio(out)
     assert (rate, declared, audio.shape[1]) == (48000, 960000, 960000)
     # One sine from the source's 0.5 s on, sample for sample (the clip fades in and out at
@@ -114,10 +119,10 @@ def test_seams_lose_no_frame_and_no_sample(counting, tmp_path):
     inner = slice(4800, 960000 - 4800)
     assert np.abs(audio[:, inner] - ideal[:, inner]).max() < 0.005
     for span in spans[1:]:  # no click where the pictures were cut
-        at = span.start * 1600
+        at = round(span.start / timeline.fps * 48000)
         assert largest_click(audio[:, at - 4800:at + 4800]) < 0.01
     with av.open(str(out)) as container:  # +faststart: the index before the media
-        assert container.streams.video[0].frames == 600
+        assert container.streams.video[0].frames == frames
     head = out.read_bytes()[:64]
     assert head.index(b"moov") < 64
 
