@@ -178,6 +178,16 @@ def test_join_refuses_pieces_that_do_not_fit(counting, tmp_path):
     tampered = [pieces[0], str(tmp_path / "short.mp4"), *pieces[2:]]
     with pytest.raises(PieceMismatchError, match="piece 1 .* 59 frames.* 60"):
         join(tampered, spans, sound, str(out), "mp4", timeline.fps)
+    headless = tmp_path / "headless.mp4"  # piece 1 less its first (IDR) frame
+    with av.open(pieces[1]) as source, av.open(str(headless), "w", format="mp4") as copy:
+        stream = copy.add_stream_from_template(source.streams.video[0])
+        for packet in list(source.demux(video=0))[1:]:
+            if packet.size:
+                packet.stream = stream
+                copy.mux(packet)
+    with pytest.raises(PieceMismatchError, match="piece 1 .* does not start with an IDR"):
+        join([pieces[0], str(headless)], [spans[0], PieceSpan(1, 60, 119)], sound, str(out),
+             "mp4", timeline.fps)
     with pytest.raises(ValueError, match="without gaps"):
         join(pieces[::2], spans[::2], sound, str(out), "mp4", timeline.fps)
     assert not out.exists() and sorted(p.name for p in tmp_path.glob(".*")) == []
