@@ -15,8 +15,9 @@ import pytest
 from shared.edit import parse_edit
 from tests.mediakit import PALETTE, make_counting_video, make_image, read_index, sine
 from worker.render import (PieceMismatchError, PieceSpan, RenderCanceled, join, plan,
-                           plan_pieces, render, render_audio, render_in_pieces, render_piece,
-                           sound_sources, sources_for, timeline_from_dict, timeline_to_dict)
+                           plan_from_infos, plan_pieces, probe_source, render, render_audio,
+                           render_in_pieces, render_piece, sound_sources, sources_for,
+                           timeline_from_dict, timeline_to_dict)
 from worker.render.timeline import Timeline
 
 from .conftest import base_edit, clip, overlay
@@ -79,6 +80,8 @@ def _pieces(edit, sources, folder, chunk_seconds=2):
     """Plan with every source, then render each piece from the stored timeline and only
     its own sources, as a farm worker does; the sound once. Returns what join takes."""
     timeline, _ = plan(edit, sources)
+    probes = {sid: probe_source(path) for sid, path in sources.items()}
+    assert plan_from_infos(edit, probes)[0] == timeline  # the same plan from stored probes
     stored = timeline_to_dict(timeline)
     assert timeline_from_dict(stored) == timeline
     spans, _ = plan_pieces(timeline, chunk_seconds)

@@ -11,7 +11,7 @@ render_audio and join; see pieces.py for the whole sequence, render_in_pieces fo
 one process.
 """
 from .encode import gpu_available
-from .engine import RenderResult, plan, render
+from .engine import RenderResult, plan, plan_from_infos, render
 from .errors import (GpuUnavailableError, InvalidEditError, MissingSourceError,
                      OutputNotWritableError, RenderCanceled, RenderError, SourceDecodeError)
 from .join import JoinResult, PieceMismatchError, join
@@ -24,6 +24,7 @@ __all__ = [
     "AudioResult", "GpuUnavailableError", "InvalidEditError", "JoinResult", "MissingSourceError",
     "OutputNotWritableError", "PieceMismatchError", "PieceResult", "PieceSpan", "RenderCanceled",
     "RenderError", "RenderResult", "SourceDecodeError", "gpu_available", "join", "plan",
-    "plan_pieces", "probe_source", "render", "render_audio", "render_in_pieces", "render_piece",
-    "sound_sources", "sources_for", "timeline_from_dict", "timeline_to_dict",
+    "plan_from_infos", "plan_pieces", "probe_source", "render", "render_audio",
+    "render_in_pieces", "render_piece", "sound_sources", "sources_for", "timeline_from_dict",
+    "timeline_to_dict",
 ]

@@ -61,6 +61,14 @@ def plan(edit: VideoEdit, sources: Mapping[str, str],
     for use in uses:
         if use.id not in infos:
             infos[use.id] = _probe(sources[use.id], use.id, use.clip_index)
+    return plan_from_infos(edit, infos, max_output_seconds)
+
+
+def plan_from_infos(edit: VideoEdit, infos: Mapping[str, SourceInfo],
+                    max_output_seconds: float = MAX_OUTPUT_SECONDS
+                    ) -> tuple[Timeline, list[str]]:
+    """plan() from what is known of each source (every id of the edit), without files:
+    e.g. at a chunked render's planning, from the stored probes."""
     try:
         warnings = check_sources(edit, infos, max_output_seconds)
     except EditSourceError as exc:

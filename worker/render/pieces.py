@@ -1,14 +1,16 @@
 """One render in pieces: plan the frame ranges, render each alone, the sound once, then join.
 
-    timeline, warnings = plan(edit, sources)                  # probes every source, once
+    timeline, warnings = plan(edit, sources)  # probes every file; plan_from_infos: no files
     spans, more = plan_pieces(timeline, chunk_seconds, edit.video_output_format, edit.encoder)
-    stored = timeline_to_dict(timeline)                       # JSON; what piece workers get
-    # on any worker, any order; only sources_for(timeline, span) are needed:
-    render_piece(edit, {id: path}, spans[i], f"piece{i}.mp4", timeline=timeline_from_dict(stored),
-                 on_progress=..., should_cancel=...)
-    render_audio(edit, {id: path ...}, "sound.m4a", timeline=...)  # sound_sources(timeline)
-    join([f"piece{i}.mp4" ...], spans, "sound.m4a", "out.mp4", edit.video_output_format,
-         timeline.fps)                                          # see join.py
+    stored = timeline_to_dict(timeline)  # JSON: what the piece workers get
+    # On any worker, in any order, with only the files of sources_for(timeline, span):
+    render_piece(edit, {id: path}, spans[i], f"piece{i}.mp4",
+                 timeline=timeline_from_dict(stored), on_progress=..., should_cancel=...)
+    # Once, with the files of sound_sources(timeline):
+    render_audio(edit, {id: path}, "sound.m4a", timeline=timeline_from_dict(stored))
+    # When every piece is done (see join.py):
+    join(["piece0.mp4", ...], spans, "sound.m4a", "out.mp4", edit.video_output_format,
+         timeline.fps)
 
 Pieces are whole-frame ranges [start, end) of the output that start on the encoder's
 scheduled keyframes (multiples of the GOP). Each is video only, H.264 by libx264 with the
