@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import requests
 
 from tests.livesrv import ApiCaller
 from tests.ui.conftest import PHONE, SOURCE_SECONDS, sign_in
 
 FPS = 30
+# Pages whose behaviour is the browser's alone (the API under them is tested on both
+# databases) run on SQLite only, to keep the browser tests within their time budget.
+BROWSER_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def wait_status(page, *statuses: str, timeout: float = 120) -> str:
@@ -17,14 +21,18 @@ def wait_status(page, *statuses: str, timeout: float = 120) -> str:
                            "?.textContent)", timeout=timeout * 1000)
     return page.inner_text("#render-status")
 # Records every value the render page's progress bar takes, with the status shown then.
+# (and each upload's bar, by its label).
 RECORD_PROGRESS = """
 window.progressSeen = [];
+window.uploadSeen = [];
 new MutationObserver((changes) => {
   for (const change of changes) {
+    const value = Number(change.target.getAttribute("aria-valuenow"));
+    const label = change.target.getAttribute("aria-label") || "";
+    if (label.startsWith("Uploading ")) window.uploadSeen.push([label, value]);
     if (change.target.id !== "render-progress") continue;
     const status = document.querySelector("#render-status");
-    window.progressSeen.push([Number(change.target.getAttribute("aria-valuenow")),
-                              status ? status.textContent : ""]);
+    window.progressSeen.push([value, status ? status.textContent : ""]);
   }
 }).observe(document, { subtree: true, attributes: true, attributeFilter: ["aria-valuenow"] });
 """
@@ -46,6 +54,9 @@ def test_sign_in_upload_edit_render_and_play(farm, make_user, open_page, ui_sour
     page.wait_for_function("document.querySelectorAll('#media [data-status=analyzed]').length === 2",
                            timeout=60_000)
     assert page.locator("#uploads li").count() == 0  # every upload finished without an error
+    uploads = page.evaluate("window.uploadSeen")
+    assert {label for label, value in uploads if value == 100} == {
+        f"Uploading {path.name}" for path in ui_sources}, uploads
     # Thumbnails are the probe's pictures, loaded through their signed links.
     page.wait_for_function("[...document.querySelectorAll('#media img.thumb')]"
                            ".filter((img) => img.complete && img.naturalWidth > 0).length === 2")
@@ -145,6 +156,7 @@ def test_another_owners_project_and_render_are_not_found(farm, make_user, open_p
     assert page.errors == []
 
 
+@BROWSER_ONLY
 def test_sign_in_refuses_a_wrong_key_and_sign_out_forgets_the_key(farm, make_user, open_page):
     _, key = make_user()
     page = open_page()
@@ -166,4 +178,33 @@ def test_sign_in_refuses_a_wrong_key_and_sign_out_forgets_the_key(farm, make_use
     assert page.is_hidden("#nav")
     page.goto(f"{farm.url}/ui/#/farm")
     page.wait_for_selector("h1:text-is('Sign in to Canopy')")
+    assert page.errors == []
+
+
+@BROWSER_ONLY
+def test_projects_are_paged_created_and_deleted(farm, make_user, open_page):
+    _, key = make_user()
+    owner = ApiCaller(farm.url, key)
+    for n in range(11):
+        owner("POST", "/projects", json={"name": f"Project {n:02}", "description": ""})
+    page = open_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    sign_in(page, farm.url, key)
+    page.wait_for_selector("ul.projects")
+    assert page.locator("ul.projects > li").count() == 10
+    assert page.inner_text(".page-of") == "Page 1 of 2 · 11 projects"
+    assert page.locator("ul.projects a.title").first.inner_text() == "Project 10"  # newest first
+
+    page.get_by_role("link", name="Older →").click()
+    page.wait_for_selector(".page-of:text('Page 2 of 2')")
+    assert page.locator("ul.projects a.title").all_inner_texts() == ["Project 00"]
+    page.get_by_role("button", name="Delete project Project 00").click()
+    page.wait_for_selector(".page-of:text('Page 1 of 1 · 10 projects')")  # back to the last page
+    assert [p["name"] for p in owner("GET", "/projects?limit=100").json()][-1] == "Project 01"
+
+    page.goto(f"{farm.url}/ui/#/projects")
+    page.get_by_role("button", name="Create project").click()  # no name: said so, nothing made
+    page.wait_for_selector("#create-error:not(:empty)")
+    assert page.inner_text("#create-error") == "Give the project a name."
+    assert owner("GET", "/projects").headers["X-Total-Count"] == "10"
     assert page.errors == []

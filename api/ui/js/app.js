@@ -110,13 +110,14 @@ async function projectsPage(root, pageParam, signal) {
   const { data, headers } = await api("GET", `/projects?limit=${PAGE_SIZE}&page=${page}`, { signal });
   const total = Number(headers.get("X-Total-Count") || data.length);
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+  if (page > pages) { location.hash = `#/projects?page=${pages}`; return; }  // e.g. its last one deleted
   const error = h("p", { class: "error", role: "alert" });
   const list = data.length
     ? h("ul", { class: "projects" }, data.map((p) => projectItem(p, error)))
     : h("p", { class: "muted" }, page > 1 ? "No projects on this page." : "No projects yet: create one below.");
   const nav = h("nav", { class: "pager", "aria-label": "Pages" },
     page > 1 ? h("a", { href: `#/projects?page=${page - 1}`, rel: "prev" }, "← Newer") : h("span"),
-    h("span", {}, `Page ${Math.min(page, pages)} of ${pages} · ${total} project${total === 1 ? "" : "s"}`),
+    h("span", { class: "page-of" }, `Page ${page} of ${pages} · ${total} project${total === 1 ? "" : "s"}`),
     page < pages ? h("a", { href: `#/projects?page=${page + 1}`, rel: "next" }, "Older →") : h("span"));
   replace(root, h("h1", {}, "Projects"), error, list, nav, createProjectForm());
 }
