@@ -61,6 +61,11 @@ def _state(session: Session, job_id: str) -> JobState:
     return JobState(session.execute(select(RenderJob.state).where(RenderJob.id == job_id)).scalar_one())
 
 
+def _at_least(progress: float):
+    """The asset's progress never goes back: a retry starts again from 0 beneath it."""
+    return case((Asset.progress < progress, progress), else_=Asset.progress)
+
+
 def _set_asset(session: Session, job_id: str, **values) -> None:
     asset_id = select(RenderJob.asset_id).where(RenderJob.id == job_id).scalar_subquery()
     session.execute(update(Asset).where(Asset.id == asset_id).values(**values))
@@ -80,7 +85,7 @@ def claim(session: Session, job_id: str, worker_id: str, lease_s: float) -> Clai
         session.rollback()
         mark_canceled(session, job_id)  # queued with a cancel asked: it ends now
         return None
-    _set_asset(session, job_id, status=JobState.RENDERING, progress=0.0, error=None)
+    _set_asset(session, job_id, status=JobState.RENDERING, error=None)
     attempt = session.execute(select(RenderJob.attempt).where(RenderJob.id == job_id)).scalar_one()
     session.commit()
     return Claim(job_id, attempt)
@@ -118,7 +123,7 @@ def heartbeat(session: Session, claim_: Claim, lease_s: float, progress: float,
         answer = standing(session, claim_)
         session.rollback()
         return Beat.LOST if answer in (Beat.OK, Beat.CANCELED) else answer  # phase moved on
-    _set_asset(session, claim_.job_id, progress=round(min(max(progress, 0.0), 1.0), 4))
+    _set_asset(session, claim_.job_id, progress=_at_least(round(min(max(progress, 0.0), 1.0), 4)))
     answer = standing(session, claim_)
     session.commit()
     return answer
@@ -140,9 +145,11 @@ def start_upload(session: Session, claim_: Claim, lease_s: float) -> bool:
 
 
 def finalize(session: Session, claim_: Claim, storage_key: str, size: int, **media) -> bool:
-    """The render is stored: mark it uploaded, unless this attempt lost its lease meanwhile."""
+    """The render is stored: mark it uploaded, unless this attempt lost its lease or a cancel
+    was asked meanwhile (`standing` tells which)."""
     result = session.execute(
-        update(RenderJob).where(*_mine(claim_, JobState.UPLOADED, JobState.UPLOADING))
+        update(RenderJob).where(*_mine(claim_, JobState.UPLOADED, JobState.UPLOADING),
+                                RenderJob.cancel_requested.is_(False))
         .values(state=JobState.UPLOADED, error=None)
     )
     if result.rowcount != 1:
@@ -171,14 +178,15 @@ def fail(session: Session, claim_: Claim, error: str, retry: bool) -> JobState |
         update(RenderJob).where(*_mine(claim_, state, ACTIVE))
         .values(state=_unless_canceled(state) if state == JobState.QUEUED else state,
                 error=error[:4000], lease_until=None, worker_id=None,
-                enqueued_at=utcnow() if state == JobState.QUEUED else RenderJob.enqueued_at)
+                enqueued_at=utcnow() if state == JobState.QUEUED else RenderJob.enqueued_at,
+                queued_at=utcnow() if state == JobState.QUEUED else RenderJob.queued_at)
     )
     if result.rowcount != 1:
         session.rollback()
         return Beat.LOST
     state = _state(session, claim_.job_id)
     _set_asset(session, claim_.job_id, status=state,
-               error=error[:4000] if state == JobState.FAILED else None, progress=0.0)
+               error=error[:4000] if state == JobState.FAILED else None)
     if state in FINISHED:
         finishes.record(session, claim_.job_id)
     session.commit()
@@ -190,7 +198,7 @@ def mark_canceled(session: Session, job_id: str) -> bool:
     result = session.execute(
         update(RenderJob)
         .where(RenderJob.id == job_id, RenderJob.cancel_requested.is_(True),
-               _may_go(JobState.CANCELED, {JobState.QUEUED, JobState.RENDERING}))
+               _may_go(JobState.CANCELED))
         .values(state=JobState.CANCELED, lease_until=None)
     )
     if result.rowcount != 1:
@@ -203,12 +211,11 @@ def mark_canceled(session: Session, job_id: str) -> bool:
 
 
 def request_cancel(session: Session, job_id: str) -> JobState:
-    """Ask for a cancel: a waiting or queued job ends now, a rendering one when its loop
-    next looks."""
+    """Ask for a cancel: a waiting or queued job ends now; a running one when its attempt
+    next looks, and at the latest when it would finalize, which a cancel refuses, even
+    during the upload. A finished job is left as it is: its state says so."""
     session.execute(
-        update(RenderJob)
-        .where(RenderJob.id == job_id,
-               _may_go(JobState.CANCELED, {*PENDING, JobState.RENDERING}))
+        update(RenderJob).where(RenderJob.id == job_id, _may_go(JobState.CANCELED))
         .values(cancel_requested=True)
     )
     ended = session.execute(
@@ -262,7 +269,7 @@ def settle_waiting(session: Session, owner_id: str | None = None) -> list[tuple[
             continue  # a source is still being analysed
         result = session.execute(
             update(RenderJob).where(RenderJob.id == job_id, _may_go(to, JobState.WAITING))
-            .values(state=to, error=error, enqueued_at=utcnow())
+            .values(state=to, error=error, enqueued_at=utcnow(), queued_at=utcnow())
         )
         if result.rowcount != 1:
             continue  # canceled, or settled by another process, meanwhile
@@ -310,11 +317,11 @@ def reap(session: Session, queued_grace_s: float, queue_timeout_s: float = 86400
             .where(RenderJob.id == job_id, RenderJob.attempt == attempt,
                    _may_go(to, JobState(state)), RenderJob.lease_until < clock)
             .values(state=to if final else _unless_canceled(to), error=reason,
-                    lease_until=None, worker_id=None, enqueued_at=now)
+                    lease_until=None, worker_id=None, enqueued_at=now, queued_at=now)
         )
         if result.rowcount == 1:
             new_state = _state(session, job_id)
-            _set_asset(session, job_id, status=new_state, progress=0.0,
+            _set_asset(session, job_id, status=new_state,
                        error=reason if new_state == JobState.FAILED else None)
             if new_state in FINISHED:
                 finishes.record(session, job_id)
@@ -338,16 +345,20 @@ def reap(session: Session, queued_grace_s: float, queue_timeout_s: float = 86400
 
 
 def _expire_queued(session: Session, before: datetime) -> list[str]:
+    """Fail the jobs pending since before `before`: since created or last requeued (a retry
+    after hours of renders gets the whole timeout again), waiting or queued."""
     expired = session.execute(
-        select(RenderJob.id, RenderJob.queue).where(RenderJob.state == JobState.QUEUED,
-                                                    RenderJob.created_at < before)
+        select(RenderJob.id, RenderJob.queue, RenderJob.state).where(
+            RenderJob.state.in_(sorted(PENDING)),
+            func.coalesce(RenderJob.queued_at, RenderJob.created_at) < before)
     ).all()
     failed = []
-    for job_id, queue in expired:
-        reason = f"no worker took the job from queue {queue!r} in time"
+    for job_id, queue, state in expired:
+        reason = (f"no worker took the job from queue {queue!r} in time"
+                  if state == JobState.QUEUED else "its sources' analysis did not end in time")
         result = session.execute(
             update(RenderJob).where(RenderJob.id == job_id,
-                                    _may_go(JobState.FAILED, JobState.QUEUED))
+                                    _may_go(JobState.FAILED, JobState(state)))
             .values(state=JobState.FAILED, error=reason)
         )
         if result.rowcount == 1:  # a worker may have claimed it since the select

@@ -173,3 +173,48 @@ def test_a_deleted_job_answers_deleted_not_lost(db, job_id):
         session.commit()
         assert jobs.heartbeat(session, claim, 30, 0.5) == Beat.DELETED
         assert jobs.fail(session, claim, "boom", retry=True) == Beat.DELETED
+
+
+def test_the_queue_timeout_counts_from_the_last_requeue(db, job_id):
+    """A job requeued after two hours of attempts gets the whole timeout again (it counted
+    from created_at, so the requeued job failed at once)."""
+    two_hours_ago = utcnow() - timedelta(hours=2)
+    with db.session() as session:
+        session.execute(update(RenderJob).where(RenderJob.id == job_id)
+                        .values(created_at=two_hours_ago, queued_at=two_hours_ago))
+        session.commit()
+        claim = jobs.claim(session, job_id, "w", 30)
+        assert jobs.fail(session, claim, "RuntimeError: boom", retry=True) == JobState.QUEUED
+        assert job_id not in jobs.reap(session, 300, queue_timeout_s=3600).failed
+        later = jobs.reap(session, 300, queue_timeout_s=3600, now=utcnow() + timedelta(hours=2))
+    assert job_id in later.failed
+
+
+def test_progress_never_goes_back_on_a_retry(db, job_id):
+    def progress():
+        with db.session() as session:
+            return session.get(Asset, session.get(RenderJob, job_id).asset_id).progress
+
+    with db.session() as session:
+        first = jobs.claim(session, job_id, "w", 30)
+        jobs.heartbeat(session, first, 30, 0.6)
+        jobs.fail(session, first, "RuntimeError: boom", retry=True)
+        assert progress() == 0.6
+        second = jobs.claim(session, job_id, "w", 30)
+        jobs.heartbeat(session, second, 30, 0.2)
+        assert progress() == 0.6
+        jobs.heartbeat(session, second, 30, 0.7)
+    assert progress() == 0.7
+
+
+def test_a_cancel_during_the_upload_is_honoured(db, job_id):
+    """The cancel answered 200, then the render ended uploaded: now finalize refuses it."""
+    with db.session() as session:
+        claim = jobs.claim(session, job_id, "w", 30)
+        assert jobs.start_upload(session, claim, 30)
+        assert jobs.request_cancel(session, job_id) == JobState.UPLOADING
+        assert jobs.heartbeat(session, claim, 30, 1.0, state=JobState.UPLOADING) == Beat.CANCELED
+        assert not jobs.finalize(session, claim, "k", 10)
+        assert jobs.standing(session, claim) == Beat.CANCELED
+        assert jobs.mark_canceled(session, job_id)
+    assert state(db, job_id) == (JobState.CANCELED, 1, JobState.CANCELED)

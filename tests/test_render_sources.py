@@ -12,7 +12,8 @@ from shared.states import Beat, JobState, MediaState
 from tests.livesrv import settings_env
 from worker import context
 from worker.cache import SourceCache, SourceChanged
-from worker.tasks.render import RenderAttempt, fetch_sources
+from worker.render import RenderResult
+from worker.tasks.render import RenderAttempt, fetch_sources, load
 
 FIRST, SECOND = b"first upload" * 1000, b"second upload" * 1000
 
@@ -125,3 +126,25 @@ def test_an_attempt_whose_job_was_deleted_says_so(worker_context, db, make_user)
     attempt.lease.beat(force=True)
     assert attempt.lease.answer == Beat.DELETED
     assert "the job was deleted" in attempt.stop()
+
+
+def test_an_attempt_canceled_during_its_upload_removes_its_object(worker_context, db, make_user):
+    user_id, _ = make_user()
+    key = f"{user_id}/video-files/x/v.mp4"
+    context.storage().put_bytes(key, FIRST)
+    claim, _ = queued_job(db, user_id, key, digest(FIRST))
+    with db.session() as session:
+        claim = jobs.claim(session, claim.job_id, "w", 30)
+    attempt = RenderAttempt(claim)
+    work = load(claim)
+    assert attempt.start_upload()
+    with db.session() as session:
+        assert jobs.request_cancel(session, claim.job_id) == JobState.UPLOADING
+    context.storage().put_bytes(work.output_key, b"the finished render")
+
+    result = RenderResult(work.output_key, 30, 48000, 1.0, "h264")
+    assert attempt.finalize(work, result, 19) == JobState.CANCELED
+    assert not context.storage().exists(work.output_key)
+    with db.session() as session:
+        job = session.get(RenderJob, claim.job_id)
+        assert (job.state, session.get(Asset, job.asset_id).status) == (JobState.CANCELED,) * 2

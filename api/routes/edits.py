@@ -73,5 +73,6 @@ def render_edit(path: EditPath):
 
 @bp.post("/assets/<uuid:asset_id>/cancel", responses={200: AssetOut})
 def cancel(path: AssetPath):
-    """Cancel a queued or running render (a running one stops within a second)."""
+    """Cancel a render that has not ended (a running one stops within a second, an uploading
+    one is never finalized); 409 once it ended uploaded or failed."""
     return asset_out(service.cancel_render(current_user(), path.asset_id)).model_dump()

@@ -45,14 +45,16 @@ class RenderJob(Base):
     # The edit as it was when the render was asked for (later PUTs do not change it).
     edit_data: Mapped[Any] = mapped_column(JSON, nullable=False)
     queue: Mapped[str] = mapped_column(String(50), default="render.cpu", nullable=False)
-    # queued | rendering | uploading | uploaded | failed | canceled
+    # A JobState (shared/states.py).
     state: Mapped[str] = mapped_column(String(20), default="queued", nullable=False, index=True)
     attempt: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     worker_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    enqueued_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    enqueued_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # last send
+    # When it was created or last requeued: its queue timeout counts from here.
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow, nullable=True)
     # The piece plan, written once by the first attempt: frames per piece and in all.
     # None: not planned yet, or rendered in one piece (no RenderPiece rows).
     chunk_frames: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -5,9 +5,11 @@ import copy
 import uuid
 
 import pytest
+from sqlalchemy import select
 
+from shared import jobs
 from shared.models import Asset, Edit, RenderJob, VideoFile
-from shared.states import MediaState
+from shared.states import JobState, MediaState
 
 
 @pytest.fixture
@@ -221,3 +223,20 @@ def test_put_validates_like_create(client, sources, project):
     updated = client.put(url, json=edit_for(sources, video_output_filename="new.mp4"),
                          headers=sources["headers"])
     assert updated.status_code == 200 and updated.json["data"]["video_output_filename"] == "new.mp4"
+
+
+def test_cancel_answers_409_once_the_render_ended(client, sources, project, db):
+    """Canceling an uploaded render said 200 and changed nothing; during the upload it is a
+    200 that holds (finalize refuses it)."""
+    started = post_edit(client, sources, project, edit_for(sources, skip_rendering=False)).json
+    cancel = f"/assets/{started['asset_id']}/cancel"
+    with db.session() as session:
+        job_id = session.execute(select(RenderJob.id).where(
+            RenderJob.asset_id == started["asset_id"])).scalar_one()
+        claim = jobs.claim(session, job_id, "w", 30)
+        assert jobs.start_upload(session, claim, 30) and jobs.finalize(session, claim, "k", 1)
+    refused = client.post(cancel, headers=sources["headers"])
+    assert refused.status_code == 409
+    assert refused.json == {"detail": "too late to cancel: the render already ended uploaded"}
+    assert client.get(f"/assets/{started['asset_id']}", headers=sources["headers"]).json[
+        "status"] == JobState.UPLOADED

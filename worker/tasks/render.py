@@ -145,8 +145,9 @@ class RenderAttempt:
         with context.db().session() as session:
             if jobs.finalize(session, self.claim, work.output_key, size, **media):
                 return JobState.UPLOADED
-        context.storage().delete(work.output_key)  # a newer attempt owns the job now
-        return "lost its lease during the upload; its object was removed"
+            self.lease.answer = jobs.standing(session, self.claim)  # why not
+        context.storage().delete(work.output_key)  # never finalized: nobody links to it
+        return self.stop()
 
     def stop(self) -> str:
         """End the attempt on its lease's answer: canceled, lost, or deleted."""
