@@ -18,6 +18,7 @@ from worker.render import (PieceMismatchError, PieceSpan, RenderCanceled, join, 
                            plan_from_infos, plan_pieces, probe_source, render, render_audio,
                            render_in_pieces, render_piece, sound_sources, sources_for,
                            timeline_from_dict, timeline_to_dict)
+from worker.render.bitstream import avcc_parameter_sets, vp9_key_frame_header
 from worker.render.timeline import Timeline
 
 from .conftest import base_edit, clip, overlay
@@ -68,15 +69,16 @@ def test_plan_pieces_whole_gops_about_chunk_seconds_long():
     assert max(s.frames for s in uneven) - min(s.frames for s in uneven) <= 60 + 20
 
 
-def test_plan_pieces_keeps_webm_and_gpu_whole_and_refuses_tiny_pieces():
-    for fmt, encoder, said in (("webm", "auto", "webm"), ("mp4", "gpu", "gpu")):
-        spans, warnings = plan_pieces(_timeline(18000), 30, fmt, encoder)
-        assert spans == [PieceSpan(0, 0, 18000)] and said in warnings[0]
+def test_plan_pieces_keeps_gpu_renders_whole_and_refuses_tiny_pieces():
+    spans, warnings = plan_pieces(_timeline(18000), 30, "mp4", "gpu")
+    assert spans == [PieceSpan(0, 0, 18000)] and "gpu" in warnings[0]
+    for encoder in ("auto", "gpu"):  # webm is VP9 on the CPU whatever is asked
+        assert len(plan_pieces(_timeline(18000), 30, "webm", encoder)[0]) == 20
     with pytest.raises(ValueError, match="chunk_seconds"):
         plan_pieces(_timeline(18000), 1)
 
 
-def _pieces(edit, sources, folder, chunk_seconds=2):
+def _pieces(edit, sources, folder, chunk_seconds=2, sound_name="sound.m4a"):
     """Plan with every source, then render each piece from the stored timeline and only
     its own sources, as a farm worker does; the sound once. Returns what join takes."""
     timeline, _ = plan(edit, sources)
@@ -95,7 +97,7 @@ def _pieces(edit, sources, folder, chunk_seconds=2):
         assert result.frames == span.frames and reports[-1] == (span.frames, span.frames)
         paths.append(result.output)
     own = {sid: sources[sid] for sid in sound_sources(timeline)}
-    sound = render_audio(edit, own, str(folder / "sound.m4a"), timeline=timeline)
+    sound = render_audio(edit, own, str(folder / sound_name), timeline=timeline)
     assert sound.samples == timeline.sample_count
     return timeline, spans, paths, sound.output
 
@@ -168,6 +170,10 @@ def test_join_refuses_pieces_that_do_not_fit(counting, tmp_path):
     edit, _ = parse_edit(base_edit([clip(source_id, 0, 8)]))
     timeline, spans, pieces, sound = _pieces(edit, sources, tmp_path)
     out = tmp_path / "out.mp4"
+    with av.open(pieces[0]) as piece:
+        sps, pps, length_size = avcc_parameter_sets(piece.streams.video[0].codec_context.extradata)
+    assert (len(sps), len(pps), length_size) == (1, 1, 4)
+    assert sps[0][0] & 0x1F == 7 and pps[0][0] & 0x1F == 8  # NAL unit types SPS, PPS
 
     other, _ = parse_edit(base_edit([clip(source_id, 0, 8)],
                                     render_options={"preset": "medium"}))
@@ -219,3 +225,33 @@ def test_webm_sound_alone_has_exact_samples(counting, tmp_path):
     with av.open(str(out)) as container:
         assert [s.codec_context.name for s in container.streams] == ["opus"]
     assert (rate, declared, audio.shape[1]) == (48000, 120_000, 120_000)
+
+
+def test_webm_pieces_join_as_vp9_and_opus(counting, tmp_path):
+    source_id, path = counting["c30"]
+    sources = {source_id: path}
+    edit, _ = parse_edit(base_edit([clip(source_id, 0.5, 8.5)], video_output_format="webm",
+                                   video_output_filename="o.webm"))
+    timeline, spans, pieces, sound = _pieces(edit, sources, tmp_path, sound_name="sound.webm")
+    out = tmp_path / "joined.webm"
+    assert join(pieces, spans, sound, str(out), "webm", timeline.fps).frames == 240
+    with av.open(str(out)) as container:
+        assert [s.codec_context.name for s in container.streams] == ["vp9", "opus"]
+    with av.open(pieces[1]) as piece:
+        first, second = [bytes(p) for p in piece.demux(video=0) if p.size][:2]
+    # profile 0, 8 bits, colour space unknown, studio range, 4:2:0, 160x90
+    assert vp9_key_frame_header(first) == (0, 8, 0, 0, 1, 1, 160, 90)
+    assert vp9_key_frame_header(second) is None
+    indices, times = _decoded(out)
+    assert indices == list(range(15, 255))  # each once, in order, across 3 seams
+    assert np.allclose(np.diff(times), 1 / 30, atol=0.0011)  # webm counts milliseconds
+    audio, rate, declared = read_audio(out)
+    assert (rate, declared, audio.shape[1]) == (48000, 384000, 384000)
+    ideal = sine(8, TONE_HZ, start_sample=24000)
+    assert np.abs(audio[:, 4800:-4800] - ideal[:, 4800:-4800]).max() < 0.01
+
+    mp4_edit, _ = parse_edit(base_edit([clip(source_id, 0.5, 8.5)]))
+    render_piece(mp4_edit, sources, spans[1], str(tmp_path / "h264.mp4"), timeline=timeline)
+    with pytest.raises(PieceMismatchError, match="piece 1 .* is h264, piece 0 vp9"):
+        join([pieces[0], str(tmp_path / "h264.mp4"), *pieces[2:]], spans, sound, str(out),
+             "webm", timeline.fps)

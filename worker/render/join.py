@@ -1,10 +1,11 @@
 """join(): a render's video pieces and its sound into the output file, copied, not re-encoded.
 
-Before a packet is copied, every piece is checked: one H.264 stream of the first piece's
-size and time base, byte-identical SPS/PPS (from its avcC, and any that come in-band), an
-IDR first frame, and as many frames as its span. A piece that fails makes the join raise
-a RenderError naming the piece and the reason, and no output is left behind: a file that
-would play wrong is never written.
+Before a packet is copied, every piece is checked: one video stream of the first piece's
+codec, size and time base, byte-identical stream headers (H.264: the SPS/PPS of its avcC
+and any that come in-band; VP9: each key frame's header, see bitstream.py), a first frame
+that decodes alone (IDR, key frame), and as many frames as its span. A piece that fails
+makes the join raise a RenderError naming the piece and the reason, and no output is left
+behind: a file that would play wrong is never written.
 
 Piece i's packets keep their own order and get pts/dts + span.start frames; the sound's
 packets are copied as they are. Both are interleaved by decode time, so the muxer holds
@@ -20,64 +21,21 @@ from typing import TYPE_CHECKING, Optional
 
 import av
 
+from .bitstream import CodedStream, coded_stream
 from .engine import partial_output
 from .errors import RenderError
 
 if TYPE_CHECKING:  # pieces.py imports this module
     from .pieces import PieceSpan
 
-NAL_SPS, NAL_PPS, NAL_IDR = 7, 8, 5
-
-
 class PieceMismatchError(RenderError):
     """A piece cannot be joined with the others: other encoder settings, or frames missing."""
-
-
-@dataclass(frozen=True)
-class ParameterSets:
-    sps: tuple[bytes, ...]
-    pps: tuple[bytes, ...]
 
 
 @dataclass
 class JoinResult:
     output: str
     frames: int
-
-
-def _records(data: bytes, i: int, count: int) -> tuple[list[bytes], int]:
-    """`count` records of a 16-bit length and the bytes, from offset i; and the next offset."""
-    found = []
-    for _ in range(count):
-        length = int.from_bytes(data[i:i + 2], "big")
-        found.append(data[i + 2:i + 2 + length])
-        i += 2 + length
-    return found, i
-
-
-def avcc_parameter_sets(extradata: bytes) -> tuple[ParameterSets, int]:
-    """SPS/PPS of an avcC record (an mp4's H.264 extradata) and its NAL length size.
-
-    avcC: version 1, profile, compatibility, level, 6 bits + (length size - 1), 3 bits +
-    SPS count, the SPS, a PPS count, the PPS (ISO/IEC 14496-15, 5.3.3.1).
-    """
-    if len(extradata) < 7 or extradata[0] != 1:
-        raise ValueError("not an avcC record")
-    sps, i = _records(extradata, 6, extradata[5] & 0x1F)
-    pps, _ = _records(extradata, i + 1, extradata[i])
-    return ParameterSets(tuple(sps), tuple(pps)), (extradata[4] & 3) + 1
-
-
-def nal_units(sample: bytes, length_size: int) -> Iterator[tuple[int, bytes]]:
-    """(NAL unit type, the unit) of each unit in a length-prefixed mp4 sample; only SPS and
-    PPS units are copied out (b"" for the others)."""
-    i = 0
-    while i + length_size < len(sample):
-        length = int.from_bytes(sample[i:i + length_size], "big")
-        kind = sample[i + length_size] & 0x1F
-        start = i + length_size
-        yield kind, sample[start:start + length] if kind in (NAL_SPS, NAL_PPS) else b""
-        i = start + length
 
 
 class _Piece:
@@ -93,43 +51,49 @@ class _Piece:
         if len(videos) != 1 or len(self.container.streams) != 1:
             self._fail("must hold exactly one stream, of video")
         self.stream = videos[0]
-        if self.stream.codec_context.name != "h264":
-            self._fail(f"is {self.stream.codec_context.name}, not H.264")
+        self.codec = self.stream.codec_context.name
+        first = next((bytes(p) for p in self.container.demux(self.stream) if p.size), b"")
+        self.container.seek(0, stream=self.stream)  # the join copies from the first packet
         try:
-            self.sets, self.length_size = avcc_parameter_sets(
-                bytes(self.stream.codec_context.extradata or b""))
-        except ValueError:
-            self._fail("has no avcC parameter sets (not an mp4 piece of render_piece?)")
+            self.coded: CodedStream = coded_stream(
+                self.codec, bytes(self.stream.codec_context.extradata or b""), first)
+            self.starts_alone = bool(first) and self.coded.packet(first).starts_alone
+        except (ValueError, IndexError) as exc:
+            self._fail(f"cannot be read as a piece: {exc}")
 
     def _fail(self, reason: str):
         self.container.close()
         raise PieceMismatchError(f"piece {self.span.index} ({self.path}) {reason}")
 
     def check_against(self, first: "_Piece") -> None:
-        """Same picture size, time base and SPS/PPS as the first piece; frames as planned."""
+        """Same codec, picture size, time base and stream headers as the first piece, a
+        first frame that decodes alone; frames as planned."""
         ctx, ref = self.stream.codec_context, first.stream.codec_context
+        if self.codec != first.codec:
+            self._fail(f"is {self.codec}, piece {first.span.index} {first.codec}")
         if (ctx.width, ctx.height) != (ref.width, ref.height):
             self._fail(f"is {ctx.width}x{ctx.height}, piece {first.span.index} "
                        f"{ref.width}x{ref.height}")
         if self.stream.time_base != first.stream.time_base:
             self._fail(f"has time base {self.stream.time_base}, piece {first.span.index} "
                        f"{first.stream.time_base}")
-        self._check_sets(self.sets, first, "in its header")
+        self._check_headers(self.coded.headers, first, "in its header")
+        if not self.starts_alone:
+            self._fail(f"does not start with {self.coded.key_frame}")
         if self.stream.frames and self.stream.frames != self.span.frames:
             self._fail(f"has {self.stream.frames} frames, its span [{self.span.start}, "
                        f"{self.span.end}) has {self.span.frames}")
 
-    def _check_sets(self, sets: ParameterSets, first: "_Piece", where: str) -> None:
-        if sets.sps != first.sets.sps:
-            self._fail(f"has other SPS {where} than piece {first.span.index} (other encoder "
-                       "settings or size): pieces must share one encoding to be joined")
-        if sets.pps != first.sets.pps:
-            self._fail(f"has other PPS {where} than piece {first.span.index} (other encoder "
-                       "settings): pieces must share one encoding to be joined")
+    def _check_headers(self, headers: dict[str, tuple], first: "_Piece", where: str) -> None:
+        for name, value in headers.items():
+            if value != first.coded.headers.get(name):
+                self._fail(f"has other {name} {where} than piece {first.span.index} (other "
+                           "encoder settings or size): pieces must share one encoding to be "
+                           "joined")
 
     def packets(self, first: "_Piece", fps: Fraction) -> Iterator[av.Packet]:
-        """Its packets, timed on the output's timeline; checks in-band parameter sets, an
-        IDR first and the frame count as they go by."""
+        """Its packets, timed on the output's timeline; checks in-band stream headers and
+        the frame count as they go by."""
         offset = self.span.start / fps / self.stream.time_base
         if offset.denominator != 1:
             self._fail(f"cannot start at frame {self.span.start}: its time base "
@@ -138,14 +102,7 @@ class _Piece:
         for packet in self.container.demux(self.stream):
             if packet.size == 0:  # the demuxer's end-of-stream marker
                 continue
-            units = list(nal_units(memoryview(packet), self.length_size))
-            if count == 0 and not any(kind == NAL_IDR for kind, _ in units):
-                self._fail("does not start with an IDR frame")
-            sps = tuple(bytes(u) for kind, u in units if kind == NAL_SPS)
-            pps = tuple(bytes(u) for kind, u in units if kind == NAL_PPS)
-            if sps or pps:  # in-band sets replace the header's: they must be the same too
-                self._check_sets(ParameterSets(sps or first.sets.sps, pps or first.sets.pps),
-                                 first, "in-band")
+            self._check_headers(self.coded.packet(memoryview(packet)).headers, first, "in-band")
             packet.pts += int(offset)
             packet.dts += int(offset)
             count += 1
@@ -183,7 +140,7 @@ def _decode_time(packet: av.Packet) -> Fraction:
 
 def join(pieces: Sequence[str], spans: Sequence[PieceSpan], audio: Optional[str],
          output: str, fmt: str, fps: Fraction) -> JoinResult:
-    """Join piece files (in span order) and the render's sound file into `output` (mp4/mov).
+    """Join piece files (in span order) and the render's sound file into `output`.
 
     `spans` are the plan's, one per piece; `fps` the timeline's. `audio` None joins
     pictures only. Raises PieceMismatchError (a RenderError) when a piece does not fit.

@@ -13,16 +13,18 @@
          timeline.fps)
 
 Pieces are whole-frame ranges [start, end) of the output that start on the encoder's
-scheduled keyframes (multiples of the GOP). Each is video only, H.264 by libx264 with the
-one set of settings `piece_settings` gives (closed GOP, IDR first, `stitchable`, the same
-time base and colour settings), so every piece carries byte-identical SPS/PPS and the join
-copies packets without re-encoding. Pieces are mp4 files: they keep each packet's pts and
-dts exactly (B-frames reorder), hold the SPS/PPS in one place (avcC), and the output
-containers (mp4/mov) take the packets as they are.
+scheduled keyframes (multiples of the GOP). Each is video only, encoded on the CPU with the
+one set of settings `piece_settings` gives: libx264 for mp4/mov (closed GOP, IDR first,
+`stitchable`, the same time base and colour settings, so every piece carries
+byte-identical SPS/PPS), libvpx-vp9 for webm (a key frame first, which resets every VP9
+reference and context). The join copies packets without re-encoding. Pieces are mp4 files
+whatever the output: mp4 keeps each packet's pts and dts exactly (B-frames reorder), holds
+H.264's SPS/PPS in one place (avcC), and carries VP9 as well; piece_codec(fmt) names the
+encoder (RenderResult.video_codec).
 
 The sound is mixed and encoded once for the whole timeline, so no encoder priming or
 fade lands at a seam; its sample count is the timeline's, exactly as render() writes.
-webm (VP9) and renders that ask for the GPU encoder render in one piece (see plan_pieces).
+Renders that ask for the GPU encoder render in one piece (see plan_pieces).
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from typing import Optional
 
 from shared.edit import MAX_OUTPUT_SECONDS, VideoEdit
 
-from .encode import VideoSettings, gop_frames
+from .encode import VideoSettings, choose_video_codec, gop_frames
 from .engine import (VIDEO_AHEAD, FrameProgress, ProgressCallback, RenderResult, audio_packets,
                      open_writer, partial_output, plan, render)
 from .errors import RenderCanceled
@@ -45,8 +47,6 @@ from .timeline import Timeline
 from .video import timeline_frames
 
 PIECE_FORMAT = "mp4"
-PIECE_CODEC = "libx264"
-JOINED_FORMATS = ("mp4", "mov")  # outputs that take H.264 pieces
 MIN_CHUNK_SECONDS = 2  # chunk_seconds is 0 (one piece) or at least this
 CANCEL_EVERY_BLOCKS = 64  # audio encoder frames (about 1.4 s of sound) between cancel checks
 
@@ -84,8 +84,8 @@ def plan_pieces(timeline: Timeline, chunk_seconds: float, fmt: str = "mp4",
     One piece when chunk_seconds is 0 or the output is not longer than twice the piece
     length. Else pieces of about chunk_seconds, each a whole number of GOPs, balanced:
     n = round(frames / piece length) pieces, the GOPs shared out as evenly as they go.
-    webm and `encoder` "gpu" stay one piece (with a warning): pieces join only when every
-    one was encoded by the same libx264 settings, which neither VP9 nor NVENC is here.
+    `encoder` "gpu" stays one piece (with a warning): pieces join only when every one was
+    encoded with the same settings by the same encoder, and not every worker has NVENC.
     """
     if chunk_seconds != 0 and chunk_seconds < MIN_CHUNK_SECONDS:
         raise ValueError(f"chunk_seconds must be 0 (one piece) or at least {MIN_CHUNK_SECONDS}")
@@ -98,11 +98,9 @@ def plan_pieces(timeline: Timeline, chunk_seconds: float, fmt: str = "mp4",
     piece = gops_per_piece * gop
     if total <= 2 * piece:
         return whole, []
-    if fmt not in JOINED_FORMATS:
-        return whole, [f"{fmt} renders in one piece: its VP9 pieces are not joined"]
-    if encoder == "gpu":
+    if encoder == "gpu" and fmt != "webm":  # webm is VP9 on the CPU anyway
         return whole, ["render_options.encoder gpu renders in one piece: pieces are all "
-                       "encoded by libx264, so that they join"]
+                       "encoded on the CPU, so that they join"]
     gops = -(-total // gop)  # the last GOP may be short
     count = max(2, round(total / piece))
     bounds = [gop * (gops * i // count) for i in range(count)] + [total]
@@ -121,10 +119,16 @@ def sound_sources(timeline: Timeline) -> set[str]:
             | {track.source_id for track in timeline.overlays})
 
 
+def piece_codec(fmt: str) -> str:
+    """The encoder of every piece of an output format: the CPU's (libx264, libvpx-vp9)."""
+    return choose_video_codec(fmt, "cpu")[0]
+
+
 def piece_settings(edit: VideoEdit, timeline: Timeline) -> VideoSettings:
     """The one set of encoder settings of every piece of this render."""
     options = edit.render_options
-    return VideoSettings(PIECE_CODEC, (timeline.width, timeline.height), timeline.fps,
+    return VideoSettings(piece_codec(edit.video_output_format),
+                         (timeline.width, timeline.height), timeline.fps,
                          options and options.preset, options and options.crf)
 
 
@@ -132,14 +136,13 @@ def render_piece(edit: VideoEdit, sources: Mapping[str, str], span: PieceSpan, o
                  timeline: Optional[Timeline] = None,
                  on_progress: Optional[ProgressCallback] = None,
                  should_cancel: Optional[Callable[[], bool]] = None) -> PieceResult:
-    """Render output frames [span.start, span.end), pictures only, into the mp4 `output`.
+    """Render output frames [span.start, span.end), pictures only, into the mp4 `output`
+    (H.264, or VP9 for a webm output).
 
     Decodes only those frames, seeking into the sources. `timeline` is the render's
     (timeline_from_dict); without it the edit is planned here, which needs every source.
     on_progress gets (frames of this piece done, frames of this piece); raises like render().
     """
-    if edit.video_output_format not in JOINED_FORMATS:
-        raise ValueError(f"{edit.video_output_format} is not rendered in pieces (see plan_pieces)")
     if timeline is None:
         timeline, _ = plan(edit, sources)
     if not 0 <= span.start < span.end <= timeline.frame_count:
@@ -211,5 +214,5 @@ def render_in_pieces(edit: VideoEdit, sources: Mapping[str, str], output: str,
                              timeline=timeline, should_cancel=should_cancel)
         joined = join(paths, spans, sound.output, output, fmt, timeline.fps)
     return RenderResult(str(target), joined.frames, sound.samples,
-                        sound.samples / timeline.sample_rate, PIECE_CODEC, warnings + notes,
+                        sound.samples / timeline.sample_rate, piece_codec(fmt), warnings + notes,
                         pieces=len(spans))
