@@ -46,6 +46,12 @@ def failed_by_reaper(session, job_id):
         jobs.reap(session, 300, now=later)
 
 
+def failed_while_waiting(session, job_id):
+    """A job waiting for its sources' analysis whose edit no longer parses fails."""
+    session.execute(update(RenderJob).where(RenderJob.id == job_id).values(state="waiting"))
+    jobs.settle_waiting(session)
+
+
 def failed_in_queue(session, job_id):
     jobs.reap(session, 300, queue_timeout_s=60, now=utcnow() + timedelta(hours=1))
 
@@ -53,7 +59,7 @@ def failed_in_queue(session, job_id):
 @pytest.mark.parametrize("end, outcome", [
     (uploaded, "uploaded"), (failed_by_worker, "failed"), (canceled_while_queued, "canceled"),
     (canceled_while_rendering, "canceled"), (failed_by_reaper, "failed"),
-    (failed_in_queue, "failed"),
+    (failed_in_queue, "failed"), (failed_while_waiting, "failed"),
 ])
 def test_each_end_records_one_finish_and_sends_its_webhook_after_commit(db, make_user, monkeypatch,
                                                                          end, outcome):

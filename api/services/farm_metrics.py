@@ -19,7 +19,7 @@ from shared.db import Database
 from shared.jobs import lease_clock
 from shared.models import RenderFinish, RenderJob
 from shared.queue import QUEUES, WORKER_KEY_PREFIX, queue_depths
-from shared.states import ACTIVE, FINISHED, JobState
+from shared.states import ACTIVE, FINISHED, DeliveryState, JobState
 
 OUTCOMES = [state.value for state in JobState if state in FINISHED]
 # Seconds: from a second to six hours (the render's hard limit).
@@ -72,6 +72,14 @@ class FarmCollector:
             output.add_metric([outcome], size)
         yield renders
         yield output
+        hooks = dict(session.execute(
+            select(RenderFinish.webhook_state, func.count())
+            .where(RenderFinish.webhook_state.is_not(None)).group_by(RenderFinish.webhook_state)).all())
+        webhooks = GaugeMetricFamily("canopy_webhooks", "Webhooks of finished renders by delivery state",
+                                     labels=["state"])
+        for state in DeliveryState:
+            webhooks.add_metric([state.value], hooks.get(state.value, 0))
+        yield webhooks
         yield self._histogram(session, "canopy_render_queued_seconds",
                               "Time from a render's submission to its first claim",
                               RenderFinish.queued_seconds, TIME_BUCKETS)

@@ -10,6 +10,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from tests.conftest import FETCH_TEST_HOST, WEBHOOK_TEST_BACKOFF
 from tests.farm.conftest import tiny_edit, wait_finished
+from tests.farm.test_metrics import moved, scrape
 from tests.livesrv import ApiCaller, Receiver, wait_for
 
 
@@ -33,6 +34,7 @@ def deliveries_when(api, asset_id, state) -> list[dict]:
 
 def test_a_signed_webhook_is_retried_until_the_receiver_takes_it(api, tiny_source, farm, make_user):
     secret = api("GET", "/users/me/webhook-secret").json()["secret"]
+    before = scrape(farm.url)
     with Receiver(FETCH_TEST_HOST, statuses=[500, 500, 200]) as receiver:
         started = submit(api, tiny_edit(tiny_source, callback_url=receiver.url))
         assert wait_finished(api, started["asset_id"])["status"] == "uploaded"
@@ -40,6 +42,7 @@ def test_a_signed_webhook_is_retried_until_the_receiver_takes_it(api, tiny_sourc
     assert len(receiver.received) == 3  # two 500s, then the third try is taken
     assert (delivery["tries"], delivery["status_code"], delivery["last_error"]) == (3, 200, None)
     assert delivery["event_status"] == "uploaded" and delivery["url"] == receiver.url
+    assert moved(before, scrape(farm.url), "canopy_webhooks", state="delivered") == 1
 
     payloads = [Webhook(secret).verify(body, headers) for headers, body in receiver.received]
     assert {headers["webhook-id"] for headers, _ in receiver.received} == {delivery["id"]}
