@@ -197,6 +197,10 @@ def test_join_refuses_pieces_that_do_not_fit(counting, tmp_path):
     with pytest.raises(PieceMismatchError, match="piece 1 .* does not start with an IDR"):
         join([pieces[0], str(headless)], [spans[0], PieceSpan(1, 60, 119)], sound, str(out),
              "mp4", timeline.fps)
+    cut = tmp_path / "cut.mp4"  # a piece whose upload stopped half way: no index
+    cut.write_bytes(open(pieces[1], "rb").read()[:2000])
+    with pytest.raises(PieceMismatchError, match="piece 1 cannot be read"):
+        join([pieces[0], str(cut), *pieces[2:]], spans, sound, str(out), "mp4", timeline.fps)
     with pytest.raises(ValueError, match="without gaps"):
         join(pieces[::2], spans[::2], sound, str(out), "mp4", timeline.fps)
     assert not out.exists() and sorted(p.name for p in tmp_path.glob(".*")) == []

@@ -28,6 +28,7 @@ from .errors import RenderError
 if TYPE_CHECKING:  # pieces.py imports this module
     from .pieces import PieceSpan
 
+
 class PieceMismatchError(RenderError):
     """A piece cannot be joined with the others: other encoder settings, or frames missing."""
 
@@ -52,13 +53,13 @@ class _Piece:
             self._fail("must hold exactly one stream, of video")
         self.stream = videos[0]
         self.codec = self.stream.codec_context.name
-        first = next((bytes(p) for p in self.container.demux(self.stream) if p.size), b"")
-        self.container.seek(0, stream=self.stream)  # the join copies from the first packet
         try:
+            first = next((bytes(p) for p in self.container.demux(self.stream) if p.size), b"")
+            self.container.seek(0, stream=self.stream)  # the join copies from the first packet
             self.coded: CodedStream = coded_stream(
                 self.codec, bytes(self.stream.codec_context.extradata or b""), first)
             self.starts_alone = bool(first) and self.coded.packet(first).starts_alone
-        except (ValueError, IndexError) as exc:
+        except (ValueError, IndexError, av.error.FFmpegError) as exc:
             self._fail(f"cannot be read as a piece: {exc}")
 
     def _fail(self, reason: str):
