@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import exists, func, select, update
 
 from shared import finishes, jobs
 from shared.models import RenderFinish, RenderJob, utcnow
+from shared.states import FINISHED
 from tests.test_jobs import queued_job
 
 HOOK = "http://127.0.0.2:9/hook"
@@ -125,3 +126,16 @@ def test_the_reaper_resends_an_overdue_webhook_once_per_grace(db, make_user, mon
         assert finish_id in finishes.overdue_webhooks(session, 60, now=later)
     with db.session() as session:  # re-sent just now: not again before another grace
         assert finish_id not in finishes.overdue_webhooks(session, 60, now=later)
+
+
+def test_every_job_this_session_ended_has_its_finish(db):
+    """Whatever ended the jobs of this session's database (workers and reapers of the farm
+    tests, API cancels, the cases above), each has exactly its one finish row."""
+    with db.session() as session:
+        ended = session.execute(select(func.count()).select_from(RenderJob)
+                                .where(RenderJob.state.in_(sorted(FINISHED)))).scalar_one()
+        unrecorded = session.execute(
+            select(RenderJob.id, RenderJob.state).where(
+                RenderJob.state.in_(sorted(FINISHED)),
+                ~exists().where(RenderFinish.job_id == RenderJob.id))).all()
+    assert ended > 0 and unrecorded == []
