@@ -228,7 +228,9 @@ def test_put_validates_like_create(client, sources, project):
 def test_cancel_answers_409_once_the_render_ended(client, sources, project, db):
     """Canceling an uploaded render said 200 and changed nothing; during the upload it is a
     200 that holds (finalize refuses it)."""
-    started = post_edit(client, sources, project, edit_for(sources, skip_rendering=False)).json
+    # On a queue no test worker serves (one may run in this session): the test claims it.
+    started = post_edit(client, sources, project, edit_for(
+        sources, skip_rendering=False, render_options={"encoder": "gpu"})).json
     cancel = f"/assets/{started['asset_id']}/cancel"
     with db.session() as session:
         job_id = session.execute(select(RenderJob.id).where(

@@ -14,9 +14,11 @@ from shared.states import JobState, MediaState
 
 
 def one_clip(video_id: str, **top) -> dict:
+    """On a queue no test worker serves (one may run in this session): the tests claim."""
     body = {"video_edit_version": "1.0", "video_output_format": "mp4",
             "video_output_resolution": "320x180", "video_output_fps": 30,
             "video_output_filename": "out.mp4", "audio_overlay": [],
+            "render_options": {"encoder": "gpu"},
             "video_series_sequential": [{"video_id": video_id, "type": "videofile",
                                          "video_start_time": 0, "video_end_time": 1}]}
     body.update(top)
@@ -73,7 +75,7 @@ def test_a_render_waits_queued_then_is_sent_when_its_source_is_analysed(client, 
     assert status(client, caller, asset_id)["status"] == JobState.QUEUED  # what clients see
 
     job_id = job_of(db, asset_id).id
-    assert analysis_ends(db, caller) == [(job_id, "render.cpu")]
+    assert analysis_ends(db, caller) == [(job_id, "render.gpu")]
     assert job_of(db, asset_id).state == JobState.QUEUED
     with db.session() as session:
         assert jobs.claim(session, job_id, "w", 30).attempt == 1
@@ -113,7 +115,7 @@ def test_the_reaper_sends_a_render_whose_send_was_lost(client, db, caller):
         video = session.get(VideoFile, caller["video"])
         video.status, video.media_kind, video.duration = MediaState.ANALYZED, "video", 2.0
     with db.session() as session:
-        assert (job_id, "render.cpu") in jobs.reap(session, 300).resend
+        assert (job_id, "render.gpu") in jobs.reap(session, 300).resend
 
 
 def test_update_and_render_accept_a_source_being_analysed(client, db, caller):
