@@ -9,7 +9,7 @@ from sqlalchemy import exists, func, select, update
 
 from shared import finishes, jobs
 from shared.models import RenderFinish, RenderJob, utcnow
-from shared.states import FINISHED
+from shared.states import FINISHED, JobState
 from tests.test_jobs import queued_job
 
 HOOK = "http://127.0.0.2:9/hook"
@@ -49,7 +49,7 @@ def failed_by_reaper(session, job_id):
 
 def failed_while_waiting(session, job_id):
     """A job waiting for its sources' analysis whose edit no longer parses fails."""
-    session.execute(update(RenderJob).where(RenderJob.id == job_id).values(state="waiting"))
+    session.execute(update(RenderJob).where(RenderJob.id == job_id).values(state=JobState.WAITING))
     jobs.settle_waiting(session)
 
 
@@ -58,9 +58,10 @@ def failed_in_queue(session, job_id):
 
 
 @pytest.mark.parametrize("end, outcome", [
-    (uploaded, "uploaded"), (failed_by_worker, "failed"), (canceled_while_queued, "canceled"),
-    (canceled_while_rendering, "canceled"), (failed_by_reaper, "failed"),
-    (failed_in_queue, "failed"), (failed_while_waiting, "failed"),
+    (uploaded, JobState.UPLOADED), (failed_by_worker, JobState.FAILED),
+    (canceled_while_queued, JobState.CANCELED), (canceled_while_rendering, JobState.CANCELED),
+    (failed_by_reaper, JobState.FAILED),
+    (failed_in_queue, JobState.FAILED), (failed_while_waiting, JobState.FAILED),
 ])
 def test_each_end_records_one_finish_and_sends_its_webhook_after_commit(db, make_user, monkeypatch,
                                                                          end, outcome):
@@ -80,11 +81,11 @@ def test_each_end_records_one_finish_and_sends_its_webhook_after_commit(db, make
         (outcome, HOOK, "pending", 0)]
     assert sent == [rows[0].id]
     finish = rows[0]
-    if outcome == "uploaded":
+    if outcome == JobState.UPLOADED:
         assert (finish.bytes, finish.output_seconds) == (1234, 2.0)
         assert finish.queued_seconds >= 0 and finish.wall_seconds >= 0
     else:
-        assert finish.bytes is None and (finish.error is not None) == (outcome == "failed")
+        assert finish.bytes is None and (finish.error is not None) == (outcome == JobState.FAILED)
 
 
 def test_a_finish_rolled_back_sends_nothing(db, make_user, monkeypatch):
@@ -93,7 +94,7 @@ def test_a_finish_rolled_back_sends_nothing(db, make_user, monkeypatch):
     job_id = queued_job(db, make_user()[0])
     with db.session() as session:
         session.execute(update(RenderJob).where(RenderJob.id == job_id)
-                        .values(edit_data={"callback_url": HOOK}, state="canceled"))
+                        .values(edit_data={"callback_url": HOOK}, state=JobState.CANCELED))
         finishes.record(session, job_id)
         session.rollback()
         session.commit()
@@ -108,7 +109,7 @@ def test_a_render_without_callback_is_counted_but_sends_nothing(db, make_user, m
     with db.session() as session:
         jobs.request_cancel(session, job_id)
         row = session.execute(select(RenderFinish).where(RenderFinish.job_id == job_id)).scalar_one()
-    assert (row.state, row.webhook_state, row.queued_seconds) == ("canceled", None, None)
+    assert (row.state, row.webhook_state, row.queued_seconds) == (JobState.CANCELED, None, None)
     assert sent == []
 
 

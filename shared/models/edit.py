@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..states import JobState
 from .base import Base, created_column, id_column, utcnow
 
 
@@ -46,7 +47,7 @@ class RenderJob(Base):
     edit_data: Mapped[Any] = mapped_column(JSON, nullable=False)
     queue: Mapped[str] = mapped_column(String(50), default="render.cpu", nullable=False)
     # A JobState (shared/states.py).
-    state: Mapped[str] = mapped_column(String(20), default="queued", nullable=False, index=True)
+    state: Mapped[str] = mapped_column(String(20), default=JobState.QUEUED, nullable=False, index=True)
     attempt: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     worker_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -78,7 +79,7 @@ class RenderPiece(Base):
     index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     frame_start: Mapped[int] = mapped_column(Integer, nullable=False)
     frame_end: Mapped[int] = mapped_column(Integer, nullable=False)
-    state: Mapped[str] = mapped_column(String(20), default="queued", nullable=False, index=True)
+    state: Mapped[str] = mapped_column(String(20), default=JobState.QUEUED, nullable=False, index=True)
     attempt: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     worker_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

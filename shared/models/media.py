@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..states import MediaState
 from .base import Base, created_column, id_column, utcnow
 
 
@@ -33,7 +34,7 @@ class ProbedMedia:
     audio_codec: Mapped[str | None] = mapped_column(String(50), nullable=True)
     sample_rate: Mapped[int | None] = mapped_column(Integer, nullable=True)
     channels: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    status: Mapped[str] = mapped_column(String(20), default="queued", nullable=False)
+    status: Mapped[str] = mapped_column(String(20), default=MediaState.WAITING, nullable=False)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from shared.storage import open_storage
+from shared.states import MediaState
 from tests.livesrv import ApiCaller, wait_for
 
 BOUNDARY = "canopy-test-boundary"
@@ -42,7 +43,7 @@ def upload_while(api, upload_path: str, status_path: str, delete_path: str) -> r
     sender.start()
     try:
         assert halfway.wait(30)
-        wait_for(lambda: api("GET", status_path).json()["status"] == "processing", 30,
+        wait_for(lambda: api("GET", status_path).json()["status"] == MediaState.PROCESSING, 30,
                  "the upload to be in flight")
         assert api("DELETE", delete_path).status_code == 200
     finally:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from api.services.farm import farm_view
 from shared.models import GENERATED_VIDEO, Asset, Project, RenderJob, utcnow
 from shared.queue import QUEUES, BrokerView
+from shared.states import JobState
 
 
 def add_render(db, owner_id: str, state: str, error: str | None = None, progress: float = 0.0,
@@ -30,8 +31,8 @@ def test_others_renders_show_no_owner_id_or_file_name(db, make_user):
     owner_email = f"owner-{uuid.uuid4().hex[:8]}@example.com"
     owner, viewer = make_user(owner_email)[0], make_user()[0]
     reason = f"source {owner}/x/y.mp4 of {owner_email} is gone"
-    failed = add_render(db, owner, "failed", error=reason)
-    running = add_render(db, owner, "rendering", progress=0.25, worker_id="worker1@host:4242")
+    failed = add_render(db, owner, JobState.FAILED, error=reason)
+    running = add_render(db, owner, JobState.RENDERING, progress=0.25, worker_id="worker1@host:4242")
     broker = BrokerView({name: 0 for name in QUEUES}, {"worker1@host": ["media", "render.cpu"]})
 
     with db.sessionmaker() as session:
@@ -45,7 +46,7 @@ def test_others_renders_show_no_owner_id_or_file_name(db, make_user):
     assert their_failure.error == "source …/x/y.mp4 of … is gone"
     assert (their_failure.mine, their_failure.asset_id, their_failure.filename) == (False, None, None)
     their_run = next(r for r in theirs.running if r.worker == "worker1@host" and r.progress == 0.25)
-    assert (their_run.mine, their_run.asset_id, their_run.state) == (False, None, "rendering")
+    assert (their_run.mine, their_run.asset_id, their_run.state) == (False, None, JobState.RENDERING)
 
     my_failure = next(f for f in mine.failures if f.asset_id == failed)
     assert (my_failure.error, my_failure.filename, my_failure.mine) == (reason, "secret-plans.mp4", True)
@@ -56,12 +57,12 @@ def test_others_renders_show_no_owner_id_or_file_name(db, make_user):
 
 def test_old_failures_drop_off_and_queued_renders_are_counted(db, make_user):
     owner = make_user()[0]
-    add_render(db, owner, "failed", error="long ago")
+    add_render(db, owner, JobState.FAILED, error="long ago")
     later = utcnow() + timedelta(hours=25)
     with db.sessionmaker() as session:
         before = farm_view(session, owner, BrokerView(None, None), later)
         queued = {q.name: q.queued_renders for q in before.queues}
-    add_render(db, owner, "queued")
+    add_render(db, owner, JobState.QUEUED)
     with db.sessionmaker() as session:
         after = farm_view(session, owner, BrokerView(None, None), later)
     assert all(f.error != "long ago" for f in before.failures)
