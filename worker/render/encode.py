@@ -85,7 +85,7 @@ def gop_frames(fps: Fraction) -> int:
 
 @dataclass(frozen=True)
 class VideoSettings:
-    """What decides the video encoder's output: the same settings, the same SPS/PPS."""
+    """What decides the video encoder's output: the same settings, the same stream headers."""
 
     codec: str
     size: tuple[int, int]
