@@ -19,6 +19,7 @@ from worker.render import (PieceMismatchError, PieceSpan, RenderCanceled, join, 
                            render_in_pieces, render_piece, sound_sources, sources_for,
                            timeline_from_dict, timeline_to_dict)
 from worker.render.bitstream import avcc_parameter_sets, vp9_key_frame_header
+from worker.render.encode import gop_frames
 from worker.render.timeline import Timeline
 
 from .conftest import base_edit, clip, overlay
@@ -67,6 +68,24 @@ def test_plan_pieces_whole_gops_about_chunk_seconds_long():
     assert len(uneven) == 8 and [s.index for s in uneven] == list(range(8))
     assert all(s.start % 60 == 0 for s in uneven) and uneven[-1].end == 1000
     assert max(s.frames for s in uneven) - min(s.frames for s in uneven) <= 60 + 20
+
+
+@pytest.mark.parametrize("fps", [Fraction(30), Fraction(25), Fraction(24000, 1001)])
+def test_plan_pieces_cover_every_frame_once_on_keyframes(fps):
+    gop = gop_frames(fps)
+    for chunk in (2, 5, 30):
+        piece = max(1, round(chunk * fps / gop)) * gop
+        for total in range(1, 4000, 37):
+            spans, _ = plan_pieces(_timeline(total, fps), chunk)
+            assert spans[0].start == 0 and spans[-1].end == total
+            assert all(a.end == b.start and a.index + 1 == b.index
+                       for a, b in zip(spans, spans[1:]))
+            assert all(s.start % gop == 0 and s.frames > 0 for s in spans)
+            if total <= 2 * piece:
+                assert len(spans) == 1
+            else:  # about `chunk` seconds each: within a GOP of total / count
+                assert len(spans) == round(total / piece)
+                assert all(abs(s.frames - total / len(spans)) <= gop for s in spans)
 
 
 def test_plan_pieces_keeps_gpu_renders_whole_and_refuses_tiny_pieces():
