@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, request
@@ -39,18 +40,26 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def reject_nul(value: Any) -> None:
-    """PostgreSQL text cannot hold NUL; no field of ours needs one."""
+# A lone surrogate ("\ud800" in JSON) is no character: UTF-8 cannot encode it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def reject_unstorable(value: Any) -> None:
+    """Text a database cannot store: NUL (PostgreSQL text cannot hold it; no field of ours
+    needs one) and lone surrogates (not Unicode text at all)."""
     if isinstance(value, str):
         if "\x00" in value:
             raise MalformedBody("NUL characters are not accepted")
+        if _SURROGATE.search(value):
+            raise MalformedBody("the body has a lone surrogate (\\ud800-\\udfff), which is no "
+                                "character")
     elif isinstance(value, dict):
         for key, item in value.items():
-            reject_nul(key)
-            reject_nul(item)
+            reject_unstorable(key)
+            reject_unstorable(item)
     elif isinstance(value, list):
         for item in value:
-            reject_nul(item)
+            reject_unstorable(item)
 
 
 class StrictJSONProvider(DefaultJSONProvider):
@@ -60,7 +69,7 @@ class StrictJSONProvider(DefaultJSONProvider):
         try:
             value = json.loads(s, parse_constant=_no_constants, parse_float=_finite_float,
                                **kwargs)
-            reject_nul(value)
+            reject_unstorable(value)
         except RecursionError:
             raise MalformedBody("JSON nested too deeply") from None
         return value
@@ -83,7 +92,7 @@ def parse_body(model: type[M]) -> M:
     """A validated `model`; pydantic's ValidationError becomes a 422 naming `body.<field>`."""
     if request.mimetype in FORM_TYPES:
         fields = request.form.to_dict()
-        reject_nul(fields)
+        reject_unstorable(fields)
         return model.model_validate(fields)
     return model.model_validate(json_payload())
 
@@ -107,6 +116,15 @@ def body_doc(model: type[BaseModel], form: bool = False) -> dict:
     if form:
         content["application/x-www-form-urlencoded"] = {"schema": schema}
     return {"requestBody": {"required": True, "content": content}}
+
+
+def upload_doc() -> dict:
+    """OpenAPI `requestBody` for a view that streams a multipart `file` (`receive_file`)."""
+    schema = {"type": "object", "required": ["file"],
+              "properties": {"file": {"type": "string", "format": "binary", "minLength": 1,
+                                      "description": "the media file's bytes (not empty)"}}}
+    return {"requestBody": {"required": True,
+                            "content": {"multipart/form-data": {"schema": schema}}}}
 
 
 def component_schemas(*models: type[BaseModel]) -> dict[str, dict]:

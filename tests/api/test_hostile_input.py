@@ -31,6 +31,15 @@ def test_numbers_past_a_float_are_400(client, auth, number):
     assert listed.status_code == 200 and listed.json == []
 
 
+def test_lone_surrogates_are_400(client, auth):
+    """A JSON "\\udc00" parses to a str that UTF-8 cannot encode: no text field may hold it."""
+    body = '{"name": "n", "description": "d", "data": {"x": "a\\udc00b"}}'
+    response = client.post("/projects", data=body, content_type="application/json", headers=auth)
+    assert response.status_code == 400, response.json
+    assert "surrogate" in response.json["detail"]
+    assert client.get("/projects", headers=auth).json == []
+
+
 @pytest.mark.parametrize("as_form", [False, True])
 def test_nul_characters_are_400(client, auth, as_form):
     fields = {"name": "bad\x00name", "description": "d"}
