@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import redis
-from flask_openapi3 import Info, OpenAPI
+from flask_openapi3 import Info
 from flask_openapi3.models import Schema
 
 from shared import finishes, logs
@@ -14,6 +14,7 @@ from shared.storage import open_storage
 
 from . import auth, body, errors, metrics
 from .context import Services, close_session
+from .openapi import CanopyOpenAPI
 from .schemas import ValidationErrorOut
 
 SECURITY_SCHEMES = {
@@ -22,9 +23,9 @@ SECURITY_SCHEMES = {
 }
 
 
-def create_app(settings: Settings | None = None) -> OpenAPI:
+def create_app(settings: Settings | None = None) -> CanopyOpenAPI:
     settings = settings or Settings.from_env()
-    app = OpenAPI(
+    app = CanopyOpenAPI(
         __name__,
         info=Info(title="Canopy", version="1.0", description="A Video-Jungle-compatible render farm"),
         doc_prefix="/docs",
@@ -58,7 +59,7 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     return app
 
 
-def _register_blueprints(app: OpenAPI) -> None:
+def _register_blueprints(app: CanopyOpenAPI) -> None:
     from .routes import (assets, edits, farm, files, health, metrics, projects, prompts, ui,
                          users, video_files, webhooks)
 

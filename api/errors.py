@@ -72,7 +72,8 @@ def init_app(app: Flask) -> None:
         # A description of our own says what is wrong (a malformed multipart body); werkzeug's
         # stock ones are prose for browsers, where FastAPI answers the bare name ("Not Found").
         stock = exc.description == type(exc).description
-        return json_error(exc.code or 500, exc.name if stock else exc.description)
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}  # Allow
+        return json_error(exc.code or 500, exc.name if stock else exc.description, headers)
 
     @app.errorhandler(IntegrityError)
     def _raced(exc: IntegrityError):

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
+    Strict,
+    WithJsonSchema,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -55,6 +57,11 @@ _MEDIA_EXTENSIONS = {"mp4", "mov", "webm", "mkv", "m4v", "avi", "mpg", "mpeg", "
 # ASCII digits only: Python's \d, int() and float() also take other scripts' digits ("٣").
 _TIME_RE = re.compile(r"(?:([0-9]+):)?(?:([0-9]+):)?([0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_BLANK = " \t\n\r"  # what may surround a time or a number in a string (JSON's whitespace)
+# The same forms for the API document (JSON Schema's regex dialect).
+_NUMBER_PATTERN = r"[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
+_TIME_PATTERN = (r"^[ \t\n\r]*(([0-9]+:)?([0-9]+:)?([0-9]+(\.[0-9]*)?|\.[0-9]+)|"
+                 + _NUMBER_PATTERN + r")[ \t\n\r]*$")
 
 
 def parse_time(value: Any) -> float:
@@ -66,7 +73,7 @@ def parse_time(value: Any) -> float:
     if not isinstance(value, (int, float, str)):
         raise ValueError("a time must be a string or a number of seconds")
     try:  # a bare JSON integer or an hours field may be too large for any float
-        seconds = float(value) if not isinstance(value, str) else _parse_time_string(value.strip())
+        seconds = float(value) if not isinstance(value, str) else _parse_time_string(value.strip(_BLANK))
     except OverflowError:
         raise ValueError("a time must be finite") from None
     if seconds != seconds or seconds in (float("inf"), float("-inf")):
@@ -122,7 +129,15 @@ def _after(start_field: str, end_field: str):
     return field_validator(end_field)(check)
 
 
-Seconds = Annotated[float, BeforeValidator(parse_time)]
+Seconds = Annotated[float, BeforeValidator(parse_time), WithJsonSchema({"anyOf": [
+    {"type": "number", "minimum": 0},
+    {"type": "string", "pattern": _TIME_PATTERN, "description": "HH:MM:SS(.f), MM:SS(.f) or SS(.f)"},
+]})]
+# A JSON number, as the API document says: not true, false or "1" (pydantic's lax mode
+# takes them).
+Number = Annotated[float, Strict()]
+# JSON's true or false, as the schema says: not 0, 1 or "yes".
+Flag = Annotated[bool, Field(strict=True)]
 SourceId = Annotated[str, BeforeValidator(_uuid)]
 
 
@@ -152,10 +167,23 @@ class _Part(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+def _level(value: Any) -> Any:
+    if isinstance(value, bool) or (isinstance(value, str)
+                                   and not _NUMBER_RE.fullmatch(value.strip(_BLANK))):
+        raise ValueError("a level must be a number 0-2, or one in a string (\"0.5\")")
+    return float(value) if isinstance(value, str) else value
+
+
+# The Video Jungle docs send levels as strings ("0.5").
+Level = Annotated[float, BeforeValidator(_level), Field(ge=0.0, le=2.0), WithJsonSchema({
+    "anyOf": [{"type": "number", "minimum": 0, "maximum": 2},
+              {"type": "string", "pattern": f"^[ \\t\\n\\r]*{_NUMBER_PATTERN}[ \\t\\n\\r]*$"}]})]
+
+
 class AudioLevel(_Part):
     """A level over a time range (clip source time, or output time for overlays)."""
 
-    audio_level: float = Field(ge=0.0, le=2.0)
+    audio_level: Level
     start_time: Optional[Seconds] = None
     end_time: Optional[Seconds] = None
 
@@ -168,9 +196,9 @@ Levels = Annotated[list[AudioLevel], BeforeValidator(_none_is_empty)]
 class Crop(_Part):
     """Cover the frame, then take a window 1/zoom of it, moved by position × margin."""
 
-    zoom: float = Field(1.0, ge=0.1, le=10.0)
-    position_x: float = Field(0.0, ge=-1.0, le=1.0)
-    position_y: float = Field(0.0, ge=-1.0, le=1.0)
+    zoom: Number = Field(1.0, ge=0.1, le=10.0)
+    position_x: Number = Field(0.0, ge=-1.0, le=1.0)
+    position_y: Number = Field(0.0, ge=-1.0, le=1.0)
 
 
 class Clip(_Part):
@@ -195,7 +223,7 @@ class AudioOverlay(_Part):
     audio_end_time: Optional[Seconds] = None
     audio_levels: Levels = Field(default_factory=list)
     source_start_time: Seconds = 0.0  # (ext) where in the source it starts playing
-    loop: bool = False  # (ext) repeat a source shorter than its window
+    loop: Flag = False  # (ext) repeat a source shorter than its window
 
     _end_after_start = _after("audio_start_time", "audio_end_time")
 
@@ -229,7 +257,7 @@ class RenderOptions(_Part):
 
     encoder: Annotated[Literal["auto", "cpu", "gpu"], BeforeValidator(_lower)] = "auto"
     preset: Optional[Annotated[str, Field(pattern=r"^[a-z0-9]{1,20}$")]] = None
-    crf: Optional[float] = Field(None, ge=0, le=63)
+    crf: Optional[Number] = Field(None, ge=0, le=63)
     # Seconds of output per piece, each rendered by any worker; 0 = one piece.
     # None: the worker's CANOPY_CHUNK_SECONDS.
     chunk_seconds: Annotated[Optional[float], Field(allow_inf_nan=False),
@@ -277,16 +305,17 @@ class VideoEdit(_Part):
 
     name: Optional[str] = Field(None, max_length=200)  # stored in a 200-character column
     description: Optional[str] = Field(None, max_length=10_000)
-    video_edit_version: Annotated[Literal["1.0"], BeforeValidator(_version)]
+    video_edit_version: Annotated[Literal["1.0"], BeforeValidator(_version),
+                                  WithJsonSchema({"enum": ["1.0", 1]})]
     video_output_format: Annotated[Literal["mp4", "mov", "webm"], BeforeValidator(_lower)]
     video_output_resolution: Annotated[str, BeforeValidator(_resolution)]
-    video_output_fps: float = Field(ge=1, le=120)
+    video_output_fps: Number = Field(ge=1, le=120)
     video_output_filename: str = Field(min_length=1, max_length=200)
-    skip_rendering: bool = False
+    skip_rendering: Flag = False
     video_series_sequential: list[Clip] = Field(min_length=1, max_length=500)
     audio_overlay: Annotated[list[AudioOverlay], BeforeValidator(_none_is_empty)] = Field(
         default_factory=list, max_length=50)
-    subtitles: Optional[bool] = None
+    subtitles: Optional[Flag] = None
     subtitle_from_audio_overlay: Optional[Any] = None
     auto_vertical_crop: Optional[
         Annotated[Literal["standard", "tight", "loose"], BeforeValidator(_lower)]

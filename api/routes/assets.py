@@ -6,15 +6,16 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from .. import readcache
 from ..auth import current_user
+from ..body import upload_doc
 from ..multipart import FileUpload
 from ..present import asset_out, asset_state
-from ..schemas import AssetCreate, AssetList, AssetOut, AssetPath, AssetStatus, Deleted, ProjectAssetPath
+from ..schemas import AssetCreate, AssetCreated, AssetList, AssetOut, AssetPath, AssetStatus, Deleted, ProjectAssetPath
 from ..services import assets as service
 
 bp = APIBlueprint("assets", __name__, abp_tags=[Tag(name="assets")])
 
 
-@bp.post("/projects/<uuid:project_id>/asset")
+@bp.post("/projects/<uuid:project_id>/asset", responses={201: AssetCreated})
 def create_asset(path: ProjectAssetPath, body: AssetCreate):
     """Create an asset: an upload slot, a presigned direct upload, or a link to a video file."""
     row, upload = service.create_asset(current_user(), path.project_id, body)
@@ -23,7 +24,8 @@ def create_asset(path: ProjectAssetPath, body: AssetCreate):
     return {"id": row.id, "upload_url": upload}, 201
 
 
-@bp.post("/assets/<uuid:asset_id>/upload", responses={200: AssetOut})
+@bp.post("/assets/<uuid:asset_id>/upload", responses={200: AssetOut},
+         openapi_extensions=upload_doc())
 def upload(path: AssetPath):
     """Upload the asset's bytes (multipart field `file`); the probe runs in the background."""
     upload = FileUpload.of(request)

@@ -7,7 +7,7 @@ from ..auth import current_user
 from ..body import body_doc, parse_body
 from ..paging import page_headers
 from ..present import project_out
-from ..schemas import Deleted, ProjectCreate, ProjectList, ProjectListQuery, ProjectOut, ProjectPath
+from ..schemas import Deleted, ProjectCreate, ProjectList, ProjectListQuery, ProjectOut, ProjectPath, ScriptList
 from ..services import projects as service
 
 bp = APIBlueprint("projects", __name__, url_prefix="/projects", abp_tags=[Tag(name="projects")])
@@ -41,7 +41,7 @@ def delete_project(path: ProjectPath):
     return Deleted(id=deleted).model_dump()
 
 
-@bp.get("/<uuid:project_id>/scripts")
+@bp.get("/<uuid:project_id>/scripts", responses={200: ScriptList})
 def list_project_scripts(path: ProjectPath):
     """Scripts of a project (Canopy stores none: generative scripts are not part of it)."""
     service.owned_project(current_user(), path.project_id)

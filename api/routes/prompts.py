@@ -6,7 +6,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from shared.errors import NotImplementedByCanopy
 
 from ..auth import current_user
-from ..schemas import Deleted, PromptCreate, PromptList, PromptOut, PromptPath
+from ..schemas import Deleted, ErrorOut, PromptCreate, PromptList, PromptOut, PromptPath
 from ..services import prompts as service
 
 bp = APIBlueprint("prompts", __name__, abp_tags=[Tag(name="prompts")])
@@ -38,7 +38,7 @@ def delete_prompt(path: PromptPath):
     return Deleted(id=service.delete_prompt(current_user(), path.prompt_id)).model_dump()
 
 
-@bp.post("/prompts/generate")
+@bp.post("/prompts/generate", responses={501: ErrorOut})
 def generate_prompt():
     """Not offered: Canopy renders edits, it has no generative models."""
     raise NotImplementedByCanopy(GENERATIVE)

@@ -5,9 +5,10 @@ from flask import request
 from flask_openapi3 import APIBlueprint, Tag
 
 from ..auth import current_user
+from ..body import upload_doc
 from ..multipart import FileUpload
 from ..present import video_file_out
-from ..schemas import (Deleted, VideoFileCreate, VideoFileList, VideoFileOut, VideoFilePath,
+from ..schemas import (AnalysisOut, Deleted, VideoFileCreate, VideoFileList, VideoFileOut, VideoFilePath,
                        VideoSearch)
 from ..services import video_files as service
 
@@ -22,21 +23,22 @@ def create_video_file(body: VideoFileCreate):
     return {**out, "video": out, "upload_url": upload_url}, 201
 
 
-@bp.post("/<uuid:video_file_id>/upload-video", responses={200: VideoFileOut})
+@bp.post("/<uuid:video_file_id>/upload-video", responses={200: VideoFileOut},
+         openapi_extensions=upload_doc())
 def upload_video(path: VideoFilePath):
     """Upload the bytes (multipart field `file`); the probe runs in the background."""
     upload = FileUpload.of(request)
     return video_file_out(service.upload_video(current_user(), path.video_file_id, upload)).model_dump()
 
 
-@bp.post("/<uuid:video_file_id>/analysis")
+@bp.post("/<uuid:video_file_id>/analysis", responses={200: AnalysisOut})
 def run_analysis(path: VideoFilePath):
     """Probe the stored file (again)."""
     row = service.request_analysis(current_user(), path.video_file_id)
     return {"id": row.id, "status": row.status, "analysis": list(row.analysis or [])}
 
 
-@bp.get("/<uuid:video_file_id>/analysis")
+@bp.get("/<uuid:video_file_id>/analysis", responses={200: AnalysisOut})
 def get_analysis(path: VideoFilePath):
     """The probe's findings."""
     row = service.owned_video_file(current_user(), path.video_file_id)

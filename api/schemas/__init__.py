@@ -4,10 +4,10 @@ Query/path models are named ...Query/...Path: `api.errors.request_part` relies o
 where a validation error is.
 """
 from .media import (  # noqa: F401
-    AssetCreate, AssetPath, AssetStatus, Pieces, ProjectAssetPath, VideoFileCreate, VideoFileOut,
+    AnalysisOut, AssetCreate, AssetPath, AssetStatus, Pieces, ProjectAssetPath, VideoFileCreate, VideoFileOut,
     VideoFileList, VideoFilePath, VideoSearch,
 )
 from .projects import (  # noqa: F401
-    AssetList, AssetOut, Deleted, PageQuery, ProjectList, PromptList, ProjectCreate, ProjectListQuery, ProjectOut, ProjectPath,
-    PromptCreate, PromptOut, PromptPath, UserOut, ValidationErrorOut,
+    AssetCreated, AssetList, AssetOut, Deleted, ErrorOut, PageQuery, ProjectList, PromptList, ProjectCreate, ProjectListQuery, ProjectOut, ProjectPath,
+    PromptCreate, PromptOut, PromptPath, ScriptList, UserOut, ValidationErrorOut,
 )

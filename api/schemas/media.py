@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationInfo, field_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StrictInt,
+                      ValidationInfo, field_validator)
+
+from shared.edit import Number
 
 from shared.models import GENERATED_VIDEO
 
@@ -54,17 +57,27 @@ class AssetCreate(BaseModel):
         return value
 
 
+def _iso_text(value):
+    # An ISO 8601 string, as the document says: pydantic's lax mode also takes a number.
+    if not isinstance(value, (str, datetime)):
+        raise ValueError("must be an ISO 8601 date-time string")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text)]
+
+
 class DurationFilter(BaseModel):
-    min: float = 0
-    max: float = 1e12
+    min: Number = 0
+    max: Number = 1e12
 
 
 class SearchFilters(BaseModel):
     duration: Optional[DurationFilter] = None
-    created_after: Optional[datetime] = None
-    created_before: Optional[datetime] = None
+    created_after: Optional[IsoDateTime] = None
+    created_before: Optional[IsoDateTime] = None
     tags: Optional[list[str]] = None
-    min_relevance: Optional[float] = None
+    min_relevance: Optional[Number] = None
 
 
 class VideoSearch(BaseModel):
@@ -73,11 +86,11 @@ class VideoSearch(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     query: Optional[str] = Field(None, max_length=1000)
-    limit: int = Field(10, ge=1, le=100)
+    limit: StrictInt = Field(10, ge=1, le=100)
     project_id: Optional[UUID] = None
     filters: Optional[SearchFilters] = None
-    include_segments: bool = True
-    include_related: bool = False
+    include_segments: bool = Field(True, strict=True)
+    include_related: bool = Field(False, strict=True)
     query_audio: Optional[str] = None
     query_img: Optional[str] = None
 
@@ -132,6 +145,15 @@ class AssetStatus(BaseModel):
     progress: float
     error: Optional[str]
     pieces: Optional[Pieces] = None  # (ext) null for a render in one piece
+
+
+class AnalysisOut(BaseModel):
+    """A video file's probe: its status and findings."""
+
+    id: str
+    status: str
+    error: Optional[str] = None
+    analysis: list[dict]
 
 
 class VideoFileList(RootModel[list[VideoFileOut]]):

@@ -6,7 +6,7 @@ Response models list every field the `videojungle` client's pydantic models requ
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
@@ -38,7 +38,7 @@ class ProjectCreate(BaseModel):
 
     name: str = Field(..., min_length=1, max_length=200)
     description: str = Field(..., max_length=10_000)
-    prompt_id: Optional[UUID] = None
+    prompt_id: Optional[UUID | Literal[""]] = Field(None, description="a blank form field is none")
     data: str | dict[str, Any] = ""
     template_key: Optional[str] = Field(None, max_length=200)
 
@@ -63,6 +63,12 @@ class ErrorItem(BaseModel):
     loc: list[str | int]
     msg: str
     type: str
+
+
+class ErrorOut(BaseModel):
+    """Every error but a 422: what went wrong, in words."""
+
+    detail: str
 
 
 class ValidationErrorOut(BaseModel):
@@ -130,6 +136,26 @@ class AssetOut(BaseModel):
     pieces: Optional[Pieces] = None
 
 
+class UploadTarget(BaseModel):
+    """Where the bytes go: a path relative to the API (multipart POST of `file`), or a
+    signed link to PUT them to as they are (`direct`)."""
+
+    url: str
+    method: Optional[str] = None
+    fields: Optional[dict] = None
+    headers: Optional[dict] = None
+    expires_in: Optional[int] = None
+
+
+class UploadSlot(BaseModel):
+    id: str
+    upload_url: UploadTarget
+
+
+class AssetCreated(RootModel[UploadSlot | AssetOut]):
+    """An upload slot for `file-no-chunk` and `direct`; the linked asset for `video-reference`."""
+
+
 class ProjectOut(BaseModel):
     id: str
     name: str
@@ -144,6 +170,10 @@ class ProjectOut(BaseModel):
     # Extensions.
     template_key: Optional[str] = None
     prompt_id: Optional[str] = None
+
+
+class ScriptList(RootModel[list[dict]]):
+    """A JSON array of scripts (Canopy stores none: it has no generative models)."""
 
 
 class ProjectList(RootModel[list[ProjectOut]]):

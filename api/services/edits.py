@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from shared.edit import EditSourceError, VideoEdit, check_sources, parse_edit
-from shared.errors import CanopyError, Conflict, NotFound, Unprocessable
+from shared.errors import Conflict, NotFound, Unprocessable
 from shared.jobs import request_cancel
 from shared.models import GENERATED_VIDEO, Asset, Edit, Project, RenderJob, utcnow
 from shared.queue import RENDER_CPU_QUEUE, RENDER_GPU_QUEUE, RENDER_TASK, send
@@ -161,7 +161,7 @@ def cancel_render(user: Caller, asset_id) -> Asset:
     session = get_session()
     job = session.execute(select(RenderJob).where(RenderJob.asset_id == asset.id)).scalar_one_or_none()
     if job is None:
-        raise CanopyError("only a render can be canceled")
+        raise Conflict("only a render can be canceled; this asset is not one")
     state = request_cancel(session, job.id)
     if state in (JobState.UPLOADED, JobState.FAILED):
         raise Conflict(f"too late to cancel: the render already ended {state}")

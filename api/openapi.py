@@ -1,0 +1,67 @@
+"""The API document: flask-openapi3's, from the views' models, plus what every view can answer
+without saying so: that it needs an API key, its errors, and the FastAPI-shaped 422.
+
+Which errors an operation can answer follows from its shape (a path id, a body, a write), so
+that a new view is documented like its neighbours.
+"""
+from __future__ import annotations
+
+from flask_openapi3 import OpenAPI
+
+from .schemas import ErrorOut
+
+REF = "#/components/schemas/{}"
+# Either scheme authenticates (api/auth.py); /health and the document itself need none.
+SECURITY = [{"ApiKey": []}, {"Bearer": []}]
+ERRORS = {
+    400: "Malformed request: JSON that does not parse, NUL characters or lone surrogates, "
+         "numbers out of range",
+    401: "No API key, or an unknown one",
+    404: "No such resource among the caller's (another owner's is not found either)",
+    409: "The resource's state forbids it now, or something the request names was "
+         "deleted while it ran",
+    413: "The body is larger than the limit (1 MiB; uploads: CANOPY_MAX_UPLOAD_BYTES)",
+    422: "A field breaks a rule: `detail` lists each one with its location",
+}
+CHANGES = {"post", "put"}  # they check, then write: a race, or the resource's state, says 409
+
+
+class CanopyOpenAPI(OpenAPI):
+    """flask-openapi3's app whose document also lists each operation's error answers."""
+
+    def generate_spec_json(self):
+        super().generate_spec_json()
+        document_errors(self.spec_json, self.validation_error_model.__name__)
+
+
+def document_errors(spec: dict, validation_model: str) -> None:
+    """Add security and the error answers to every operation of `spec`, in place. The 422
+    is replaced: flask-openapi3 declares an array, the API answers `{"detail": [...]}`."""
+    spec["components"]["schemas"][ErrorOut.__name__] = ErrorOut.model_json_schema()
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            operation["security"] = SECURITY
+            responses = operation.setdefault("responses", {})
+            errors = _errors_of(path, method, operation)
+            if 422 not in errors:  # flask-openapi3 adds one to every operation
+                responses.pop("422", None)
+            for status in sorted(errors):
+                schema = validation_model if status == 422 else ErrorOut.__name__
+                if status == 422 or str(status) not in responses:
+                    responses[str(status)] = {
+                        "description": ERRORS[status],
+                        "content": {"application/json": {"schema": {"$ref": REF.format(schema)}}},
+                    }
+
+
+def _errors_of(path: str, method: str, operation: dict) -> set[int]:
+    errors = {401}
+    if "{" in path:
+        errors.add(404)
+    if method in CHANGES:
+        errors |= {409, 422}
+    if "requestBody" in operation:
+        errors |= {400, 413, 422}
+    if any(parameter.get("in") == "query" for parameter in operation.get("parameters", [])):
+        errors.add(422)
+    return errors
