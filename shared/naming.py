@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 # A file name on disk is at most 255 bytes (ext4, XFS, APFS...): a name of 200 characters
 # may be 800 bytes of UTF-8. Keep well under, leaving room for the store's own suffixes.
@@ -24,3 +25,17 @@ def clean_filename(raw: str | None, default: str = "upload", limit: int = 200,
 def _cut(text: str, chars: int, max_bytes: int) -> str:
     """The longest prefix of `text` within `chars` characters and `max_bytes` UTF-8 bytes."""
     return text[:chars].encode()[:max_bytes].decode(errors="ignore")
+
+
+# An absolute path in quotes (as OSError and FFmpeg print them; spaces allowed), or else a
+# '/' that starts a word (not one inside a URL, "http://h/p", or a relative path), then
+# folders, then the last component, which is kept.
+_QUOTED_PATH = re.compile(r"(['\"])/(?:[^'\"\n]*/)?([^'\"/\n]*)\1")
+_PATH = re.compile(r"(?<![\w.:/~-])/(?:[^/\s'\"]+/)+([^/\s'\"]*)")
+
+
+def without_paths(text: str) -> str:
+    """`text` with every absolute path cut to its last component: a reason shown to clients
+    never tells where the server keeps its files ('/var/cache/renders/tmp1/out.mp4' → 'out.mp4')."""
+    text = _QUOTED_PATH.sub(lambda match: f"{match[1]}{match[2]}{match[1]}", text)
+    return _PATH.sub(lambda match: match[1] or "/", text)

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from shared import jobs
 from shared.db import Database
 from shared.cli import create_user
-from shared.models import Asset, Project, RenderJob, utcnow
+from shared.models import Asset, Project, RenderFinish, RenderJob, utcnow
 from shared.states import Beat, JobState
 from tests.conftest import postgres_database
 
@@ -218,3 +218,18 @@ def test_a_cancel_during_the_upload_is_honoured(db, job_id):
         assert jobs.standing(session, claim) == Beat.CANCELED
         assert jobs.mark_canceled(session, job_id)
     assert state(db, job_id) == (JobState.CANCELED, 1, JobState.CANCELED)
+
+
+def test_a_reason_is_stored_without_server_paths(db, job_id):
+    """The worker's reason is an exception's text; the job, its asset and its finish keep
+    only the file's name (issue 10, D6: "File name too long" showed the cache's path)."""
+    reason = "OSError: [Errno 36] File name too long: '/srv/canopy/var/cache/renders/tmp9/x.mp4'"
+    with db.session() as session:
+        claim = jobs.claim(session, job_id, "w", 30)
+        assert jobs.fail(session, claim, reason, retry=False) == JobState.FAILED
+    with db.session() as session:
+        job = session.get(RenderJob, job_id)
+        errors = [job.error, session.get(Asset, job.asset_id).error]
+        errors += session.execute(select(RenderFinish.error).where(
+            RenderFinish.job_id == job_id)).scalars().all()
+    assert errors == ["OSError: [Errno 36] File name too long: 'x.mp4'"] * 3

@@ -1,7 +1,7 @@
 """User-given file names are made safe before they become keys or headers."""
 import pytest
 
-from shared.naming import clean_filename
+from shared.naming import clean_filename, without_paths
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,16 @@ def test_clean_filename_fits_a_file_name_on_disk(raw, tmp_path):
     name = clean_filename(raw)
     assert len(name.encode()) <= 150 and name.encode().decode() == name
     (tmp_path / name).write_bytes(b"x")
+
+
+@pytest.mark.parametrize("raw, public", [
+    ("[Errno 36] File name too long: '/srv/var/cache/renders/tmpa1/😀😀.mp4'",
+     "[Errno 36] File name too long: '😀😀.mp4'"),
+    ("No such file or directory: '/my cache/x.part' -> '/my cache/out.mp4'",
+     "No such file or directory: 'x.part' -> 'out.mp4'"),
+    ("could not open /var/lib/canopy/objects/u/p/a/clip.mp4: EOF", "could not open clip.mp4: EOF"),
+    ("fetching http://example.com/a/b.mp4 failed", "fetching http://example.com/a/b.mp4 failed"),
+    ("source 9f0c: codec h264/aac, 1/30 s", "source 9f0c: codec h264/aac, 1/30 s"),
+])
+def test_reasons_never_show_server_paths(raw, public):
+    assert without_paths(raw) == public

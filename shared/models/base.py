@@ -4,7 +4,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, MetaData, String
+from sqlalchemy import DateTime, MetaData, String, Text
+from sqlalchemy.types import TypeDecorator
+
+from ..naming import without_paths
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Named constraints so Alembic migrations are the same on SQLite and PostgreSQL.
@@ -40,3 +43,14 @@ def id_column() -> Mapped[str]:
 
 def created_column() -> Mapped[datetime]:
     return mapped_column(DateTime, default=utcnow, nullable=False, index=True)
+
+
+class Reason(TypeDecorator):
+    """Text a client reads as why something failed (a job's, a media file's `error`). Every
+    write, ORM or Core, cuts server paths to their last component (`without_paths`)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else without_paths(value)

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Tex
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..states import JobState
-from .base import Base, created_column, id_column, utcnow
+from .base import Base, Reason, created_column, id_column, utcnow
 
 
 class Edit(Base):
@@ -52,7 +52,7 @@ class RenderJob(Base):
     worker_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Reason, nullable=True)
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # last send
     # When it was created or last requeued: its queue timeout counts from here.
     queued_at: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow, nullable=True)
@@ -86,6 +86,6 @@ class RenderPiece(Base):
     output_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
     # The most frames any attempt has rendered: progress never goes back on a retry.
     frames_done: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Reason, nullable=True)
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, id_column
+from .base import Base, Reason, id_column
 
 
 class RenderFinish(Base):
@@ -26,7 +26,7 @@ class RenderFinish(Base):
     project_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     edit_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     state: Mapped[str] = mapped_column(String(20), nullable=False)  # uploaded | failed | canceled
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Reason, nullable=True)
     finished_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     # From the render's creation to its first claim; from that claim to the finish (None:
     # never claimed); the output's length and size (uploaded renders only).

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, I
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..states import MediaState
-from .base import Base, created_column, id_column, utcnow
+from .base import Base, Reason, created_column, id_column, utcnow
 
 
 # The asset type of a render's output.
@@ -35,7 +35,7 @@ class ProbedMedia:
     sample_rate: Mapped[int | None] = mapped_column(Integer, nullable=True)
     channels: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default=MediaState.WAITING, nullable=False)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Reason, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 

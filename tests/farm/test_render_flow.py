@@ -74,3 +74,27 @@ def test_deferred_edit_flow(vj, api, seed_media, tmp_path):
     again = requests.get(latest["download_url"], timeout=60)
     assert again.status_code == 200 and again.content[4:8] == b"ftyp"
     assert vj.projects.get(project.id).asset_count == 2
+
+
+def test_an_output_name_of_195_emoji_renders(vj, api, tmp_path):
+    """780 bytes of UTF-8: the name is cut to fit a file name (issue 10, D6); before, the
+    render failed with "File name too long" and a reason showing the worker's paths."""
+    from urllib.parse import unquote
+
+    from tests.mediakit import make_video
+
+    video_id = upload(vj, make_video(tmp_path / "short.mp4", duration=1.0))
+    project = vj.projects.create("Emoji", "a long output name")
+    edit = seed_edit(video_id, video_id, video_id, resolution="160x90",
+                     video_output_filename="😀" * 195 + ".mp4", audio_overlay=[])
+    edit["video_series_sequential"] = [{"video_id": video_id, "type": "videofile",
+                                        "video_start_time": 0, "video_end_time": 1}]
+    started = vj.projects.render_edit(project.id, edit)
+    done = wait_finished(api, started["asset_id"])
+    assert done["status"] == JobState.UPLOADED, done
+    response = requests.get(done["download_url"], timeout=60)
+    name = unquote(response.headers["Content-Disposition"].split("filename*=UTF-8''")[1])
+    assert name.endswith(".mp4") and set(name[:-4]) == {"😀"} and len(name.encode()) <= 150
+    out = tmp_path / "out.mp4"
+    out.write_bytes(response.content)
+    assert read_video(out).frames == 30
