@@ -16,6 +16,7 @@ from shared.storage import ObjectNotFound, TooLarge
 
 from ..context import get_session, get_settings, get_storage, services
 from ..multipart import FileUpload
+from .waiting import settle_renders
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +93,16 @@ def claim_for_upload(row: Asset | VideoFile) -> str:
 
 
 def release_upload(row: Asset | VideoFile, previous: str) -> None:
-    """Give `row` back its former status; 404 when it was deleted meanwhile."""
-    model, session, row_id = type(row), get_session(), row.id
+    """Give `row` back its former status; 404 when it was deleted meanwhile. Renders that
+    waited for this upload then go on with the former file, or fail: none arrived."""
+    model, session, row_id, owner_id = type(row), get_session(), row.id, row.owner_id
     session.rollback()  # expires `row`: reading a deleted row's attributes would raise
     kept = session.execute(
         update(model).where(model.id == row_id).values(status=previous)).rowcount
     session.commit()
     if kept != 1:
         raise deleted_during_upload(row)
+    settle_renders(owner_id)
 
 
 def request_probe(row: Asset | VideoFile) -> Asset | VideoFile:

@@ -3,14 +3,19 @@ fails naming the source. Over HTTP without a worker; the analysis is written as 
 task writes it, then `settle_waiting` runs as the task runs it."""
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from shared import jobs
 from shared.models import RenderJob, VideoFile, utcnow
 from shared.states import JobState, MediaState
+from tests.livesrv import ApiCaller, wait_for
+
+BOUNDARY = "canopy-test-boundary"
 
 
 def one_clip(video_id: str, **top) -> dict:
@@ -152,3 +157,45 @@ def test_an_unknown_source_is_still_unknown(client, caller):
     refused = render(client, caller, one_clip("0b7e7a8e-5f6c-4d0a-9a57-3d4f2e1c0b9a"))
     assert refused.status_code == 422
     assert refused.json["detail"][0]["msg"] == "unknown video_id"
+
+
+def test_a_render_waiting_for_an_upload_that_breaks_off_fails(live_server, make_user):
+    """The edit is posted while the bytes arrive; then the client goes away mid-upload: the
+    render fails at once, naming the source (no reaper runs here to notice it later)."""
+    api = ApiCaller(live_server.url, make_user()[1])
+    video = api("POST", "/video-file", json={"name": "v", "filename": "v.mp4"}).json()
+    project = api("POST", "/projects", json={"name": "p", "description": "d"}).json()
+    halfway, break_off = threading.Event(), threading.Event()
+
+    def half_a_file():
+        yield (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
+               f"filename=\"v.mp4\"\r\nContent-Type: video/mp4\r\n\r\n").encode()
+        yield b"\0" * 512 * 1024
+        halfway.set()
+        break_off.wait(30)
+        raise ConnectionAbortedError("the client went away")
+
+    def send():
+        try:
+            requests.post(api.base_url + video["upload_url"], data=half_a_file(), timeout=60,
+                          headers={**api.headers,
+                                   "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+        except (ConnectionAbortedError, requests.RequestException):
+            pass  # the upload was meant to break off
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        assert halfway.wait(30)
+        wait_for(lambda: api("GET", f"/video-file/{video['id']}").json()["current_status"]
+                 == MediaState.PROCESSING, 30, "the upload to be in flight")
+        started = api("POST", f"/projects/{project['id']}/create-edit", json=one_clip(video["id"]))
+        assert started.status_code == 200, started.text
+    finally:
+        break_off.set()
+        sender.join(60)
+    status = f"/assets/{started.json()['asset_id']}/status"
+    wait_for(lambda: api("GET", status).json()["status"] != JobState.QUEUED, 30, "the render's end")
+    done = api("GET", status).json()
+    assert done["status"] == JobState.FAILED, done
+    assert done["error"] == f"source {video['id']} is not uploaded yet"
