@@ -68,23 +68,40 @@ def ui_sources(tmp_path_factory):
     ]
 
 
+def upload_and_probe(api: ApiCaller, path, slot: tuple[str, dict], send: str, row: str) -> str:
+    """POST the `slot` (url, body), send the file to `send`, wait until `row` is analysed.
+
+    `send` and `row` name the new row's id as {id}."""
+    made = api("POST", slot[0], json=slot[1]).json()["id"]
+    with open(path, "rb") as body:
+        sent = api("POST", send.format(id=made), files={"file": (path.name, body, "video/mp4")})
+    assert sent.status_code == 200, sent.text
+    wait_for(lambda: api("GET", row.format(id=made)).json()["status"] == "analyzed", 60,
+             f"probe of {path.name}")
+    return made
+
+
 def upload_asset(api: ApiCaller, project_id: str, path) -> str:
     """Upload a file as a project asset through the API and wait for its probe."""
-    asset = api("POST", f"/projects/{project_id}/asset",
-                json={"keyname": path.name, "upload_method": "file-no-chunk"}).json()
-    with open(path, "rb") as body:
-        assert api("POST", f"/assets/{asset['id']}/upload",
-                   files={"file": (path.name, body, "video/mp4")}).status_code == 200
-    wait_for(lambda: api("GET", f"/assets/{asset['id']}").json()["status"] == "analyzed", 60,
-             f"probe of {path.name}")
-    return asset["id"]
+    return upload_and_probe(api, path, (f"/projects/{project_id}/asset", {"keyname": path.name}),
+                            "/assets/{id}/upload", "/assets/{id}")
+
+
+def upload_library_file(api: ApiCaller, path) -> str:
+    """Upload a file to the caller's library (`/video-file`) and wait for its probe."""
+    return upload_and_probe(api, path, ("/video-file", {"name": f"library {path.name}",
+                                                        "filename": path.name}),
+                            "/video-file/{id}/upload-video", "/video-file/{id}")
 
 
 @pytest.fixture
 def owner_with_media(farm, make_user, ui_sources):
-    """A user with a project holding the two sources, uploaded and analysed through the API."""
+    """A user with a project holding the two sources, and the first in the library too,
+    uploaded and analysed through the API."""
     _, key = make_user()
     api = ApiCaller(farm.url, key)
     project = api("POST", "/projects", json={"name": "Rushes", "description": "two clips"}).json()
     assets = [upload_asset(api, project["id"], path) for path in ui_sources]
-    return {"key": key, "api": api, "project_id": project["id"], "assets": assets}
+    library = upload_library_file(api, ui_sources[0])
+    return {"key": key, "api": api, "project_id": project["id"], "assets": assets,
+            "library": library}

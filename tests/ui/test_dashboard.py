@@ -119,18 +119,32 @@ def test_a_422_is_shown_next_to_its_field_at_phone_width(farm, open_page, owner_
     assert page.errors == []
 
 
-def test_cancel_a_render(farm, open_page, owner_with_media):
+def test_a_stored_edit_reopened_rendered_again_and_canceled(farm, open_page, owner_with_media):
     first, second = owner_with_media["assets"]
     clips = [{"video_id": first if i % 2 else second, "type": "asset", "video_start_time": 0}
              for i in range(12)]
+    clips[0] = {"video_id": owner_with_media["library"], "type": "videofile", "video_start_time": 0}
     edit = {"video_edit_version": "1.0", "video_output_format": "mp4",
             "video_output_resolution": "1920x1080", "video_output_fps": 30,
-            "video_output_filename": "long.mp4", "video_series_sequential": clips}
+            "video_output_filename": "long.mp4", "video_series_sequential": clips,
+            "skip_rendering": True}
+    project_id = owner_with_media["project_id"]
+    stored = owner_with_media["api"]("POST", f"/projects/{project_id}/create-edit", json=edit)
+    assert stored.json()["asset_id"] is None
     page = open_page()
-    sign_in(page, farm.url, owner_with_media["key"], f"#/projects/{owner_with_media['project_id']}")
-    page.click("#tab-json")
-    page.fill("#edit-json", json.dumps(edit))
-    page.click("#render-button")
+    sign_in(page, farm.url, owner_with_media["key"], f"#/projects/{project_id}")
+    page.get_by_role("button", name="Open long.mp4 in the editor").click()
+    assert json.loads(page.input_value("#edit-json")) == edit
+    # The form shows its library clip under "Library", the project's under "This project".
+    page.click("#tab-form")
+    groups = page.eval_on_selector_all(
+        "#f-video_series_sequential-0-video_id optgroup",
+        "groups => groups.map((g) => [g.label, g.querySelectorAll('option').length])")
+    assert groups == [["This project", 2], ["Library", 1]]
+    assert page.input_value("#f-video_series_sequential-0-video_id") == owner_with_media["library"]
+    assert page.locator("#clips > li").count() == 12
+
+    page.get_by_role("button", name="Render long.mp4 again").click()
     page.wait_for_url("**/ui/#/renders/*")
     asset_id = page.url.rsplit("/", 1)[1]
     assert wait_status(page, "rendering", "uploading", "uploaded", "failed") == "rendering"

@@ -53,12 +53,17 @@ export function editBuilder(projectId) {
              h("span", { class: "field-error", id: `${id}-error` }));
   }
 
+  // The project's media first, then the caller's library (video files), each in a group.
   function sourceSelect(selected, audio) {
-    const select = h("select", {},
-      audio ? h("option", { value: "" }, "No music") : null,
-      sources.filter((s) => !audio || s.duration !== null).map((s) =>
+    const usable = sources.filter((s) => !audio || s.duration !== null);
+    const group = (kind, label) => {
+      const mine = usable.filter((s) => s.kind === kind);
+      return mine.length ? h("optgroup", { label }, mine.map((s) =>
         h("option", { value: s.id, selected: s.id === selected },
-          `${s.keyname}${s.duration !== null ? ` (${seconds(s.duration)})` : ""}`)));
+          `${s.name}${s.duration !== null ? ` (${seconds(s.duration)})` : ""}`))) : null;
+    };
+    const select = h("select", {}, audio ? h("option", { value: "" }, "No music") : null,
+                     group("asset", "This project"), group("videofile", "Library"));
     if (!audio && !sources.length) select.append(h("option", { value: "" }, "Upload media first"));
     return select;
   }
@@ -115,6 +120,8 @@ export function editBuilder(projectId) {
                             resolution: value("video_output_resolution"), fps: value("video_output_fps") });
   }
 
+  const kindOf = (id) => (sources.find((s) => s.id === id) || { kind: "asset" }).kind;
+
   // Numbers go as numbers; anything else as typed, so that the API names what is wrong.
   const number = (text) => (text !== "" && Number.isFinite(Number(text)) ? Number(text) : text);
 
@@ -127,7 +134,7 @@ export function editBuilder(projectId) {
       video_output_fps: number(output.fps),
       video_output_filename: output.filename,
       video_series_sequential: clips.map((c) => ({
-        video_id: c.id, type: "asset", video_start_time: c.start === "" ? 0 : number(c.start),
+        video_id: c.id, type: kindOf(c.id), video_start_time: c.start === "" ? 0 : number(c.start),
         ...(c.end === "" ? {} : { video_end_time: number(c.end) }),
         audio_levels: [{ audio_level: number(c.level) }],
       })),
@@ -243,7 +250,17 @@ export function editBuilder(projectId) {
   drawRest();
   return {
     element: form,
-    // New source list (the project's analysed media); what the user picked stays picked.
+    // Put an edit (a stored one) in the JSON editor, to change and render as a new edit.
+    load(edit) {
+      show("json");
+      clearErrors();
+      json.value = JSON.stringify(edit, null, 2);
+      jsonNote.textContent = "A stored edit: change it here (or in the form), then render it as a new edit.";
+      json.focus();
+      form.scrollIntoView({ block: "start" });
+    },
+    // New source list ({id, name, duration, kind: asset | videofile}, analysed media only);
+    // what the user picked stays picked.
     setSources(list) {
       const key = (xs) => xs.map((s) => `${s.id}:${s.duration}`).join(",");
       if (key(list) === key(sources)) return;

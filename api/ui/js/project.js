@@ -27,6 +27,8 @@ export async function projectPage(root, projectId, signal) {
   const edits = h("ul", { class: "edits", id: "edits" });
   const uploads = h("ul", { class: "uploads", id: "uploads" });
   const builder = editBuilder(project.id);
+  // The caller's library (uploaded with the client's video_files) can be used in edits too.
+  const { data: library } = await api("GET", "/video-file", { signal });
 
   let shown = "";
   const refresh = async () => {
@@ -45,8 +47,13 @@ export async function projectPage(root, projectId, signal) {
     const outputs = assets.filter((a) => a.asset_type === GENERATED).reverse();
     replace(renders, outputs.length ? outputs.map(renderItem)
       : h("li", { class: "muted" }, "No renders yet: build an edit below."));
-    replace(edits, editList.length ? editList.map(editItem) : h("li", { class: "muted" }, "No edits yet."));
-    builder.setSources(sources.filter((a) => a.status === "analyzed"));
+    replace(edits, editList.length ? editList.map(editItem(project.id, builder, error))
+      : h("li", { class: "muted" }, "No edits yet."));
+    builder.setSources([
+      ...sources.filter((a) => a.status === "analyzed")
+        .map((a) => ({ id: a.id, name: a.keyname, duration: a.duration, kind: "asset" })),
+      ...library.filter((v) => v.status === "analyzed")
+        .map((v) => ({ id: v.id, name: v.name, duration: v.duration, kind: "videofile" }))]);
     return pending;
   };
 
@@ -154,13 +161,24 @@ function renderItem(asset) {
     FINISHED.includes(asset.status) ? null : progressBar(asset.progress, `Progress of ${asset.keyname}`));
 }
 
-function editItem(edit) {
-  const data = edit.data || {};
-  const clips = (data.video_series_sequential || []).length;
-  return h("li", { class: "card row" },
-    h("div", { class: "grow" },
-      h("span", { class: "title" }, edit.name || data.video_output_filename || "Untitled edit"), " ",
-      statusBadge(edit.status),
-      h("p", { class: "small muted" }, `${clips} clip${clips === 1 ? "" : "s"} · ${data.video_output_resolution || ""} · ${when(edit.created_at)}`)),
-    edit.asset_id ? h("a", { href: `#/renders/${edit.asset_id}` }, "Latest render") : null);
+// An edit: its latest render, a new render of it, or its JSON back in the editor.
+function editItem(projectId, builder, error) {
+  return (edit) => {
+    const data = edit.data || {};
+    const clips = (data.video_series_sequential || []).length;
+    const title = edit.name || data.video_output_filename || "Untitled edit";
+    return h("li", { class: "card row" },
+      h("div", { class: "grow" },
+        h("span", { class: "title" }, title), " ", statusBadge(edit.status),
+        h("p", { class: "small muted" }, `${clips} clip${clips === 1 ? "" : "s"} · ${data.video_output_resolution || ""} · ${when(edit.created_at)}`)),
+      edit.asset_id ? h("a", { href: `#/renders/${edit.asset_id}` }, "Latest render") : null,
+      h("button", { type: "button", class: "secondary", "aria-label": `Open ${title} in the editor`,
+        onclick: () => builder.load(data) }, "Open in editor"),
+      h("button", { type: "button", "aria-label": `Render ${title} again`, onclick: async () => {
+        try {
+          const { data: started } = await api("POST", `/projects/${projectId}/edits/${edit.id}/render`);
+          location.hash = `#/renders/${started.asset_id}`;
+        } catch (err) { error.textContent = err.message; }
+      } }, "Render again"));
+  };
 }
