@@ -81,7 +81,7 @@ def test_sign_in_upload_edit_render_and_play(farm, make_user, open_page, ui_sour
     assert any(0 < value < 100 for value, status in seen if status == "rendering"), seen
     assert values == sorted(values) and values[-1] == 100, seen
 
-    page.wait_for_function("document.querySelector('#player').readyState >= 2", timeout=30_000)
+    page.wait_for_function("document.querySelector('#player')?.readyState >= 2", timeout=30_000)
     duration = page.eval_on_selector("#player", "video => video.duration")
     assert abs(duration - 6.0) <= 1 / FPS, duration
     download = page.get_attribute("#download", "href")
@@ -96,7 +96,8 @@ def test_sign_in_upload_edit_render_and_play(farm, make_user, open_page, ui_sour
 def test_a_422_is_shown_next_to_its_field_at_phone_width(farm, open_page, owner_with_media):
     page = open_page(PHONE)
     sign_in(page, farm.url, owner_with_media["key"], f"#/projects/{owner_with_media['project_id']}")
-    page.wait_for_selector("#f-video_series_sequential-0-video_id option[value]", state="attached")
+    page.wait_for_selector("#f-video_series_sequential-0-video_id option:not([value=''])",
+                           state="attached")  # the project's sources have been listed
     page.fill("#f-video_series_sequential-0-video_end_time", "9")  # the source has 4 s
     page.click("#render-button")
 
@@ -221,4 +222,12 @@ def test_projects_are_paged_created_and_deleted(farm, make_user, open_page):
     page.wait_for_selector("#create-error:not(:empty)")
     assert page.inner_text("#create-error") == "Give the project a name."
     assert owner("GET", "/projects").headers["X-Total-Count"] == "10"
+
+    # A project without media: the form says so at the clip's source, without asking the API.
+    page.get_by_role("link", name="Project 01").click()
+    page.click("#render-button")
+    page.wait_for_selector("#f-video_series_sequential-0-video_id-error:not(:empty)")
+    assert page.inner_text("#f-video_series_sequential-0-video_id-error") == (
+        "Upload media to this project first.")
+    assert owner("GET", f"/projects/{page.url.rsplit('/', 1)[1]}/edits").json() == []
     assert page.errors == []

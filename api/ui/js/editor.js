@@ -231,6 +231,11 @@ export function editBuilder(projectId) {
       }
     } else {
       edit = formEdit();
+      const unpicked = edit.video_series_sequential.map((c, i) => c.video_id ? null : i).filter((i) => i !== null);
+      if (unpicked.length) {  // said here: the API would only say "must be a UUID"
+        return showFieldErrors(unpicked.map((i) => ({ loc: ["body", "video_series_sequential", i, "video_id"],
+          msg: sources.length ? "Choose a source for this clip" : "Upload media to this project first" })));
+      }
     }
     submit.disabled = true;
     try {
