@@ -20,6 +20,26 @@ else:
 
 from prometheus_client import multiprocess  # noqa: E402
 
+if os.environ.get("CANOPY_LOG_FORMAT", "").strip().lower() == "json":
+    # gunicorn's own lines (boot, workers, the access log) as JSON too; the root logger is
+    # left to the app (shared.logs.configure), so its lines are not printed twice.
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": "INFO", "handlers": []},
+        "formatters": {"json": {"()": "shared.logs.JsonFormatter"}},
+        "handlers": {
+            "error": {"class": "logging.StreamHandler", "formatter": "json",
+                      "stream": "ext://sys.stderr"},
+            "access": {"class": "logging.StreamHandler", "formatter": "json",
+                       "stream": "ext://sys.stdout"},
+        },
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["error"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
+        },
+    }
+
 
 def child_exit(server, worker):
     multiprocess.mark_process_dead(worker.pid)

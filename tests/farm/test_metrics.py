@@ -130,3 +130,9 @@ def test_the_dashboard_charts_metrics_the_api_serves(app):
     charted = {re.sub(r"_(bucket|total)$", "", name)
                for expr in exprs for name in re.findall(r"\bcanopy_[a-z_]+", expr)}
     assert charted and charted <= served, charted - served
+
+
+def test_gunicorn_logs_json_lines_too(farm):
+    lines = [json.loads(line) for line in farm.log_path.read_text().splitlines()
+             if "Booting worker" in line]
+    assert len(lines) == 2 and {line["logger"] for line in lines} == {"gunicorn.error"}, lines
