@@ -135,4 +135,4 @@ def test_the_dashboard_charts_metrics_the_api_serves(app):
 def test_gunicorn_logs_json_lines_too(farm):
     lines = [json.loads(line) for line in farm.log_path.read_text().splitlines()
              if "Booting worker" in line]
-    assert len(lines) == 2 and {line["logger"] for line in lines} == {"gunicorn.error"}, lines
+    assert len(lines) >= 2 and {line["logger"] for line in lines} == {"gunicorn.error"}, lines
