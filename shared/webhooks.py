@@ -143,7 +143,9 @@ def end_try(session: Session, attempt: Try, status: int | None, error: str | Non
                                    RenderFinish.tries == attempt.number)
         .values(webhook_state=(DeliveryState.DELIVERED if delivered else
                                DeliveryState.FAILED if last else DeliveryState.PENDING),
-                status_code=status, last_error=None if delivered else (error or "")[:2000],
+                # the last answer a receiver gave stays when a later try gets none
+                status_code=RenderFinish.status_code if status is None else status,
+                last_error=None if delivered else (error or "")[:2000],
                 delivered_at=now if delivered else None,
                 next_try_at=None if wait is None else now + timedelta(seconds=wait))
     )
