@@ -211,15 +211,18 @@ def mark_canceled(session: Session, job_id: str) -> bool:
 
 
 def request_cancel(session: Session, job_id: str) -> JobState:
-    """Ask for a cancel: a waiting or queued job ends now; a running one when its attempt
-    next looks, and at the latest when it would finalize, which a cancel refuses, even
-    during the upload. A finished job is left as it is: its state says so."""
+    """Ask for a cancel: a job no attempt holds (waiting, queued, or a chunked render whose
+    pieces are out) ends now; a running one when its attempt next looks, and at the latest
+    when it would finalize, which a cancel refuses, even during the upload. A finished job
+    is left as it is: its state says so."""
     session.execute(
         update(RenderJob).where(RenderJob.id == job_id, _may_go(JobState.CANCELED))
         .values(cancel_requested=True)
     )
     ended = session.execute(
-        update(RenderJob).where(RenderJob.id == job_id, _may_go(JobState.CANCELED, PENDING))
+        update(RenderJob)
+        .where(RenderJob.id == job_id, RenderJob.lease_until.is_(None),
+               _may_go(JobState.CANCELED, {*PENDING, JobState.RENDERING}))
         .values(state=JobState.CANCELED)
     ).rowcount == 1
     state = _state(session, job_id)

@@ -3,6 +3,7 @@
     {owner}/video-files/{video file id}/...          a library file's uploads and thumbnails
     {owner}/{project id}/{asset id}/...              an asset's uploads and thumbnails
     {owner}/{project id}/{asset id}/attempt-{n}/     what render attempt n stores
+    {owner}/{project id}/{asset id}/pieces/          a chunked render's stored pieces
 
 A row owns its folder: deleting the row deletes the folder (a prefix), so nothing it stored
 stays behind, and a render attempt's folder is its own, so attempts never collide.
@@ -45,6 +46,16 @@ def thumbnail_key(key: str) -> str:
 def attempt_folder(asset: Asset, attempt: int) -> str:
     """Where render attempt `attempt` of the generated asset stores its output."""
     return f"{media_folder(asset)}attempt-{attempt}/"
+
+
+def pieces_folder(asset: Asset) -> str:
+    """Where a chunked render's pieces are stored until the join (deleted after it)."""
+    return f"{media_folder(asset)}pieces/"
+
+
+def piece_key(asset: Asset, index: int, attempt: int) -> str:
+    """Piece `index` as its attempt `attempt` stored it: attempts never collide."""
+    return f"{pieces_folder(asset)}{index:04d}-attempt-{attempt}.mp4"
 
 
 def client_asset_key(asset: Asset) -> str:

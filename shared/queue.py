@@ -27,6 +27,7 @@ WEBHOOK_TASK = "canopy.deliver_webhook"
 # Each worker process (a Celery node) keeps a key `canopy:worker:<node>` alive in Redis,
 # holding the queues it consumes; it expires when the worker stops renewing it.
 WORKER_KEY_PREFIX = "canopy:worker:"
+PIECE_TASK = "canopy.render_piece"  # args: job id, piece index; sent on the job's queue
 
 # Hard limit of one render; the broker's visibility timeout must exceed it plus the upload.
 RENDER_HARD_LIMIT_S = 6 * 3600

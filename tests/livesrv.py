@@ -44,6 +44,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "CANOPY_WEBHOOK_TIMEOUT": str(settings.webhook_timeout_seconds),
         "CANOPY_METRICS_TOKEN": settings.metrics_token,
         "CANOPY_LOG_FORMAT": settings.log_format,
+        "CANOPY_CHUNK_SECONDS": str(settings.chunk_seconds),
     }
     return {**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)}
 
@@ -98,18 +99,20 @@ class Worker:
     """A real Celery worker process, as the Procfile's `worker` line starts it."""
 
     def __init__(self, settings: Settings, log_dir: Path, queues: str = "media,render.cpu",
-                 name: str = "worker", extra_env: dict | None = None):
+                 name: str = "worker", extra_env: dict | None = None,
+                 wrap: list[str] | None = None):
         self.settings = settings
         self.queues = queues
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self.extra_env = extra_env or {}
+        self.wrap = wrap or []  # a command that runs it elsewhere (`ip netns exec NS`)
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", self.queues,
+            [*self.wrap, sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", self.queues,
              "--concurrency", "1", "--loglevel", "INFO", "-n", f"{self.name}@%h",
              "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=REPO_ROOT, env={**settings_env(self.settings), **self.extra_env},

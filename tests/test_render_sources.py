@@ -70,7 +70,8 @@ def test_a_source_analysed_again_since_the_job_read_it_is_fetched_anew(
     claim, video_id = queued_job(db, user_id, key, digest(SECOND))
     stale = {video_id: (key, digest(FIRST))}  # what the job read before that
 
-    local = fetch_sources(claim, SourceCache(context.storage(), str(tmp_path)), stale, never)
+    local = fetch_sources(SourceCache(context.storage(), str(tmp_path)), stale, never,
+                          lambda: load(claim).sources)
     with open(local[video_id], "rb") as fh:
         assert fh.read() == SECOND
 
@@ -82,8 +83,8 @@ def test_a_source_rewritten_without_analysis_is_refused(worker_context, db, make
     claim, video_id = queued_job(db, user_id, key, digest(FIRST))
 
     with pytest.raises(SourceChanged, match=f"source {video_id}: its stored file changed"):
-        fetch_sources(claim, SourceCache(context.storage(), str(tmp_path)),
-                      {video_id: (key, digest(FIRST))}, never)
+        fetch_sources(SourceCache(context.storage(), str(tmp_path)),
+                      {video_id: (key, digest(FIRST))}, never, lambda: load(claim).sources)
 
 
 def test_a_cancel_seen_while_fetching_stops_before_the_next_source(
@@ -94,7 +95,8 @@ def test_a_cancel_seen_while_fetching_stops_before_the_next_source(
     claim, video_id = queued_job(db, user_id, key, digest(FIRST))
     cache = SourceCache(context.storage(), str(tmp_path))
 
-    assert fetch_sources(claim, cache, {video_id: (key, digest(FIRST))}, lambda: True) is None
+    assert fetch_sources(cache, {video_id: (key, digest(FIRST))}, lambda: True,
+                         lambda: load(claim).sources) is None
     assert list((tmp_path / "sources").iterdir()) == []  # nothing was downloaded
 
 

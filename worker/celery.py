@@ -14,7 +14,8 @@ from shared.queue import HOOKS_QUEUE, RENDER_GPU_QUEUE, make_celery
 from . import context
 
 app = make_celery(context.settings(), name="canopy-worker")
-app.conf.include = ["worker.tasks.hooks", "worker.tasks.media", "worker.tasks.render"]
+app.conf.include = ["worker.tasks.hooks", "worker.tasks.media", "worker.tasks.render",
+                    "worker.tasks.pieces"]
 finishes.use_celery(app)  # finishes decided here send their webhook once committed
 
 

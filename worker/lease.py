@@ -54,10 +54,14 @@ class Lease:
             self._last = now
             try:
                 with context.db().session() as session:
-                    self.answer = jobs.heartbeat(session, self.claim, self.settings.lease_seconds,
-                                                 self.fraction, state=self.phase)
+                    self.answer = self.renew(session)
             except Exception:  # a database blip: the next beat renews the lease
                 log.warning("lease renewal of %s failed", self.claim.job_id, exc_info=True)
+
+    def renew(self, session) -> Beat:
+        """One heartbeat write: the lease renewed, the progress recorded; the answer."""
+        return jobs.heartbeat(session, self.claim, self.settings.lease_seconds, self.fraction,
+                              state=self.phase)
 
     @contextmanager
     def kept(self) -> Iterator["Lease"]:
@@ -68,7 +72,7 @@ class Lease:
             while not done.wait(self.settings.heartbeat_seconds):
                 self.beat()
 
-        thread = threading.Thread(target=keep, name=f"lease-{self.claim.job_id}", daemon=True)
+        thread = threading.Thread(target=keep, name=f"lease-{self.claim}", daemon=True)
         thread.start()
         try:
             yield self

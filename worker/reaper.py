@@ -11,8 +11,8 @@ import threading
 
 import redis
 
-from shared import finishes, jobs
-from shared.queue import RENDER_TASK, WORKER_KEY_PREFIX, send
+from shared import finishes, jobs, pieces
+from shared.queue import PIECE_TASK, RENDER_TASK, WORKER_KEY_PREFIX, send
 
 from . import context
 
@@ -28,12 +28,33 @@ def reap_once(celery) -> jobs.Reaped:
     if reaped.requeued or reaped.failed or reaped.resend:
         log.info("reaper: requeued %s, failed %s, re-sent %s",
                  reaped.requeued, reaped.failed, [j for j, _ in reaped.resend])
+    reap_pieces(celery)
     with context.db().session() as session:
         overdue = finishes.overdue_webhooks(session, settings.resend_after_seconds)
     for finish_id in overdue:
         finishes.send_webhook(celery, finish_id)
     if overdue:
         log.info("reaper: re-sent webhooks %s", overdue)
+    return reaped
+
+
+def reap_pieces(celery) -> pieces.Reaped:
+    """The pieces of chunked renders: requeue or fail those whose worker vanished, re-send
+    lost messages, and queue again the renders whose join nobody took."""
+    from .tasks.render import remove_pieces
+
+    settings = context.settings()
+    with context.db().session() as session:
+        reaped = pieces.reap(session, settings.resend_after_seconds)
+    for job_id, index, queue in reaped.resend:
+        send(celery, PIECE_TASK, [job_id, index], queue)
+    for job_id, queue in reaped.rejoin:
+        send(celery, RENDER_TASK, [job_id], queue)
+    for job_id in reaped.failed_jobs:
+        remove_pieces(job_id)
+    if reaped.requeued or reaped.failed_jobs or reaped.rejoin:
+        log.info("reaper: pieces requeued %s, renders failed %s, renders to join %s",
+                 reaped.requeued, reaped.failed_jobs, [j for j, _ in reaped.rejoin])
     return reaped
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from shared import keys
 from shared.edit import EditSourceError, VideoEdit, check_sources, parse_edit
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.jobs import request_cancel
@@ -12,7 +13,7 @@ from shared.sources import analysed, find_sources, not_ready, source_info
 from shared.states import JobState
 
 from ..auth import Caller
-from ..context import get_session, get_settings, services
+from ..context import get_session, get_settings, get_storage, services
 from .assets import owned_asset
 from .projects import owned_project
 from .waiting import settle_renders
@@ -165,5 +166,8 @@ def cancel_render(user: Caller, asset_id) -> Asset:
     state = request_cancel(session, job.id)
     if state in (JobState.UPLOADED, JobState.FAILED):
         raise Conflict(f"too late to cancel: the render already ended {state}")
+    if state == JobState.CANCELED and job.plan is not None:
+        # A chunked render's stored pieces (a piece stored later removes its own).
+        get_storage().delete_prefix(keys.pieces_folder(asset))
     session.refresh(asset)
     return asset

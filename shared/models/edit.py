@@ -62,6 +62,8 @@ class RenderJob(Base):
     frame_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # The first claim: the end of the time queued, the start of the render's wall time.
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # {"timeline": the laid-out timeline, "warnings": [...]}: what every piece renders from.
+    plan: Mapped[Any] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

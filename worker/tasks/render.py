@@ -22,7 +22,7 @@ from shared.models import Asset, RenderJob
 from shared.queue import RENDER_TASK, send
 from shared.sources import resolve
 from shared.states import Beat, JobState
-from worker.render import RenderCanceled, RenderError, RenderResult, render
+from worker.render import RenderCanceled, RenderError, RenderResult, plan, plan_pieces, render
 
 from .. import context
 from ..cache import SourceCache, SourceChanged
@@ -66,6 +66,8 @@ class Work:
     sources: Sources
     output_key: str
     filename: str
+    queue: str
+    plan: dict | None  # a chunked render's, once its first attempt wrote it
 
 
 @app.task(name=RENDER_TASK, bind=True)
@@ -78,20 +80,28 @@ def render_job(self, job_id: str) -> None:
         return  # another worker has it, or it ended: a duplicate message
     attempt = RenderAttempt(claim)
     attempt.steps.step("claimed", worker=worker_id)
+    attempt.steps.step("finished", outcome=run_attempt(attempt))
+
+
+def run_attempt(attempt) -> str:
+    """Run an attempt (of a job, a piece or a join); a failure ends it, retried or not."""
     try:
-        outcome = attempt.run()
+        return attempt.run()
     except JobDeleted:
-        outcome = STOPPED[Beat.DELETED]
+        return STOPPED[Beat.DELETED]
     except FINAL as exc:
-        outcome = attempt.end(_reason(exc), retry=False)
+        return attempt.end(_reason(exc), retry=False)
     except Exception as exc:  # an unexpected crash: another attempt may succeed
-        log.exception("render %s attempt %s crashed", job_id, claim.attempt)
-        outcome = attempt.end(_reason(exc), retry=True)
-    attempt.steps.step("finished", outcome=outcome)
+        log.exception("%s crashed", attempt)
+        return attempt.end(_reason(exc), retry=True)
 
 
 class RenderAttempt:
-    """One attempt at a claimed job: load, fetch, render, upload, finalize."""
+    """One attempt at a claimed job: load, fetch, render, upload, finalize.
+
+    A render longer than two pieces is planned here instead, and its pieces sent to any
+    worker (worker/tasks/pieces.py); a later attempt of it resumes that plan.
+    """
 
     def __init__(self, claim: jobs.Claim):
         self.claim = claim
@@ -99,15 +109,26 @@ class RenderAttempt:
         self.lease = Lease(claim)
         self.steps = StepLog(claim.job_id, claim.attempt)
 
+    def __str__(self) -> str:
+        return f"render {self.claim.job_id} attempt {self.claim.attempt}"
+
     def run(self) -> str:
+        from .pieces import start_pieces  # it builds on this module
+
         work = load(self.claim)
-        cache = SourceCache(context.storage(), self.settings.cache_dir)
+        if work.plan is not None:  # an earlier attempt cut it into pieces: resume those
+            return start_pieces(self, work, None)
         with self.lease.kept():
-            local = fetch_sources(self.claim, cache, work.sources, self.lease.stopped)
+            local = self.fetch(work.sources)
         if local is None:  # canceled, or the lease was lost, while fetching
             return self.stop()
         self.steps.step("sources_fetched", sources=len(local))
-        with tempfile.TemporaryDirectory(dir=self.scratch()) as tmp:
+        timeline, warnings = plan(work.edit, local, self.settings.max_output_seconds)
+        spans, notes = plan_pieces(timeline, work.edit.chunk_seconds(self.settings.chunk_seconds),
+                                   work.edit.video_output_format, work.edit.encoder)
+        if len(spans) > 1:
+            return start_pieces(self, work, (timeline, spans, warnings + notes))
+        with tempfile.TemporaryDirectory(dir=scratch()) as tmp:
             output = os.path.join(tmp, work.filename)
             try:
                 result = render(work.edit, local, output, on_progress=self.lease.progress,
@@ -115,6 +136,7 @@ class RenderAttempt:
                                 max_output_seconds=self.settings.max_output_seconds)
             except RenderCanceled:
                 return self.stop()
+            result.warnings += notes
             if self.lease.answer != Beat.OK:
                 return self.stop()
             self.steps.step("rendered", output_s=result.duration)
@@ -125,10 +147,9 @@ class RenderAttempt:
             self.steps.step("uploaded", bytes=size)
             return self.finalize(work, result, size)
 
-    def scratch(self) -> str:
-        path = os.path.join(self.settings.cache_dir, "renders")
-        os.makedirs(path, exist_ok=True)
-        return path
+    def fetch(self, wanted: Sources) -> dict[str, str] | None:
+        """Local copies of the sources `wanted`; None once the lease says stop."""
+        return local_sources(self.claim.job_id, wanted, self.lease.stopped)
 
     def start_upload(self) -> bool:
         with context.db().session() as session:
@@ -151,11 +172,7 @@ class RenderAttempt:
 
     def stop(self) -> str:
         """End the attempt on its lease's answer: canceled, lost, or deleted."""
-        if self.lease.answer == Beat.CANCELED:
-            with context.db().session() as session:
-                jobs.mark_canceled(session, self.claim.job_id)
-            return JobState.CANCELED
-        return STOPPED.get(self.lease.answer, STOPPED[Beat.LOST])
+        return stop_attempt(self.lease.answer, self.claim.job_id)
 
     def end(self, reason: str, retry: bool) -> str:
         """The attempt failed: requeue or fail the job, and remove what the attempt stored."""
@@ -168,13 +185,25 @@ class RenderAttempt:
         if state == Beat.DELETED:
             return STOPPED[Beat.DELETED]  # its folder went with its asset
         if folder and state != Beat.LOST:  # lost: a newer attempt's job, not this one's to tidy
-            try:  # what this attempt may have stored before it failed (never finalized)
-                context.storage().delete_prefix(folder)
-            except Exception:  # the store may be what failed; its objects are then orphans
-                log.warning("could not remove %s", folder, exc_info=True)
+            delete_prefix(folder)  # what this attempt may have stored (never finalized)
+            if state == JobState.FAILED:
+                remove_pieces(self.claim.job_id)
         if state == JobState.QUEUED:
             send(app, RENDER_TASK, [self.claim.job_id], queue)
         return f"{state}: {reason}"
+
+
+def stop_attempt(answer: Beat, job_id: str, acknowledge=None) -> str:
+    """An attempt (of a job, a piece or a join) stops on its lease's answer. A cancel ends
+    the job (`acknowledge(session)` first) and removes the pieces it stored."""
+    if answer != Beat.CANCELED:
+        return STOPPED.get(answer, STOPPED[Beat.LOST])
+    with context.db().session() as session:
+        if acknowledge is not None:
+            acknowledge(session)
+        jobs.mark_canceled(session, job_id)
+    remove_pieces(job_id)
+    return JobState.CANCELED
 
 
 def load(claim: jobs.Claim) -> Work:
@@ -183,22 +212,68 @@ def load(claim: jobs.Claim) -> Work:
         if job is None:
             raise JobDeleted(claim.job_id)
         asset = session.get(Asset, job.asset_id)
-        edit, _ = parse_edit(job.edit_data)
-        rows = resolve(session, job.owner_id, edit)
-        missing = set(edit.source_ids()) - set(rows)
-        if missing:
-            raise SourceGone(f"source {sorted(missing)[0]} was deleted or is no longer analysed")
-        return Work(edit=edit, sources={i: (r.storage_key, r.sha256) for i, r in rows.items()},
+        edit, sources = read_sources(session, job)
+        return Work(edit=edit, sources=sources,
                     output_key=keys.attempt_folder(asset, claim.attempt) + asset.filename,
-                    filename=asset.filename)
+                    filename=asset.filename, queue=job.queue, plan=job.plan)
 
 
-def fetch_sources(claim: jobs.Claim, cache: SourceCache, sources: Sources,
-                  stopped: Callable[[], bool]) -> dict[str, str] | None:
+def read_sources(session, job: RenderJob) -> tuple[VideoEdit, Sources]:
+    """The job's edit, and where each of its sources is stored (with its analysed hash)."""
+    edit, _ = parse_edit(job.edit_data)
+    rows = resolve(session, job.owner_id, edit)
+    missing = set(edit.source_ids()) - set(rows)
+    if missing:
+        raise SourceGone(f"source {sorted(missing)[0]} was deleted or is no longer analysed")
+    return edit, {i: (r.storage_key, r.sha256) for i, r in rows.items()}
+
+
+def scratch() -> str:
+    """Where attempts write their files (beside the source cache: the same disk)."""
+    path = os.path.join(context.settings().cache_dir, "renders")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def local_sources(job_id: str, wanted: Sources, stopped: Callable[[], bool]
+                  ) -> dict[str, str] | None:
+    """Local copies of the job's sources `wanted` (from this machine's cache), or None once
+    `stopped()`; a source analysed again since it was read is read again."""
+    def reload() -> Sources:
+        with context.db().session() as session:
+            job = session.get(RenderJob, job_id)
+            if job is None:
+                raise JobDeleted(job_id)
+            _, sources = read_sources(session, job)
+        return {i: source for i, source in sources.items() if i in wanted}
+
+    cache = SourceCache(context.storage(), context.settings().cache_dir)
+    return fetch_sources(cache, wanted, stopped, reload)
+
+
+def remove_pieces(job_id: str) -> None:
+    """Delete a chunked render's stored pieces: it ended (joined, failed or canceled)."""
+    with context.db().session() as session:
+        job = session.get(RenderJob, job_id)
+        asset = job and job.plan is not None and session.get(Asset, job.asset_id)
+        folder = asset and keys.pieces_folder(asset)
+    if folder:
+        delete_prefix(folder)
+
+
+def delete_prefix(folder: str) -> None:
+    try:
+        context.storage().delete_prefix(folder)
+    except Exception:  # the store may be what failed; its objects are then orphans
+        log.warning("could not remove %s", folder, exc_info=True)
+
+
+def fetch_sources(cache: SourceCache, sources: Sources, stopped: Callable[[], bool],
+                  reload: Callable[[], Sources]) -> dict[str, str] | None:
     """Local paths of the sources, or None once `stopped()` (checked before each source).
 
-    {id: (key, sha256)} is read again once if a source has changed: re-uploaded and
-    analysed again since the job read it, the new bytes are good."""
+    {id: (key, sha256)} is read again (`reload`) once if a source has changed: re-uploaded
+    and analysed again since the job read it, the new bytes are good."""
     def fetch_all(pairs: Sources) -> dict[str, str] | None:
         local = {}
         for sid, (key, sha) in pairs.items():
@@ -210,7 +285,7 @@ def fetch_sources(claim: jobs.Claim, cache: SourceCache, sources: Sources,
     try:
         return fetch_all(sources)
     except SourceChanged:
-        fresh = load(claim).sources
+        fresh = reload()
         if fresh == sources:
             raise  # rewritten without a new analysis
         return fetch_all(fresh)

@@ -1,0 +1,185 @@
+"""A chunked render's pieces: compare-and-set transitions, on SQLite and PostgreSQL.
+
+Named as "T: piece move --> J: what the job does".
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from shared import jobs, pieces
+from shared.models import Asset, RenderJob, RenderPiece, utcnow
+from shared.states import Beat, JobState
+from tests.test_jobs import queued_job
+
+RANGES = [(0, 60), (60, 120), (120, 150)]
+PLAN = {"timeline": {"fps": "30"}, "warnings": []}
+LATER = timedelta(seconds=60)
+
+
+@pytest.fixture
+def planned(db, make_user):
+    """A claimed job whose plan of three pieces is written: (job id, the plan's claim)."""
+    job_id = queued_job(db, make_user()[0])
+    with db.session() as session:
+        claim = jobs.claim(session, job_id, "coordinator", 30)
+        assert pieces.write_plan(session, claim, RANGES, PLAN) == [0, 1, 2]
+    return job_id, claim
+
+
+def job_row(db, job_id):
+    with db.session() as session:
+        job = session.get(RenderJob, job_id)
+        asset = session.get(Asset, job.asset_id)
+        return job, asset
+
+
+def piece_row(db, job_id, index) -> RenderPiece:
+    with db.session() as session:
+        return session.get(RenderPiece, (job_id, index))
+
+
+def ours(reaped: list, job_id: str) -> list:
+    """What a reaper round did to this test's job (the session's database has others)."""
+    return [item for item in reaped if (item[0] if isinstance(item, tuple) else item) == job_id]
+
+
+def render_and_store(session, job_id, index, worker="w"):
+    claim = pieces.claim_piece(session, job_id, index, worker, 30)
+    assert claim is not None
+    assert pieces.start_upload(session, claim, 30)
+    assert pieces.finish(session, claim, f"pieces/{index}", 30)
+    return claim
+
+
+def test_plan_written_once_releases_the_jobs_lease(db, planned):
+    job_id, claim = planned
+    job, asset = job_row(db, job_id)
+    assert (job.state, job.lease_until, job.frame_count, job.chunk_frames) == ("rendering", None, 150, 60)
+    assert job.plan == PLAN
+    assert (asset.pieces_total, asset.pieces_done) == (3, 0)
+    with db.session() as session:
+        render_and_store(session, job_id, 1)
+        # A later attempt of the job keeps the plan and the stored piece.
+        job = session.get(RenderJob, job_id)
+        job.state, job.lease_until = "rendering", utcnow() + LATER
+        session.commit()
+        assert pieces.write_plan(session, claim, [(0, 75), (75, 150)], {}) == [0, 2]
+        assert [p.frames for p in pieces.pieces(session, job_id)] == [60, 60, 30]
+
+
+def test_T_piece_claimed_twice__J_one_worker_renders_it(db, planned):
+    job_id, _ = planned
+    with db.session() as session:
+        first = pieces.claim_piece(session, job_id, 0, "w1", 30)
+        second = pieces.claim_piece(session, job_id, 0, "w2", 30)
+    assert first == pieces.PieceClaim(job_id, 0, 1) and second is None
+    assert piece_row(db, job_id, 0).worker_id == "w1"
+
+
+def test_T_piece_stored_last__J_exactly_one_join(db, planned):
+    job_id, _ = planned
+    with db.session() as session:
+        render_and_store(session, job_id, 0)
+        render_and_store(session, job_id, 1)
+        assert pieces.take_join(session, job_id, "early", 30) is None  # a piece is missing
+        render_and_store(session, job_id, 2)
+        winners = [pieces.take_join(session, job_id, f"w{i}", 30) for i in range(3)]
+    assert [w is not None for w in winners] == [True, False, False]
+    job, asset = job_row(db, job_id)
+    assert job.worker_id == "w0" and job.lease_until is not None
+    assert (asset.pieces_done, asset.progress) == (3, 1.0)
+    with db.session() as session:  # the joiner finishes the job as any attempt does
+        assert jobs.start_upload(session, winners[0], 30)
+        assert jobs.finalize(session, winners[0], "out.mp4", 10)
+    assert job_row(db, job_id)[1].status == "uploaded"
+
+
+def test_T_piece_retried__J_progress_never_goes_back(db, planned):
+    job_id, _ = planned
+    with db.session() as session:
+        one = pieces.claim_piece(session, job_id, 0, "w1", 30)
+        two = pieces.claim_piece(session, job_id, 1, "w2", 30)
+        assert pieces.heartbeat(session, one, 30, 45) == Beat.OK
+        assert pieces.heartbeat(session, two, 30, 30) == Beat.OK
+        assert job_row(db, job_id)[1].progress == 0.5  # 75 of 150 frames
+        assert pieces.fail(session, one, "crashed", retry=True) == "queued"
+        again = pieces.claim_piece(session, job_id, 0, "w3", 30)
+        assert again.attempt == 2
+        assert pieces.heartbeat(session, again, 30, 10) == Beat.OK
+        assert job_row(db, job_id)[1].progress == 0.5
+        assert pieces.heartbeat(session, again, 30, 60) == Beat.OK
+        assert job_row(db, job_id)[1].progress == 0.6
+        assert pieces.heartbeat(session, one, 30, 59) == Beat.LOST  # the old attempt
+
+
+def test_T_piece_lease_expires_three_times__J_fails_with_the_reason(db, planned):
+    job_id, _ = planned
+    for attempt in (1, 2, 3):
+        with db.session() as session:
+            claim = pieces.claim_piece(session, job_id, 2, f"w{attempt}", 30)
+            assert claim.attempt == attempt
+            reaped = pieces.reap(session, 300, now=utcnow() + LATER)
+        if attempt < 3:
+            assert ours(reaped.requeued, job_id) == [(job_id, 2)]
+            assert (job_id, 2, "render.cpu") in reaped.resend
+            assert piece_row(db, job_id, 2).state == "queued"
+    assert ours(reaped.failed_jobs, job_id) == [job_id]
+    job, asset = job_row(db, job_id)
+    assert job.state == asset.status == "failed"
+    assert asset.error.startswith("piece 3 failed: worker stopped renewing its lease")
+    with db.session() as session:  # the other pieces may no longer start
+        assert pieces.claim_piece(session, job_id, 0, "late", 30) is None
+
+
+def test_T_last_piece_stored_then_its_worker_died__J_queued_again_and_joined(db, planned):
+    job_id, _ = planned
+    with db.session() as session:
+        for index in range(3):
+            render_and_store(session, job_id, index)
+        # Its lease still covers the join's compare-and-set: nothing to reap yet.
+        assert ours(pieces.reap(session, 300).rejoin, job_id) == []
+        reaped = pieces.reap(session, 300, now=utcnow() + LATER)
+        assert ours(reaped.rejoin, job_id) == [(job_id, "render.cpu")]
+        claim = jobs.claim(session, job_id, "next", 30)
+        assert claim.attempt == 2
+        assert pieces.write_plan(session, claim, RANGES, PLAN) == []  # nothing to render again
+        assert pieces.take_join(session, job_id, "next", 30) == claim
+    assert [piece_row(db, job_id, i).attempt for i in range(3)] == [1, 1, 1]
+
+
+def test_T_queued_piece_message_lost__J_resent(db, planned):
+    job_id, _ = planned
+    with db.session() as session:
+        assert ours(pieces.reap(session, 300).resend, job_id) == []
+        resend = pieces.reap(session, 300, now=utcnow() + timedelta(seconds=400)).resend
+    assert sorted(ours(resend, job_id)) == [(job_id, i, "render.cpu") for i in range(3)]
+
+
+def test_T_cancel_while_pieces_render__J_canceled_at_once_pieces_stop(db, planned):
+    job_id, _ = planned
+    with db.session() as session:
+        running = pieces.claim_piece(session, job_id, 0, "w1", 30)
+        stored = render_and_store(session, job_id, 1)
+        # Nobody holds the job while its pieces render: the cancel ends it at once.
+        assert jobs.request_cancel(session, job_id) == "canceled"
+        assert pieces.heartbeat(session, running, 30, 10) == Beat.CANCELED
+        assert not pieces.start_upload(session, running, 30)
+        assert pieces.mark_canceled(session, running)
+        assert pieces.claim_piece(session, job_id, 2, "w2", 30) is None
+        assert pieces.take_join(session, job_id, "w2", 30) is None
+    assert job_row(db, job_id)[1].status == "canceled"
+    assert piece_row(db, job_id, 0).state == "canceled" and stored.attempt == 1
+
+
+def test_T_cancel_during_the_join__J_the_joiner_hears_it(db, planned):
+    job_id, _ = planned
+    with db.session() as session:
+        for index in range(3):
+            render_and_store(session, job_id, index)
+        joiner = pieces.take_join(session, job_id, "w", 30)
+        assert jobs.request_cancel(session, job_id) == "rendering"  # the joiner holds it
+        assert jobs.heartbeat(session, joiner, 30, 1.0) == Beat.CANCELED
+        assert jobs.mark_canceled(session, job_id)
+    assert job_row(db, job_id)[0].state == "canceled"

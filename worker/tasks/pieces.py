@@ -1,0 +1,224 @@
+"""A chunked render on the farm: the plan, one task per piece, and the one join.
+
+    render task (RenderAttempt): plan → pieces written, the job's lease released
+    piece task × N (PieceAttempt): claim, fetch only its sources, render, store
+    the last piece stored → take_join (compare-and-set) → JoinAttempt:
+        the sound once, the pieces' packets joined without re-encoding, upload, finalize
+
+Every piece is a job of its own (shared/pieces.py): any worker takes it, a dead worker's
+piece is requeued by the reaper, and only that piece is rendered again. The join holds the
+job's lease as any render attempt does, so a join that dies is retried by the job's next
+attempt, which finds every piece stored and joins at once.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import tempfile
+
+from shared import jobs, keys, pieces
+from shared.models import Asset, RenderJob, RenderPiece
+from shared.queue import PIECE_TASK, send
+from shared.states import Beat, JobState
+from worker.render import (PieceSpan, RenderCanceled, RenderResult, join, render_audio,
+                           render_piece, sound_sources, sources_for, timeline_from_dict,
+                           timeline_to_dict)
+
+from .. import context
+from ..celery import app
+from ..lease import Lease
+from .render import (JobDeleted, RenderAttempt, Work, load, local_sources, remove_pieces,
+                     run_attempt, scratch, stop_attempt, upload)
+
+log = logging.getLogger(__name__)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def start_pieces(attempt: RenderAttempt, work: Work, fresh) -> str:
+    """Write the plan (`fresh` = (timeline, spans, warnings); None: an earlier attempt wrote
+    it), release the job's lease, send the pieces not stored yet, and join at once when
+    every piece is stored already (the earlier attempt's join was lost)."""
+    job_id = attempt.claim.job_id
+    with context.db().session() as session:
+        if fresh is None:
+            ranges, plan = [(p.frame_start, p.frame_end) for p in pieces.pieces(session, job_id)], {}
+        else:
+            timeline, spans, warnings = fresh
+            ranges = [(span.start, span.end) for span in spans]
+            plan = {"timeline": timeline_to_dict(timeline), "warnings": warnings}
+        to_send = pieces.write_plan(session, attempt.claim, ranges, plan)
+        if to_send is None:
+            attempt.lease.answer = jobs.standing(session, attempt.claim)
+    if to_send is None:
+        return attempt.stop()
+    for index in to_send:
+        send(app, PIECE_TASK, [job_id, index], work.queue)
+    if to_send:
+        return f"cut into {len(ranges)} pieces; sent {len(to_send)}"
+    return try_join(job_id) or "every piece is stored; another process joins them"
+
+
+def try_join(job_id: str) -> str | None:
+    """Join the render if this process wins the join's compare-and-set; None if it did not."""
+    with context.db().session() as session:
+        claim = pieces.take_join(session, job_id, worker_id(), context.settings().lease_seconds)
+    if claim is None:
+        return None  # a piece is missing, or another process joins
+    return run_attempt(JoinAttempt(claim))
+
+
+@app.task(name=PIECE_TASK)
+def render_piece_task(job_id: str, index: int) -> None:
+    settings = context.settings()
+    with context.db().session() as session:
+        claim = pieces.claim_piece(session, job_id, index, worker_id(), settings.lease_seconds)
+    if claim is None:
+        return  # another worker has it, or its job ended: a duplicate or late message
+    attempt = PieceAttempt(claim)
+    log.info("%s: %s", attempt, run_attempt(attempt))
+    if attempt.stored:
+        joined = try_join(job_id)
+        if joined is not None:
+            log.info("render %s joined: %s", job_id, joined)
+
+
+class PieceLease(Lease):
+    """A piece's lease: renews the piece's row and records its frames done."""
+
+    def __init__(self, claim: pieces.PieceClaim):
+        super().__init__(claim)  # type: ignore[arg-type]
+        self.frames = 0
+
+    def progress(self, done: int, total: int) -> None:
+        self.frames = done
+        self.beat()
+
+    def renew(self, session) -> Beat:
+        return pieces.heartbeat(session, self.claim, self.settings.lease_seconds, self.frames,
+                                state=self.phase)
+
+
+class PieceAttempt:
+    """One attempt at a claimed piece: fetch its own sources, render its frames, store them."""
+
+    def __init__(self, claim: pieces.PieceClaim):
+        self.claim = claim
+        self.settings = context.settings()
+        self.lease = PieceLease(claim)
+        self.stored = False
+
+    def __str__(self) -> str:
+        return f"render {self.claim.job_id} piece {self.claim.index} attempt {self.claim.attempt}"
+
+    def run(self) -> str:
+        work, span, key = self.load()
+        timeline = timeline_from_dict(work.plan["timeline"])
+        wanted = {sid: work.sources[sid] for sid in sources_for(timeline, span)}
+        with self.lease.kept():
+            local = local_sources(self.claim.job_id, wanted, self.lease.stopped)
+        if local is None:
+            return self.stop()
+        with tempfile.TemporaryDirectory(dir=scratch()) as tmp:
+            output = os.path.join(tmp, "piece.mp4")
+            try:
+                render_piece(work.edit, local, span, output, timeline=timeline,
+                             on_progress=self.lease.progress, should_cancel=self.lease.stopped)
+            except RenderCanceled:
+                return self.stop()
+            if self.lease.answer != Beat.OK or not self.start_upload():
+                return self.stop()
+            with self.lease.kept():
+                upload(key, output, "mp4")  # pieces are video-only mp4 files
+        with context.db().session() as session:
+            self.stored = pieces.finish(session, self.claim, key, self.settings.lease_seconds)
+        if not self.stored:  # its job ended, or the piece was taken over, meanwhile
+            context.storage().delete(key)
+            return "stored too late (its job ended or another attempt took it); removed"
+        return JobState.UPLOADED
+
+    def load(self) -> tuple[Work, PieceSpan, str]:
+        """The job's work, this piece's frames, and where this attempt stores them."""
+        with context.db().session() as session:
+            job = session.get(RenderJob, self.claim.job_id)
+            row = session.get(RenderPiece, (self.claim.job_id, self.claim.index))
+            if job is None or row is None:
+                raise JobDeleted(self.claim.job_id)
+            key = keys.piece_key(session.get(Asset, job.asset_id), row.index, self.claim.attempt)
+            span = PieceSpan(row.index, row.frame_start, row.frame_end)
+            job_claim = jobs.Claim(job.id, job.attempt)
+        return load(job_claim), span, key
+
+    def start_upload(self) -> bool:
+        with context.db().session() as session:
+            if pieces.start_upload(session, self.claim, self.settings.lease_seconds):
+                self.lease.phase = JobState.UPLOADING
+                return True
+            self.lease.answer = pieces.standing(session, self.claim)  # why not
+            return False
+
+    def stop(self) -> str:
+        """The lease said stop: a cancel ends the job and removes its stored pieces."""
+        return stop_attempt(self.lease.answer, self.claim.job_id,
+                            lambda session: pieces.mark_canceled(session, self.claim))
+
+    def end(self, reason: str, retry: bool) -> str:
+        """The piece's attempt failed: requeue the piece, or fail it and its job."""
+        with context.db().session() as session:
+            state = pieces.fail(session, self.claim, reason, retry=retry)
+            job = session.get(RenderJob, self.claim.job_id)
+            queue = job.queue if job is not None else None
+        if state == JobState.QUEUED:
+            send(app, PIECE_TASK, [self.claim.job_id, self.claim.index], queue)
+        elif state == JobState.FAILED:
+            remove_pieces(self.claim.job_id)  # a failed render's pieces
+        return f"{state}: {reason}"
+
+
+class JoinAttempt(RenderAttempt):
+    """The job's attempt that joins its stored pieces: the sound once, the pieces' packets
+    copied, then stored and finalized as any render's output."""
+
+    def __str__(self) -> str:
+        return f"join of render {self.claim.job_id} (attempt {self.claim.attempt})"
+
+    def run(self) -> str:
+        work = load(self.claim)
+        self.lease.fraction = 1.0  # every frame is rendered: progress stays where it is
+        timeline = timeline_from_dict(work.plan["timeline"])
+        with context.db().session() as session:
+            stored = pieces.pieces(session, self.claim.job_id)
+        fmt = work.edit.video_output_format
+        with tempfile.TemporaryDirectory(dir=scratch()) as tmp:
+            with self.lease.kept():
+                local = self.fetch({sid: work.sources[sid] for sid in sound_sources(timeline)})
+                paths = [self.download(piece, tmp) for piece in stored] if local else []
+            if local is None or self.lease.answer != Beat.OK:
+                return self.stop()
+            try:
+                sound = render_audio(work.edit, local, os.path.join(tmp, f"sound.{fmt}"),
+                                     timeline=timeline, should_cancel=self.lease.stopped)
+            except RenderCanceled:
+                return self.stop()
+            output = os.path.join(tmp, work.filename)
+            spans = [PieceSpan(p.index, p.frame_start, p.frame_end) for p in stored]
+            joined = join(paths, spans, sound.output, output, fmt, timeline.fps)
+            if self.lease.answer != Beat.OK or not self.start_upload():
+                return self.stop()
+            with self.lease.kept():
+                size = upload(work.output_key, output, fmt)
+            result = RenderResult(output, joined.frames, sound.samples,
+                                  sound.samples / timeline.sample_rate, "libx264",
+                                  list(work.plan.get("warnings", [])))
+            outcome = self.finalize(work, result, size)
+        if outcome == JobState.UPLOADED:
+            remove_pieces(self.claim.job_id)  # joined: the pieces have served
+        return outcome
+
+    def download(self, piece: pieces.Piece, folder: str) -> str:
+        path = os.path.join(folder, f"piece{piece.index}.mp4")
+        context.storage().download_to(piece.output_key, path)
+        return path
