@@ -1,0 +1,102 @@
+"""Faults in a chunked render: a piece's worker killed, then the join's; a cancel.
+
+Each runs a farm of its own on PostgreSQL (3-second leases, a reaper every second), as
+tests/farm/test_faults.py does, with two workers so that pieces run side by side.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import requests
+from sqlalchemy import select
+
+from shared.models import RenderJob, RenderPiece
+from tests.farm.test_faults import prepare
+from tests.livesrv import wait_for
+from tests.render.measure import read_video
+
+PIECES = 10  # 20 s at 30 fps in pieces of 2 s (60 frames)
+
+
+def chunked(setup, resolution: str = "1280x720") -> str:
+    edit = setup.edit(20, resolution)
+    edit["render_options"] = {"chunk_seconds": 2}
+    response = setup.api("POST", f"/projects/{setup.project}/create-edit", json=edit)
+    assert response.status_code == 200, response.text
+    return response.json()["asset_id"]
+
+
+def piece_rows(setup, asset_id: str) -> list[RenderPiece]:
+    with setup.db.session() as session:
+        job_id = select(RenderJob.id).where(RenderJob.asset_id == asset_id).scalar_subquery()
+        return list(session.execute(select(RenderPiece).where(RenderPiece.job_id == job_id)
+                                    .order_by(RenderPiece.index)).scalars())
+
+
+def kill(worker_id: str) -> None:
+    os.kill(int(worker_id.rsplit(":", 1)[1]), signal.SIGKILL)
+
+
+def pieces_folder(setup, asset_id: str) -> Path:
+    asset = setup.asset(asset_id)
+    return (Path(setup.farm.settings.storage_url[len("file://"):]) / asset.owner_id
+            / asset.project_id / asset_id / "pieces")
+
+
+def test_kill_9_a_pieces_worker_then_the_joins(make_farm, fault_source, tmp_path):
+    setup = prepare(make_farm(workers=2), fault_source)
+    asset_id = chunked(setup)
+
+    def a_piece_under_way():
+        return next((p for p in piece_rows(setup, asset_id)
+                     if p.state == "rendering" and p.frames_done > 0), None)
+
+    victim = wait_for(a_piece_under_way, 120, "a piece under way", interval=0.05)
+    kill(victim.worker_id)
+
+    def joining():
+        job = setup.job(asset_id)
+        return job if job.plan and job.lease_until and job.state in ("rendering", "uploading") else None
+
+    joiner = wait_for(joining, 180, "the join", interval=0.01)
+    kill(joiner.worker_id)
+
+    done = setup.finished(asset_id)
+    assert done["status"] == "uploaded", done
+    job = setup.job(asset_id)
+    assert job.attempt == 2  # the plan's attempt (which joined), then one that joined again
+    attempts = {p.index: p.attempt for p in piece_rows(setup, asset_id)}
+    assert attempts == {i: 2 if i == victim.index else 1 for i in range(PIECES)}, attempts
+    assert setup.stored_files(asset_id) == ["attempt-2/out.mp4"]  # pieces gone, one output
+    out = tmp_path / "out.mp4"
+    out.write_bytes(requests.get(done["download_url"], timeout=30).content)
+    assert read_video(out).frames == 600
+
+
+def test_cancel_stops_every_piece_within_a_second(make_farm, fault_source):
+    setup = prepare(make_farm(workers=2), fault_source)
+    asset_id = chunked(setup)
+
+    def stored_and_running():
+        rows = piece_rows(setup, asset_id)
+        running = [p for p in rows if p.state == "rendering" and p.frames_done > 0]
+        return len(running) == 2 and any(p.state == "uploaded" for p in rows)
+
+    wait_for(stored_and_running, 120, "two pieces rendering, one stored", interval=0.05)
+    asked = time.monotonic()
+    assert setup.api("POST", f"/assets/{asset_id}/cancel").status_code == 200
+    assert setup.api("GET", f"/assets/{asset_id}/status").json()["status"] == "canceled"
+
+    def all_stopped():
+        return not any(p.state in ("rendering", "uploading") for p in piece_rows(setup, asset_id))
+
+    wait_for(all_stopped, 10, "every piece to stop", interval=0.02)
+    waited = time.monotonic() - asked
+    assert waited < 2, f"the pieces took {waited:.1f}s to stop"
+    assert setup.finished(asset_id)["status"] == "canceled"
+    wait_for(lambda: not list(pieces_folder(setup, asset_id).glob("*")), 10,
+             "the stored pieces to be deleted")
+    assert setup.job(asset_id).state == "canceled"
