@@ -1,0 +1,79 @@
+"""Workers on machines of their own: each in a network namespace, reaching PostgreSQL, Redis
+and the S3 store over its veth link. One machine is cut off mid-render; the render ends."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+
+import pytest
+import requests
+
+from shared.config import Settings
+from tests.farm.test_chunked_faults import PIECES, chunked, piece_rows
+from tests.farm.test_faults import prepare
+from tests.livesrv import Farm, MotoS3, RedisServer, Worker, wait_for
+from tests.netns import Host, usable
+from tests.render.measure import read_video
+
+
+@pytest.fixture
+def hosts():
+    """Two hosts of their own, deleted (with their links and forwarders) whatever happens."""
+    reason = usable()
+    if reason:
+        pytest.skip(reason)
+    subnet = (200 + secrets.randbelow(50), secrets.randbelow(250))
+    made = [Host(i, subnet) for i in (1, 2)]
+    try:
+        yield [host.create() for host in made]
+    finally:
+        for host in made:
+            host.delete()
+
+
+def test_a_host_cut_off_mid_render_loses_only_its_pieces(hosts, faults_database_url, tmp_path,
+                                                         fault_source):
+    redis, s3 = RedisServer(tmp_path), MotoS3(tmp_path)
+    redis.start()
+    s3.start()
+    settings = Settings(database_url=faults_database_url, redis_url=redis.url,
+                        storage_url=s3.url, secret_key="netns", cache_dir=str(tmp_path / "api"),
+                        lease_seconds=3, reap_interval_seconds=1, resend_after_seconds=4)
+    farm = Farm(settings, tmp_path, redis)
+    try:
+        farm.server.start()
+        for i, host in enumerate(hosts, 1):
+            seen_from_host = replace(
+                settings, database_url=host.reach(settings.database_url),
+                redis_url=host.reach(settings.redis_url), storage_url=host.reach(settings.storage_url),
+                cache_dir=str(tmp_path / f"host{i}"))
+            worker = Worker(seen_from_host, tmp_path, name=f"worker-host{i}", wrap=host.wrap)
+            worker.start()
+            farm.workers.append(worker)
+        setup = prepare(farm, fault_source)  # uploaded here, probed on a host over its link
+        asset_id = chunked(setup)
+
+        def on_first_host():
+            return [p for p in piece_rows(setup, asset_id) if p.state == "rendering"
+                    and p.frames_done > 0 and hosts[0].owns(int(p.worker_id.rsplit(":", 1)[1]))]
+
+        lost = wait_for(on_first_host, 120, "a piece rendering on host 1", interval=0.05)
+        hosts[0].cut()
+
+        done = setup.finished(asset_id, timeout=180)
+        assert done["status"] == "uploaded", done
+        rows = {p.index: p for p in piece_rows(setup, asset_id)}
+        assert len(rows) == PIECES and all(p.state == "uploaded" for p in rows.values())
+        for piece in lost:  # rendered again, on the host still connected
+            again = rows[piece.index]
+            assert again.attempt == piece.attempt + 1
+            assert hosts[1].owns(int(again.worker_id.rsplit(":", 1)[1]))
+        out = tmp_path / "out.mp4"
+        out.write_bytes(requests.get(done["download_url"], timeout=30).content)
+        assert read_video(out).frames == 600
+    finally:
+        for worker in farm.workers:
+            if worker.proc and worker.proc.poll() is None:
+                worker.kill()  # the cut-off one cannot shut down cleanly
+        farm.stop()
+        s3.stop()
