@@ -187,7 +187,11 @@ def test_sign_in_refuses_a_wrong_key_and_sign_out_forgets_the_key(farm, make_use
     assert page.evaluate("sessionStorage.getItem('canopy.key')") == key
     page.wait_for_selector("#who:text-matches('@example.com')")
 
-    page.get_by_role("button", name="Sign out").click()
+    # By keyboard: the new page's heading has the focus, the header's Sign out is just before it.
+    assert page.evaluate("document.activeElement.textContent") == "Projects"
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.activeElement.id") == "sign-out"
+    page.keyboard.press("Enter")
     page.wait_for_selector("h1:text-is('Sign in to Canopy')")
     assert page.evaluate("sessionStorage.length") == 0
     assert page.is_hidden("#nav")

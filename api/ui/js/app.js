@@ -1,6 +1,6 @@
 // The dashboard's shell: sign-in, the hash router, and the projects and farm pages.
 import { api, session, pause } from "./api.js";
-import { h, replace, progressBar, when, statusBadge, setTitle } from "./dom.js";
+import { h, replace, progressBar, when, statusBadge, setTitle, landed } from "./dom.js";
 import { projectPage } from "./project.js";
 import { renderPage } from "./render.js";
 
@@ -120,6 +120,7 @@ async function projectsPage(root, pageParam, signal) {
     h("span", { class: "page-of" }, `Page ${page} of ${pages} · ${total} project${total === 1 ? "" : "s"}`),
     page < pages ? h("a", { href: `#/projects?page=${page + 1}`, rel: "next" }, "Older →") : h("span"));
   replace(root, h("h1", {}, "Projects"), error, list, nav, createProjectForm());
+  landed(root);
 }
 
 function projectItem(project, error) {
@@ -168,6 +169,7 @@ async function farmPage(root, _param, signal) {
   const body = h("div", { id: "farm" }, h("p", { class: "muted" }, "Loading…"));
   replace(root, h("h1", {}, "Farm"), h("p", { class: "muted" },
     "The whole farm, updated every two seconds. Other people’s renders are shown without their names or files."), body);
+  landed(root);
   while (!signal.aborted) {
     try {
       const { data } = await api("GET", "/farm", { signal });

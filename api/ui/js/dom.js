@@ -71,3 +71,11 @@ export function when(iso) {
 export function setTitle(text) {
   document.title = `${text} · Canopy`;
 }
+
+// A page just drawn: focus its heading, so keyboard and screen-reader users start there.
+export function landed(root) {
+  const heading = root.querySelector("h1");
+  if (!heading) return;
+  heading.tabIndex = -1;
+  heading.focus({ preventScroll: true });
+}

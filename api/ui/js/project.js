@@ -1,7 +1,7 @@
 // A project: its media (upload by drop or picker, with progress), its renders, its edits,
 // and the edit builder.
 import { api, upload, pause, FINISHED } from "./api.js";
-import { h, replace, progressBar, setProgress, statusBadge, seconds, bytes, when, setTitle } from "./dom.js";
+import { h, replace, progressBar, setProgress, statusBadge, seconds, bytes, when, setTitle, landed } from "./dom.js";
 import { editBuilder } from "./editor.js";
 
 const PENDING = ["queued", "processing", "rendering", "uploading"];
@@ -74,6 +74,7 @@ export async function projectPage(root, projectId, signal) {
     h("section", { "aria-labelledby": "renders-h" }, h("h2", { id: "renders-h" }, "Renders"), renders),
     h("section", { "aria-labelledby": "edit-h" }, h("h2", { id: "edit-h" }, "New edit"), builder.element),
     h("section", { "aria-labelledby": "edits-h" }, h("h2", { id: "edits-h" }, "Edits"), edits));
+  landed(root);
 
   // While anything is uploading, probing or rendering, the lists follow it closely; an
   // upload's start or end wakes them at once.

@@ -1,6 +1,6 @@
 // Watching one render: status and progress live, cancel, then the player and a download.
 import { api, watchAsset, FINISHED } from "./api.js";
-import { h, replace, progressBar, setProgress, statusBadge, seconds, setTitle } from "./dom.js";
+import { h, replace, progressBar, setProgress, statusBadge, seconds, setTitle, landed } from "./dom.js";
 
 const SAYS = {
   queued: "Waiting for a worker.",
@@ -41,6 +41,7 @@ export async function renderPage(root, assetId, signal) {
       h("a", { href: `#/projects/${asset.project_id}` }, "Project"), " / "),
     h("h1", {}, asset.keyname), h("div", { class: "card" }, h("div", { class: "row" }, badge, says), bar, error, cancel),
     result);
+  landed(root);
 
   const update = (state) => {
     replace(badge, statusBadge(state.status));
