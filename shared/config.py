@@ -82,6 +82,8 @@ class Settings:
     queue_timeout_seconds: int = 86400
     # The longest output a render may make; longer edits are a 422 (and fail on a worker).
     max_output_seconds: int = MAX_OUTPUT_SECONDS
+    # Stored objects no row references are deleted once they are this old (worker/orphans.py).
+    orphan_grace_seconds: int = 86400
     # Hosts (or CIDRs) that `url` uploads may fetch although they are private/loopback.
     fetch_allow: list[str] = field(default_factory=list)
     # A render longer than twice this is cut into pieces of about this many seconds, each
@@ -113,6 +115,8 @@ class Settings:
             cache_dir=_str(env, "CANOPY_CACHE_DIR", cls.cache_dir),
             fetch_allow=_list(env, "CANOPY_FETCH_ALLOW"),
             max_output_seconds=_int(env, "CANOPY_MAX_OUTPUT_SECONDS", cls.max_output_seconds),
+            orphan_grace_seconds=_int(env, "CANOPY_ORPHAN_GRACE_SECONDS",
+                                      cls.orphan_grace_seconds),
             lease_seconds=_int(env, "CANOPY_LEASE_SECONDS", cls.lease_seconds),
             reap_interval_seconds=_int(env, "CANOPY_REAP_INTERVAL", cls.reap_interval_seconds),
             resend_after_seconds=_int(env, "CANOPY_RESEND_AFTER", cls.resend_after_seconds),

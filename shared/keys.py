@@ -58,6 +58,16 @@ def piece_key(asset: Asset, index: int, attempt: int) -> str:
     return f"{pieces_folder(asset)}{index:04d}-attempt-{attempt}.mp4"
 
 
+def owning_row(key: str) -> tuple[type[Asset] | type[VideoFile], str, str] | None:
+    """(model, row id, owner id) of the row whose folder holds `key`; None for a key outside
+    every row's folder (the layout above, read backwards)."""
+    parts = key.split("/")
+    if len(parts) < 4:
+        return None
+    model = VideoFile if parts[1] == "video-files" else Asset
+    return model, parts[2], parts[0]
+
+
 def client_asset_key(asset: Asset) -> str:
     """The `asset_key` a render's answer names (the client's view: no owner)."""
     return f"{asset.project_id}/{asset.id}/{asset.filename}"

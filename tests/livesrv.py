@@ -40,6 +40,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "CANOPY_RESEND_AFTER": str(settings.resend_after_seconds),
         "CANOPY_QUEUE_TIMEOUT": str(settings.queue_timeout_seconds),
         "CANOPY_MAX_OUTPUT_SECONDS": str(settings.max_output_seconds),
+        "CANOPY_ORPHAN_GRACE_SECONDS": str(settings.orphan_grace_seconds),
         "CANOPY_WEBHOOK_BACKOFF": ",".join(map(str, settings.webhook_backoff)),
         "CANOPY_WEBHOOK_TIMEOUT": str(settings.webhook_timeout_seconds),
         "CANOPY_METRICS_TOKEN": settings.metrics_token,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 
 import redis
 
@@ -15,8 +16,12 @@ from shared import finishes, jobs, pieces
 from shared.queue import PIECE_TASK, RENDER_TASK, WORKER_KEY_PREFIX, send
 
 from . import context
+from .orphans import sweep_orphans
 
 log = logging.getLogger(__name__)
+
+# The orphan sweep lists the whole store: once an hour (and when the worker starts) is enough.
+SWEEP_EVERY = 3600
 
 
 def reap_once(celery) -> jobs.Reaped:
@@ -65,6 +70,7 @@ class Reaper(threading.Thread):
         self.node = node
         self.queues = queues
         self.stopping = threading.Event()
+        self.next_sweep = time.monotonic()
 
     def run(self) -> None:
         interval = context.settings().reap_interval_seconds
@@ -80,6 +86,18 @@ class Reaper(threading.Thread):
                 reap_once(self.celery)
             except Exception:  # the database or Redis may be briefly away: try next round
                 log.warning("reaper round failed", exc_info=True)
+            try:
+                self.sweep()
+            except Exception:  # the store may be briefly away: the next sweep tries again
+                log.warning("orphan sweep failed", exc_info=True)
+
+    def sweep(self) -> None:
+        """Delete stored objects no row references (worker/orphans.py), every SWEEP_EVERY s."""
+        if time.monotonic() < self.next_sweep:
+            return
+        self.next_sweep = time.monotonic() + SWEEP_EVERY
+        with context.db().session() as session:
+            sweep_orphans(session, context.storage(), context.settings().orphan_grace_seconds)
 
     def announce(self, presence: redis.Redis, interval: float) -> None:
         """This worker is alive for three more rounds, consuming `queues`."""

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from api.context import get_settings, get_storage
 from api.errors import json_error
+from api.services import uploads
 from shared.errors import CanopyError, NotFound, PayloadTooLarge
 from shared.storage import (
     InvalidKey,
@@ -115,6 +116,9 @@ def download(key: str):
 def upload(key: str):
     """Store the raw request body under a key signed for PUT (a `direct` upload)."""
     storage, _ = _checked_link(key, "PUT")
+    if not uploads.expects_direct_upload(key):
+        raise NotFound("no upload is expected here any more: its video file, asset or "
+                       "project was deleted")
     limit = get_settings().max_upload_bytes
     too_large = f"upload is larger than the limit of {limit} bytes"
     if request.content_length is not None and request.content_length > limit:

@@ -105,6 +105,17 @@ def release_upload(row: Asset | VideoFile, previous: str) -> None:
     settle_renders(owner_id)
 
 
+def expects_direct_upload(key: str) -> bool:
+    """Whether a row still waits for bytes at `key` (its `direct` upload link): the link of a
+    deleted video file, asset or project must not store anything."""
+    found = keys.owning_row(key)
+    if found is None:
+        return False
+    model, row_id, owner_id = found
+    row = get_session().get(model, row_id)
+    return row is not None and row.owner_id == owner_id and row.storage_key == key
+
+
 def request_probe(row: Asset | VideoFile) -> Asset | VideoFile:
     """Probe again; for `direct` uploads this is how Canopy learns the bytes arrived."""
     if row.status == MediaState.PROCESSING:

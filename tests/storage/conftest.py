@@ -9,10 +9,14 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from api.context import Services
+from api.context import Services, close_session
 from api.errors import init_app as init_errors
 from api.routes.files import bp as files_bp
+from shared import keys
+from shared.cli import create_user, migrate
 from shared.config import Settings
+from shared.db import Database
+from shared.models import VideoFile
 from shared.storage import open_storage
 from tests.fixtures.s3 import s3_server  # noqa: F401  (pytest finds fixtures by name)
 
@@ -20,23 +24,28 @@ UPLOAD_LIMIT = 256 * 1024
 
 
 class FilesServer:
-    """A real HTTP server running only the files blueprint, in a thread."""
+    """A real HTTP server running only the files blueprint, in a thread, on a database of its
+    own (a `direct` upload link stores only what a row expects)."""
 
-    def __init__(self):
+    def __init__(self, db: Database):
+        self.db = db
         self.app = Flask(__name__)
         init_errors(self.app)  # as create_app does: domain errors become JSON
+        self.app.teardown_appcontext(close_session)
         self.app.register_blueprint(files_bp)
         self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def serve(self, settings: Settings, storage) -> None:
-        self.app.extensions["canopy"] = Services(settings=settings, db=None, storage=storage)
+        self.app.extensions["canopy"] = Services(settings=settings, db=self.db, storage=storage)
 
 
 @pytest.fixture(scope="session")
-def files_server():
-    server = FilesServer()
+def files_server(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('files-db') / 'canopy.db'}"
+    migrate(Settings(database_url=url))
+    server = FilesServer(Database(url))
     server._thread.start()
     yield server
     server._server.shutdown()
@@ -70,3 +79,19 @@ def storage(request, tmp_path, files_server):
 def ns() -> str:
     """A key prefix of this test's own, since the S3 bucket lives for the session."""
     return f"owner-{uuid.uuid4().hex[:8]}/project"
+
+
+@pytest.fixture
+def direct_slot(files_server):
+    """direct_slot(name) -> the key of a new video file's `direct` upload (its row expects it)."""
+
+    def make(name: str = "direct.mov") -> str:
+        user, _ = create_user(files_server.db, f"{uuid.uuid4().hex[:10]}@example.com")
+        with files_server.db.session() as session:
+            row = VideoFile(owner_id=user.id, name=name, filename=name, upload_method="direct")
+            session.add(row)
+            session.flush()
+            row.storage_key = keys.media_key(row, name)
+            return row.storage_key
+
+    return make

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
+from sqlalchemy import delete
 
+from shared.models import VideoFile
 from shared.storage import InvalidKey
 
 from .conftest import UPLOAD_LIMIT
@@ -136,8 +139,21 @@ def test_download_link_cannot_upload(local, ns):
     assert local.read_bytes(key) == DATA
 
 
-def test_upload_over_limit_is_refused(local, ns):
-    key = f"{ns}/huge.bin"
+def test_a_link_whose_row_is_gone_stores_nothing(local, ns, direct_slot, files_server):
+    """A signed PUT link outlives its row: the row, not the signature, says bytes may come."""
+    unknown = f"{ns}/video-files/{uuid.uuid4()}/gone.mp4"
+    answer = requests.put(local.upload_url(unknown)["url"], data=b"bytes", timeout=5)
+    assert answer.status_code == 404 and "deleted" in answer.json()["detail"]
+    assert not local.exists(unknown)
+    key = direct_slot("kept.mp4")
+    with files_server.db.session() as session:
+        session.execute(delete(VideoFile).where(VideoFile.storage_key == key))
+    assert requests.put(local.upload_url(key)["url"], data=b"bytes", timeout=5).status_code == 404
+    assert list(local.list_objects(key.rsplit("/", 1)[0])) == []
+
+
+def test_upload_over_limit_is_refused(local, direct_slot):
+    key = direct_slot("huge.bin")
     url = local.upload_url(key)["url"]
     declared = requests.put(url, data=b"x" * (UPLOAD_LIMIT + 1), timeout=5)
     assert declared.status_code == 413

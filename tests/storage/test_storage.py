@@ -129,8 +129,8 @@ def test_download_url_serves_an_attachment_with_ranges(storage, ns):
     assert part.headers["Content-Range"] == f"bytes 100-199/{len(data)}"
 
 
-def test_upload_url_takes_a_plain_put(storage, ns):
-    key = f"{ns}/direct.mov"
+def test_upload_url_takes_a_plain_put(storage, direct_slot):
+    key = direct_slot("direct.mov")
     target = storage.upload_url(key, ttl=60)
     assert target["method"] == "PUT" and target["expires_in"] == 60
     payload = os.urandom(70_000)
