@@ -11,6 +11,7 @@ from sqlalchemy import select
 from shared.models import RenderJob, RenderPiece
 from shared.storage import open_storage
 from tests.farm.test_faults import upload_source
+from tests.farm.test_metrics import step_lines
 from tests.livesrv import Worker, wait_for
 from tests.mediakit import make_audio, make_counting_video, read_index
 from tests.render.measure import largest_click, read_audio, tone_amplitude
@@ -58,7 +59,7 @@ def chunked_edit(video_id: str, sine_id: str, chunk_seconds: float = 2) -> dict:
     }
 
 
-def test_a_chunked_render_is_exact_across_every_seam(farm, second_worker, api, db, settings,
+def test_a_chunked_render_is_exact_across_every_seam(farm, worker, second_worker, api, db, settings,
                                                      counting_media, tmp_path):
     video, sine = (upload_source(api, path) for path in counting_media)
     project = api("POST", "/projects", json={"name": "pieces", "description": "d"}).json()["id"]
@@ -88,6 +89,16 @@ def test_a_chunked_render_is_exact_across_every_seam(farm, second_worker, api, d
         stored = [r.output_key for r in rows]
     store = open_storage(settings)
     assert not any(store.exists(key) for key in stored), "the pieces outlived the join"
+
+    # Each piece and the join log their steps as JSON lines, in whichever worker ran them.
+    steps = {}
+    for proc in (worker, second_worker):
+        for line in step_lines(proc.log_path, job.id, 0) or []:
+            who = line.get("piece", line.get("stage", "job"))
+            steps.setdefault(who, []).append(line["event"].removeprefix("render."))
+    whole = ["claimed", "sources_fetched", "rendered", "uploaded", "finished"]
+    assert {who: steps[who] for who in range(6)} == {who: whole for who in range(6)}, steps
+    assert steps["join"] == whole and steps["job"] == ["claimed", "sources_fetched", "finished"]
 
     out = tmp_path / "pieces.mp4"
     asset = api("GET", f"/assets/{asset_id}").json()

@@ -28,6 +28,7 @@ from worker.render import (PieceSpan, RenderCanceled, RenderResult, join, render
 from .. import context
 from ..celery import app
 from ..lease import Lease
+from ..steplog import StepLog
 from .render import (JobDeleted, RenderAttempt, Work, load, local_sources, remove_pieces,
                      run_attempt, scratch, stop_attempt, upload)
 
@@ -68,7 +69,11 @@ def try_join(job_id: str) -> str | None:
         claim = pieces.take_join(session, job_id, worker_id(), context.settings().lease_seconds)
     if claim is None:
         return None  # a piece is missing, or another process joins
-    return run_attempt(JoinAttempt(claim))
+    attempt = JoinAttempt(claim)
+    attempt.steps.step("claimed", worker=worker_id())
+    outcome = run_attempt(attempt)
+    attempt.steps.step("finished", outcome=outcome)
+    return outcome
 
 
 @app.task(name=PIECE_TASK)
@@ -79,11 +84,10 @@ def render_piece_task(job_id: str, index: int) -> None:
     if claim is None:
         return  # another worker has it, or its job ended: a duplicate or late message
     attempt = PieceAttempt(claim)
-    log.info("%s: %s", attempt, run_attempt(attempt))
+    attempt.steps.step("claimed", worker=worker_id())
+    attempt.steps.step("finished", outcome=run_attempt(attempt))
     if attempt.stored:
-        joined = try_join(job_id)
-        if joined is not None:
-            log.info("render %s joined: %s", job_id, joined)
+        try_join(job_id)  # when this piece was the last one; the join logs its own steps
 
 
 class PieceLease(Lease):
@@ -109,6 +113,7 @@ class PieceAttempt:
         self.claim = claim
         self.settings = context.settings()
         self.lease = PieceLease(claim)
+        self.steps = StepLog(claim.job_id, claim.attempt, piece=claim.index)
         self.stored = False
 
     def __str__(self) -> str:
@@ -122,6 +127,7 @@ class PieceAttempt:
             local = local_sources(self.claim.job_id, wanted, self.lease.stopped)
         if local is None:
             return self.stop()
+        self.steps.step("sources_fetched", sources=len(local))
         with tempfile.TemporaryDirectory(dir=scratch()) as tmp:
             output = os.path.join(tmp, "piece.mp4")
             try:
@@ -129,10 +135,14 @@ class PieceAttempt:
                              on_progress=self.lease.progress, should_cancel=self.lease.stopped)
             except RenderCanceled:
                 return self.stop()
-            if self.lease.answer != Beat.OK or not self.start_upload():
+            if self.lease.answer != Beat.OK:
+                return self.stop()
+            self.steps.step("rendered", frames=span.end - span.start)
+            if not self.start_upload():
                 return self.stop()
             with self.lease.kept():
-                upload(key, output, "mp4")  # pieces are video-only mp4 files
+                size = upload(key, output, "mp4")  # pieces are video-only mp4 files
+            self.steps.step("uploaded", bytes=size)
         with context.db().session() as session:
             self.stored = pieces.finish(session, self.claim, key, self.settings.lease_seconds)
         if not self.stored:  # its job ended, or the piece was taken over, meanwhile
@@ -182,6 +192,10 @@ class JoinAttempt(RenderAttempt):
     """The job's attempt that joins its stored pieces: the sound once, the pieces' packets
     copied, then stored and finalized as any render's output."""
 
+    def __init__(self, claim: jobs.Claim):
+        super().__init__(claim)
+        self.steps = StepLog(claim.job_id, claim.attempt, stage="join")
+
     def __str__(self) -> str:
         return f"join of render {self.claim.job_id} (attempt {self.claim.attempt})"
 
@@ -198,6 +212,7 @@ class JoinAttempt(RenderAttempt):
                 paths = [self.download(piece, tmp) for piece in stored] if local else []
             if local is None or self.lease.answer != Beat.OK:
                 return self.stop()
+            self.steps.step("sources_fetched", sources=len(local), pieces=len(paths))
             try:
                 sound = render_audio(work.edit, local, os.path.join(tmp, f"sound.{fmt}"),
                                      timeline=timeline, should_cancel=self.lease.stopped)
@@ -206,10 +221,14 @@ class JoinAttempt(RenderAttempt):
             output = os.path.join(tmp, work.filename)
             spans = [PieceSpan(p.index, p.frame_start, p.frame_end) for p in stored]
             joined = join(paths, spans, sound.output, output, fmt, timeline.fps)
-            if self.lease.answer != Beat.OK or not self.start_upload():
+            if self.lease.answer != Beat.OK:
+                return self.stop()
+            self.steps.step("rendered", frames=joined.frames)
+            if not self.start_upload():
                 return self.stop()
             with self.lease.kept():
                 size = upload(work.output_key, output, fmt)
+            self.steps.step("uploaded", bytes=size)
             result = RenderResult(output, joined.frames, sound.samples,
                                   sound.samples / timeline.sample_rate, "libx264",
                                   list(work.plan.get("warnings", [])))
