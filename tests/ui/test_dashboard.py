@@ -189,6 +189,10 @@ def test_sign_in_refuses_a_wrong_key_and_sign_out_forgets_the_key(farm, make_use
 
     # By keyboard: the new page's heading has the focus, the header's Sign out is just before it.
     assert page.evaluate("document.activeElement.textContent") == "Projects"
+    page.focus("a.skip")  # shown on focus only
+    page.keyboard.press("Enter")  # to the content, without leaving the page
+    assert page.evaluate("[location.hash, document.activeElement.id]") == ["#/projects", "main"]
+    page.focus("h1")
     page.keyboard.press("Shift+Tab")
     assert page.evaluate("document.activeElement.id") == "sign-out"
     page.keyboard.press("Enter")

@@ -211,6 +211,11 @@ function farmSections(farm) {
 }
 
 document.getElementById("sign-out").addEventListener("click", signOut);
+// The skip link moves the focus only: its #main would be taken for a route.
+document.querySelector(".skip").addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus();
+});
 window.addEventListener("hashchange", route);
 window.addEventListener("canopy:signed-out", () => route());
 route().then(showWho);
