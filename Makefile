@@ -38,7 +38,7 @@ screenshots: setup chromium
 	$(BIN)/python -m tests.ui.screenshots
 
 bench: setup
-	for b in render_vs_ffmpeg queue_latency status_polling upload; do $(BIN)/python -m bench.$$b || exit 1; done
+	for b in render_vs_ffmpeg queue_latency status_polling upload events; do $(BIN)/python -m bench.$$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) var

@@ -9,11 +9,13 @@ from shared import finishes, logs
 from shared.config import Settings
 from shared.db import Database
 from shared.edit import VideoEdit
+from shared.events import Announcer
 from shared.queue import make_celery
 from shared.storage import open_storage
 
 from . import auth, body, errors, metrics
 from .context import Services, close_session
+from .events import Hub
 from .openapi import CanopyOpenAPI
 from .schemas import ValidationErrorOut
 
@@ -40,12 +42,15 @@ def create_app(settings: Settings | None = None) -> CanopyOpenAPI:
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         JSON_SORT_KEYS=False,
     )
+    db = Database(settings.database_url)
+    Announcer(settings.redis_url).attach(db)  # status events of the rows requests change
     services = Services(
         settings=settings,
-        db=Database(settings.database_url),
+        db=db,
         storage=open_storage(settings),
         celery=make_celery(settings),
         redis=redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2),
+        events=Hub(settings.redis_url, db),
     )
     app.extensions["canopy"] = services
     finishes.use_celery(services.celery)  # a cancel of a queued render sends its webhook

@@ -22,6 +22,7 @@ class Services:
     storage: Any = None  # a shared.storage backend
     celery: Any = None  # a Celery app used only to send tasks by name
     redis: Any = None  # a redis.Redis client, for the metrics' queue depths and presences
+    events: Any = None  # the process's api.events.Hub: live status streams
 
 
 def services() -> Services:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from . import finishes
+from . import events, finishes
 from .edit import parse_edit
 from .models import Asset, RenderJob, utcnow
 from .sources import analysed, find_sources, not_ready
@@ -68,7 +68,9 @@ def _at_least(progress: float):
 
 def _set_asset(session: Session, job_id: str, **values) -> None:
     asset_id = select(RenderJob.asset_id).where(RenderJob.id == job_id).scalar_subquery()
-    session.execute(update(Asset).where(Asset.id == asset_id).values(**values))
+    changed = session.execute(update(Asset).where(Asset.id == asset_id).values(**values)
+                              .returning(Asset.id)).scalars().all()
+    events.media_changed(session, *changed)
 
 
 def claim(session: Session, job_id: str, worker_id: str, lease_s: float) -> Claim | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 
 from shared.config import Settings
+from shared.events import Announcer
 from shared.db import Database
 from shared.storage import open_storage
 
@@ -18,7 +19,9 @@ def settings() -> Settings:
 
 @functools.cache
 def db() -> Database:
-    return Database(settings().database_url)
+    database = Database(settings().database_url)
+    Announcer(settings().redis_url).attach(database)  # status events of the rows it changes
+    return database
 
 
 @functools.cache

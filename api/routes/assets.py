@@ -1,12 +1,13 @@
 """Project assets: `/projects/{id}/asset...` and `/assets/{id}...` endpoints."""
 from __future__ import annotations
 
-from flask import request
+from flask import Response, request
 from flask_openapi3 import APIBlueprint, Tag
 
-from .. import readcache
+from .. import events, readcache
 from ..auth import current_user
 from ..body import upload_doc
+from ..context import services
 from ..multipart import FileUpload
 from ..present import asset_out, asset_state
 from ..schemas import AssetCreate, AssetCreated, AssetList, AssetOut, AssetPath, AssetStatus, Deleted, ProjectAssetPath
@@ -80,6 +81,22 @@ def status(path: AssetPath):
     """Status, progress and error of an asset."""
     asset = polled_asset(path).data
     return {field: asset[field] for field in AssetStatus.model_fields}
+
+
+@bp.get("/assets/<uuid:asset_id>/events",
+        responses={200: {"description": "Server-Sent Events (text/event-stream)"}})
+def status_events(path: AssetPath):
+    """Server-Sent Events of the asset's status: now, then each change; ends when finished.
+
+    Events `status` and `progress` carry the `/status` fields; their `id` is the asset's
+    revision (send it back as `Last-Event-ID`). 204 once the client has the last event.
+    """
+    last_id = events.parse_last_event_id(request.headers.get("Last-Event-ID"))
+    stream = events.open_stream(services().events, current_user(), path.asset_id, last_id)
+    if stream is None:
+        return Response(status=204)
+    return Response(stream, mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @bp.get("/assets/check/<uuid:asset_id>", responses={200: AssetStatus})

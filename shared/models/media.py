@@ -4,8 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer,
+                        String, Text, literal_column)
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from ..states import MediaState
 from .base import Base, Reason, created_column, id_column, utcnow
@@ -38,9 +39,19 @@ class ProbedMedia:
     error: Mapped[str | None] = mapped_column(Reason, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
+    @declared_attr
+    def revision(cls) -> Mapped[int]:
+        """Raised by the database on every UPDATE of the row (ORM flushes and bulk updates
+        alike), so it orders the row's states whichever process wrote them: the ids of
+        status events."""
+        return mapped_column(Integer, default=0, server_default="0", nullable=False,
+                             onupdate=literal_column(f"{cls.__tablename__}.revision", Integer) + 1)
+
 
 class VideoFile(ProbedMedia, Base):
     __tablename__ = "video_files"
+    # Clients look their files up by content (`GET /video-file?sha256=`) before uploading.
+    __table_args__ = (Index("ix_video_files_owner_sha256", "owner_id", "sha256"),)
 
     id: Mapped[str] = id_column()
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
