@@ -9,7 +9,7 @@ from ..body import upload_doc
 from ..multipart import FileUpload
 from ..present import video_file_out
 from ..schemas import (AnalysisOut, Deleted, VideoFileCreate, VideoFileList, VideoFileOut, VideoFilePath,
-                       VideoSearch)
+                       VideoFileQuery, VideoSearch)
 from ..services import video_files as service
 
 bp = APIBlueprint("video_files", __name__, url_prefix="/video-file", abp_tags=[Tag(name="video files")])
@@ -47,9 +47,10 @@ def get_analysis(path: VideoFilePath):
 
 
 @bp.get("", responses={200: VideoFileList})
-def list_video_files():
-    """The caller's video files, newest first."""
-    return [video_file_out(r).model_dump() for r in service.list_video_files(current_user())]
+def list_video_files(query: VideoFileQuery):
+    """The caller's video files, newest first; `?sha256=` finds a file by its content."""
+    rows = service.list_video_files(current_user(), sha256=query.sha256)
+    return [video_file_out(r).model_dump() for r in rows]
 
 
 @bp.get("/<uuid:video_file_id>", responses={200: VideoFileOut})

@@ -5,7 +5,7 @@ where a validation error is.
 """
 from .media import (  # noqa: F401
     AnalysisOut, AssetCreate, AssetPath, AssetStatus, Pieces, ProjectAssetPath, VideoFileCreate, VideoFileOut,
-    VideoFileList, VideoFilePath, VideoSearch,
+    VideoFileList, VideoFilePath, VideoFileQuery, VideoSearch,
 )
 from .projects import (  # noqa: F401
     AssetCreated, AssetList, AssetOut, Deleted, ErrorOut, PageQuery, ProjectList, PromptList, ProjectCreate, ProjectListQuery, ProjectOut, ProjectPath,

@@ -19,6 +19,11 @@ class VideoFilePath(BaseModel):
     video_file_id: UUID
 
 
+class VideoFileQuery(BaseModel):
+    sha256: Optional[str] = Field(None, pattern=r"^[0-9a-fA-F]{64}$",
+                                  description="(ext) only files with this content hash (hex)")
+
+
 class AssetPath(BaseModel):
     asset_id: UUID
 

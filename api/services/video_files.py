@@ -70,10 +70,11 @@ def request_analysis(user: Caller, video_file_id) -> VideoFile:
     return request_probe(owned_video_file(user, video_file_id))
 
 
-def list_video_files(user: Caller) -> list[VideoFile]:
-    return list(get_session().execute(
-        select(VideoFile).where(VideoFile.owner_id == user.id).order_by(VideoFile.created_at.desc())
-    ).scalars())
+def list_video_files(user: Caller, sha256: str | None = None) -> list[VideoFile]:
+    query = select(VideoFile).where(VideoFile.owner_id == user.id)
+    if sha256 is not None:  # as the probe records it: lowercase hex
+        query = query.where(VideoFile.sha256 == sha256.lower())
+    return list(get_session().execute(query.order_by(VideoFile.created_at.desc())).scalars())
 
 
 def search_video_files(user: Caller, search: VideoSearch) -> list[VideoFile]:

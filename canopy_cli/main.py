@@ -1,0 +1,145 @@
+"""canopy render | status | cancel | ls — run `canopy --help`.
+
+Exit status: 0 done; 1 the render failed or was canceled, or the server refused (the reason
+goes to stderr); 2 bad arguments; 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .client import ApiError, Client
+from .render import Interrupted, RenderFailed, render
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if not args.key:
+        print("canopy: no API key: pass --key or set CANOPY_KEY", file=sys.stderr)
+        return 2
+    client = Client(args.url, args.key)
+    try:
+        return args.run(client, args)
+    except ApiError as exc:
+        return fail(args, str(exc))
+    except Interrupted as exc:  # before RenderFailed, which it is
+        return fail(args, str(exc), exc.asset, code=130)
+    except RenderFailed as exc:
+        return fail(args, str(exc), exc.asset)
+    except KeyboardInterrupt:
+        return fail(args, "interrupted", code=130)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="canopy", description="Render edits on a Canopy farm.",
+                                  epilog=__doc__.split("\n", 2)[2],
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    connection_options(top, os.environ)
+    # The same options after the command (`canopy ls --json`); unset there, the top's stand.
+    common = argparse.ArgumentParser(add_help=False)
+    connection_options(common, os.environ, default=argparse.SUPPRESS)
+    commands = top.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("render", parents=[common], help="upload sources, render, download")
+    p.add_argument("edit", type=Path, help="the edit JSON (video_edit_version 1.0)")
+    p.add_argument("--source", action="append", default=[], metavar="ID=PATH",
+                   help="a local file for the edit's source ID (repeat for each)")
+    p.add_argument("--output", "-o", type=Path, required=True, help="where to save the video")
+    p.add_argument("--project", help="render in this project (default: one named 'canopy-cli')")
+    p.set_defaults(run=render_command)
+
+    p = commands.add_parser("status", parents=[common], help="a render's status")
+    p.add_argument("asset_id")
+    p.set_defaults(run=status_command)
+
+    p = commands.add_parser("cancel", parents=[common], help="cancel a queued or running render")
+    p.add_argument("asset_id")
+    p.set_defaults(run=cancel_command)
+
+    p = commands.add_parser("ls", parents=[common], help="your renders, newest first")
+    p.add_argument("--project", help="only this project's")
+    p.set_defaults(run=ls_command)
+    return top
+
+
+def connection_options(p: argparse.ArgumentParser, env, default=None) -> None:
+    p.add_argument("--url", default=default or env.get("CANOPY_URL") or DEFAULT_URL,
+                   help=f"the server (env CANOPY_URL; default {DEFAULT_URL})")
+    p.add_argument("--key", default=default or env.get("CANOPY_KEY"),
+                   help="your API key (env CANOPY_KEY)")
+    p.add_argument("--json", action="store_true", default=default or False,
+                   help="print JSON for scripts (no progress bar)")
+
+
+def render_command(client: Client, args) -> int:
+    sources = {}
+    for item in args.source:
+        source_id, sep, path = item.partition("=")
+        if not sep or not source_id or not path:
+            return fail(args, f"--source {item!r}: expected ID=PATH", code=2)
+        if not Path(path).is_file():
+            return fail(args, f"--source {source_id}: no such file: {path}", code=2)
+        sources[source_id] = Path(path)
+    try:
+        edit = json.loads(args.edit.read_text())
+    except (OSError, ValueError) as exc:
+        return fail(args, f"{args.edit}: {exc}", code=2)
+    result = render(client, edit, sources, args.output, project_id=args.project,
+                    show_progress=not args.json and sys.stderr.isatty(), as_json=args.json)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{args.output}: {result['size']} bytes (asset {result['asset_id']})")
+    return 0
+
+
+def status_command(client: Client, args) -> int:
+    state = client.call("GET", f"/assets/{args.asset_id}/status")
+    if args.json:
+        print(json.dumps(state))
+    else:
+        print(describe(state))
+    return 1 if state["status"] in ("failed", "canceled") else 0
+
+
+def cancel_command(client: Client, args) -> int:
+    asset = client.call("POST", f"/assets/{args.asset_id}/cancel")
+    state = {k: asset.get(k) for k in ("id", "status", "progress", "error")}
+    print(json.dumps(state) if args.json else describe(state))
+    return 0
+
+
+def ls_command(client: Client, args) -> int:
+    projects = ([client.call("GET", f"/projects/{args.project}")] if args.project
+                else client.projects())
+    renders = [{**a, "project_name": project["name"]} for project in projects
+               for a in project.get("assets", []) if a.get("asset_type") == "generated_video"]
+    renders.sort(key=lambda a: a["created_at"], reverse=True)
+    if args.json:
+        print(json.dumps([{k: a.get(k) for k in LS_FIELDS} for a in renders]))
+        return 0
+    for a in renders:
+        print(f"{a['id']}  {a['created_at'][:19]}  {a['status']:<9} {a['progress']:>4.0%}  "
+              f"{a['project_name']}/{a.get('keyname', '')}")
+    return 0
+
+
+LS_FIELDS = ("id", "project_id", "project_name", "keyname", "status", "progress", "error",
+             "created_at", "download_url")
+
+
+def describe(state: dict) -> str:
+    line = f"{state['id']}: {state['status']} {float(state.get('progress') or 0):.0%}"
+    return line + (f" — {state['error']}" if state.get("error") else "")
+
+
+def fail(args, reason: str, asset: str | None = None, code: int = 1) -> int:
+    print(f"canopy: {reason}", file=sys.stderr)
+    if getattr(args, "json", False):
+        print(json.dumps({"error": reason, "asset_id": asset}))
+    return code

@@ -1,0 +1,140 @@
+"""`canopy render`: upload what the server lacks, submit the edit, follow it, download."""
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+from .client import ApiError, Client
+
+PROJECT_NAME = "canopy-cli"
+
+
+class RenderFailed(Exception):
+    def __init__(self, reason: str, asset: str):
+        super().__init__(reason)
+        self.asset = asset
+
+
+class Interrupted(RenderFailed):
+    """Ctrl-C: the render was canceled, or left running."""
+
+
+def render(client: Client, edit: dict, sources: dict[str, Path], output: Path, *,
+           project_id: str | None, show_progress: bool, as_json: bool) -> dict:
+    say = (lambda _msg: None) if as_json else (lambda msg: print(msg, file=sys.stderr))
+    ids = {}
+    for source_id, path in sources.items():
+        say(f"source {source_id}: {path}")
+        ids[source_id] = client.find_or_upload(path)
+    project = project_id or find_project(client)
+    started = client.call("POST", f"/projects/{project}/create-edit", json=with_sources(edit, ids))
+    asset_id = started.get("asset_id")
+    if not asset_id:
+        raise ApiError("the edit was stored but not rendered (skip_rendering)")
+    say(f"rendering asset {asset_id}")
+    final, asked = follow(client, asset_id, show_progress)
+    if final["status"] == "canceled" and asked:
+        raise Interrupted(f"render {asset_id} canceled", asset_id)
+    if final["status"] != "uploaded":
+        reason = final.get("error") or final["status"]
+        raise RenderFailed(f"render {final['status']}: {reason}", asset_id)
+    asset = client.call("GET", f"/assets/{asset_id}")
+    size = client.download(asset["download_url"], output)
+    return {"asset_id": asset_id, "edit_id": started["edit_id"], "status": "uploaded",
+            "output": str(output), "size": size, "sources": ids}
+
+
+def with_sources(edit: dict, ids: dict[str, str]) -> dict:
+    """The edit with each local source id replaced by its video file's id on the server."""
+    edit = copy.deepcopy(edit)
+    for clip in edit.get("video_series_sequential") or []:
+        if isinstance(clip, dict) and clip.get("video_id") in ids:
+            clip["video_id"], clip["type"] = ids[clip["video_id"]], "videofile"
+    for overlay in edit.get("audio_overlay") or []:
+        if isinstance(overlay, dict) and overlay.get("audio_id") in ids:
+            overlay["audio_id"] = ids[overlay["audio_id"]]
+    return edit
+
+
+def find_project(client: Client) -> str:
+    """The newest project named PROJECT_NAME, made if there is none."""
+    for project in client.projects():
+        if project["name"] == PROJECT_NAME:
+            return project["id"]
+    return client.call("POST", "/projects", json={
+        "name": PROJECT_NAME, "description": "renders started by the canopy command"})["id"]
+
+
+def follow(client: Client, asset_id: str, show_progress: bool) -> tuple[dict, bool]:
+    """The asset's last state, following its events, and whether the user canceled it
+    (Ctrl-C asks)."""
+    bar = ProgressBar(show_progress)
+    state, canceled = None, False
+    try:
+        while True:
+            try:
+                for event in client.events(asset_id):
+                    if event.event == "deleted":
+                        raise RenderFailed("the render was deleted", asset_id)
+                    state = event.json()
+                    bar.show(state)
+                return state or client.call("GET", f"/assets/{asset_id}/status"), canceled
+            except KeyboardInterrupt:
+                bar.pause()
+                if not ask_cancel(asset_id):
+                    continue
+                client.call("POST", f"/assets/{asset_id}/cancel")
+                canceled = True
+                print(f"canceling {asset_id}…", file=sys.stderr)
+    finally:
+        bar.close()
+
+
+def ask_cancel(asset_id: str) -> bool:
+    """True to cancel; without a terminal to ask on, the render is left running."""
+    if not sys.stdin.isatty():
+        raise Interrupted(f"interrupted; render {asset_id} goes on "
+                          f"(`canopy cancel {asset_id}` stops it)", asset_id)
+    try:
+        answer = input(f"\nCancel render {asset_id}? [y/N] ")
+    except (EOFError, KeyboardInterrupt):
+        answer = "y"  # a second Ctrl-C: the user means it
+    if answer.strip().lower() in ("y", "yes"):
+        return True
+    print("still rendering", file=sys.stderr)
+    return False
+
+
+class ProgressBar:
+    """A tqdm bar on a terminal (stderr); elsewhere one line per status change."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bar = None
+        self.status = None
+
+    def show(self, state: dict) -> None:
+        percent = round(float(state.get("progress") or 0) * 100, 1)
+        if not self.enabled:
+            if state["status"] != self.status:
+                print(f"{state['status']} {percent:.0f}%", file=sys.stderr)
+            self.status = state["status"]
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=100, desc=state["status"], file=sys.stderr, dynamic_ncols=True,
+                            bar_format="{desc:<10} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+        self.bar.set_description_str(state["status"], refresh=False)
+        self.bar.n = percent
+        self.bar.refresh()
+        self.status = state["status"]
+
+    def pause(self) -> None:
+        if self.bar is not None:
+            self.bar.clear()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,123 @@
+"""The `canopy` command as a user runs it: a subprocess against the live farm."""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+import time
+
+import pytest
+
+from shared.config import REPO_ROOT
+from tests.farm.conftest import upload, wait_finished
+from tests.farm.test_events import small_edit
+from tests.mediakit import make_video
+from tests.render.measure import read_video
+
+CLI = [sys.executable, "-m", "canopy_cli"]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return make_video(tmp_path_factory.mktemp("cli") / "clip.mp4", size=(320, 180), fps=30,
+                      duration=4, tone_hz=440)
+
+
+def canopy(farm, key, *args, cwd=REPO_ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CANOPY_URL": farm.url, "CANOPY_KEY": key, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.run([*CLI, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_render_uploads_only_new_sources_and_downloads_the_result(farm, vj, api, user_key,
+                                                                   clip, tmp_path):
+    known = upload(vj, clip)  # already on the server: found by its hash, not sent again
+    fresh = make_video(tmp_path / "fresh.mp4", size=(160, 90), fps=25, duration=2, tone_hz=660)
+    edit = small_edit("intro", 3)
+    edit["video_series_sequential"].append({"video_id": "outro", "type": "asset",
+                                            "video_start_time": "00:00:00.5",
+                                            "video_end_time": "00:00:02"})
+    (tmp_path / "edit.json").write_text(json.dumps(edit))
+    out = tmp_path / "out.mp4"
+
+    done = canopy(farm, user_key, "render", "edit.json", "--source", f"intro={clip}",
+                  "--source", f"outro={fresh}", "--output", str(out), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "uploaded" and result["sources"]["intro"] == known
+    assert sorted(f["id"] for f in api("GET", "/video-file").json()) == sorted(
+        [known, result["sources"]["outro"]])
+    bad = api("GET", "/video-file", params={"sha256": "not-a-hash"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "sha256"]
+    assert read_video(out).frames == 135 and out.stat().st_size == result["size"]
+
+    status = canopy(farm, user_key, "status", result["asset_id"], "--json")
+    assert json.loads(status.stdout)["status"] == "uploaded"
+    listed = json.loads(canopy(farm, user_key, "--json", "ls").stdout)
+    assert [(r["id"], r["project_name"]) for r in listed] == [(result["asset_id"], "canopy-cli")]
+    assert "uploaded 100%" in canopy(farm, user_key, "status", result["asset_id"]).stdout
+
+
+def test_a_refused_edit_exits_non_zero_with_the_reason(farm, user_key, clip, tmp_path):
+    edit = small_edit("intro", 3)
+    edit["video_series_sequential"][0]["video_end_time"] = 60  # past the 4 s source
+    (tmp_path / "edit.json").write_text(json.dumps(edit))
+    done = canopy(farm, user_key, "render", str(tmp_path / "edit.json"), "--source",
+                  f"intro={clip}", "-o", str(tmp_path / "never.mp4"))
+    assert done.returncode == 1
+    assert "422" in done.stderr and "video_series_sequential.0.video_end_time" in done.stderr
+    assert not (tmp_path / "never.mp4").exists()
+    missing = canopy(farm, user_key, "render", "e.json", "--source", "x", "-o", "o.mp4")
+    assert missing.returncode == 2 and "expected ID=PATH" in missing.stderr
+    assert canopy(farm, "wrong-key", "ls").returncode == 1
+
+
+def test_progress_bar_on_a_terminal_and_ctrl_c_cancels(farm, api, user_key, clip, tmp_path):
+    (tmp_path / "edit.json").write_text(json.dumps(small_edit("intro", 4, repeat=8)))
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the pty is its terminal (stdin, stdout, stderr)
+        os.chdir(REPO_ROOT)
+        os.execve(sys.executable, [*CLI, "--url", farm.url, "--key", user_key, "render",
+                                   str(tmp_path / "edit.json"), "--source", f"intro={clip}",
+                                   "-o", str(tmp_path / "out.mp4")], dict(os.environ))
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    screen = Screen(fd)
+    asset = screen.wait_for(r"rendering asset ([0-9a-f-]{36})").group(1)
+    screen.wait_for(r"rendering\s+\d+%\|")  # tqdm's bar: "rendering   12%|█▎   | 00:01<00:07"
+    os.write(fd, b"\x03")  # Ctrl-C, as the terminal sends it
+    screen.wait_for(r"Cancel render [0-9a-f-]{36}\? \[y/N\]")
+    os.write(fd, b"y\n")
+    screen.wait_for(r"canopy: render [0-9a-f-]{36} canceled")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 130, screen.text
+    assert wait_finished(api, asset)["status"] == "canceled"
+    assert not (tmp_path / "out.mp4").exists()
+
+
+class Screen:
+    """What a program wrote to its terminal, read as it comes."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.text = ""
+
+    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = re.search(pattern, self.text)
+            if found:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {pattern!r} on the terminal:\n{self.text}")
+            if select.select([self.fd], [], [], 0.2)[0]:
+                try:
+                    self.text += os.read(self.fd, 65536).decode(errors="replace")
+                except OSError:  # the child closed the terminal
+                    raise AssertionError(f"no {pattern!r} before exit:\n{self.text}") from None
