@@ -1,5 +1,12 @@
 """gunicorn settings for the API, read from the working directory by `gunicorn api.wsgi:app`.
 
+Event streams (`GET /assets/{id}/events`) stay open for a whole render, each in a thread
+that sleeps until its asset changes: the `gthread` worker, with more threads per process
+than the streams a process accepts (`threads - STREAM_RESERVE`, set in each worker below),
+so normal requests always find a free thread. gevent was not chosen: psycopg's C-level
+waits and SQLite's busy waits would stall a whole process. Command-line flags and
+GUNICORN_CMD_ARGS override these (`--threads 64` where few streams are used).
+
 The worker processes count HTTP requests in prometheus_client's multiprocess mode, in a
 folder of this master's own (made fresh here, so a restart starts from zero counts as a
 Prometheus counter reset should). It must be named before prometheus_client is imported:
@@ -8,8 +15,15 @@ import would bring prometheus_client first).
 """
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
+
+worker_class = "gthread"
+workers = 2
+threads = 288
+STREAM_RESERVE = 32  # threads of a process that event streams never take
 
 _made = None
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # the operator's folder: emptied at start
@@ -48,3 +62,21 @@ def child_exit(server, worker):
 def on_exit(server):
     if _made:
         shutil.rmtree(_made, ignore_errors=True)
+
+
+def post_worker_init(worker):
+    """Tell this process's event hub how many streams it may hold; make SIGTERM also end
+    them at once (their clients reconnect): else a graceful stop waits `graceful_timeout`
+    for streams that never end."""
+    canopy = getattr(worker.wsgi, "extensions", {}).get("canopy")
+    hub = getattr(canopy, "events", None)
+    if hub is None:
+        return
+    hub.max_streams = max(0, worker.cfg.threads - STREAM_RESERVE)
+    begin_stop = worker.handle_exit
+
+    def handle_exit(sig, frame):
+        begin_stop(sig, frame)
+        threading.Thread(target=hub.close, daemon=True).start()  # a handler must not wait for a lock
+
+    signal.signal(signal.SIGTERM, handle_exit)

@@ -8,8 +8,8 @@ newer than the last one it sent. After (re)subscribing and every `REFRESH_SECOND
 reads every watched asset again: a lost message delays an event, it never hangs a stream.
 
 Each open stream holds one of its gunicorn process's threads while it waits (the `gthread`
-worker, `api/gunicorn_conf.py`); at most `MAX_STREAMS` per process, so that normal requests
-always find a thread.
+worker, `gunicorn.conf.py`, which sets each hub's `max_streams` below its thread count), so
+that normal requests always find a thread.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ READS_PER_SECOND = 4  # per watched asset and process: the most events a stream 
 REFRESH_SECONDS = 10.0
 KEEPALIVE_SECONDS = 15.0  # a comment line: proxies keep the stream, dead clients are found
 RETRY_MS = 2000  # how long EventSource waits before it reconnects
-MAX_STREAMS = 256  # per API process; gunicorn_conf gives each process more threads than this
+MAX_STREAMS = 256  # per API process, unless gunicorn.conf.py sets it from its threads
 
 
 class TooManyStreams(CanopyError):
@@ -120,6 +120,7 @@ class Hub:
         self._links: dict[str, str] = {}  # watched asset id → the video file it follows
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self.max_streams = MAX_STREAMS
         # Used by the hub's thread only: when each asset is to be read next, and was last.
         self._due: dict[str, float] = {}
         self._last_read: dict[str, float] = {}
@@ -133,8 +134,8 @@ class Hub:
         with self._lock:
             if self._stopping.is_set():
                 raise TooManyStreams("the server is stopping; reconnect")
-            if self.streams >= MAX_STREAMS:
-                raise TooManyStreams(f"this server holds {MAX_STREAMS} event streams already; "
+            if self.streams >= self.max_streams:
+                raise TooManyStreams(f"this server holds {self.max_streams} event streams already; "
                                      "retry later or poll /assets/{id}/status")
             self._listeners.setdefault(asset_id, set()).add(listener)
             if self._thread is None:

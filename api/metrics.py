@@ -1,6 +1,6 @@
 """HTTP request metrics of the API processes, and the text every `GET /metrics` answers.
 
-Each gunicorn process counts its own requests. Under gunicorn (api/gunicorn_conf.py) they
+Each gunicorn process counts its own requests. Under gunicorn (gunicorn.conf.py) they
 share PROMETHEUS_MULTIPROC_DIR: prometheus_client's multiprocess mode keeps each process's
 counts in a file there and a scrape, whichever process answers it, sums them all. Without
 it (one process: the tests' in-process app) this process's own registry answers.

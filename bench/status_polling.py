@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.status_polling [--seconds 10] [--connections 16] [--rounds 2]
 
-Both apps run under gunicorn with the Procfile's settings (api/gunicorn_conf.py) on loopback;
+Both apps run under gunicorn with the Procfile's settings (gunicorn.conf.py) on loopback;
 `wrk` (apt-get install wrk) drives each in turn, a round being one run of each. Goal: ratio ≥ 0.5
 (best run against best run; each round's own ratio is printed too, as other load on the
 machine shifts both sides of a round alike).
@@ -23,7 +23,7 @@ from shared.config import REPO_ROOT
 from tests.livesrv import free_port, wait_for
 from tests.mediakit import make_video
 
-GUNICORN_FLAGS = ["-c", "api/gunicorn_conf.py"]
+GUNICORN_FLAGS: list[str] = []  # gunicorn.conf.py, read from the working directory
 
 
 def wrk(url: str, seconds: int, connections: int, key: str | None = None) -> float:

@@ -75,8 +75,7 @@ class LiveServer:
         env["CANOPY_PORT"] = str(self.port)
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "api/gunicorn_conf.py",  # as the Procfile
-             "--bind", f"127.0.0.1:{self.port}", "api.wsgi:app"],
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "api.wsgi:app"],
             cwd=REPO_ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         wait_for(self._healthy, 30, f"gunicorn on {self.url} (log: {self.log_path})")
