@@ -83,8 +83,11 @@ def status(path: AssetPath):
     return {field: asset[field] for field in AssetStatus.model_fields}
 
 
-@bp.get("/assets/<uuid:asset_id>/events",
-        responses={200: {"description": "Server-Sent Events (text/event-stream)"}})
+@bp.get("/assets/<uuid:asset_id>/events", responses={
+    200: {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+    204: {"description": "The client has the last event already (its Last-Event-ID)"},
+    503: {"description": "This server process holds as many streams as it may; retry"},
+})
 def status_events(path: AssetPath):
     """Server-Sent Events of the asset's status: now, then each change; ends when finished.
 
