@@ -13,11 +13,11 @@ import json
 
 import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-from sqlalchemy import case, distinct, func, select
+from sqlalchemy import case, func, select
 
 from shared.db import Database
 from shared.jobs import lease_clock
-from shared.models import RenderFinish, RenderJob
+from shared.models import RenderFinish, RenderJob, RenderPiece
 from shared.queue import QUEUES, WORKER_KEY_PREFIX, queue_depths
 from shared.states import ACTIVE, FINISHED, DeliveryState, JobState
 
@@ -43,19 +43,25 @@ class FarmCollector:
         yield from self._redis()
 
     def _jobs(self, session):
-        counts = dict(session.execute(
-            select(RenderJob.state, func.count()).group_by(RenderJob.state)).all())
-        jobs = GaugeMetricFamily("canopy_render_jobs", "Render jobs by state", labels=["state"])
-        for state in JobState:
-            jobs.add_metric([state.value], counts.get(state.value, 0))
-        yield jobs
-        busy = session.execute(
-            select(func.count(distinct(RenderJob.worker_id)))
-            .where(RenderJob.state.in_(sorted(ACTIVE)),
-                   RenderJob.lease_until > lease_clock(session))
-        ).scalar_one()
+        """Jobs and the pieces of chunked renders by state; the workers holding a live lease
+        on either (a lease is renewed while its render or piece runs)."""
+        busy = set()
+        for table, name, doc in ((RenderJob, "canopy_render_jobs", "Render jobs by state"),
+                                 (RenderPiece, "canopy_render_pieces",
+                                  "Pieces of chunked renders by state")):
+            counts = dict(session.execute(
+                select(table.state, func.count()).group_by(table.state)).all())
+            family = GaugeMetricFamily(name, doc, labels=["state"])
+            for state in JobState:
+                family.add_metric([state.value], counts.get(state.value, 0))
+            yield family
+            busy.update(session.execute(
+                select(table.worker_id).distinct()
+                .where(table.state.in_(sorted(ACTIVE)), table.lease_until > lease_clock(session))
+            ).scalars())
         yield GaugeMetricFamily("canopy_workers_busy",
-                                "Worker processes holding a live render lease", value=busy)
+                                "Worker processes holding a live render or piece lease",
+                                value=len(busy - {None}))
 
     def _finishes(self, session):
         totals = {state: (count, size) for state, count, size in session.execute(

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from shared.models import RenderJob, RenderPiece
 from shared.storage import open_storage
 from tests.farm.test_faults import upload_source
-from tests.farm.test_metrics import step_lines
+from tests.farm.test_metrics import moved, scrape, step_lines
 from tests.livesrv import Worker, wait_for
 from tests.mediakit import make_audio, make_counting_video, read_index
 from tests.render.measure import largest_click, read_audio, tone_amplitude
@@ -62,6 +62,7 @@ def chunked_edit(video_id: str, sine_id: str, chunk_seconds: float = 2) -> dict:
 def test_a_chunked_render_is_exact_across_every_seam(farm, worker, second_worker, api, db, settings,
                                                      counting_media, tmp_path):
     video, sine = (upload_source(api, path) for path in counting_media)
+    before = scrape(farm.url)
     project = api("POST", "/projects", json={"name": "pieces", "description": "d"}).json()["id"]
     started = api("POST", f"/projects/{project}/create-edit", json=chunked_edit(video, sine))
     assert started.status_code == 200, started.text
@@ -77,6 +78,7 @@ def test_a_chunked_render_is_exact_across_every_seam(farm, worker, second_worker
     status = wait_for(finished, 180, f"chunked render {asset_id}", interval=0.1)
     assert status["status"] == "uploaded", status["error"]
     assert status["pieces"] == {"total": 6, "done": 6}
+    assert moved(before, scrape(farm.url), "canopy_render_pieces", state="uploaded") == 6
     assert seen == sorted(seen) and seen[-1] == 1.0
 
     with db.session() as session:
