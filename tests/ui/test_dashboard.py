@@ -238,4 +238,15 @@ def test_projects_are_paged_created_and_deleted(farm, make_user, open_page):
     assert page.inner_text("#f-video_series_sequential-0-video_id-error") == (
         "Upload media to this project first.")
     assert owner("GET", f"/projects/{page.url.rsplit('/', 1)[1]}/edits").json() == []
+
+    # A file dropped on the zone is uploaded; one that is no media fails with the probe's reason.
+    page.evaluate("""() => {
+      const files = new DataTransfer();
+      files.items.add(new File(["not a video"], "notes.mp4", { type: "video/mp4" }));
+      document.querySelector("#drop-zone").dispatchEvent(
+        new DragEvent("drop", { dataTransfer: files, bubbles: true, cancelable: true }));
+    }""")
+    page.wait_for_selector("#media [data-status=failed]")
+    assert page.inner_text("#media .title") == "notes.mp4"
+    assert page.inner_text("#media .error").startswith("The file could not be read: ")
     assert page.errors == []
