@@ -44,6 +44,10 @@ def test_sign_in_upload_edit_render_and_play(farm, make_user, open_page, ui_sour
     page.add_init_script(RECORD_PROGRESS)
     urls: list[str] = []
     page.on("request", lambda request: urls.append(request.url))
+    streams: list[tuple[int, str]] = []
+    page.on("response", lambda response: streams.append(
+        (response.status, response.headers.get("content-type", "")))
+        if response.url.endswith("/events") else None)
     sign_in(page, farm.url, key)
 
     page.fill("#project-name", "Trailer")
@@ -76,6 +80,9 @@ def test_sign_in_upload_edit_render_and_play(farm, make_user, open_page, ui_sour
 
     page.wait_for_url("**/ui/#/renders/*")
     assert wait_status(page, "uploaded", "failed", "canceled") == "uploaded", page.inner_text("main")
+    # The page followed the asset's events stream (fetch, key in its header), not polling.
+    assert [(status, kind.split(";")[0]) for status, kind in streams] == [(200, "text/event-stream")]
+    assert not any(url.endswith("/status") for url in urls)
     seen = page.evaluate("window.progressSeen")
     values = [value for value, _ in seen]
     assert any(0 < value < 100 for value, status in seen if status == "rendering"), seen
@@ -93,6 +100,7 @@ def test_sign_in_upload_edit_render_and_play(farm, make_user, open_page, ui_sour
     assert page.errors == []
 
 
+@BROWSER_ONLY
 def test_a_422_is_shown_next_to_its_field_at_phone_width(farm, open_page, owner_with_media):
     page = open_page(PHONE)
     sign_in(page, farm.url, owner_with_media["key"], f"#/projects/{owner_with_media['project_id']}")
