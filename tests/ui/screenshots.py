@@ -20,8 +20,7 @@ from tests.mediakit import PALETTE, make_audio, make_video
 from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, upload_asset
 
 OUT = REPO_ROOT / "docs" / "screenshots"
-SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": PHONE}
-assert DESKTOP["width"] == SIZES["desktop"]["width"]
+SIZES = {"desktop": {**DESKTOP, "height": 800}, "phone": PHONE}
 
 
 def edit(clips, filename, resolution="1280x720", **extra) -> dict:
