@@ -1,0 +1,74 @@
+"""The event hub in-process: one Redis subscription, announced changes fanned out to every
+listener of the asset, and what it does when an announcement never comes."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import update
+
+from api import events as live
+from shared.db import Database
+from shared.events import Announcer
+from shared.models import Asset, Project
+
+
+@pytest.fixture
+def asset_id(db, make_user) -> str:
+    user_id, _ = make_user()
+    with db.session() as session:
+        project = Project(owner_id=user_id, name="hub", description="")
+        session.add(project)
+        session.flush()
+        asset = Asset(owner_id=user_id, project_id=project.id, keyname="r.mp4",
+                      asset_type="generated_video", status="queued")
+        session.add(asset)
+        session.flush()
+        return asset.id
+
+
+def take_until(listener, progress: float, within: float):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        item = listener.take(0.1)
+        if isinstance(item, live.Snapshot) and item.state["progress"] == progress:
+            return item
+    raise AssertionError(f"no state with progress {progress} within {within} s")
+
+
+def test_an_announced_change_reaches_every_listener_of_the_asset(db, settings, asset_id):
+    hub = live.Hub(settings.redis_url, db)
+    first, second = hub.watch(asset_id), hub.watch(asset_id)
+    try:
+        # The hub reads each watched asset once it has subscribed: its state before any change.
+        assert take_until(first, 0.0, 5).state["status"] == "queued"
+        before = time.monotonic()
+        writer = Database(settings.database_url)  # as a worker's: its commits are announced
+        Announcer(settings.redis_url).attach(writer)
+        with writer.session() as session:
+            row = session.get(Asset, asset_id)
+            row.status, row.progress = "rendering", 0.25
+        writer.dispose()
+        got = [take_until(listener, 0.25, 2) for listener in (first, second)]
+        assert time.monotonic() - before < 2  # announced: not the 10 s refresh
+        assert got[0].revision == got[1].revision > 0 and got[0].state["status"] == "rendering"
+    finally:
+        hub.close()
+    assert first.take(0) == live.CLOSED
+
+
+def test_a_change_never_announced_arrives_with_the_refresh(db, settings, asset_id, monkeypatch):
+    monkeypatch.setattr(live, "REFRESH_SECONDS", 0.5)
+    hub = live.Hub(settings.redis_url, db)
+    listener = hub.watch(asset_id)
+    try:
+        take_until(listener, 0.0, 5)
+        with db.session() as session:  # a writer with no Announcer: nothing is published
+            session.execute(update(Asset).where(Asset.id == asset_id).values(progress=0.5))
+        assert take_until(listener, 0.5, 3).state["progress"] == 0.5
+        with db.session() as session:
+            session.execute(update(Asset).where(Asset.id == asset_id).values(progress=0.75))
+            session.delete(session.get(Asset, asset_id))
+        assert listener.take(3) == live.GONE
+    finally:
+        hub.close()
