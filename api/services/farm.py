@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shared.models import Asset, RenderJob, iso
+from shared.models import Asset, RenderJob, RenderPiece, iso
 from shared.queue import QUEUES, BrokerView
 from shared.states import ACTIVE, JobState
 
@@ -53,10 +53,15 @@ def farm_view(session: Session, caller_id: str, broker: BrokerView, now: datetim
 
 
 def _running(session: Session, caller_id: str) -> list[RunningRender]:
+    # A chunked render's job holds no lease while its pieces render, each on some worker.
+    pieces = (select(RenderPiece.job_id, func.count().label("n"))
+              .where(RenderPiece.state.in_(sorted(ACTIVE)))
+              .group_by(RenderPiece.job_id).subquery())
     rows = session.execute(
         select(RenderJob.owner_id, RenderJob.asset_id, Asset.filename, RenderJob.queue,
-               RenderJob.state, Asset.progress, RenderJob.attempt, RenderJob.worker_id)
+               RenderJob.state, Asset.progress, RenderJob.attempt, RenderJob.worker_id, pieces.c.n)
         .join(Asset, Asset.id == RenderJob.asset_id)
+        .outerjoin(pieces, pieces.c.job_id == RenderJob.id)
         .where(RenderJob.state.in_(sorted(ACTIVE)))
         .order_by(RenderJob.created_at).limit(RUNNING_SHOWN)
     ).all()
@@ -64,8 +69,9 @@ def _running(session: Session, caller_id: str) -> list[RunningRender]:
         RunningRender(mine=owner == caller_id, asset_id=asset_id if owner == caller_id else None,
                       filename=filename if owner == caller_id else None, queue=queue,
                       state=state, progress=progress, attempt=attempt,
-                      worker=worker_name(worker_id))
-        for owner, asset_id, filename, queue, state, progress, attempt, worker_id in rows
+                      worker=worker_name(worker_id) or (
+                          f"{n} piece{'s' if n > 1 else ''} rendering" if n else None))
+        for owner, asset_id, filename, queue, state, progress, attempt, worker_id, n in rows
     ]
 
 

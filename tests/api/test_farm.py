@@ -4,8 +4,10 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from api.services.farm import farm_view
-from shared.models import GENERATED_VIDEO, Asset, Project, RenderJob, utcnow
+from shared.models import GENERATED_VIDEO, Asset, Project, RenderJob, RenderPiece, utcnow
 from shared.queue import QUEUES, BrokerView
 from shared.states import JobState
 
@@ -53,6 +55,20 @@ def test_others_renders_show_no_owner_id_or_file_name(db, make_user):
     assert any(r.asset_id == running and r.mine for r in mine.running)
     worker = next(w for w in mine.workers if w.name == "worker1@host")
     assert worker.queues == ["media", "render.cpu"] and worker.running >= 1
+
+
+def test_a_chunked_render_shows_its_pieces_rendering(db, make_user):
+    owner = make_user()[0]
+    asset_id = add_render(db, owner, "rendering", progress=0.5)  # the job's lease released
+    with db.sessionmaker() as session:
+        job = session.execute(select(RenderJob).where(RenderJob.asset_id == asset_id)).scalar_one()
+        job.worker_id = None
+        for index, state in enumerate(["rendering", "uploading", "queued", "uploaded"]):
+            session.add(RenderPiece(job_id=job.id, index=index, frame_start=index * 30,
+                                    frame_end=index * 30 + 30, state=state, worker_id="vm:7"))
+        session.commit()
+        view = farm_view(session, owner, BrokerView(None, None), utcnow())
+    assert next(r for r in view.running if r.asset_id == asset_id).worker == "2 pieces rendering"
 
 
 def test_old_failures_drop_off_and_queued_renders_are_counted(db, make_user):
