@@ -53,9 +53,9 @@ def pieces_folder(asset: Asset) -> str:
     return f"{media_folder(asset)}pieces/"
 
 
-def piece_key(asset: Asset, index: int, attempt: int) -> str:
+def piece_key(asset: Asset, index: int, attempt: int, ext: str = "mp4") -> str:
     """Piece `index` as its attempt `attempt` stored it: attempts never collide."""
-    return f"{pieces_folder(asset)}{index:04d}-attempt-{attempt}.mp4"
+    return f"{pieces_folder(asset)}{index:04d}-attempt-{attempt}.{ext}"
 
 
 def owning_row(key: str) -> tuple[type[Asset] | type[VideoFile], str, str] | None:

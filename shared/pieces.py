@@ -28,6 +28,9 @@ from .states import JOB, Beat, JobState
 
 # A piece's states are a job's (the same table), under a name that says which kind it is.
 PieceState = JobState
+# What a piece renders: output frames, or the whole render's sound (one piece, sent first,
+# so that it is mixed while the frames render and the join only copies packets).
+VIDEO, SOUND = "video", "sound"
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class Piece:
     frame_start: int
     frame_end: int
     output_key: str | None = None
+    kind: str = VIDEO
 
     @property
     def frames(self) -> int:
@@ -71,7 +75,7 @@ def _mine(claim: PieceClaim, *states: JobState):
 def pieces(session: Session, job_id: str) -> list[Piece]:
     rows = session.execute(
         select(RenderPiece.index, RenderPiece.frame_start, RenderPiece.frame_end,
-               RenderPiece.output_key)
+               RenderPiece.output_key, RenderPiece.kind)
         .where(RenderPiece.job_id == job_id).order_by(RenderPiece.index)
     ).all()
     return [Piece(*row) for row in rows]
@@ -79,9 +83,11 @@ def pieces(session: Session, job_id: str) -> list[Piece]:
 
 def write_plan(session: Session, claim: Claim, ranges: list[tuple[int, int]],
                plan: dict) -> list[int] | None:
-    """Store the plan (once) and release the job's lease: the indexes of the pieces to send.
+    """Store the plan (once) and release the job's lease: the indexes of the pieces to send,
+    the sound's first.
 
-    `plan` is what every piece renders from (the laid-out timeline, the warnings). A later
+    `ranges` are the video pieces' frames; one more piece renders the sound. `plan` is what
+    every piece renders from (the laid-out timeline, the warnings). A later
     attempt (its join was lost) finds the plan already written and keeps it: the pieces
     already stored are not rendered again. None if this attempt no longer owns the
     job. The caller sends the returned pieces' tasks after this commits.
@@ -101,14 +107,16 @@ def write_plan(session: Session, claim: Claim, ranges: list[tuple[int, int]],
                                 chunk_frames=ranges[0][1] - ranges[0][0]))
         now = utcnow()
         session.add_all(RenderPiece(job_id=claim.job_id, index=i, frame_start=start,
-                                    frame_end=end, enqueued_at=now)
+                                    frame_end=end, enqueued_at=now, kind=VIDEO)
                         for i, (start, end) in enumerate(ranges))
+        session.add(RenderPiece(job_id=claim.job_id, index=len(ranges), frame_start=0,
+                                frame_end=0, enqueued_at=now, kind=SOUND))
         session.execute(update(Asset).where(Asset.id == _asset_of(claim.job_id))
                         .values(pieces_total=len(ranges), pieces_done=0))
     queued = session.execute(
         select(RenderPiece.index).where(RenderPiece.job_id == claim.job_id,
                                         RenderPiece.state == PieceState.QUEUED)
-        .order_by(RenderPiece.index)
+        .order_by((RenderPiece.kind == VIDEO), RenderPiece.index)
     ).scalars().all()
     session.commit()
     return list(queued)
@@ -219,8 +227,10 @@ def finish(session: Session, claim: PieceClaim, output_key: str, lease_s: float)
     if result.rowcount != 1:
         session.rollback()
         return False
+    video = select(RenderPiece.kind == VIDEO).where(
+        RenderPiece.job_id == claim.job_id, RenderPiece.index == claim.index).scalar_subquery()
     session.execute(update(Asset).where(Asset.id == _asset_of(claim.job_id))
-                    .values(pieces_done=Asset.pieces_done + 1))
+                    .values(pieces_done=Asset.pieces_done + case((video, 1), else_=0)))
     _raise_progress(session, claim.job_id)
     session.commit()
     return True

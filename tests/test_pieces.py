@@ -14,6 +14,7 @@ from shared.states import Beat, JobState
 from tests.test_jobs import queued_job
 
 RANGES = [(0, 60), (60, 120), (120, 150)]
+SOUND = 3  # the piece after the video pieces renders the sound
 PLAN = {"timeline": {"fps": "30"}, "warnings": []}
 LATER = timedelta(seconds=60)
 
@@ -24,7 +25,7 @@ def planned(db, make_user):
     job_id = queued_job(db, make_user()[0])
     with db.session() as session:
         claim = jobs.claim(session, job_id, "coordinator", 30)
-        assert pieces.write_plan(session, claim, RANGES, PLAN) == [0, 1, 2]
+        assert pieces.write_plan(session, claim, RANGES, PLAN) == [SOUND, 0, 1, 2]
     return job_id, claim
 
 
@@ -65,8 +66,10 @@ def test_plan_written_once_releases_the_jobs_lease(db, planned):
         job = session.get(RenderJob, job_id)
         job.state, job.lease_until = "rendering", utcnow() + LATER
         session.commit()
-        assert pieces.write_plan(session, claim, [(0, 75), (75, 150)], {}) == [0, 2]
-        assert [p.frames for p in pieces.pieces(session, job_id)] == [60, 60, 30]
+        assert pieces.write_plan(session, claim, [(0, 75), (75, 150)], {}) == [SOUND, 0, 2]
+        stored = pieces.pieces(session, job_id)
+        assert [(p.frames, p.kind) for p in stored] == [(60, "video"), (60, "video"),
+                                                         (30, "video"), (0, "sound")]
 
 
 def test_T_piece_claimed_twice__J_one_worker_renders_it(db, planned):
@@ -81,8 +84,8 @@ def test_T_piece_claimed_twice__J_one_worker_renders_it(db, planned):
 def test_T_piece_stored_last__J_exactly_one_join(db, planned):
     job_id, _ = planned
     with db.session() as session:
-        render_and_store(session, job_id, 0)
-        render_and_store(session, job_id, 1)
+        for index in (SOUND, 0, 1):
+            render_and_store(session, job_id, index)
         assert pieces.take_join(session, job_id, "early", 30) is None  # a piece is missing
         render_and_store(session, job_id, 2)
         winners = [pieces.take_join(session, job_id, f"w{i}", 30) for i in range(3)]
@@ -136,7 +139,7 @@ def test_T_piece_lease_expires_three_times__J_fails_with_the_reason(db, planned)
 def test_T_last_piece_stored_then_its_worker_died__J_queued_again_and_joined(db, planned):
     job_id, _ = planned
     with db.session() as session:
-        for index in range(3):
+        for index in range(4):
             render_and_store(session, job_id, index)
         # Its lease still covers the join's compare-and-set: nothing to reap yet.
         assert ours(pieces.reap(session, 300).rejoin, job_id) == []
@@ -146,7 +149,7 @@ def test_T_last_piece_stored_then_its_worker_died__J_queued_again_and_joined(db,
         assert claim.attempt == 2
         assert pieces.write_plan(session, claim, RANGES, PLAN) == []  # nothing to render again
         assert pieces.take_join(session, job_id, "next", 30) == claim
-    assert [piece_row(db, job_id, i).attempt for i in range(3)] == [1, 1, 1]
+    assert [piece_row(db, job_id, i).attempt for i in range(4)] == [1, 1, 1, 1]
 
 
 def test_T_queued_piece_message_lost__J_resent(db, planned):
@@ -154,7 +157,7 @@ def test_T_queued_piece_message_lost__J_resent(db, planned):
     with db.session() as session:
         assert ours(pieces.reap(session, 300).resend, job_id) == []
         resend = pieces.reap(session, 300, now=utcnow() + timedelta(seconds=400)).resend
-    assert sorted(ours(resend, job_id)) == [(job_id, i, "render.cpu") for i in range(3)]
+    assert sorted(ours(resend, job_id)) == [(job_id, i, "render.cpu") for i in range(4)]
 
 
 def test_T_cancel_while_pieces_render__J_canceled_at_once_pieces_stop(db, planned):
@@ -176,7 +179,7 @@ def test_T_cancel_while_pieces_render__J_canceled_at_once_pieces_stop(db, planne
 def test_T_cancel_during_the_join__J_the_joiner_hears_it(db, planned):
     job_id, _ = planned
     with db.session() as session:
-        for index in range(3):
+        for index in range(4):
             render_and_store(session, job_id, index)
         joiner = pieces.take_join(session, job_id, "w", 30)
         assert jobs.request_cancel(session, job_id) == "rendering"  # the joiner holds it

@@ -69,9 +69,10 @@ class RenderJob(Base):
 
 
 class RenderPiece(Base):
-    """Output frames [frame_start, frame_end) of a chunked render: a job of its own, with the
-    job's states (queued → rendering → uploading → uploaded, or failed/canceled), attempts
-    and lease; `output_key` is the stored video-only piece once uploaded."""
+    """A part of a chunked render: output frames [frame_start, frame_end) (kind `video`), or
+    the whole render's sound (kind `sound`, no frames). A job of its own, with the job's
+    states (queued → rendering → uploading → uploaded, or failed/canceled), attempts and
+    lease; `output_key` is the stored part once uploaded."""
 
     __tablename__ = "render_pieces"
 
@@ -81,6 +82,8 @@ class RenderPiece(Base):
     index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     frame_start: Mapped[int] = mapped_column(Integer, nullable=False)
     frame_end: Mapped[int] = mapped_column(Integer, nullable=False)
+    kind: Mapped[str] = mapped_column(String(10), default="video", server_default="video",
+                                      nullable=False)
     state: Mapped[str] = mapped_column(String(20), default=JobState.QUEUED, nullable=False, index=True)
     attempt: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     worker_id: Mapped[str | None] = mapped_column(String(200), nullable=True)

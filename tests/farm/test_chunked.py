@@ -78,15 +78,17 @@ def test_a_chunked_render_is_exact_across_every_seam(farm, worker, second_worker
     status = wait_for(finished, 180, f"chunked render {asset_id}", interval=0.1)
     assert status["status"] == "uploaded", status["error"]
     assert status["pieces"] == {"total": 6, "done": 6}
-    assert moved(before, scrape(farm.url), "canopy_render_pieces", state="uploaded") == 6
+    # six of frames and the sound: every piece task counts
+    assert moved(before, scrape(farm.url), "canopy_render_pieces", state="uploaded") == 7
     assert seen == sorted(seen) and seen[-1] == 1.0
 
     with db.session() as session:
         job = session.execute(select(RenderJob).where(RenderJob.asset_id == asset_id)).scalar_one()
         rows = session.execute(select(RenderPiece).where(RenderPiece.job_id == job.id)
                                .order_by(RenderPiece.index)).scalars().all()
-        assert [(r.frame_start, r.frame_end) for r in rows] == [(i * 60, i * 60 + 60) for i in range(6)]
-        assert [(r.state, r.attempt) for r in rows] == [("uploaded", 1)] * 6
+        assert [(r.kind, r.frame_start, r.frame_end) for r in rows] == [
+            *(("video", i * 60, i * 60 + 60) for i in range(6)), ("sound", 0, 0)]
+        assert [(r.state, r.attempt) for r in rows] == [("uploaded", 1)] * 7
         assert len({r.worker_id.rsplit(":", 1)[1] for r in rows}) >= 2, "one process did all"
         stored = [r.output_key for r in rows]
     store = open_storage(settings)
@@ -99,8 +101,10 @@ def test_a_chunked_render_is_exact_across_every_seam(farm, worker, second_worker
             who = line.get("piece", line.get("stage", "job"))
             steps.setdefault(who, []).append(line["event"].removeprefix("render."))
     whole = ["claimed", "sources_fetched", "rendered", "uploaded", "finished"]
-    assert {who: steps[who] for who in range(6)} == {who: whole for who in range(6)}, steps
-    assert steps["join"] == whole and steps["job"] == ["claimed", "sources_fetched", "finished"]
+    assert {who: steps[who] for who in range(7)} == {who: whole for who in range(7)}, steps
+    # The plan needs no source file; the join fetches only the stored pieces.
+    assert steps["job"] == ["claimed", "finished"]
+    assert steps["join"] == ["claimed", "pieces_fetched", "rendered", "uploaded", "finished"]
 
     out = tmp_path / "pieces.mp4"
     asset = api("GET", f"/assets/{asset_id}").json()

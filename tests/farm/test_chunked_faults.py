@@ -18,7 +18,7 @@ from tests.farm.test_faults import prepare
 from tests.livesrv import wait_for
 from tests.render.measure import read_video
 
-PIECES = 10  # 20 s at 30 fps in pieces of 2 s (60 frames)
+PIECES = 10  # 20 s at 30 fps in pieces of 2 s (60 frames); one more renders the sound
 
 
 def chunked(setup, resolution: str = "1280x720") -> str:
@@ -69,7 +69,7 @@ def test_kill_9_a_pieces_worker_then_the_joins(make_farm, fault_source, tmp_path
     job = setup.job(asset_id)
     assert job.attempt == 2  # the plan's attempt (which joined), then one that joined again
     attempts = {p.index: p.attempt for p in piece_rows(setup, asset_id)}
-    assert attempts == {i: 2 if i == victim.index else 1 for i in range(PIECES)}, attempts
+    assert attempts == {i: 2 if i == victim.index else 1 for i in range(PIECES + 1)}, attempts
     assert setup.stored_files(asset_id) == ["attempt-2/out.mp4"]  # pieces gone, one output
     out = tmp_path / "out.mp4"
     out.write_bytes(requests.get(done["download_url"], timeout=30).content)

@@ -107,7 +107,8 @@ class PieceLease(Lease):
 
 
 class PieceAttempt:
-    """One attempt at a claimed piece: fetch its own sources, render its frames, store them."""
+    """One attempt at a claimed piece: fetch its own sources, render its frames (or the
+    render's sound), store them."""
 
     def __init__(self, claim: pieces.PieceClaim):
         self.claim = claim
@@ -120,19 +121,28 @@ class PieceAttempt:
         return f"render {self.claim.job_id} piece {self.claim.index} attempt {self.claim.attempt}"
 
     def run(self) -> str:
-        work, span, key = self.load()
+        work, piece, key = self.load()
         timeline = timeline_from_dict(work.plan["timeline"])
-        wanted = {sid: work.sources[sid] for sid in sources_for(timeline, span)}
+        span = PieceSpan(piece.index, piece.frame_start, piece.frame_end)
+        sound = piece.kind == pieces.SOUND
+        needed = sound_sources(timeline) if sound else sources_for(timeline, span)
         with self.lease.kept():
-            local = local_sources(self.claim.job_id, wanted, self.lease.stopped)
+            local = local_sources(self.claim.job_id, {sid: work.sources[sid] for sid in needed},
+                                  self.lease.stopped)
         if local is None:
             return self.stop()
         self.steps.step("sources_fetched", sources=len(local))
+        fmt = work.edit.video_output_format if sound else "mp4"  # video pieces: mp4 always
         with tempfile.TemporaryDirectory(dir=scratch()) as tmp:
-            output = os.path.join(tmp, "piece.mp4")
+            output = os.path.join(tmp, f"piece.{fmt}")
             try:
-                render_piece(work.edit, local, span, output, timeline=timeline,
-                             on_progress=self.lease.progress, should_cancel=self.lease.stopped)
+                if sound:
+                    render_audio(work.edit, local, output, timeline=timeline,
+                                 should_cancel=self.lease.stopped)
+                else:
+                    render_piece(work.edit, local, span, output, timeline=timeline,
+                                 on_progress=self.lease.progress,
+                                 should_cancel=self.lease.stopped)
             except RenderCanceled:
                 return self.stop()
             if self.lease.answer != Beat.OK:
@@ -141,7 +151,7 @@ class PieceAttempt:
             if not self.start_upload():
                 return self.stop()
             with self.lease.kept():
-                size = upload(key, output, "mp4")  # pieces are video-only mp4 files
+                size = upload(key, output, fmt)
             self.steps.step("uploaded", bytes=size)
         with context.db().session() as session:
             self.stored = pieces.finish(session, self.claim, key, self.settings.lease_seconds)
@@ -150,17 +160,20 @@ class PieceAttempt:
             return "stored too late (its job ended or another attempt took it); removed"
         return JobState.UPLOADED
 
-    def load(self) -> tuple[Work, PieceSpan, str]:
-        """The job's work, this piece's frames, and where this attempt stores them."""
+    def load(self) -> tuple[Work, pieces.Piece, str]:
+        """The job's work, this piece, and where this attempt stores it."""
         with context.db().session() as session:
             job = session.get(RenderJob, self.claim.job_id)
             row = session.get(RenderPiece, (self.claim.job_id, self.claim.index))
             if job is None or row is None:
                 raise JobDeleted(self.claim.job_id)
-            key = keys.piece_key(session.get(Asset, job.asset_id), row.index, self.claim.attempt)
-            span = PieceSpan(row.index, row.frame_start, row.frame_end)
+            piece = pieces.Piece(row.index, row.frame_start, row.frame_end, kind=row.kind)
             job_claim = jobs.Claim(job.id, job.attempt)
-        return load(job_claim), span, key
+            asset = session.get(Asset, job.asset_id)
+            work = load(job_claim)
+            ext = work.edit.video_output_format if row.kind == pieces.SOUND else "mp4"
+            key = keys.piece_key(asset, row.index, self.claim.attempt, ext)
+        return work, piece, key
 
     def start_upload(self) -> bool:
         with context.db().session() as session:
@@ -189,8 +202,8 @@ class PieceAttempt:
 
 
 class JoinAttempt(RenderAttempt):
-    """The job's attempt that joins its stored pieces: the sound once, the pieces' packets
-    copied, then stored and finalized as any render's output."""
+    """The job's attempt that joins its stored pieces: the video pieces' packets and the
+    sound piece's copied into the output, then stored and finalized as any render's."""
 
     def __init__(self, claim: jobs.Claim):
         super().__init__(claim)
@@ -205,22 +218,18 @@ class JoinAttempt(RenderAttempt):
         timeline = timeline_from_dict(work.plan["timeline"])
         with context.db().session() as session:
             stored = pieces.pieces(session, self.claim.job_id)
+        video = [p for p in stored if p.kind == pieces.VIDEO]
+        sound = next(p for p in stored if p.kind == pieces.SOUND)
         fmt = work.edit.video_output_format
         with tempfile.TemporaryDirectory(dir=scratch()) as tmp:
             with self.lease.kept():
-                local = self.fetch({sid: work.sources[sid] for sid in sound_sources(timeline)})
-                paths = [self.download(piece, tmp) for piece in stored] if local else []
-            if local is None or self.lease.answer != Beat.OK:
+                paths = [self.download(piece, tmp) for piece in [*video, sound]]
+            if self.lease.answer != Beat.OK:
                 return self.stop()
-            self.steps.step("sources_fetched", sources=len(local), pieces=len(paths))
-            try:
-                sound = render_audio(work.edit, local, os.path.join(tmp, f"sound.{fmt}"),
-                                     timeline=timeline, should_cancel=self.lease.stopped)
-            except RenderCanceled:
-                return self.stop()
+            self.steps.step("pieces_fetched", pieces=len(paths))
             output = os.path.join(tmp, work.filename)
-            spans = [PieceSpan(p.index, p.frame_start, p.frame_end) for p in stored]
-            joined = join(paths, spans, sound.output, output, fmt, timeline.fps)
+            spans = [PieceSpan(p.index, p.frame_start, p.frame_end) for p in video]
+            joined = join(paths[:-1], spans, paths[-1], output, fmt, timeline.fps)
             if self.lease.answer != Beat.OK:
                 return self.stop()
             self.steps.step("rendered", frames=joined.frames)
@@ -229,15 +238,15 @@ class JoinAttempt(RenderAttempt):
             with self.lease.kept():
                 size = upload(work.output_key, output, fmt)
             self.steps.step("uploaded", bytes=size)
-            result = RenderResult(output, joined.frames, sound.samples,
-                                  sound.samples / timeline.sample_rate, "libx264",
-                                  list(work.plan.get("warnings", [])))
+            samples = timeline.sample_count  # the sound piece wrote exactly these
+            result = RenderResult(output, joined.frames, samples, samples / timeline.sample_rate,
+                                  "libx264", list(work.plan.get("warnings", [])))
             outcome = self.finalize(work, result, size)
         if outcome == JobState.UPLOADED:
             remove_pieces(self.claim.job_id)  # joined: the pieces have served
         return outcome
 
     def download(self, piece: pieces.Piece, folder: str) -> str:
-        path = os.path.join(folder, f"piece{piece.index}.mp4")
+        path = os.path.join(folder, os.path.basename(piece.output_key))
         context.storage().download_to(piece.output_key, path)
         return path

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from celery.exceptions import SoftTimeLimitExceeded
 
 from shared import jobs, keys
-from shared.edit import VideoEdit, parse_edit
+from shared.edit import SourceInfo, VideoEdit, parse_edit
 from shared.models import Asset, RenderJob
 from shared.queue import RENDER_TASK, send
-from shared.sources import resolve
+from shared.sources import resolve, source_info
 from shared.states import Beat, JobState
-from worker.render import RenderCanceled, RenderError, RenderResult, plan, plan_pieces, render
+from worker.render import (RenderCanceled, RenderError, RenderResult, plan_from_infos,
+                           plan_pieces, render)
 
 from .. import context
 from ..cache import SourceCache, SourceChanged
@@ -68,6 +69,7 @@ class Work:
     filename: str
     queue: str
     plan: dict | None  # a chunked render's, once its first attempt wrote it
+    infos: dict[str, SourceInfo]  # what the sources' analyses found
 
 
 @app.task(name=RENDER_TASK, bind=True)
@@ -118,16 +120,19 @@ class RenderAttempt:
         work = load(self.claim)
         if work.plan is not None:  # an earlier attempt cut it into pieces: resume those
             return start_pieces(self, work, None)
+        # Planned from the sources' analyses, so that cutting a render into pieces fetches
+        # nothing here: each piece's worker fetches only what its frames show.
+        timeline, warnings = plan_from_infos(work.edit, work.infos,
+                                             self.settings.max_output_seconds)
+        spans, notes = plan_pieces(timeline, work.edit.chunk_seconds(self.settings.chunk_seconds),
+                                   work.edit.video_output_format, work.edit.encoder)
+        if len(spans) > 1:
+            return start_pieces(self, work, (timeline, spans, warnings + notes))
         with self.lease.kept():
             local = self.fetch(work.sources)
         if local is None:  # canceled, or the lease was lost, while fetching
             return self.stop()
         self.steps.step("sources_fetched", sources=len(local))
-        timeline, warnings = plan(work.edit, local, self.settings.max_output_seconds)
-        spans, notes = plan_pieces(timeline, work.edit.chunk_seconds(self.settings.chunk_seconds),
-                                   work.edit.video_output_format, work.edit.encoder)
-        if len(spans) > 1:
-            return start_pieces(self, work, (timeline, spans, warnings + notes))
         with tempfile.TemporaryDirectory(dir=scratch()) as tmp:
             output = os.path.join(tmp, work.filename)
             try:
@@ -212,20 +217,21 @@ def load(claim: jobs.Claim) -> Work:
         if job is None:
             raise JobDeleted(claim.job_id)
         asset = session.get(Asset, job.asset_id)
-        edit, sources = read_sources(session, job)
-        return Work(edit=edit, sources=sources,
+        edit, rows = read_sources(session, job)
+        return Work(edit=edit, sources={i: (r.storage_key, r.sha256) for i, r in rows.items()},
                     output_key=keys.attempt_folder(asset, claim.attempt) + asset.filename,
-                    filename=asset.filename, queue=job.queue, plan=job.plan)
+                    filename=asset.filename, queue=job.queue, plan=job.plan,
+                    infos={i: source_info(r) for i, r in rows.items()})
 
 
-def read_sources(session, job: RenderJob) -> tuple[VideoEdit, Sources]:
-    """The job's edit, and where each of its sources is stored (with its analysed hash)."""
+def read_sources(session, job: RenderJob) -> tuple[VideoEdit, dict]:
+    """The job's edit, and the analysed media row of each of its sources."""
     edit, _ = parse_edit(job.edit_data)
     rows = resolve(session, job.owner_id, edit)
     missing = set(edit.source_ids()) - set(rows)
     if missing:
         raise SourceGone(f"source {sorted(missing)[0]} was deleted or is no longer analysed")
-    return edit, {i: (r.storage_key, r.sha256) for i, r in rows.items()}
+    return edit, rows
 
 
 def scratch() -> str:
@@ -244,8 +250,8 @@ def local_sources(job_id: str, wanted: Sources, stopped: Callable[[], bool]
             job = session.get(RenderJob, job_id)
             if job is None:
                 raise JobDeleted(job_id)
-            _, sources = read_sources(session, job)
-        return {i: source for i, source in sources.items() if i in wanted}
+            _, rows = read_sources(session, job)
+        return {i: (r.storage_key, r.sha256) for i, r in rows.items() if i in wanted}
 
     cache = SourceCache(context.storage(), context.settings().cache_dir)
     return fetch_sources(cache, wanted, stopped, reload)
