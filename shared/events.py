@@ -6,16 +6,17 @@ The message only names the row. A listener reads the committed row itself (once 
 process, not per stream), so a late, duplicated or reordered message can never show a
 stale state, and a lost one costs only latency: streams also re-read on (re)subscribing.
 
-Changes are collected per session: ORM flushes of `Asset` and `VideoFile` rows are found by
-themselves; bulk `update(Asset)` statements name their rows with `media_changed`. A
-`Database` whose commits should be announced is attached to an `Announcer` once per process.
+Changes are collected per session, with no help from the code that writes: ORM flushes of
+`Asset` and `VideoFile` rows are seen in `after_flush`, bulk `update(Asset)` statements in
+`do_orm_execute` (the rows their WHERE names are read just before, in the same transaction).
+A `Database` whose commits should be announced is attached to an `Announcer` once per process.
 """
 from __future__ import annotations
 
 import logging
 import time
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from .models import Asset, VideoFile
@@ -28,8 +29,7 @@ MEDIA = (Asset, VideoFile)
 
 
 def media_changed(session: Session, *row_ids: str) -> None:
-    """Announce these assets (or video files) once `session` commits: for bulk updates,
-    which the ORM does not see."""
+    """Announce these assets (or video files) once `session` commits."""
     if row_ids:
         session.info.setdefault(_CHANGED, set()).update(row_ids)
 
@@ -41,6 +41,17 @@ def _flushed(session: Session, _context) -> None:
     changed += [obj.id for obj in session.dirty
                 if isinstance(obj, MEDIA) and session.is_modified(obj)]
     media_changed(session, *changed)
+
+
+_BY_TABLE = {model.__table__: model for model in MEDIA}
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bulk_update(state) -> None:
+    model = _BY_TABLE.get(getattr(state.statement, "table", None)) if state.is_update else None
+    if model is not None and state.statement.whereclause is not None:
+        media_changed(state.session, *state.session.execute(
+            select(model.id).where(state.statement.whereclause)).scalars())
 
 
 @event.listens_for(Session, "after_rollback")

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from . import events, finishes
+from . import finishes
 from .edit import parse_edit
 from .models import Asset, RenderJob, utcnow
 from .sources import analysed, find_sources, not_ready
@@ -68,9 +68,7 @@ def _at_least(progress: float):
 
 def _set_asset(session: Session, job_id: str, **values) -> None:
     asset_id = select(RenderJob.asset_id).where(RenderJob.id == job_id).scalar_subquery()
-    changed = session.execute(update(Asset).where(Asset.id == asset_id).values(**values)
-                              .returning(Asset.id)).scalars().all()
-    events.media_changed(session, *changed)
+    session.execute(update(Asset).where(Asset.id == asset_id).values(**values))
 
 
 def claim(session: Session, job_id: str, worker_id: str, lease_s: float) -> Claim | None:

@@ -6,7 +6,7 @@ import logging
 from sqlalchemy import update
 from sqlalchemy.orm.exc import StaleDataError
 
-from shared import events, keys
+from shared import keys
 from shared.errors import Conflict, NotFound, PayloadTooLarge, Unprocessable
 from shared.models import Asset, VideoFile
 from shared.naming import clean_filename
@@ -85,8 +85,6 @@ def claim_for_upload(row: Asset | VideoFile) -> str:
         update(model).where(model.id == row.id, model.status != MediaState.PROCESSING)
         .values(status=MediaState.PROCESSING)
     ).rowcount
-    if taken == 1:
-        events.media_changed(session, row.id)
     session.commit()
     if taken != 1:
         raise Conflict("this file is being processed; upload again once it is analyzed or failed")
@@ -101,7 +99,6 @@ def release_upload(row: Asset | VideoFile, previous: str) -> None:
     session.rollback()  # expires `row`: reading a deleted row's attributes would raise
     kept = session.execute(
         update(model).where(model.id == row_id).values(status=previous)).rowcount
-    events.media_changed(session, row_id)
     session.commit()
     if kept != 1:
         raise deleted_during_upload(row)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from api import events as live
 from shared.db import Database
@@ -45,13 +45,20 @@ def test_an_announced_change_reaches_every_listener_of_the_asset(db, settings, a
         before = time.monotonic()
         writer = Database(settings.database_url)  # as a worker's: its commits are announced
         Announcer(settings.redis_url).attach(writer)
-        with writer.session() as session:
+        with writer.session() as session:  # an ORM change
             row = session.get(Asset, asset_id)
             row.status, row.progress = "rendering", 0.25
-        writer.dispose()
         got = [take_until(listener, 0.25, 2) for listener in (first, second)]
         assert time.monotonic() - before < 2  # announced: not the 10 s refresh
         assert got[0].revision == got[1].revision > 0 and got[0].state["status"] == "rendering"
+        # A bulk UPDATE whose WHERE is a subquery, as the job's mirror onto its asset writes.
+        before = time.monotonic()
+        same = select(Asset.id).where(Asset.id == asset_id).scalar_subquery()
+        with writer.session() as session:
+            session.execute(update(Asset).where(Asset.id == same).values(progress=0.5))
+        assert take_until(first, 0.5, 2).revision > got[0].revision
+        assert time.monotonic() - before < 2
+        writer.dispose()
     finally:
         hub.close()
     assert first.take(0) == live.CLOSED
