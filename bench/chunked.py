@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
-from pathlib import Path
 
 import psutil
 from sqlalchemy import func, select
 
+from bench.chunked_engine import OUT, make_panning_video
 from bench.farm import bench_farm, upload_video
 from shared.db import Database
 from shared.models import Asset, RenderJob, RenderPiece
 from tests.livesrv import Worker, wait_for
-from tests.mediakit import PALETTE, make_video
 
 
 def edit(source: str, seconds: int, resolution: str, chunk: float) -> dict:
@@ -78,15 +76,17 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
           f"{os.getloadavg()[2]:.2f} on {os.cpu_count()} CPUs")
-    with tempfile.TemporaryDirectory() as tmp, bench_farm(workers=0) as (farm, api):
+    with bench_farm(workers=0) as (farm, api):
         for core in (0, 1):
             worker = Worker(farm.settings, farm.log_dir, name=f"core{core}",
                             wrap=["taskset", "-c", str(core)])
             worker.start()
             farm.workers.append(worker)
-        source = upload_video(api, make_video(
-            Path(tmp) / "source.mp4", size=(640, 360), fps=30, duration=args.seconds + 1,
-            tone_hz=440, colors_per_second=PALETTE))
+        # Camera-like pictures (a panning texture, keyframes every 2 s): flat test colours
+        # would make encoding nearly free and every overhead look larger.
+        OUT.mkdir(parents=True, exist_ok=True)
+        source = upload_video(api, make_panning_video(
+            OUT / f"farm-source-{args.seconds + 1}s.mp4", args.seconds + 1, keyframe_seconds=2))
         project = api("POST", "/projects", json={"name": "bench", "description": "chunked"}).json()["id"]
         body = lambda chunk: edit(source, args.seconds, args.resolution, chunk)  # noqa: E731
         _, whole_wall, whole_cpu = render(api, project, body(0), farm.workers)
