@@ -50,9 +50,9 @@ def test_kill_9_a_pieces_worker_then_the_joins(make_farm, fault_source, tmp_path
     setup = prepare(make_farm(workers=2), fault_source)
     asset_id = chunked(setup)
 
-    def a_piece_under_way():
+    def a_piece_under_way():  # a video piece its worker holds (the sound has no frames)
         return next((p for p in piece_rows(setup, asset_id)
-                     if p.state == "rendering" and p.frames_done > 0), None)
+                     if p.state == "rendering" and p.kind == "video"), None)
 
     victim = wait_for(a_piece_under_way, 120, "a piece under way", interval=0.05)
     kill(victim.worker_id)
@@ -78,14 +78,14 @@ def test_kill_9_a_pieces_worker_then_the_joins(make_farm, fault_source, tmp_path
 
 def test_cancel_stops_every_piece_within_a_second(make_farm, fault_source):
     setup = prepare(make_farm(workers=2), fault_source)
-    asset_id = chunked(setup)
+    asset_id = chunked(setup, "1920x1080")  # pieces long enough to be caught mid-render
 
-    def stored_and_running():
+    def stored_and_running():  # each worker holds a piece; one more is stored
         rows = piece_rows(setup, asset_id)
-        running = [p for p in rows if p.state == "rendering" and p.frames_done > 0]
+        running = [p for p in rows if p.state == "rendering"]
         return len(running) == 2 and any(p.state == "uploaded" for p in rows)
 
-    wait_for(stored_and_running, 120, "two pieces rendering, one stored", interval=0.05)
+    wait_for(stored_and_running, 120, "two pieces rendering, one stored", interval=0.02)
     asked = time.monotonic()
     assert setup.api("POST", f"/assets/{asset_id}/cancel").status_code == 200
     assert setup.api("GET", f"/assets/{asset_id}/status").json()["status"] == "canceled"

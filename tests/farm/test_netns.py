@@ -55,7 +55,7 @@ def test_a_host_cut_off_mid_render_loses_only_its_pieces(hosts, faults_database_
 
         def on_first_host():
             return [p for p in piece_rows(setup, asset_id) if p.state == "rendering"
-                    and p.frames_done > 0 and hosts[0].owns(int(p.worker_id.rsplit(":", 1)[1]))]
+                    and hosts[0].owns(int(p.worker_id.rsplit(":", 1)[1]))]
 
         lost = wait_for(on_first_host, 120, "a piece rendering on host 1", interval=0.05)
         hosts[0].cut()
