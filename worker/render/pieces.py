@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from shared.edit import MAX_OUTPUT_SECONDS, VideoEdit
+from shared.edit import MAX_OUTPUT_SECONDS, MIN_CHUNK_SECONDS, VideoEdit
 
 from .encode import VideoSettings, choose_video_codec, gop_frames
 from .engine import (VIDEO_AHEAD, FrameProgress, ProgressCallback, RenderResult, audio_packets,
@@ -47,7 +47,6 @@ from .timeline import Timeline
 from .video import timeline_frames
 
 PIECE_FORMAT = "mp4"
-MIN_CHUNK_SECONDS = 2  # chunk_seconds is 0 (one piece) or at least this
 CANCEL_EVERY_BLOCKS = 64  # audio encoder frames (about 1.4 s of sound) between cancel checks
 
 
