@@ -9,9 +9,11 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt py
 
 setup: $(STAMP)
 
-# The browser tests use Debian's Chromium (Playwright downloads no browser of its own here).
+# The browser tests use Debian's Chromium (Playwright downloads no browser of its own here);
+# the network-namespace tests use ip (iproute2) and socat.
 chromium:
-	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	@command -v chromium >/dev/null && command -v socat >/dev/null && command -v ip >/dev/null \
+	  || (apt-get update && apt-get install -y chromium socat iproute2)
 
 # Also the `canopy` command (pyproject.toml), into $(BIN), from this tree (editable).
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
