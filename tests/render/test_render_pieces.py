@@ -1,4 +1,4 @@
-"""worker/render/pieces.py and join.py: a render in pieces, joined, decoded frame by frame.
+"""worker/render/piece_plan.py, piece_render.py, in_process.py and join.py: a render in pieces, joined, decoded frame by frame.
 
 The sources show their own frame index (tests.mediakit.counting_image) and carry one
 unbroken sine, so a dropped, repeated or misplaced frame, or a gap in the sound, shows.

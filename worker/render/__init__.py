@@ -7,18 +7,19 @@
 `python -m worker.render EDIT.json --source ID=PATH ... --output OUT` runs it alone.
 
 One render in pieces (the farm spreads them over workers): plan_pieces, render_piece,
-render_audio and join; see pieces.py for the whole sequence, render_in_pieces for it in
-one process.
+render_audio and join; see piece_render.py for the whole sequence, in_process.py's
+render_in_pieces for it in one process.
 """
 from .encode import gpu_available
 from .engine import RenderResult, plan, plan_from_infos, render
 from .errors import (GpuUnavailableError, InvalidEditError, MissingSourceError,
                      OutputNotWritableError, RenderCanceled, RenderError, SourceDecodeError)
+from .in_process import render_in_pieces
 from .join import JoinResult, PieceMismatchError, join
-from .pieces import (AudioResult, PieceResult, PieceSpan, plan_pieces, render_audio,
-                     render_in_pieces, render_piece, sound_sources, sources_for)
+from .piece_plan import plan_pieces, sound_sources, sources_for
+from .piece_render import AudioResult, PieceResult, render_audio, render_piece
 from .probe import probe_source
-from .timeline import timeline_from_dict, timeline_to_dict
+from .timeline import PieceSpan, timeline_from_dict, timeline_to_dict
 
 __all__ = [
     "AudioResult", "GpuUnavailableError", "InvalidEditError", "JoinResult", "MissingSourceError",

@@ -9,11 +9,11 @@ import time
 
 from pydantic import ValidationError
 
-from shared.edit import parse_edit
+from shared.edit import MIN_CHUNK_SECONDS, parse_edit
 
 from .engine import render
 from .errors import InvalidEditError, RenderCanceled, RenderError
-from .pieces import MIN_CHUNK_SECONDS, render_in_pieces
+from .in_process import render_in_pieces
 
 
 def _source(text: str) -> tuple[str, str]:

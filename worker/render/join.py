@@ -17,16 +17,14 @@ import heapq
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import av
 
 from .bitstream import CodedStream, coded_stream
 from .engine import partial_output
 from .errors import RenderError
-
-if TYPE_CHECKING:  # pieces.py imports this module
-    from .pieces import PieceSpan
+from .timeline import PieceSpan
 
 
 class PieceMismatchError(RenderError):

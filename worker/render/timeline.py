@@ -65,6 +65,19 @@ class SoundOverlay:
 
 
 @dataclass(frozen=True)
+class PieceSpan:
+    """Output frames [start, end) of one piece; `index` is its place in the join."""
+
+    index: int
+    start: int
+    end: int
+
+    @property
+    def frames(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
 class Timeline:
     width: int
     height: int

@@ -1,4 +1,5 @@
-"""One render in pieces: plan the frame ranges, render each alone, the sound once, then join.
+"""One render in pieces: plan the frame ranges (piece_plan.py), render each alone and the
+sound once (here), then join them (join.py); in_process.py does it all in one process.
 
     timeline, warnings = plan(edit, sources)  # probes every file; plan_from_infos: no files
     spans, more = plan_pieces(timeline, chunk_seconds, edit.video_output_format, edit.encoder)
@@ -24,43 +25,26 @@ encoder (RenderResult.video_codec).
 
 The sound is mixed and encoded once for the whole timeline, so no encoder priming or
 fade lands at a seam; its sample count is the timeline's, exactly as render() writes.
-Renders that ask for the GPU encoder render in one piece (see plan_pieces).
+Renders that ask for the GPU encoder render in one piece (see piece_plan.plan_pieces).
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
-from shared.edit import MAX_OUTPUT_SECONDS, MIN_CHUNK_SECONDS, VideoEdit
+from shared.edit import VideoEdit
 
-from .encode import VideoSettings, choose_video_codec, gop_frames
-from .engine import (VIDEO_AHEAD, FrameProgress, ProgressCallback, RenderResult, audio_packets,
-                     open_writer, partial_output, plan, render)
+from .encode import VideoSettings, choose_video_codec
+from .engine import (VIDEO_AHEAD, FrameProgress, ProgressCallback, audio_packets, open_writer,
+                     partial_output, plan)
 from .errors import RenderCanceled
-from .join import join
 from .prefetch import Prefetch
-from .timeline import Timeline
+from .timeline import PieceSpan, Timeline
 from .video import timeline_frames
 
 PIECE_FORMAT = "mp4"
 CANCEL_EVERY_BLOCKS = 64  # audio encoder frames (about 1.4 s of sound) between cancel checks
-
-
-@dataclass(frozen=True)
-class PieceSpan:
-    """Output frames [start, end) of one piece; `index` is its place in the join."""
-
-    index: int
-    start: int
-    end: int
-
-    @property
-    def frames(self) -> int:
-        return self.end - self.start
 
 
 @dataclass
@@ -74,48 +58,6 @@ class PieceResult:
 class AudioResult:
     output: str
     samples: int  # per channel, at 48 kHz: the timeline's sample_count
-
-
-def plan_pieces(timeline: Timeline, chunk_seconds: float, fmt: str = "mp4",
-                encoder: str = "auto") -> tuple[list[PieceSpan], list[str]]:
-    """The pieces of a render, and warnings. Pure: the same timeline, the same pieces.
-
-    One piece when chunk_seconds is 0 or the output is not longer than twice the piece
-    length. Else pieces of about chunk_seconds, each a whole number of GOPs, balanced:
-    n = round(frames / piece length) pieces, the GOPs shared out as evenly as they go.
-    `encoder` "gpu" stays one piece (with a warning): pieces join only when every one was
-    encoded with the same settings by the same encoder, and not every worker has NVENC.
-    """
-    if chunk_seconds != 0 and chunk_seconds < MIN_CHUNK_SECONDS:
-        raise ValueError(f"chunk_seconds must be 0 (one piece) or at least {MIN_CHUNK_SECONDS}")
-    total = timeline.frame_count
-    gop = gop_frames(timeline.fps)
-    whole = [PieceSpan(0, 0, total)]
-    if chunk_seconds == 0:
-        return whole, []
-    gops_per_piece = max(1, round(chunk_seconds * timeline.fps / gop))
-    piece = gops_per_piece * gop
-    if total <= 2 * piece:
-        return whole, []
-    if encoder == "gpu" and fmt != "webm":  # webm is VP9 on the CPU anyway
-        return whole, ["render_options.encoder gpu renders in one piece: pieces are all "
-                       "encoded on the CPU, so that they join"]
-    gops = -(-total // gop)  # the last GOP may be short
-    count = max(2, round(total / piece))
-    bounds = [gop * (gops * i // count) for i in range(count)] + [total]
-    return [PieceSpan(i, a, b) for i, (a, b) in enumerate(zip(bounds, bounds[1:]))], []
-
-
-def sources_for(timeline: Timeline, span: PieceSpan) -> set[str]:
-    """The source ids whose pictures the piece shows (all a piece's worker must fetch)."""
-    return {clip.source_id for clip in timeline.clips
-            if clip.frame_start < span.end and span.start < clip.frame_start + clip.frame_count}
-
-
-def sound_sources(timeline: Timeline) -> set[str]:
-    """The source ids the sound is mixed from (render_audio's; images have none)."""
-    return ({clip.source_id for clip in timeline.clips if clip.kind == "video"}
-            | {track.source_id for track in timeline.overlays})
 
 
 def piece_codec(fmt: str) -> str:
@@ -180,38 +122,3 @@ def render_audio(edit: VideoEdit, sources: Mapping[str, str], output: str,
             raise RuntimeError(f"wrote {writer.samples} samples, the timeline has "
                                f"{timeline.sample_count}")
     return AudioResult(output, writer.samples)
-
-
-def render_in_pieces(edit: VideoEdit, sources: Mapping[str, str], output: str,
-                     chunk_seconds: float, *, on_progress: Optional[ProgressCallback] = None,
-                     should_cancel: Optional[Callable[[], bool]] = None,
-                     encoder: Optional[str] = None,
-                     max_output_seconds: float = MAX_OUTPUT_SECONDS) -> RenderResult:
-    """render(), but through pieces rendered one after another here and joined: the farm's
-    path in one process. A plan of one piece is an ordinary render()."""
-    timeline, warnings = plan(edit, sources, max_output_seconds)
-    spans, notes = plan_pieces(timeline, chunk_seconds, edit.video_output_format, edit.encoder)
-    if len(spans) == 1:
-        result = render(edit, sources, output, on_progress=on_progress,
-                        should_cancel=should_cancel, encoder=encoder,
-                        max_output_seconds=max_output_seconds)
-        result.warnings += notes
-        return result
-    target = Path(output)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{target.stem}.", dir=target.parent) as work:
-        paths = [os.path.join(work, f"piece{span.index}.{PIECE_FORMAT}") for span in spans]
-        for span, path in zip(spans, paths):
-            def progress(done: int, _: int, before: int = span.start) -> None:
-                if on_progress is not None:
-                    on_progress(before + done, timeline.frame_count)
-
-            render_piece(edit, sources, span, path, timeline=timeline, on_progress=progress,
-                         should_cancel=should_cancel)
-        fmt = edit.video_output_format
-        sound = render_audio(edit, sources, os.path.join(work, f"sound.{fmt}"),
-                             timeline=timeline, should_cancel=should_cancel)
-        joined = join(paths, spans, sound.output, output, fmt, timeline.fps)
-    return RenderResult(str(target), joined.frames, sound.samples,
-                        sound.samples / timeline.sample_rate, piece_codec(fmt), warnings + notes,
-                        pieces=len(spans))
