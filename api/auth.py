@@ -58,10 +58,15 @@ _cache = KeyCache(KEY_CACHE_SECONDS)
 
 
 def presented_key() -> str | None:
+    """The request's key: from `Authorization: Bearer` or `X-API-Key`. A request that sends
+    two different keys is refused: which user it acts as must not depend on header order."""
     header = request.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer " and header[7:].strip():
-        return header[7:].strip()
-    return request.headers.get("X-API-Key", "").strip() or None
+    bearer = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    api_key = request.headers.get("X-API-Key", "").strip()
+    if bearer and api_key and bearer != api_key:
+        raise Unauthorized("Two different API keys: send one, as 'Authorization: Bearer <key>' "
+                           "or as 'X-API-Key'")
+    return bearer or api_key or None
 
 
 def find_caller(key: str) -> Caller | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from http import HTTPStatus
 
 from flask import Flask, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -24,14 +25,28 @@ DURATION = Histogram("canopy_http_request_duration_seconds", "Time to answer an 
                      buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
 
+# Every label takes values from a fixed set, so no client can add series: a method outside
+# METHODS is "other", a path no route matches is "<unmatched>" (a route is its rule, never
+# the path: ids would make one series per asset), a status outside HTTPStatus is "other".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+STATUSES = frozenset(str(status.value) for status in HTTPStatus)
+OTHER = "other"
+
+
+def labels_of(method: str, rule, status_code: int) -> tuple[str, str, str]:
+    """The (method, route, status) labels of one answered request."""
+    route = rule.rule if rule is not None else "<unmatched>"
+    status = str(status_code)
+    return (method if method in METHODS else OTHER, route, status if status in STATUSES else OTHER)
+
+
 def _started() -> None:
     g.metrics_t0 = time.perf_counter()
 
 
 def _answered(response):
-    # The route's rule, not the path: ids would make one series per asset.
-    route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
-    REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+    method, route, status = labels_of(request.method, request.url_rule, response.status_code)
+    REQUESTS.labels(method, route, status).inc()
     started = g.get("metrics_t0")
     if started is not None:
         DURATION.labels(route).observe(time.perf_counter() - started)

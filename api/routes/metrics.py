@@ -15,10 +15,23 @@ from ..services.farm_metrics import FarmCollector
 
 bp = Blueprint("metrics", __name__)
 
+# Headers that proxies add (standard, de facto, and the CDNs'): a request with any of them
+# came through a proxy, so its loopback address is the proxy's, not the client's.
+PROXY_HEADERS = ("Forwarded", "Via", "X-Real-IP", "True-Client-IP", "X-Client-IP",
+                 "X-Cluster-Client-IP", "Client-IP", "CF-Connecting-IP", "Fastly-Client-IP",
+                 "X-ProxyUser-IP", "X-Original-Forwarded-For", "X-Envoy-External-Address")
+PROXY_HEADER_PREFIX = "X-Forwarded-"  # -For, -Host, -Proto, -Port, -Server, -Prefix, ...
+
+
+def proxied(headers) -> bool:
+    """Whether a request says it came through a proxy."""
+    return any(name in headers for name in PROXY_HEADERS) or any(
+        name.lower().startswith(PROXY_HEADER_PREFIX.lower()) for name in headers.keys())
+
 
 def refusal(token: str, authorization: str, remote_addr: str | None, forwarded: bool) -> Response | None:
-    """Why this scrape is refused, or None. A request that came through a proxy (it says
-    Forwarded / X-Forwarded-For) is not a loopback client, whatever address it comes from."""
+    """Why this scrape is refused, or None. A request that came through a proxy (any of
+    PROXY_HEADERS) is not a loopback client, whatever address it comes from."""
     if token:
         scheme, _, presented = authorization.partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode()):
@@ -38,8 +51,7 @@ def refusal(token: str, authorization: str, remote_addr: str | None, forwarded: 
 def metrics():
     """The farm's metrics in the Prometheus text format."""
     refused = refusal(get_settings().metrics_token, request.headers.get("Authorization", ""),
-                      request.remote_addr,
-                      "Forwarded" in request.headers or "X-Forwarded-For" in request.headers)
+                      request.remote_addr, proxied(request.headers))
     if refused is not None:
         return refused
     body = exposition(FarmCollector(services().db, services().celery, services().redis))

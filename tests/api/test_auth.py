@@ -64,3 +64,14 @@ def test_key_cache_forgets_after_its_ttl():
     assert remembering.get("digest") == caller
     assert forgetting.get("digest") is None
     assert remembering.get("other") is None
+
+
+def test_two_different_keys_in_one_request_are_401(client, make_user):
+    _, mine = make_user()
+    _, theirs = make_user()
+    both = {"Authorization": f"Bearer {mine}", "X-API-Key": theirs}
+    for headers in (both, {**both, "X-API-Key": "cnp_not_a_key"}):
+        response = client.get("/users/me", headers=headers)
+        assert response.status_code == 401 and "Two different API keys" in response.json["detail"]
+    same = client.get("/users/me", headers={"Authorization": f"Bearer {mine}", "X-API-Key": mine})
+    assert same.status_code == 200

@@ -6,6 +6,7 @@ import json
 import re
 from dataclasses import replace
 
+import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
@@ -121,6 +122,50 @@ def test_metrics_want_the_token_or_a_loopback_client(app, settings):
     proxied = open_.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"},
                         environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert proxied.status_code == 403
+
+
+@pytest.mark.parametrize("header", ["X-Real-IP", "Via", "True-Client-IP", "Forwarded",
+                                    "X-Forwarded-Host", "CF-Connecting-IP", "X-Client-IP"])
+def test_a_proxied_loopback_request_is_refused_without_the_token(app, header):
+    """A local proxy that adds only one of these headers must not expose the metrics."""
+    scrape_ = app.test_client().get("/metrics", headers={header: "203.0.113.9"},
+                                    environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert scrape_.status_code == 403, header
+
+
+def test_made_up_methods_and_statuses_add_no_series(app):
+    client = app.test_client()
+    local = {"REMOTE_ADDR": "127.0.0.1"}
+
+    def series() -> dict[tuple, float]:
+        text = client.get("/metrics", environ_base=local).get_data(as_text=True)
+        return {tuple(sorted(s.labels.items())): s.value
+                for family in text_string_to_metric_families(text)
+                for s in family.samples if s.name == "canopy_http_requests_total"}
+
+    before = series()
+    for method in ("ZZZA", "ZZZB", "BREW", "PROPFIND"):
+        assert client.open("/health", method=method).status_code == 405
+        assert client.open(f"/projects/{method}", method=method).status_code in (401, 404, 405)
+    after = series()
+    methods = {dict(labels)["method"] for labels in after}
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
+    def others(counts):
+        return sum(value for labels, value in counts.items() if ("method", "other") in labels)
+
+    assert others(after) - others(before) == 8 and len(after) - len(before) <= 2
+    assert all("ZZZ" not in value for labels in after for _, value in labels)
+
+
+def test_labels_keep_to_their_sets():
+    from werkzeug.routing import Rule
+
+    from api.metrics import labels_of
+
+    assert labels_of("ZZZA", None, 405) == ("other", "<unmatched>", "405")
+    assert labels_of("GET", Rule("/assets/<uuid:asset_id>"), 200) == (
+        "GET", "/assets/<uuid:asset_id>", "200")
+    assert labels_of("GET", None, 299) == ("GET", "<unmatched>", "other")
 
 
 def test_the_dashboard_charts_metrics_the_api_serves(app):
