@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 import uuid
 from pathlib import Path
@@ -16,16 +17,37 @@ FINISHED = ("uploaded", "failed", "canceled")
 CHUNK = 1 << 20
 
 
+KEY_HEADER = "X-API-Key"
+# C0 and C1 controls (ESC starts terminal escape sequences) and the bidirectional overrides
+# that reorder what a terminal shows: never printed as they came from a server.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 class ApiError(Exception):
     """The server refused a call (its `detail`), or could not be reached."""
+
+
+def printable(text: str) -> str:
+    """`text` safe for a terminal: each control character shown as its escape (`\\x1b`)."""
+    return _CONTROLS.sub(lambda m: ascii(m.group())[1:-1], str(text))
+
+
+class KeySession(requests.Session):
+    """A session that drops the API key on a redirect to another host, as requests does
+    with `Authorization` only."""
+
+    def rebuild_auth(self, prepared_request, response):
+        if self.should_strip_auth(response.request.url, prepared_request.url):
+            prepared_request.headers.pop(KEY_HEADER, None)
+        super().rebuild_auth(prepared_request, response)
 
 
 class Client:
     def __init__(self, url: str, key: str, timeout: float = 60):
         self.url = url.rstrip("/")
         self.timeout = timeout
-        self.http = requests.Session()
-        self.http.headers["X-API-Key"] = key
+        self.http = KeySession()
+        self.http.headers[KEY_HEADER] = key
 
     def call(self, method: str, path: str, **kwargs):
         """The JSON answer of `method path`; ApiError with the server's reason otherwise."""

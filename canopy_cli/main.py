@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from .client import ApiError, Client
+from .client import ApiError, Client, printable
 from .render import Interrupted, RenderFailed, render
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -89,13 +89,28 @@ def render_command(client: Client, args) -> int:
         edit = json.loads(args.edit.read_text())
     except (OSError, ValueError) as exc:
         return fail(args, f"{args.edit}: {exc}", code=2)
+    unwritable = output_problem(args.output)
+    if unwritable:  # before any upload or render, not after
+        return fail(args, f"--output {args.output}: {unwritable}", code=2)
     result = render(client, edit, sources, args.output, project_id=args.project,
                     show_progress=not args.json and sys.stderr.isatty(), as_json=args.json)
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{args.output}: {result['size']} bytes (asset {result['asset_id']})")
+        print(printable(f"{args.output}: {result['size']} bytes (asset {result['asset_id']})"))
     return 0
+
+
+def output_problem(output: Path) -> str | None:
+    """Why the video cannot be saved at `output`, or None."""
+    folder = output.parent
+    if output.is_dir():
+        return "is a folder"
+    if not folder.is_dir():
+        return f"no such folder: {folder}"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write into {folder}"
+    return None
 
 
 def status_command(client: Client, args) -> int:
@@ -124,8 +139,8 @@ def ls_command(client: Client, args) -> int:
         print(json.dumps([{k: a.get(k) for k in LS_FIELDS} for a in renders]))
         return 0
     for a in renders:
-        print(f"{a['id']}  {a['created_at'][:19]}  {a['status']:<9} {a['progress']:>4.0%}  "
-              f"{a['project_name']}/{a.get('keyname', '')}")
+        print(printable(f"{a['id']}  {a['created_at'][:19]}  {a['status']:<9} "
+                        f"{a['progress']:>4.0%}  {a['project_name']}/{a.get('keyname', '')}"))
     return 0
 
 
@@ -135,11 +150,11 @@ LS_FIELDS = ("id", "project_id", "project_name", "keyname", "status", "progress"
 
 def describe(state: dict) -> str:
     line = f"{state['id']}: {state['status']} {float(state.get('progress') or 0):.0%}"
-    return line + (f" — {state['error']}" if state.get("error") else "")
+    return printable(line + (f" — {state['error']}" if state.get("error") else ""))
 
 
 def fail(args, reason: str, asset: str | None = None, code: int = 1) -> int:
-    print(f"canopy: {reason}", file=sys.stderr)
+    print(f"canopy: {printable(reason)}", file=sys.stderr)
     if getattr(args, "json", False):
         print(json.dumps({"error": reason, "asset_id": asset}))
     return code

@@ -5,7 +5,7 @@ import copy
 import sys
 from pathlib import Path
 
-from .client import ApiError, Client
+from .client import ApiError, Client, printable
 
 PROJECT_NAME = "canopy-cli"
 
@@ -32,7 +32,7 @@ def render(client: Client, edit: dict, sources: dict[str, Path], output: Path, *
     asset_id = started.get("asset_id")
     if not asset_id:
         raise ApiError("the edit was stored but not rendered (skip_rendering)")
-    say(f"rendering asset {asset_id}")
+    say(printable(f"rendering asset {asset_id}"))
     final, asked = follow(client, asset_id, show_progress)
     if final["status"] == "canceled" and asked:
         raise Interrupted(f"render {asset_id} canceled", asset_id)
@@ -118,7 +118,7 @@ class ProgressBar:
         percent = round(float(state.get("progress") or 0) * 100, 1)
         if not self.enabled:
             if state["status"] != self.status:
-                print(f"{state['status']} {percent:.0f}%", file=sys.stderr)
+                print(printable(f"{state['status']} {percent:.0f}%"), file=sys.stderr)
             self.status = state["status"]
             return
         if self.bar is None:
@@ -126,7 +126,7 @@ class ProgressBar:
 
             self.bar = tqdm(total=100, desc=state["status"], file=sys.stderr, dynamic_ncols=True,
                             bar_format="{desc:<10} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
-        self.bar.set_description_str(state["status"], refresh=False)
+        self.bar.set_description_str(printable(state["status"]), refresh=False)
         self.bar.n = percent
         self.bar.refresh()
         self.status = state["status"]
