@@ -17,21 +17,25 @@ from sqlalchemy.orm import Session
 
 from .edit import callback_url_of
 from .models import Asset, RenderFinish, RenderJob, utcnow
-from .queue import HOOKS_QUEUE, WEBHOOK_TASK, send
+from .queue import HOOKS_QUEUE, RENDER_TASK, WEBHOOK_TASK, send
 from .states import DeliveryState, JobState
 
 log = logging.getLogger(__name__)
 
 _DUE = "canopy.webhooks_due"  # session.info key: finish ids whose webhook is due on commit
+_ENDED = "canopy.renders_ended"  # session.info key: owners a render of whom ended
 # How each process sends the delivery task, set at its start (API: its Celery client; a
 # worker: its app); None: the reaper sends it later.
 _sender: Callable[[str], object] | None = None
+_celery = None
 
 
 def use_celery(celery) -> None:
-    """Send due webhooks through `celery` once their finish commits."""
-    global _sender
+    """Send due webhooks through `celery` once their finish commits, and the renders that
+    waited for a render that ended then (it was one of their sources)."""
+    global _sender, _celery
     _sender = lambda finish_id: send_webhook(celery, finish_id)  # noqa: E731
+    _celery = celery
 
 
 def send_webhook(celery, finish_id: str) -> bool:
@@ -64,6 +68,7 @@ def record(session: Session, job_id: str) -> None:
     )
     session.add(finish)
     session.flush()
+    session.info.setdefault(_ENDED, set()).add(row.owner_id)
     if callback:
         session.info.setdefault(_DUE, []).append(finish.id)
 
@@ -74,11 +79,32 @@ def _send_due(session: Session) -> None:
     if due and _sender is not None:
         for finish_id in due:
             _sender(finish_id)
+    ended = session.info.pop(_ENDED, None)
+    if ended and _celery is not None:
+        _release_waiting(session, ended)
+
+
+def _release_waiting(committed: Session, owners: set[str]) -> None:
+    """A render of each of `owners` ended: the renders that waited for it (as a source) are
+    queued and sent, or failed naming it, whose end settles those waiting for them in turn.
+    In a session of the same kind (its listeners announce what it changes); the reaper's
+    `settle_waiting` is the safety net if this process dies in between."""
+    from .jobs import settle_waiting  # it records finishes: built on this module
+
+    try:
+        with type(committed)(bind=committed.get_bind(), expire_on_commit=False) as session:
+            ready = [entry for owner in sorted(owners) for entry in settle_waiting(session, owner)]
+    except Exception:  # the commit that called stands; the reaper settles them later
+        log.exception("could not settle the renders waiting on owners %s", sorted(owners))
+        return
+    for job_id, queue in ready:
+        send(_celery, RENDER_TASK, [job_id], queue)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_due(session: Session) -> None:
     session.info.pop(_DUE, None)
+    session.info.pop(_ENDED, None)
 
 
 def overdue_webhooks(session: Session, grace_s: float, now: datetime | None = None) -> list[str]:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from . import finishes
 from .edit import parse_edit
 from .models import Asset, RenderJob, utcnow
-from .sources import analysed, find_sources, not_ready
+from .sources import find_sources, not_ready, ready
 from .states import ACTIVE, FINISHED, JOB, PENDING, Beat, JobState
 
 MAX_ATTEMPTS = 3
@@ -266,7 +266,7 @@ def settle_waiting(session: Session, owner_id: str | None = None) -> list[tuple[
             reasons = [why for why in (not_ready(i, row) for i, row in rows.items()) if why]
         if reasons:
             to, error = JobState.FAILED, reasons[0]
-        elif all(analysed(row) for row in rows.values()):
+        elif all(ready(row) for row in rows.values()):
             to, error = JobState.QUEUED, None
         else:
             continue  # a source is still being analysed

@@ -86,6 +86,33 @@ class MediaState(StrEnum):
     FAILED = "failed"  # with a reason
 
 
+class Readiness(StrEnum):
+    """What a render may expect of a source in a given state."""
+
+    READY = "ready"  # a render may use it now
+    PENDING = "pending"  # under way: it ends ready or unusable by itself; a render may wait
+    UNUSABLE = "unusable"  # nothing under way can make it ready: a render naming it fails
+
+
+# A source's readiness in each state it can be in: an uploaded file's (MediaState), and a
+# render's output used as a source (JobState, which its asset mirrors). Total over both
+# enums (tests/test_states.py checks it), so no state leaves a waiting render waiting for
+# nothing: a render waits only for a source that is PENDING, and every PENDING state is
+# one that moves on by itself (an analysis or a render runs, and each ends).
+MEDIA_READINESS: dict[MediaState, Readiness] = {
+    MediaState.WAITING: Readiness.UNUSABLE,  # no bytes, and none on the way
+    MediaState.PROCESSING: Readiness.PENDING,
+    MediaState.ANALYZED: Readiness.READY,
+    MediaState.FAILED: Readiness.UNUSABLE,
+}
+RENDER_READINESS: dict[JobState, Readiness] = {
+    **{state: Readiness.PENDING for state in PENDING | ACTIVE},
+    JobState.UPLOADED: Readiness.READY,
+    JobState.FAILED: Readiness.UNUSABLE,
+    JobState.CANCELED: Readiness.UNUSABLE,
+}
+
+
 class DeliveryState(StrEnum):
     """A finished render's webhook: tries until one gets a 2xx, or the backoff runs out."""
 

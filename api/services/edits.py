@@ -9,7 +9,7 @@ from shared.errors import Conflict, NotFound, Unprocessable
 from shared.jobs import request_cancel
 from shared.models import GENERATED_VIDEO, Asset, Edit, Project, RenderJob, utcnow
 from shared.queue import RENDER_CPU_QUEUE, RENDER_GPU_QUEUE, RENDER_TASK, send
-from shared.sources import analysed, find_sources, not_ready, source_info
+from shared.sources import find_sources, misnamed, not_ready, ready, source_info
 from shared.states import JobState
 
 from ..auth import Caller
@@ -34,18 +34,37 @@ def check_against_media(user: Caller, edit: VideoEdit) -> tuple[list[str], bool]
     rows = find_sources(get_session(), user.id, edit)
     known = {media_id: row for media_id, row in rows.items() if row is not None}  # else unknown
     refused = {i: why for i, row in known.items() if (why := not_ready(i, row))}
-    pending = {i for i, row in known.items() if not analysed(row) and i not in refused}
+    pending = {i for i, row in known.items() if not ready(row) and i not in refused}
     errors = [{"loc": ["body", *use.loc], "msg": refused[use.id], "type": "value_error.source"}
               for use in edit.source_uses() if use.id in refused]
-    infos = {media_id: source_info(row) for media_id, row in known.items() if analysed(row)}
+    mistyped = _mistyped(user, edit, rows)
+    errors += mistyped.values()
+    infos = {media_id: source_info(row) for media_id, row in known.items() if ready(row)}
     try:
         warnings = check_sources(edit, infos, get_settings().max_output_seconds,
-                                 pending=pending | refused.keys())
+                                 pending=pending | refused.keys() | mistyped.keys())
     except EditSourceError as exc:
         errors += [{**e, "loc": ["body", *e["loc"]]} for e in exc.errors]
     if errors:
         raise Unprocessable(errors)
     return warnings, bool(pending)
+
+
+KINDS = {"asset": "an asset (an upload or a render)", "videofile": "a video file"}
+
+
+def _mistyped(user: Caller, edit: VideoEdit, rows: dict) -> dict[str, dict]:
+    """{id: its 422} for each clip whose id names the caller's media of the other kind (a
+    render named as a `videofile`): the message says which `type` finds it."""
+    errors = {}
+    for use in edit.source_uses():
+        right = rows.get(use.id) is None and misnamed(get_session(), user.id, use.id, use.type)
+        if right and use.id not in errors:
+            errors[use.id] = {
+                "loc": ["body", *use.loc[:-1], "type"], "type": "value_error.source_type",
+                "msg": f"{use.id} is {KINDS[right]}, not {KINDS.get(use.type, use.type)}: "
+                       f'name it with type "{right}"'}
+    return errors
 
 
 def owned_edit(user: Caller, project_id, edit_id) -> Edit:

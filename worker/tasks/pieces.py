@@ -235,13 +235,11 @@ class JoinAttempt(RenderAttempt):
             self.steps.step("rendered", frames=joined.frames)
             if not self.start_upload():
                 return self.stop()
-            with self.lease.kept():
-                size = upload(work.output_key, output, fmt)
-            self.steps.step("uploaded", bytes=size)
+            size, facts = self.store(work, output)
             samples = timeline.sample_count  # the sound piece wrote exactly these
             result = RenderResult(output, joined.frames, samples, samples / timeline.sample_rate,
                                   "libx264", list(work.plan.get("warnings", [])))
-            outcome = self.finalize(work, result, size)
+            outcome = self.finalize(work, result, size, facts)
         if outcome == JobState.UPLOADED:
             remove_pieces(self.claim.job_id)  # joined: the pieces have served
         return outcome

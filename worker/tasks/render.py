@@ -22,6 +22,7 @@ from shared.models import Asset, RenderJob
 from shared.queue import RENDER_TASK, send
 from shared.sources import resolve, source_info
 from shared.states import Beat, JobState
+from worker.media.probe import probe
 from worker.render import (RenderCanceled, RenderError, RenderResult, plan_from_infos,
                            plan_pieces, render)
 
@@ -147,10 +148,8 @@ class RenderAttempt:
             self.steps.step("rendered", output_s=result.duration)
             if not self.start_upload():
                 return self.stop()
-            with self.lease.kept():
-                size = upload(work.output_key, output, work.edit.video_output_format)
-            self.steps.step("uploaded", bytes=size)
-            return self.finalize(work, result, size)
+            size, facts = self.store(work, output)
+            return self.finalize(work, result, size, facts)
 
     def fetch(self, wanted: Sources) -> dict[str, str] | None:
         """Local copies of the sources `wanted`; None once the lease says stop."""
@@ -164,10 +163,23 @@ class RenderAttempt:
             self.lease.answer = jobs.standing(session, self.claim)  # why not
             return False
 
-    def finalize(self, work: Work, result: RenderResult, size: int) -> str:
-        media = dict(duration=result.duration, width=work.edit.width, height=work.edit.height,
-                     content_type=CONTENT_TYPES[work.edit.video_output_format],
-                     media_kind="video", warnings=list(result.warnings))
+    def store(self, work: Work, output: str) -> tuple[int, dict]:
+        """Upload the output under the lease: its stored size, and its stream facts as the
+        media probe finds them in an uploaded file (recorded at the finish, they make a
+        finished render at once a source that other edits may render from)."""
+        facts = probe(output).columns()
+        with self.lease.kept():
+            size = upload(work.output_key, output, work.edit.video_output_format)
+        self.steps.step("uploaded", bytes=size)
+        return size, facts
+
+    def finalize(self, work: Work, result: RenderResult, size: int,
+                 facts: dict | None = None) -> str:
+        media = {**(facts or {}), "duration": result.duration, "width": work.edit.width,
+                 "height": work.edit.height, "media_kind": "video",
+                 "content_type": CONTENT_TYPES[work.edit.video_output_format],
+                 "warnings": list(result.warnings)}
+        media.pop("size", None)  # the stored object's, given apart
         with context.db().session() as session:
             if jobs.finalize(session, self.claim, work.output_key, size, **media):
                 return JobState.UPLOADED
