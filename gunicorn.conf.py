@@ -32,7 +32,22 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # the operator's folder: emptied
 else:
     _made = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="canopy-metrics-")
 
+from gunicorn.glogging import Logger  # noqa: E402
 from prometheus_client import multiprocess  # noqa: E402
+
+from shared.logs import redact  # noqa: E402
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger whose access lines show signed links without their signatures
+    (shared.logs.SECRET_PARAMS): the request line, query string, referer and headers."""
+
+    def atoms(self, resp, req, environ, request_time):
+        return {name: redact(value) if isinstance(value, str) else value
+                for name, value in super().atoms(resp, req, environ, request_time).items()}
+
+
+logger_class = RedactingLogger
 
 if os.environ.get("CANOPY_LOG_FORMAT", "").strip().lower() == "json":
     # gunicorn's own lines (boot, workers, the access log) as JSON too; the root logger is

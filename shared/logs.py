@@ -9,10 +9,26 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import datetime, timezone
 
 FORMATS = ("text", "json")
+
+# Query parameters that make a link usable (a signed link is valid for a day): a log line
+# keeps the link without their values. The store's own links sign with `signature`; S3's
+# presigned ones with `X-Amz-Signature` (and a session's `X-Amz-Security-Token`).
+SECRET_PARAMS = ("signature", "x-amz-signature", "x-amz-security-token")
+REDACTED = "REDACTED"
+# A value ends where a URL's or a JSON string's would: at `&`, `#`, a quote, a backslash (of
+# a JSON escape), or a space.
+_SECRET_VALUE = re.compile(
+    r"([?&;](?:%s)=)[^&;#\s\"'\\]*" % "|".join(map(re.escape, SECRET_PARAMS)), re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """`text` with the value of every SECRET_PARAMS query parameter replaced by REDACTED."""
+    return _SECRET_VALUE.sub(r"\g<1>" + REDACTED, text) if "=" in text else text
 
 
 def fields(**values) -> dict:
@@ -38,7 +54,7 @@ class JsonFormatter(logging.Formatter):
             line.setdefault(key, _value(value))
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return redact(json.dumps(line, default=str))
 
 
 class TextFormatter(logging.Formatter):
@@ -51,6 +67,9 @@ class TextFormatter(logging.Formatter):
         if extra:
             text += " " + " ".join(f"{key}={_value(value)}" for key, value in extra.items())
         return text
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def configure(log_format: str, level: int = logging.INFO) -> None:

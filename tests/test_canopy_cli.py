@@ -46,11 +46,13 @@ def http_server(answer):
 
 
 def json_answer(status: int, body: dict):
-    return lambda _handler: (status, {"Content-Type": "application/json"}, json.dumps(body).encode())
+    headers = {"Content-Type": "application/json"}
+    return lambda _handler: (status, headers, json.dumps(body).encode())
 
 
 def test_a_redirect_to_another_host_does_not_carry_the_key():
-    with http_server(json_answer(200, {"id": "a", "status": "uploaded"})) as (elsewhere, seen_there):
+    landing = json_answer(200, {"id": "a", "status": "uploaded"})
+    with http_server(landing) as (elsewhere, seen_there):
         other_host = elsewhere.replace("127.0.0.1", "localhost")
 
         def redirect(handler):
