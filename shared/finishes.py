@@ -1,8 +1,9 @@
 """The finish of a render, recorded once, whoever decides it (worker, reaper, API cancel).
 
 Every move of a job into a finished state calls `record` in the same transaction, which
-writes its `RenderFinish` row: the ledger metrics are counted from, and, when the edit
-carried a callback_url, the webhook's outbox entry. Once that transaction commits, the
+writes its `RenderFinish` row and adds it to the running totals metrics read
+(`shared.totals`), and, when the edit carried a callback_url, the row is the webhook's
+outbox entry. Once that transaction commits, the
 delivery task is sent (`after_commit` below); if the send is lost (Redis down, a crash in
 between), the reaper re-sends pending webhooks whose try is overdue (`overdue_webhooks`).
 """
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
+from . import totals
 from .edit import callback_url_of
 from .models import Asset, RenderFinish, RenderJob, utcnow
 from .queue import HOOKS_QUEUE, RENDER_TASK, WEBHOOK_TASK, send
@@ -69,6 +71,7 @@ def record(session: Session, job_id: str) -> None:
     session.add(finish)
     session.flush()
     session.info.setdefault(_ENDED, set()).add(row.owner_id)
+    totals.add_finish(session, finish)
     if callback:
         session.info.setdefault(_DUE, []).append(finish.id)
 

@@ -25,6 +25,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from . import totals
 from .fetch import FetchError, post
 from .models import Asset, RenderFinish, User, iso, utcnow
 from .states import DeliveryState, JobState
@@ -138,16 +139,20 @@ def end_try(session: Session, attempt: Try, status: int | None, error: str | Non
     last = attempt.number > len(backoff)
     wait = None if delivered or last else backoff[attempt.number - 1]
     now = utcnow()
-    session.execute(
+    state = (DeliveryState.DELIVERED if delivered else
+             DeliveryState.FAILED if last else DeliveryState.PENDING)
+    ended = session.execute(
         update(RenderFinish).where(RenderFinish.id == attempt.finish_id,
-                                   RenderFinish.tries == attempt.number)
-        .values(webhook_state=(DeliveryState.DELIVERED if delivered else
-                               DeliveryState.FAILED if last else DeliveryState.PENDING),
+                                   RenderFinish.tries == attempt.number,
+                                   RenderFinish.webhook_state == DeliveryState.PENDING)
+        .values(webhook_state=state,
                 # the last answer a receiver gave stays when a later try gets none
                 status_code=RenderFinish.status_code if status is None else status,
                 last_error=None if delivered else (error or "")[:2000],
                 delivered_at=now if delivered else None,
                 next_try_at=None if wait is None else now + timedelta(seconds=wait))
-    )
+    ).rowcount == 1
+    if ended and state != DeliveryState.PENDING:
+        totals.add_webhook_end(session, state)
     session.commit()
     return wait

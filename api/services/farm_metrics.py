@@ -2,10 +2,11 @@
 
 Renders are finished by workers on any machine, so no process could count them in memory
 (nor prometheus_client's multiprocess mode, which sums the processes of one machine).
-Every figure is derived from shared state instead: gauges from the jobs table, Redis's
-queues and the workers' presence keys; counters and histograms from `render_finishes`,
-the ledger each finish writes once and nothing deletes, so they only ever go up, and
-every API process answers the same figures.
+Every figure is derived from shared state instead: gauges from the live jobs, Redis's
+queues and the workers' presence keys; counters and histograms from the running totals
+each finish adds to in its own transaction (shared/totals.py), so they only ever go up,
+every API process answers the same figures, and a scrape costs the same on a farm's first
+day as after a million renders (bench/history.py).
 """
 from __future__ import annotations
 
@@ -13,19 +14,16 @@ import json
 
 import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
+from shared import totals
 from shared.db import Database
 from shared.jobs import lease_clock
 from shared.models import RenderFinish, RenderJob, RenderPiece
 from shared.queue import QUEUES, WORKER_KEY_PREFIX, queue_depths
-from shared.states import ACTIVE, FINISHED, DeliveryState, JobState
+from shared.states import ACTIVE, FINISHED, PENDING, DeliveryState, JobState
 
 OUTCOMES = [state.value for state in JobState if state in FINISHED]
-# Seconds: from a second to six hours (the render's hard limit).
-TIME_BUCKETS = (1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600)
-# Render seconds per output second: below 1 is faster than real time.
-SPEED_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16)
 
 
 class FarmCollector:
@@ -43,18 +41,27 @@ class FarmCollector:
         yield from self._redis()
 
     def _jobs(self, session):
-        """Jobs and the pieces of chunked renders by state; the workers holding a live lease
-        on either (a lease is renewed while its render or piece runs)."""
-        busy = set()
-        for table, name, doc in ((RenderJob, "canopy_render_jobs", "Render jobs by state"),
-                                 (RenderPiece, "canopy_render_pieces",
-                                  "Pieces of chunked renders by state")):
-            counts = dict(session.execute(
-                select(table.state, func.count()).group_by(table.state)).all())
+        """Live jobs by state, and the pieces of live chunked renders by state; the workers
+        holding a live lease on either (a lease is renewed while its render or piece runs).
+        Finished jobs are counted by `canopy_renders_total`: counting their rows would read
+        the farm's whole history."""
+        live = sorted(PENDING | ACTIVE)
+        jobs = dict(session.execute(select(RenderJob.state, func.count())
+                                    .where(RenderJob.state.in_(live)).group_by(RenderJob.state)).all())
+        pieces = dict(session.execute(
+            select(RenderPiece.state, func.count())
+            .join(RenderJob, RenderJob.id == RenderPiece.job_id)
+            .where(RenderJob.state.in_(live)).group_by(RenderPiece.state)).all())
+        for name, doc, counts, states in (
+                ("canopy_render_jobs", "Render jobs not yet finished, by state", jobs, live),
+                ("canopy_render_pieces", "Pieces of chunked renders not yet finished, by state",
+                 pieces, [state.value for state in JobState])):
             family = GaugeMetricFamily(name, doc, labels=["state"])
-            for state in JobState:
-                family.add_metric([state.value], counts.get(state.value, 0))
+            for state in states:
+                family.add_metric([state], counts.get(state, 0))
             yield family
+        busy = set()
+        for table in (RenderJob, RenderPiece):
             busy.update(session.execute(
                 select(table.worker_id).distinct()
                 .where(table.state.in_(sorted(ACTIVE)), table.lease_until > lease_clock(session))
@@ -64,55 +71,45 @@ class FarmCollector:
                                 value=len(busy - {None}))
 
     def _finishes(self, session):
-        totals = {state: (count, size) for state, count, size in session.execute(
-            select(RenderFinish.state, func.count(), func.coalesce(func.sum(RenderFinish.bytes), 0))
-            .group_by(RenderFinish.state)).all()}
+        """Counters and histograms from the running totals (shared/totals.py): a few rows."""
+        sums = totals.read(session)
         renders = CounterMetricFamily("canopy_renders", "Finished renders by outcome",
                                       labels=["outcome"])
         output = CounterMetricFamily("canopy_render_output_bytes",
                                      "Bytes of finished renders' outputs by outcome",
                                      labels=["outcome"])
         for outcome in OUTCOMES:
-            count, size = totals.get(outcome, (0, 0))
+            count, size = sums.get((outcome, totals.RENDERS, totals.WHOLE), (0, 0))
             renders.add_metric([outcome], count)
-            output.add_metric([outcome], size)
+            output.add_metric([outcome], int(size))
         yield renders
         yield output
-        hooks = dict(session.execute(
-            select(RenderFinish.webhook_state, func.count())
-            .where(RenderFinish.webhook_state.is_not(None)).group_by(RenderFinish.webhook_state)).all())
+        pending = session.execute(select(func.count()).select_from(RenderFinish).where(
+            RenderFinish.webhook_state == DeliveryState.PENDING)).scalar_one()
         webhooks = GaugeMetricFamily("canopy_webhooks", "Webhooks of finished renders by delivery state",
                                      labels=["state"])
         for state in DeliveryState:
-            webhooks.add_metric([state.value], hooks.get(state.value, 0))
+            webhooks.add_metric([state.value], pending if state == DeliveryState.PENDING else
+                                sums.get((state.value, totals.WEBHOOKS, totals.WHOLE), (0, 0))[0])
         yield webhooks
-        yield self._histogram(session, "canopy_render_queued_seconds",
-                              "Time from a render's submission to its first claim",
-                              RenderFinish.queued_seconds, TIME_BUCKETS)
-        yield self._histogram(session, "canopy_render_wall_seconds",
-                              "Time from a render's first claim to its finish",
-                              RenderFinish.wall_seconds, TIME_BUCKETS)
-        speed = case((RenderFinish.output_seconds > 0,
-                      RenderFinish.wall_seconds / RenderFinish.output_seconds))
-        yield self._histogram(session, "canopy_render_seconds_per_output_second",
-                              "Render wall seconds per second of output (uploaded renders)",
-                              speed, SPEED_BUCKETS)
+        for series, doc in (
+                ("queued_seconds", "Time from a render's submission to its first claim"),
+                ("wall_seconds", "Time from a render's first claim to its finish"),
+                ("seconds_per_output_second",
+                 "Render wall seconds per second of output (uploaded renders)")):
+            yield self._histogram(sums, series, doc)
 
     @staticmethod
-    def _histogram(session, name: str, doc: str, value, buckets) -> HistogramMetricFamily:
-        """One query: per outcome, the count at or below each bound, the count and the sum."""
-        columns = [func.sum(case((value <= bound, 1), else_=0)) for bound in buckets]
-        rows = session.execute(
-            select(RenderFinish.state, func.count(value), func.coalesce(func.sum(value), 0.0),
-                   *columns)
-            .where(value.is_not(None)).group_by(RenderFinish.state)).all()
-        family = HistogramMetricFamily(name, doc, labels=["outcome"])
-        found = {row[0]: row[1:] for row in rows}
+    def _histogram(sums, series: str, doc: str) -> HistogramMetricFamily:
+        """Cumulative buckets from the totals' per-bucket counts."""
+        family = HistogramMetricFamily(f"canopy_render_{series}", doc, labels=["outcome"])
         for outcome in OUTCOMES:
-            count, total, *below = found.get(outcome, (0, 0.0, *([0] * len(buckets))))
-            family.add_metric(
-                [outcome], [(str(bound), int(n or 0)) for bound, n in zip(buckets, below)]
-                + [("+Inf", int(count))], sum_value=float(total))
+            count, total = sums.get((outcome, series, totals.WHOLE), (0, 0.0))
+            below, buckets = 0, []
+            for bound in totals.HISTOGRAMS[series]:
+                below += sums.get((outcome, series, str(bound)), (0, 0.0))[0]
+                buckets.append((str(bound), below))
+            family.add_metric([outcome], buckets + [("+Inf", count)], sum_value=float(total))
         return family
 
     def _redis(self):

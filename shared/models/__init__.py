@@ -1,12 +1,12 @@
 """SQLAlchemy models, one module per aggregate."""
 from .base import Base, iso, new_id, utcnow
 from .edit import Edit, RenderJob, RenderPiece
-from .finish import RenderFinish
+from .finish import RenderFinish, RenderTotal
 from .media import GENERATED_VIDEO, Asset, VideoFile
 from .project import Project, Prompt
 from .user import ApiKey, User, generate_key, hash_key
 
 __all__ = [
-    "GENERATED_VIDEO", "ApiKey", "Asset", "Base", "Edit", "Project", "Prompt", "RenderFinish", "RenderJob", "RenderPiece", "User", "VideoFile",
+    "GENERATED_VIDEO", "ApiKey", "Asset", "Base", "Edit", "Project", "Prompt", "RenderFinish", "RenderJob", "RenderTotal", "RenderPiece", "User", "VideoFile",
     "generate_key", "hash_key", "iso", "new_id", "utcnow",
 ]

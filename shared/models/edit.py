@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..states import JobState
@@ -34,6 +34,8 @@ class Edit(Base):
 
 class RenderJob(Base):
     __tablename__ = "render_jobs"
+    # The farm page's recent failures, newest first, without reading every failed job.
+    __table_args__ = (Index("ix_render_jobs_state_updated_at", "state", "updated_at"),)
 
     id: Mapped[str] = id_column()
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

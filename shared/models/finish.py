@@ -27,7 +27,7 @@ class RenderFinish(Base):
     edit_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     state: Mapped[str] = mapped_column(String(20), nullable=False)  # uploaded | failed | canceled
     error: Mapped[str | None] = mapped_column(Reason, nullable=True)
-    finished_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    finished_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
     # From the render's creation to its first claim; from that claim to the finish (None:
     # never claimed); the output's length and size (uploaded renders only).
     queued_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -43,3 +43,20 @@ class RenderFinish(Base):
     # When the next try is due (pending), or held by the try in flight (its lease).
     next_try_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class RenderTotal(Base):
+    """A running total of the finishes (`shared.totals`): kept in the transaction of each
+    finish and each webhook's end, so metrics read a few rows instead of the whole ledger.
+
+    Per outcome (a job's finished state, or a webhook's delivery state) and series: `count`
+    and `total` (bucket ""), and per histogram bucket the count of values that fell in it
+    and in no lower one (bucket: its upper bound as the exposition writes it).
+    """
+    __tablename__ = "render_totals"
+
+    outcome: Mapped[str] = mapped_column(String(20), primary_key=True)
+    series: Mapped[str] = mapped_column(String(40), primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
+    total: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)

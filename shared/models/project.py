@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, created_column, id_column
@@ -25,6 +25,8 @@ class Prompt(Base):
 
 class Project(Base):
     __tablename__ = "projects"
+    # A user's projects, newest first (a page of them, however many projects there are).
+    __table_args__ = (Index("ix_projects_owner_id_created_at", "owner_id", "created_at"),)
 
     id: Mapped[str] = id_column()
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

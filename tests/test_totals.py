@@ -1,0 +1,142 @@
+"""The running totals that metrics read are the counts of the whole ledger, whatever path
+ended each render (worker, reaper, cancel, pieces) and each webhook."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shared import finishes, jobs, pieces, totals, webhooks
+from shared.models import RenderFinish, RenderJob, utcnow
+from shared.states import DeliveryState
+from tests.test_finishes import (HOOK, canceled_while_queued, canceled_while_rendering,
+                                 failed_by_reaper, failed_by_worker, failed_in_queue,
+                                 failed_while_waiting, uploaded)
+from tests.test_jobs import queued_job
+from tests.test_pieces import PLAN, RANGES, render_and_store
+
+LATER = timedelta(seconds=60)
+
+
+def chunked_uploaded(session, job_id):
+    claim = jobs.claim(session, job_id, "coordinator", 30)
+    pieces.write_plan(session, claim, RANGES, PLAN)
+    for index in range(len(RANGES) + 1):
+        render_and_store(session, job_id, index)
+    joined = pieces.take_join(session, job_id, "joiner", 30)
+    assert jobs.start_upload(session, joined, 30)
+    assert jobs.finalize(session, joined, "k", 99_000, duration=5.0)
+
+
+def chunked_failed(session, job_id):
+    """A piece whose lease runs out on every attempt fails its render (pieces' reaper)."""
+    claim = jobs.claim(session, job_id, "coordinator", 30)
+    pieces.write_plan(session, claim, RANGES, PLAN)
+    for attempt in range(jobs.MAX_ATTEMPTS):
+        pieces.claim_piece(session, job_id, 0, f"w{attempt}", 30)
+        pieces.reap(session, 300, now=utcnow() + LATER)
+
+
+def chunked_canceled(session, job_id):
+    claim = jobs.claim(session, job_id, "coordinator", 30)
+    pieces.write_plan(session, claim, RANGES, PLAN)
+    running = pieces.claim_piece(session, job_id, 0, "w", 30)
+    jobs.request_cancel(session, job_id)
+    pieces.mark_canceled(session, running)
+
+
+ENDS = [uploaded, failed_by_worker, canceled_while_queued, canceled_while_rendering,
+        failed_by_reaper, failed_in_queue, failed_while_waiting, chunked_uploaded,
+        chunked_failed, chunked_canceled]
+# How long each render waited before its end: values in several buckets, one above them all.
+QUEUED_FOR = [0, 3, 40, 500, 4000, 30000]
+
+
+@contextmanager
+def snapshot(db):
+    """One consistent view of the database: the farm tests' workers may end renders meanwhile."""
+    with db.engine.connect() as conn:
+        if db.engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        else:
+            conn.exec_driver_sql("BEGIN")
+        yield Session(bind=conn)
+        conn.rollback()
+
+
+def both(db) -> tuple[totals.Totals, totals.Totals]:
+    with snapshot(db) as session:
+        return totals.read(session), totals.count_all(session)
+
+
+def moved(after: totals.Totals, before: totals.Totals) -> dict:
+    keys = set(after) | set(before)
+    out = {}
+    for key in keys:
+        (n1, t1), (n0, t0) = after.get(key, (0, 0.0)), before.get(key, (0, 0.0))
+        if n1 != n0:
+            out[key] = (n1 - n0, t1 - t0)
+    return out
+
+
+def end_webhooks(db, user_id: str, delivered: bool):
+    """Deliver (or fail for good) every pending webhook of `user_id`'s renders."""
+    with db.session() as session:
+        due = session.execute(select(RenderFinish.id).where(
+            RenderFinish.owner_id == user_id,
+            RenderFinish.webhook_state == DeliveryState.PENDING)).scalars().all()
+    backoff = () if not delivered else (1.0,)
+    for finish_id in due:
+        with db.session() as session:
+            attempt = webhooks.take_try(session, finish_id, lambda _k, _n: None, lease_s=60)
+            if attempt is not None:
+                webhooks.end_try(session, attempt, 204 if delivered else 500, None, backoff)
+
+
+def test_running_totals_equal_the_full_count_after_every_kind_of_end(db, make_user, monkeypatch):
+    monkeypatch.setattr(finishes, "_sender", None)
+    user_id, _ = make_user()
+    kept, counted = both(db)
+    for number, end in enumerate(ENDS * 2):
+        job_id = queued_job(db, user_id)
+        with db.session() as session:
+            values = {"created_at": utcnow() - timedelta(seconds=QUEUED_FOR[number % len(QUEUED_FOR)])}
+            if number % 3 == 0:
+                values["edit_data"] = {"callback_url": HOOK}
+            session.execute(update(RenderJob).where(RenderJob.id == job_id).values(**values))
+            session.commit()
+            end(session, job_id)
+    end_webhooks(db, user_id, delivered=True)
+    kept_after, counted_after = both(db)
+    ours = moved(counted_after, counted)
+    assert {key[0] for key in ours} >= {"uploaded", "failed", "canceled", "delivered"}
+    assert sum(n for (o, s, b), (n, _) in ours.items() if s == totals.RENDERS) == len(ENDS) * 2
+    assert len([key for key in ours if key[2] != totals.WHOLE]) > 6  # several buckets were hit
+    assert_same(moved(kept_after, kept), ours)
+
+
+def assert_same(kept: dict, counted: dict) -> None:
+    assert kept.keys() == counted.keys()
+    for key, (n, total) in counted.items():
+        assert kept[key][0] == n, key
+        assert kept[key][1] == pytest.approx(total, rel=1e-9, abs=1e-6), key
+
+
+def test_a_webhook_that_fails_for_good_is_counted_once(db, make_user, monkeypatch):
+    monkeypatch.setattr(finishes, "_sender", None)
+    user_id = make_user()[0]
+    job_id = queued_job(db, user_id)
+    with db.session() as session:
+        session.execute(update(RenderJob).where(RenderJob.id == job_id)
+                        .values(edit_data={"callback_url": HOOK}))
+        session.commit()
+        jobs.request_cancel(session, job_id)
+    kept, counted = both(db)
+    end_webhooks(db, user_id, delivered=False)
+    end_webhooks(db, user_id, delivered=False)  # nothing pending is left: nothing more is counted
+    kept_after, counted_after = both(db)
+    assert moved(counted_after, counted) == {("failed", totals.WEBHOOKS, ""): (1, 0.0)}
+    assert_same(moved(kept_after, kept), moved(counted_after, counted))
