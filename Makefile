@@ -26,9 +26,10 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 migrate: setup
 	$(BIN)/python -m shared.cli migrate
 
-# The farm: API + worker + reaper, plus the bundled Redis when CANOPY_REDIS_URL is unset.
+# The farm: API + worker + reaper + webhook sender, plus the bundled Redis when CANOPY_REDIS_URL
+# is unset.
 run: migrate
-	honcho start $(if $(CANOPY_REDIS_URL),,redis) web worker
+	honcho start $(if $(CANOPY_REDIS_URL),,redis) web worker hooks
 
 # Creates a user and prints a new API key as the last line: make user EMAIL=you@example.com
 user: migrate

@@ -10,9 +10,11 @@ Stdlib + urllib3 only: the API may call `check_url` to refuse a bad URL at once.
 """
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import re
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,29 +145,127 @@ def check_url(url: str, allow: Iterable[str] = ()) -> Target:
     return Target(url, scheme, host, port, str(addresses[0]), path)
 
 
+class Watchdog:
+    """Cuts the sockets it is shown once `deadline` (monotonic) passes: a read or write blocked
+    on a peer that trickles bytes (a timeout restarts at each byte) ends then, with no data.
+
+        with Watchdog(deadline) as watchdog: ... watchdog.watch(sock) ...; watchdog.fired
+    """
+
+    def __init__(self, deadline: float):
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self.fired = False
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "Watchdog":
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._timer.cancel()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socks.append(sock)
+            if self.fired:
+                _cut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            for sock in self._socks:
+                _cut(sock)
+
+
+def _cut(sock: socket.socket) -> None:
+    try:  # the plain socket's shutdown, also under TLS: no TLS state is touched from here
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:  # closed already
+        pass
+
+
+class _Lines:
+    """A response's file, remembering whether a line read hit the end of the stream."""
+
+    def __init__(self, fp):
+        self.fp = fp
+        self.ended = False
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = self.fp.readline(limit)
+        self.ended |= not line
+        return line
+
+    def __getattr__(self, name):
+        return getattr(self.fp, name)
+
+
+class _WholeHeaders(http.client.HTTPResponse):
+    """http.client takes the end of the stream for the blank line that ends the headers; a
+    reply cut off inside its headers is no reply here."""
+
+    def begin(self) -> None:
+        if self.headers is not None:  # begun already
+            return
+        lines = self.fp = _Lines(self.fp)
+        try:
+            super().begin()
+        finally:
+            self.fp = lines.fp if self.fp is lines else self.fp
+        if lines.ended:
+            raise http.client.IncompleteRead(b"", None)
+
+
+def _watched(base):
+    class Connection(base):
+        response_class = _WholeHeaders
+
+        def __init__(self, *args, watchdog: Watchdog, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.watchdog = watchdog
+
+        def _new_conn(self):
+            sock = super()._new_conn()
+            self.watchdog.watch(sock)
+            return sock
+
+    return Connection
+
+
+class _Pool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _watched(urllib3.connection.HTTPConnection)
+
+
+class _TLSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _watched(urllib3.connection.HTTPSConnection)
+
+
 def _host_header(target: Target) -> str:
     host = f"[{target.host}]" if ":" in target.host else target.host
     default = 443 if target.scheme == "https" else 80
     return host if target.port == default else f"{host}:{target.port}"
 
 
-def _open(target: Target, deadline: float, ca_certs: str | None, method: str = "GET",
-          body: bytes | None = None, headers: dict | None = None):
+def _open(target: Target, deadline: float, watchdog: Watchdog, ca_certs: str | None,
+          method: str = "GET", body: bytes | None = None, headers: dict | None = None):
+    """The response's head, or FetchError; `watchdog` (of `deadline`) cuts the connection
+    then, whatever the peer does."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise FetchError("timed out")
     timeout = urllib3.Timeout(connect=min(remaining, 30.0), read=remaining)
     if target.scheme == "https":
         # Connect to the checked IP, but verify the certificate for the host name.
-        pool = urllib3.HTTPSConnectionPool(
+        pool = _TLSPool(
             target.address, target.port, timeout=timeout, retries=False, maxsize=1,
             server_hostname=target.host, assert_hostname=target.host,
-            cert_reqs="CERT_REQUIRED", ca_certs=ca_certs or certifi.where(),
+            cert_reqs="CERT_REQUIRED", ca_certs=ca_certs or certifi.where(), watchdog=watchdog,
         )
     else:
-        pool = urllib3.HTTPConnectionPool(
-            target.address, target.port, timeout=timeout, retries=False, maxsize=1
-        )
+        pool = _Pool(target.address, target.port, timeout=timeout, retries=False, maxsize=1,
+                     watchdog=watchdog)
     headers = {
         "User-Agent": "Canopy-fetch/1",
         "Accept-Encoding": "identity",  # store the bytes as served, no inflating
@@ -178,12 +278,17 @@ def _open(target: Target, deadline: float, ca_certs: str | None, method: str = "
             preload_content=False, decode_content=False,
         )
     except urllib3.exceptions.HTTPError as exc:
+        if watchdog.fired:
+            raise FetchError(f"{target.url} did not answer within the time allowed") from None
         raise FetchError(f"cannot fetch {target.url}: {_cause(exc)}") from None
 
 
 def _cause(exc: Exception) -> str:
-    reason = getattr(exc, "reason", None)
-    return str(reason or exc)
+    cause = exc.args[-1] if isinstance(exc, urllib3.exceptions.ProtocolError) and exc.args else exc
+    if isinstance(cause, http.client.IncompleteRead):
+        return "the reply ended before its headers did"
+    reason = getattr(cause, "reason", None)
+    return str(reason or cause)
 
 
 def _filename(response, url: str) -> str | None:
@@ -212,38 +317,40 @@ def fetch_url(
     deadline = time.monotonic() + timeout
     allow = list(allow)
     dest = Path(dest_path)
-    for _hop in range(max_redirects + 1):
-        target = check_url(url, allow)
-        response = _open(target, deadline, ca_certs)
-        if response.status in _REDIRECTS and response.headers.get("Location"):
-            url = urljoin(target.url, response.headers["Location"])
-            response.close()
-            continue
-        try:
-            if response.status != 200:
-                raise FetchError(f"{target.url} answered HTTP {response.status}")
-            size = _save(response, dest, max_bytes, deadline)
-        finally:
-            response.close()
-        return FetchResult(
-            url=target.url,
-            size=size,
-            content_type=response.headers.get("Content-Type"),
-            filename=_filename(response, target.url),
-        )
+    with Watchdog(deadline) as watchdog:
+        for _hop in range(max_redirects + 1):
+            target = check_url(url, allow)
+            response = _open(target, deadline, watchdog, ca_certs)
+            if response.status in _REDIRECTS and response.headers.get("Location"):
+                url = urljoin(target.url, response.headers["Location"])
+                response.close()
+                continue
+            try:
+                if response.status != 200:
+                    raise FetchError(f"{target.url} answered HTTP {response.status}")
+                size = _saved(response, dest, max_bytes, deadline, watchdog)
+            finally:
+                response.close()
+            return FetchResult(
+                url=target.url,
+                size=size,
+                content_type=response.headers.get("Content-Type"),
+                filename=_filename(response, target.url),
+            )
     raise FetchError(f"too many redirects (more than {max_redirects})")
 
 
 def post(url: str, body: bytes, headers: dict, *, timeout: float, allow: Iterable[str] = (),
          ca_certs: str | None = None) -> int:
     """POST `body` to `url`, checked as `fetch_url` checks it (a redirect is an answer, not
-    followed); the status code. Raises FetchError when it may not be called or the call fails."""
+    followed); the status code, once the reply's headers have all come within `timeout` seconds
+    in all. Raises FetchError when it may not be called, or the call fails or takes longer."""
     target = check_url(url, allow)
-    response = _open(target, time.monotonic() + timeout, ca_certs, "POST", body, headers)
-    try:
-        return response.status
-    finally:
+    deadline = time.monotonic() + timeout
+    with Watchdog(deadline) as watchdog:
+        response = _open(target, deadline, watchdog, ca_certs, "POST", body, headers)
         response.close()
+        return response.status
 
 
 def _read(response, deadline: float) -> bytes:
@@ -255,6 +362,20 @@ def _read(response, deadline: float) -> bytes:
     if sock is not None:
         sock.settimeout(remaining)
     return response.read1(CHUNK_SIZE)
+
+
+def _saved(response, dest: Path, max_bytes: int, deadline: float, watchdog: Watchdog) -> int:
+    """`_save`, where a cut by the watchdog (a broken or, without a length, an early end) is
+    the deadline passing."""
+    try:
+        size = _save(response, dest, max_bytes, deadline)
+    except FetchError:
+        if not watchdog.fired:
+            raise
+    if watchdog.fired:
+        dest.unlink(missing_ok=True)
+        raise FetchError("timed out before the download finished")
+    return size
 
 
 def _save(response, dest: Path, max_bytes: int, deadline: float) -> int:

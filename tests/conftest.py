@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from shared.cli import create_user, migrate
 from shared.config import Settings
 from shared.db import Database
-from tests.livesrv import ApiCaller, LiveServer, RedisServer, Worker
+from tests.livesrv import ApiCaller, LiveServer, RedisServer, Worker, hooks_worker
 
 PG_ADMIN_URL = os.environ.get("CANOPY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -22,6 +22,7 @@ pytest_plugins = ["tests.fixtures.s3"]
 FETCH_TEST_HOST = "127.0.0.2"
 # Six tries within about a second, not an hour.
 WEBHOOK_TEST_BACKOFF = (0.1, 0.2, 0.2, 0.2, 0.2)
+WEBHOOK_TEST_TIMEOUT = 3  # seconds a try may take: the slow-receiver tests wait for it
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -75,6 +76,7 @@ def settings(database_url, redis_server, s3_server, tmp_path_factory) -> Setting
         # The url-upload and webhook tests serve on this one loopback address of their own.
         fetch_allow=[FETCH_TEST_HOST],
         webhook_backoff=WEBHOOK_TEST_BACKOFF,
+        webhook_timeout_seconds=WEBHOOK_TEST_TIMEOUT,
         # The workers' lines are JSON, so tests can read their render steps.
         log_format="json",
     )
@@ -128,20 +130,31 @@ def live_server(settings, tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def worker(settings, live_server, tmp_path_factory):
-    """One Celery worker process consuming the media, CPU render and webhook queues; its
-    links (in webhooks) point at the live server."""
-    proc = Worker(settings, tmp_path_factory.mktemp("worker"),
-                  extra_env={"CANOPY_PUBLIC_URL": live_server.url})
+def _running(proc: Worker):
     proc.start()
     yield proc
     proc.stop()
 
 
 @pytest.fixture(scope="session")
-def farm(live_server, worker):
-    """The API under gunicorn and a worker: everything `make run` starts but Redis."""
+def worker(settings, live_server, tmp_path_factory):
+    """One Celery worker process consuming the media and CPU render queues; its links point
+    at the live server."""
+    yield from _running(Worker(settings, tmp_path_factory.mktemp("worker"),
+                               extra_env={"CANOPY_PUBLIC_URL": live_server.url}))
+
+
+@pytest.fixture(scope="session")
+def hooks(settings, live_server, tmp_path_factory):
+    """The webhook sender: a worker of its own on the `hooks` queue (the Procfile's `hooks`)."""
+    yield from _running(hooks_worker(settings, tmp_path_factory.mktemp("hooks"),
+                                     extra_env={"CANOPY_PUBLIC_URL": live_server.url}))
+
+
+@pytest.fixture(scope="session")
+def farm(live_server, worker, hooks):
+    """The API under gunicorn, a worker and the webhook sender: everything `make run` starts
+    but Redis."""
     return live_server
 
 

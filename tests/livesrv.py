@@ -100,9 +100,10 @@ class Worker:
 
     def __init__(self, settings: Settings, log_dir: Path, queues: str = "media,render.cpu",
                  name: str = "worker", extra_env: dict | None = None,
-                 wrap: list[str] | None = None):
+                 wrap: list[str] | None = None, pool: tuple[str, ...] = ("--concurrency", "1")):
         self.settings = settings
         self.queues = queues
+        self.pool = pool
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self.extra_env = extra_env or {}
@@ -113,7 +114,7 @@ class Worker:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [*self.wrap, sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", self.queues,
-             "--concurrency", "1", "--loglevel", "INFO", "-n", f"{self.name}@%h",
+             *self.pool, "--loglevel", "INFO", "-n", f"{self.name}@%h",
              "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=REPO_ROOT, env={**settings_env(self.settings), **self.extra_env},
             stdout=self.log, stderr=subprocess.STDOUT,
@@ -140,6 +141,12 @@ class Worker:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+def hooks_worker(settings: Settings, log_dir: Path, **kwargs) -> Worker:
+    """The webhook sender, as the Procfile's `hooks` line starts it (fewer threads)."""
+    return Worker(settings, log_dir, queues="hooks", name="hooks",
+                  pool=("--pool", "threads", "--concurrency", "4"), **kwargs)
 
 
 class ApiCaller:
@@ -256,11 +263,16 @@ class Farm:
         self.server = LiveServer(settings, log_dir)
         self.url = self.server.url
         self.workers: list[Worker] = []
+        self.hooks: Worker | None = None
 
     def start(self, workers: int = 1) -> "Farm":
+        """The API, `workers` media and render workers, and (with any) the webhook sender."""
         self.server.start()
         for _ in range(workers):
             self.add_worker()
+        if workers:
+            self.hooks = hooks_worker(self.settings, self.log_dir)
+            self.hooks.start()
         return self
 
     def add_worker(self, **env) -> Worker:
@@ -271,7 +283,7 @@ class Farm:
         return worker
 
     def stop(self) -> None:
-        for worker in self.workers:
+        for worker in [*self.workers, *([self.hooks] if self.hooks else [])]:
             worker.stop()
         self.server.stop()
         self.redis.stop()

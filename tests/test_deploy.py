@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from shared.config import REPO_ROOT
-from shared.queue import RENDER_CPU_QUEUE
+from shared.queue import HOOKS_QUEUE, RENDER_CPU_QUEUE
 
 DEPLOY = REPO_ROOT / "deploy"
 
@@ -36,3 +36,22 @@ def test_prometheus_scrapes_metrics_with_the_token():
     assert "CANOPY_METRICS_TOKEN" in secret["stringData"]
     for job in config["scrape_configs"]:
         assert job["metrics_path"] == "/metrics" and job["authorization"]["type"] == "Bearer"
+
+
+def test_webhooks_are_sent_by_a_worker_of_their_own_everywhere():
+    """Every way of starting the farm has the webhook sender, and no render worker takes hooks."""
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
+    commands = [service["command"] for service in compose.values()
+                if "celery" in service.get("command", [])]
+    for name in ("cpu-worker", "gpu-worker", "hooks-worker"):
+        spec = documents(DEPLOY / "k8s" / f"{name}.yaml")["Deployment"]["spec"]
+        commands.append(spec["template"]["spec"]["containers"][0]["command"])
+    procfile = (REPO_ROOT / "Procfile").read_text().splitlines()
+    commands += [line.split(": ", 1)[1].split() for line in procfile
+                 if line.startswith(("worker:", "hooks:"))]
+    queues = [command[command.index("-Q") + 1].split(",") for command in commands]
+    senders = [c for c, q in zip(commands, queues) if q == [HOOKS_QUEUE]]
+    assert len(senders) == 3 and all(c[c.index("--pool") + 1] == "threads" for c in senders)
+    assert all(HOOKS_QUEUE not in q for q in queues if q != [HOOKS_QUEUE])
+    assert "hooks-worker.yaml" in (DEPLOY / "k8s" / "kustomization.yaml").read_text()
+    assert " hooks" in (REPO_ROOT / "Makefile").read_text().split("\nrun:")[1].split("\n")[1]

@@ -1,4 +1,8 @@
-"""The Celery app workers run: `celery -A worker worker -Q media,render.cpu`.
+"""The Celery app workers run: `celery -A worker worker -Q media,render.cpu`, and the webhook
+sender, `celery -A worker worker -Q hooks --pool threads --concurrency 8 -n hooks@%h`.
+
+Webhook tries wait on receivers the farm does not control (up to CANOPY_WEBHOOK_TIMEOUT
+each), so they run only in a worker of their own: never in the slots probes and renders need.
 
 Celery finds this module as `worker.celery` and its `app`.
 """
@@ -32,11 +36,10 @@ def _fresh_connections(**_kwargs) -> None:
 
 @celeryd_after_setup.connect
 def _extra_queues(sender, instance, **_kwargs) -> None:
-    """Every worker delivers webhooks; one with a usable NVENC (or told CANOPY_ENCODER=gpu)
-    also takes GPU renders."""
-    instance.app.amqp.queues.select_add(HOOKS_QUEUE)
+    """A media or render worker with a usable NVENC (or told CANOPY_ENCODER=gpu) also takes
+    GPU renders; the webhook sender (`-Q hooks` alone) takes nothing more."""
     encoder = context.settings().encoder
-    if encoder == "cpu":
+    if encoder == "cpu" or set(instance.app.amqp.queues.consume_from) == {HOOKS_QUEUE}:
         return
     from worker.render import gpu_available
 
