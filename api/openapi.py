@@ -6,6 +6,12 @@ that a new view is documented like its neighbours.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+from functools import lru_cache
+from html.parser import HTMLParser
+
+from flask import request
 from flask_openapi3 import OpenAPI
 
 from .schemas import ErrorOut
@@ -26,12 +32,73 @@ ERRORS = {
 CHANGES = {"post", "put"}  # they check, then write: a race, or the resource's state, says 409
 
 
+# The pages under /docs (flask-openapi3's Swagger UI) load their scripts, styles and the
+# document from here; their few inline scripts and handlers are allowed by hash. Styles may
+# be inline: Swagger UI's syntax highlighter writes style attributes as it renders.
+DOCS_BLUEPRINTS = {"openapi", "swagger"}
+DOCS_CSP = ("default-src 'none'; script-src 'self'{scripts}; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
 class CanopyOpenAPI(OpenAPI):
-    """flask-openapi3's app whose document also lists each operation's error answers."""
+    """flask-openapi3's app whose document also lists each operation's error answers, and
+    whose /docs pages carry a Content-Security-Policy."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.after_request(_docs_headers)
 
     def generate_spec_json(self):
         super().generate_spec_json()
         document_errors(self.spec_json, self.validation_error_model.__name__)
+
+
+def _docs_headers(response):
+    if request.blueprint not in DOCS_BLUEPRINTS:
+        return response
+    html = response.mimetype == "text/html" and not response.direct_passthrough
+    response.headers["Content-Security-Policy"] = docs_csp(response.get_data() if html else b"")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+class _Inline(HTMLParser):
+    """The inline scripts and event handler attributes of a page."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=False)
+        self.scripts, self.handlers, self._in_script = [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        self._in_script = tag == "script" and not dict(attrs).get("src")
+        if self._in_script:
+            self.scripts.append("")
+        self.handlers += [value for name, value in attrs if name.startswith("on") and value]
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts[-1] += data
+
+
+def _hashes(texts) -> str:
+    return "".join(f" 'sha256-{base64.b64encode(hashlib.sha256(t.encode()).digest()).decode()}'"
+                   for t in dict.fromkeys(texts))
+
+
+@lru_cache(maxsize=32)
+def docs_csp(page: bytes) -> str:
+    """The policy of one /docs page: its own inline code allowed by hash, nothing else."""
+    inline = _Inline()
+    inline.feed(page.decode("utf-8", "replace"))
+    scripts = _hashes(inline.scripts + inline.handlers)
+    if inline.handlers:
+        scripts += " 'unsafe-hashes'"  # a hash may allow an onclick attribute, nothing more
+    return DOCS_CSP.format(scripts=scripts)
 
 
 def document_errors(spec: dict, validation_model: str) -> None:
