@@ -262,6 +262,9 @@ class RenderOptions(_Part):
     # None: the worker's CANOPY_CHUNK_SECONDS.
     chunk_seconds: Annotated[Optional[float], Field(allow_inf_nan=False),
                              AfterValidator(_chunk_seconds)] = None
+    # A quick look: half the width and height, the fastest encoder settings; the same
+    # frames, cuts and sound.
+    preview: Flag = False
 
 
 def _resolution(value: Any) -> str:
@@ -285,6 +288,10 @@ def _version(value: Any) -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 1:
         return "1.0"
     return value
+
+
+def _half_even(size: int) -> int:
+    return max(2, (size + 2) // 4 * 2)  # half, to the nearest even number (halves up)
 
 
 def sanitize_filename(raw: str, fmt: str) -> str:
@@ -372,6 +379,18 @@ class VideoEdit(_Part):
     @property
     def height(self) -> int:
         return int(self.video_output_resolution.split("x")[1])
+
+    @property
+    def preview(self) -> bool:
+        return bool(self.render_options and self.render_options.preview)
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """The rendered picture's size: the resolution asked for, or half of it (rounded
+        to even) for a preview."""
+        if not self.preview:
+            return self.width, self.height
+        return _half_even(self.width), _half_even(self.height)
 
     @property
     def fps(self) -> Fraction:

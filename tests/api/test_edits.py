@@ -114,6 +114,7 @@ CASES = [
     (broken(["auto_vertical_crop"], "extreme"), ["body", "auto_vertical_crop"]),
     (broken(["render_options"], {"encoder": "tpu"}), ["body", "render_options", "encoder"]),
     (broken(["render_options"], {"chunk_seconds": 1.5}), ["body", "render_options", "chunk_seconds"]),
+    (broken(["render_options"], {"preview": "true"}), ["body", "render_options", "preview"]),
 ]
 
 

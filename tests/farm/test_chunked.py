@@ -17,10 +17,12 @@ from tests.mediakit import make_audio, make_counting_video, read_index
 from tests.render.measure import largest_click, read_audio, tone_amplitude
 
 FPS = 30
-# Clip 1 shows source seconds 0-5, clip 2 seconds 7-14: 12 s, 360 frames; with pieces of
-# 2 s (one GOP, 60 frames) that is 6 pieces, and the cut between the clips falls inside one.
+# Clip 1 shows source seconds 0-5, clip 2 seconds 7-14: 12 s, 360 frames. Pieces of 2 s (one
+# GOP, 60 frames) are cut on each clip's source time (every 2 s of it), and at the clips' cut:
+# clip 1 at its 2 and 4 s, clip 2 at its 8, 10 and 12 s.
 CLIPS = [(0, 5), (7, 14)]
 FRAMES = 360
+PIECES = [(0, 60), (60, 120), (120, 150), (150, 180), (180, 240), (240, 300), (300, 360)]
 
 
 def expected_index(k: int) -> int:
@@ -77,7 +79,7 @@ def test_a_chunked_render_is_exact_across_every_seam(farm, worker, second_worker
 
     status = wait_for(finished, 180, f"chunked render {asset_id}", interval=0.1)
     assert status["status"] == "uploaded", status["error"]
-    assert status["pieces"] == {"total": 6, "done": 6}
+    assert status["pieces"] == {"total": 7, "done": 7}
     # The pieces' gauge counts the pieces of renders still running: this one's left it.
     assert moved(before, scrape(farm.url), "canopy_render_pieces", state="uploaded") == 0
     assert seen == sorted(seen) and seen[-1] == 1.0
@@ -87,8 +89,8 @@ def test_a_chunked_render_is_exact_across_every_seam(farm, worker, second_worker
         rows = session.execute(select(RenderPiece).where(RenderPiece.job_id == job.id)
                                .order_by(RenderPiece.index)).scalars().all()
         assert [(r.kind, r.frame_start, r.frame_end) for r in rows] == [
-            *(("video", i * 60, i * 60 + 60) for i in range(6)), ("sound", 0, 0)]
-        assert [(r.state, r.attempt) for r in rows] == [("uploaded", 1)] * 7
+            *(("video", start, end) for start, end in PIECES), ("sound", 0, 0)]
+        assert [(r.state, r.attempt) for r in rows] == [("uploaded", 1)] * 8
         assert len({r.worker_id.rsplit(":", 1)[1] for r in rows}) >= 2, "one process did all"
         stored = [r.output_key for r in rows]
     store = open_storage(settings)
@@ -101,7 +103,7 @@ def test_a_chunked_render_is_exact_across_every_seam(farm, worker, second_worker
             who = line.get("piece", line.get("stage", "job"))
             steps.setdefault(who, []).append(line["event"].removeprefix("render."))
     whole = ["claimed", "sources_fetched", "rendered", "uploaded", "finished"]
-    assert {who: steps[who] for who in range(7)} == {who: whole for who in range(7)}, steps
+    assert {who: steps[who] for who in range(8)} == {who: whole for who in range(8)}, steps
     # The plan needs no source file; the join fetches only the stored pieces.
     assert steps["job"] == ["claimed", "finished"]
     assert steps["join"] == ["claimed", "pieces_fetched", "rendered", "uploaded", "finished"]

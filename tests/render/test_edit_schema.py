@@ -93,6 +93,9 @@ BROKEN = [
     (("render_options", "chunk_seconds"), -2),
     (("render_options", "chunk_seconds"), "soon"),
     (("render_options", "chunk_seconds"), float("inf")),
+    (("render_options", "preview"), "yes"),
+    (("render_options", "preview"), 1),
+    (("render_options", "preview"), None),
 ]
 
 
@@ -126,6 +129,17 @@ def test_chunk_seconds_defaults_to_the_workers_setting(given, expected):
     body = _with(("render_options",), {} if given is None else {"chunk_seconds": given})
     assert VideoEdit.model_validate(body).chunk_seconds(default=30.0) == expected
     assert VideoEdit.model_validate(_with(("video_output_fps",), 30)).chunk_seconds(30.0) == 30.0
+
+
+@pytest.mark.parametrize("resolution, size", [("1920x1080", (960, 540)),
+                                              ("160x90", (80, 46)), ("18x16", (10, 8))])
+def test_a_preview_is_half_the_size_rounded_to_even(resolution, size):
+    body = _with(("video_output_resolution",), resolution)
+    assert VideoEdit.model_validate(body).output_size == tuple(map(int, resolution.split("x")))
+    body["render_options"] = {"preview": True}
+    edit = VideoEdit.model_validate(body)
+    assert (edit.preview, edit.output_size) == (True, size)
+    assert edit.video_output_resolution == resolution  # what was asked for stays
 
 
 def test_missing_required_fields():

@@ -47,7 +47,7 @@ def test_cli_renders_in_pieces_and_joins(media, tmp_path):
     out = tmp_path / "out.mp4"
     done = _run(edit, "--source", f"{a[0]}={a[1]}", "--output", out, "--chunk-seconds", 2)
     assert done.returncode == 0, done.stderr
-    assert "150 frames, 240000 samples" in done.stdout and "2 pieces joined" in done.stdout
+    assert "150 frames, 240000 samples" in done.stdout and "3 pieces joined" in done.stdout
     assert "150/150 frames" in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edit.json", "out.mp4"]
     tiny = _run(edit, "--source", f"{a[0]}={a[1]}", "--output", out, "--chunk-seconds", 1)

@@ -1,4 +1,5 @@
-"""worker/render/piece_plan.py, piece_render.py, in_process.py and join.py: a render in pieces, joined, decoded frame by frame.
+"""worker/render/piece_render.py, in_process.py and join.py: a render in pieces (planned by
+piece_plan.py), joined, decoded frame by frame.
 
 The sources show their own frame index (tests.mediakit.counting_image) and carry one
 unbroken sine, so a dropped, repeated or misplaced frame, or a gap in the sound, shows.
@@ -6,7 +7,6 @@ unbroken sine, so a dropped, repeated or misplaced frame, or a gap in the sound,
 from __future__ import annotations
 
 import uuid
-from fractions import Fraction
 
 import av
 import numpy as np
@@ -19,8 +19,6 @@ from worker.render import (PieceMismatchError, PieceSpan, RenderCanceled, join, 
                            render_in_pieces, render_piece, sound_sources, sources_for,
                            timeline_from_dict, timeline_to_dict)
 from worker.render.bitstream import avcc_parameter_sets, vp9_key_frame_header
-from worker.render.encode import gop_frames
-from worker.render.timeline import Timeline
 
 from .conftest import base_edit, clip, overlay
 from .measure import largest_click, read_audio
@@ -41,60 +39,11 @@ def counting(tmp_path_factory):
     return {name: (str(uuid.uuid4()), str(path)) for name, path in made.items()}
 
 
-def _timeline(frames: int, fps: Fraction = Fraction(30)) -> Timeline:
-    return Timeline(160, 90, fps, (), (), Fraction(frames) / fps)
-
-
 def _decoded(path):
     """(frame indices, frame pts in seconds) of a file's video."""
     with av.open(str(path)) as container:
         frames = [(read_index(f), f.time) for f in container.decode(video=0)]
     return [i for i, _ in frames], [t for _, t in frames]
-
-
-def test_plan_pieces_whole_gops_about_chunk_seconds_long():
-    assert plan_pieces(_timeline(1800), 0) == ([PieceSpan(0, 0, 1800)], [])
-    assert plan_pieces(_timeline(1800), 30) == ([PieceSpan(0, 0, 1800)], [])  # not > 2 pieces
-    spans, warnings = plan_pieces(_timeline(18000), 30)  # 10 min at 30 fps
-    assert warnings == [] and len(spans) == 20
-    assert all(s.frames == 900 for s in spans) and spans[-1].end == 18000
-    ntsc = Fraction(30000, 1001)
-    spans, _ = plan_pieces(_timeline(3600, ntsc), 20)  # GOP: 60 frames at 29.97
-    assert len(spans) == 6 and spans[0].start == 0 and spans[-1].end == 3600
-    assert all(a.end == b.start for a, b in zip(spans, spans[1:]))
-    assert all(s.start % 60 == 0 for s in spans)
-    assert {s.frames for s in spans} == {600}
-    uneven, _ = plan_pieces(_timeline(1000), 4)  # 17 GOPs (the last short) in 8 pieces
-    assert len(uneven) == 8 and [s.index for s in uneven] == list(range(8))
-    assert all(s.start % 60 == 0 for s in uneven) and uneven[-1].end == 1000
-    assert max(s.frames for s in uneven) - min(s.frames for s in uneven) <= 60 + 20
-
-
-@pytest.mark.parametrize("fps", [Fraction(30), Fraction(25), Fraction(24000, 1001)])
-def test_plan_pieces_cover_every_frame_once_on_keyframes(fps):
-    gop = gop_frames(fps)
-    for chunk in (2, 5, 30):
-        piece = max(1, round(chunk * fps / gop)) * gop
-        for total in range(1, 4000, 37):
-            spans, _ = plan_pieces(_timeline(total, fps), chunk)
-            assert spans[0].start == 0 and spans[-1].end == total
-            assert all(a.end == b.start and a.index + 1 == b.index
-                       for a, b in zip(spans, spans[1:]))
-            assert all(s.start % gop == 0 and s.frames > 0 for s in spans)
-            if total <= 2 * piece:
-                assert len(spans) == 1
-            else:  # about `chunk` seconds each: within a GOP of total / count
-                assert len(spans) == round(total / piece)
-                assert all(abs(s.frames - total / len(spans)) <= gop for s in spans)
-
-
-def test_plan_pieces_keeps_gpu_renders_whole_and_refuses_tiny_pieces():
-    spans, warnings = plan_pieces(_timeline(18000), 30, "mp4", "gpu")
-    assert spans == [PieceSpan(0, 0, 18000)] and "gpu" in warnings[0]
-    for encoder in ("auto", "gpu"):  # webm is VP9 on the CPU whatever is asked
-        assert len(plan_pieces(_timeline(18000), 30, "webm", encoder)[0]) == 20
-    with pytest.raises(ValueError, match="chunk_seconds"):
-        plan_pieces(_timeline(18000), 1)
 
 
 def _pieces(edit, sources, folder, chunk_seconds=2, sound_name="sound.m4a"):
@@ -278,3 +227,25 @@ def test_webm_pieces_join_as_vp9_and_opus(counting, tmp_path):
     with pytest.raises(PieceMismatchError, match="piece 1 .* is h264, piece 0 vp9"):
         join([pieces[0], str(tmp_path / "h264.mp4"), *pieces[2:]], spans, sound, str(out),
              "webm", timeline.fps)
+
+
+def test_a_preview_has_half_the_size_and_the_same_frames_cuts_and_sound(counting, tmp_path):
+    source_id, path = counting["c30"]
+    sources = {source_id: path}
+    body = base_edit([clip(source_id, 0.5, 4.5), clip(source_id, 10, 13)])
+    final, _ = parse_edit(body)
+    preview, _ = parse_edit({**body, "render_options": {"preview": True}})
+    plans = [plan(edit, sources)[0] for edit in (final, preview)]
+    assert [(t.width, t.height) for t in plans] == [(160, 90), (80, 46)]
+    assert plan_pieces(plans[0], 2)[0] == plan_pieces(plans[1], 2)[0]  # the same cuts
+    outputs = [render_in_pieces(edit, sources, str(tmp_path / f"{name}.mp4"), 2)
+               for edit, name in ((final, "final"), (preview, "preview"))]
+    assert [r.pieces for r in outputs] == [4, 4]
+    with av.open(outputs[1].output) as container:
+        assert (container.streams.video[0].width, container.streams.video[0].height) == (80, 46)
+    # Each frame still shows its index (read from the half-size picture).
+    assert _decoded(outputs[1].output)[0] == _decoded(outputs[0].output)[0]
+    final_sound, _, _ = read_audio(outputs[0].output)
+    preview_sound, _, _ = read_audio(outputs[1].output)
+    assert final_sound.shape == preview_sound.shape
+    assert np.abs(final_sound - preview_sound).max() < 1e-6

@@ -24,6 +24,9 @@ KEYFRAME_SECONDS = 2
 # (threads do not change them either) and their streams can be joined as they are.
 X264_PARAMS = "stitchable=1:open-gop=0"
 DEFAULT_PRESET = "veryfast"
+# A preview's: the fastest preset that keeps CABAC and the deblocking filter (ultrafast
+# drops both, and its pictures turn blocky).
+PREVIEW_PRESET = "superfast"
 DEFAULT_CRF = {"libx264": 23, "h264_nvenc": 23, "libvpx-vp9": 32}
 # x264 preset names mapped to NVENC's p1 (fastest) .. p7 (best).
 NVENC_PRESETS = {"ultrafast": "p1", "superfast": "p1", "veryfast": "p2", "faster": "p3",
@@ -85,13 +88,29 @@ def gop_frames(fps: Fraction) -> int:
 
 @dataclass(frozen=True)
 class VideoSettings:
-    """What decides the video encoder's output: the same settings, the same stream headers."""
+    """What decides the video encoder's output: the same settings, the same stream headers.
+
+    `threads` 0 lets the encoder choose (by the machine's cores); pieces pin it, since
+    x264's output depends on its thread count. `preview` asks for PREVIEW_PRESET.
+    """
 
     codec: str
     size: tuple[int, int]
     fps: Fraction
     preset: Optional[str] = None
     crf: Optional[float] = None
+    threads: int = 0
+    preview: bool = False
+
+
+def encoder_setup(settings: VideoSettings) -> dict:
+    """Everything the video encoder is opened with, as JSON-ready data: the one place the
+    encoder is configured from (OutputWriter), and what a piece's key hashes."""
+    preset = PREVIEW_PRESET if settings.preview else settings.preset
+    return {"codec": settings.codec, "size": list(settings.size), "fps": str(settings.fps),
+            "pix_fmt": "yuv420p", "gop": gop_frames(settings.fps), "thread_type": "FRAME",
+            "threads": settings.threads, "preview": settings.preview,
+            "options": video_options(settings.codec, preset, settings.crf)}
 
 
 class OutputWriter:
@@ -122,16 +141,17 @@ class OutputWriter:
         self.container.start_encoding()
 
     def _add_video(self, settings: VideoSettings):
+        setup = encoder_setup(settings)
         fps = settings.fps
-        stream = self.container.add_stream(settings.codec, rate=fps)
+        stream = self.container.add_stream(setup["codec"], rate=fps)
         stream.width, stream.height = settings.size
-        stream.pix_fmt = "yuv420p"
+        stream.pix_fmt = setup["pix_fmt"]
         stream.codec_context.time_base = 1 / fps
-        stream.codec_context.gop_size = gop_frames(fps)
+        stream.codec_context.gop_size = setup["gop"]
         # Frame threads, as ffmpeg uses: PyAV's default (slices) makes x264 a third slower.
-        stream.codec_context.thread_type = "FRAME"
-        stream.codec_context.thread_count = 0  # the encoder picks its own thread count
-        stream.options = video_options(settings.codec, settings.preset, settings.crf)
+        stream.codec_context.thread_type = setup["thread_type"]
+        stream.codec_context.thread_count = setup["threads"]
+        stream.options = setup["options"]
         return stream
 
     def add_video(self, frame: av.VideoFrame) -> None:

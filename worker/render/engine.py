@@ -143,6 +143,15 @@ class FrameProgress:
             self._last_report = now
 
 
+def video_settings(edit: VideoEdit, timeline: Timeline, codec: str, threads: int = 0
+                   ) -> VideoSettings:
+    """The video encoder's settings for an edit's timeline (its size: a preview's is half)."""
+    options = edit.render_options
+    return VideoSettings(codec, (timeline.width, timeline.height), timeline.fps,
+                         options and options.preset, options and options.crf, threads,
+                         edit.preview)
+
+
 def render(edit: VideoEdit, sources: Mapping[str, str], output: str, *,
            on_progress: Optional[ProgressCallback] = None,
            should_cancel: Optional[Callable[[], bool]] = None,
@@ -157,9 +166,7 @@ def render(edit: VideoEdit, sources: Mapping[str, str], output: str, *,
     timeline, warnings = plan(edit, sources, max_output_seconds)
     choice = edit.encoder if edit.encoder != "auto" else (encoder or "auto")
     codec, notes = choose_video_codec(edit.video_output_format, choice)
-    options = edit.render_options
-    settings = VideoSettings(codec, (timeline.width, timeline.height), timeline.fps,
-                             options and options.preset, options and options.crf)
+    settings = video_settings(edit, timeline, codec)
     with partial_output(output) as path, \
             open_writer(path, edit.video_output_format, settings) as writer:
         _write(timeline, sources, writer, FrameProgress(timeline.frame_count, on_progress,

@@ -1,49 +1,173 @@
-"""Where a render is cut into pieces: whole-frame ranges of the output, and what each needs.
+"""Where a render is cut into pieces: on the edit's own clips, so that a piece's pictures
+depend on what it shows, never on where it sits in the output.
 
 Pure: the same timeline, the same pieces. See piece_render.py for the whole sequence.
+
+- A piece never crosses a clip boundary: every clip starts a piece, so with an IDR.
+- A clip of a piece's length or more is cut at a grid of its *source* time (one point every
+  piece length, counted from the source's zero), so the cuts move with the source span,
+  never with the clip's place; the parts between them are exactly a piece long (whole
+  GOPs). A cut leaving less than half a piece at either end of the clip is left out.
+- Shorter clips share pieces: a run of them ends after a clip whose own hash (over what it
+  shows) falls below twice its share of a piece, or before the run would pass two pieces.
+  So a changed clip changes its own run, and at most the next (content-defined chunking).
+
+A clip's frame count is its output frames (timeline.py), which a change of an earlier clip
+by a fraction of a frame can move by one: only the piece holding the clip's end then
+changes. `clip_parts` says what each piece shows, which piece_keys.py hashes.
 """
 from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Optional
 
 from shared.edit import MIN_CHUNK_SECONDS
 
 from .encode import gop_frames
-from .timeline import PieceSpan, Timeline
+from .timeline import PieceSpan, Timeline, TimelineClip
+
+# sha256 of each source's bytes, by source id (a missing one is known by its id instead).
+Contents = Mapping[str, Optional[str]]
+
+
+@dataclass(frozen=True)
+class ClipPart:
+    """Clip frames [first, end) of one clip: a piece holds one or more, whole."""
+
+    clip: TimelineClip
+    first: int
+    end: int
+
+    @property
+    def frames(self) -> int:
+        return self.end - self.first
+
+    @property
+    def start(self) -> int:
+        """Its first frame on the output timeline."""
+        return self.clip.frame_start + self.first
+
+    def shows(self, fps: Fraction, content: Optional[str]) -> dict:
+        """What its pictures are made of, and nothing else: the source's content (or its id
+        when the content is not known), the source time of its first frame (exact), how many
+        frames, and the framing. Frame j shows source time `from` + j / fps."""
+        clip = self.clip
+        shown = {"source": content or f"id:{clip.source_id}", "kind": clip.kind,
+                 "frames": self.frames,
+                 "framing": clip.framing.model_dump() if clip.framing is not None else None}
+        if clip.kind == "video":  # a still image shows the same picture at any time
+            shown["from"] = str(clip.source_start + Fraction(self.first) / fps)
+        return shown
+
+
+def piece_frames(fps: Fraction, chunk_seconds: float) -> int:
+    """A piece's length in frames: chunk_seconds rounded to whole GOPs (at least one)."""
+    gop = gop_frames(fps)
+    return max(1, round(chunk_seconds * fps / gop)) * gop
 
 
 def plan_pieces(timeline: Timeline, chunk_seconds: float, fmt: str = "mp4",
-                encoder: str = "auto") -> tuple[list[PieceSpan], list[str]]:
+                encoder: str = "auto", contents: Optional[Contents] = None
+                ) -> tuple[list[PieceSpan], list[str]]:
     """The pieces of a render, and warnings. Pure: the same timeline, the same pieces.
 
-    One piece when chunk_seconds is 0 or the output is not longer than twice the piece
-    length. Else pieces of about chunk_seconds, each a whole number of GOPs, balanced:
-    n = round(frames / piece length) pieces, the GOPs shared out as evenly as they go.
+    One piece when chunk_seconds is 0 or the output is not longer than twice a piece. Else
+    pieces on the clips (the module's rules); `contents` (sha256 by source id) makes the
+    runs of short clips follow the sources' content rather than their ids.
     `encoder` "gpu" stays one piece (with a warning): pieces join only when every one was
     encoded with the same settings by the same encoder, and not every worker has NVENC.
     """
     if chunk_seconds != 0 and chunk_seconds < MIN_CHUNK_SECONDS:
         raise ValueError(f"chunk_seconds must be 0 (one piece) or at least {MIN_CHUNK_SECONDS}")
     total = timeline.frame_count
-    gop = gop_frames(timeline.fps)
     whole = [PieceSpan(0, 0, total)]
     if chunk_seconds == 0:
         return whole, []
-    gops_per_piece = max(1, round(chunk_seconds * timeline.fps / gop))
-    piece = gops_per_piece * gop
-    if total <= 2 * piece:
+    length = piece_frames(timeline.fps, chunk_seconds)
+    if total <= 2 * length:
         return whole, []
     if encoder == "gpu" and fmt != "webm":  # webm is VP9 on the CPU anyway
         return whole, ["render_options.encoder gpu renders in one piece: pieces are all "
                        "encoded on the CPU, so that they join"]
-    gops = -(-total // gop)  # the last GOP may be short
-    count = max(2, round(total / piece))
-    bounds = [gop * (gops * i // count) for i in range(count)] + [total]
+    bounds = _bounds(timeline, length, contents or {})
     return [PieceSpan(i, a, b) for i, (a, b) in enumerate(zip(bounds, bounds[1:]))], []
+
+
+def _cuts(clip: TimelineClip, fps: Fraction, length: int) -> list[int]:
+    """Clip frames where a long clip is cut: the first frame at or after each multiple of
+    `length` frames of source time (of clip frames, for a still image)."""
+    shift = clip.source_start * fps if clip.kind == "video" else Fraction(0)
+    half, n = length // 2, clip.frame_count
+    first = math.floor(shift / length) + 1
+    cuts = []
+    for j in range(first, first + n // length + 2):
+        k = math.ceil(j * length - shift)
+        if half <= k <= n - half:
+            cuts.append(k)
+    return cuts
+
+
+def _parts(timeline: Timeline, length: int) -> Iterator[tuple[ClipPart, bool]]:
+    """Each clip's parts in output order, and whether the part stands alone (a long clip's)."""
+    for clip in timeline.clips:
+        if clip.frame_count <= 0:
+            continue
+        edges = [0, *_cuts(clip, timeline.fps, length), clip.frame_count]
+        alone = len(edges) > 2 or clip.frame_count >= length
+        for first, end in zip(edges, edges[1:]):
+            yield ClipPart(clip, first, end), alone
+
+
+def _ends_run(part: ClipPart, fps: Fraction, length: int, contents: Contents) -> bool:
+    """Whether a run of short clips ends after this one: its hash, as a number in [0, 1),
+    is below twice its share of a piece (runs of about half a piece on average)."""
+    shown = part.shows(fps, contents.get(part.clip.source_id))
+    digest = hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2 ** 64 < 2 * part.frames / length
+
+
+def _bounds(timeline: Timeline, length: int, contents: Contents) -> list[int]:
+    """The output frames where pieces start, and the end."""
+    bounds, run = [0], 0  # `run`: frames of short clips since the last bound
+
+    def cut(at: int) -> None:
+        if at > bounds[-1]:
+            bounds.append(at)
+
+    for part, alone in _parts(timeline, length):
+        if alone or run + part.frames > 2 * length:
+            cut(part.start)
+            run = 0
+        if alone:
+            cut(part.start + part.frames)
+            continue
+        run += part.frames
+        if _ends_run(part, timeline.fps, length, contents):
+            cut(part.start + part.frames)
+            run = 0
+    cut(timeline.frame_count)
+    return bounds
+
+
+def clip_parts(timeline: Timeline, span: PieceSpan) -> list[ClipPart]:
+    """The parts of clips a piece shows, in order (whole parts: plan_pieces cuts on them)."""
+    parts = []
+    for clip in timeline.clips:
+        first = max(span.start - clip.frame_start, 0)
+        end = min(span.end - clip.frame_start, clip.frame_count)
+        if first < end:
+            parts.append(ClipPart(clip, first, end))
+    return parts
 
 
 def sources_for(timeline: Timeline, span: PieceSpan) -> set[str]:
     """The source ids whose pictures the piece shows (all a piece's worker must fetch)."""
-    return {clip.source_id for clip in timeline.clips
-            if clip.frame_start < span.end and span.start < clip.frame_start + clip.frame_count}
+    return {part.clip.source_id for part in clip_parts(timeline, span)}
 
 
 def sound_sources(timeline: Timeline) -> set[str]:

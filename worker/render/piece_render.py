@@ -37,13 +37,17 @@ from shared.edit import VideoEdit
 
 from .encode import VideoSettings, choose_video_codec
 from .engine import (VIDEO_AHEAD, FrameProgress, ProgressCallback, audio_packets, open_writer,
-                     partial_output, plan)
+                     partial_output, plan, video_settings)
 from .errors import RenderCanceled
 from .prefetch import Prefetch
 from .timeline import PieceSpan, Timeline
 from .video import timeline_frames
 
 PIECE_FORMAT = "mp4"
+# The video encoder's threads in every piece, on any machine: x264's output depends on its
+# thread count. Two, as a piece's worker gets about two cores (deploy/README.md); on one
+# core they cost no more CPU than one thread (measured: within the noise).
+PIECE_THREADS = 2
 CANCEL_EVERY_BLOCKS = 64  # audio encoder frames (about 1.4 s of sound) between cancel checks
 
 
@@ -66,11 +70,9 @@ def piece_codec(fmt: str) -> str:
 
 
 def piece_settings(edit: VideoEdit, timeline: Timeline) -> VideoSettings:
-    """The one set of encoder settings of every piece of this render."""
-    options = edit.render_options
-    return VideoSettings(piece_codec(edit.video_output_format),
-                         (timeline.width, timeline.height), timeline.fps,
-                         options and options.preset, options and options.crf)
+    """The one set of encoder settings of every piece of this render, whichever worker
+    encodes it: its thread count pinned, so that any worker makes the same bytes."""
+    return video_settings(edit, timeline, piece_codec(edit.video_output_format), PIECE_THREADS)
 
 
 def render_piece(edit: VideoEdit, sources: Mapping[str, str], span: PieceSpan, output: str, *,

@@ -118,7 +118,7 @@ def build_timeline(edit: VideoEdit, sources: Mapping[str, SourceInfo]) -> tuple[
                                   s1 - s0, _levels(clip.audio_levels), framing))
         t = t_next
     overlays, warnings = _place_overlays(edit, t)
-    timeline = Timeline(edit.width, edit.height, fps, tuple(clips), tuple(overlays), t)
+    timeline = Timeline(*edit.output_size, fps, tuple(clips), tuple(overlays), t)
     return timeline, warnings
 
 

@@ -126,7 +126,8 @@ class RenderAttempt:
         timeline, warnings = plan_from_infos(work.edit, work.infos,
                                              self.settings.max_output_seconds)
         spans, notes = plan_pieces(timeline, work.edit.chunk_seconds(self.settings.chunk_seconds),
-                                   work.edit.video_output_format, work.edit.encoder)
+                                   work.edit.video_output_format, work.edit.encoder,
+                                   contents={i: sha for i, (_, sha) in work.sources.items()})
         if len(spans) > 1:
             return start_pieces(self, work, (timeline, spans, warnings + notes))
         with self.lease.kept():
@@ -175,8 +176,9 @@ class RenderAttempt:
 
     def finalize(self, work: Work, result: RenderResult, size: int,
                  facts: dict | None = None) -> str:
-        media = {**(facts or {}), "duration": result.duration, "width": work.edit.width,
-                 "height": work.edit.height, "media_kind": "video",
+        width, height = work.edit.output_size  # a preview's is half the resolution asked
+        media = {**(facts or {}), "duration": result.duration, "width": width,
+                 "height": height, "media_kind": "video",
                  "content_type": CONTENT_TYPES[work.edit.video_output_format],
                  "warnings": list(result.warnings)}
         media.pop("size", None)  # the stored object's, given apart
