@@ -50,7 +50,7 @@ def _extra_queues(sender, instance, **_kwargs) -> None:
 
 @worker_ready.connect
 def _start_reaper(sender=None, **_kwargs) -> None:
-    # Every worker runs one: reaping is a set of compare-and-set updates, safe to race.
+    # Every worker runs one; they take turns (worker/reaper.py), one round at a time.
     from .reaper import Reaper
 
     Reaper(app, sender.hostname, sorted(app.amqp.queues.consume_from)).start()

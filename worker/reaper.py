@@ -1,7 +1,12 @@
 """The reaper: requeue renders whose worker vanished, re-send messages Redis lost, re-send
 webhooks whose try was lost; and this worker's presence key, which metrics count.
 
-Runs as a daemon thread in every worker process's parent (see worker/celery.py).
+Runs as a daemon thread in every worker process's parent (see worker/celery.py), but the
+farm runs one round at a time: before a round a worker takes the farm's turn (`Turn`), a
+Redis key that keeps the others out while the round runs and for one interval after it. So
+the database sees about one round per interval however many workers there are (200 workers
+each reaping every 10 s made 20 rounds a second), the hourly orphan sweep runs on one
+worker, and a worker that dies holding the turn only delays the next round.
 """
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ import threading
 import time
 
 import redis
+from redis.exceptions import LockError
+from redis.lock import Lock
 
 from shared import finishes, jobs, pieces
 from shared.queue import PIECE_TASK, RENDER_TASK, WORKER_KEY_PREFIX, send
@@ -20,8 +27,53 @@ from .orphans import sweep_orphans
 
 log = logging.getLogger(__name__)
 
-# The orphan sweep lists the whole store: once an hour (and when the worker starts) is enough.
+# The orphan sweep lists the whole store: once an hour for the farm is enough.
 SWEEP_EVERY = 3600
+ROUND_KEY = "canopy:reaper:round"
+SWEEP_KEY = "canopy:reaper:sweep"
+
+
+class Turn:
+    """A farm-wide turn at `key`: one holder at a time, renewed every `hold`/3 s while its
+    work runs (up to `longest` s), so a holder that dies frees it within `hold` s, and kept
+    `spacing` s once the work is done, so that the work runs at most once per `spacing`
+    whoever asks. With Redis away every worker takes it: the reaper's moves are
+    compare-and-set, turns only spare the database."""
+
+    def __init__(self, client: redis.Redis, key: str, hold: float, spacing: float, longest: float):
+        self.lock = Lock(client, key, timeout=hold, thread_local=False)
+        self.hold, self.spacing, self.longest = hold, spacing, longest
+
+    def take(self) -> bool:
+        try:
+            return self.lock.acquire(blocking=False)
+        except redis.RedisError:
+            log.warning("could not ask Redis for the turn %s: taking it", self.lock.name)
+            return True
+
+    def run(self, work) -> None:
+        """`work()` in this turn (taken), then the turn kept `spacing` s."""
+        finished = threading.Event()
+        renewer = threading.Thread(target=self._renew, args=(finished,), daemon=True,
+                                   name=f"{self.lock.name}-renewal")
+        renewer.start()
+        try:
+            work()
+        finally:
+            finished.set()
+            renewer.join()
+            self._extend(self.spacing)
+
+    def _renew(self, finished: threading.Event) -> None:
+        deadline = time.monotonic() + self.longest
+        while not finished.wait(self.hold / 3) and time.monotonic() < deadline:
+            self._extend(self.hold)
+
+    def _extend(self, seconds: float) -> None:
+        try:
+            self.lock.extend(seconds, replace_ttl=True)
+        except (redis.RedisError, LockError):  # Redis away, or the turn lapsed meanwhile
+            pass
 
 
 def reap_once(celery) -> jobs.Reaped:
@@ -70,11 +122,14 @@ class Reaper(threading.Thread):
         self.node = node
         self.queues = queues
         self.stopping = threading.Event()
-        self.next_sweep = time.monotonic()
 
     def run(self) -> None:
         interval = context.settings().reap_interval_seconds
         presence = redis.Redis.from_url(context.settings().redis_url, socket_timeout=5)
+        # A round (or sweep) that hangs past `longest` lets the others go on without it.
+        rounds = Turn(presence, ROUND_KEY, hold=3 * interval, spacing=interval,
+                      longest=max(60 * interval, 600))
+        sweeps = Turn(presence, SWEEP_KEY, hold=60, spacing=SWEEP_EVERY, longest=SWEEP_EVERY)
         while True:
             try:
                 self.announce(presence, interval)
@@ -82,20 +137,21 @@ class Reaper(threading.Thread):
                 log.warning("could not renew the presence of %s", self.node, exc_info=True)
             if self.stopping.wait(interval):
                 return
-            try:
-                reap_once(self.celery)
-            except Exception:  # the database or Redis may be briefly away: try next round
-                log.warning("reaper round failed", exc_info=True)
-            try:
-                self.sweep()
-            except Exception:  # the store may be briefly away: the next sweep tries again
-                log.warning("orphan sweep failed", exc_info=True)
+            # the database or Redis may be briefly away: the next turn tries again
+            self.in_turn(rounds, lambda: reap_once(self.celery), "reaper round")
+            self.in_turn(sweeps, self.sweep, "orphan sweep")
+
+    @staticmethod
+    def in_turn(turn: Turn, work, what: str) -> None:
+        if not turn.take():
+            return
+        try:
+            turn.run(work)
+        except Exception:
+            log.warning("%s failed", what, exc_info=True)
 
     def sweep(self) -> None:
-        """Delete stored objects no row references (worker/orphans.py), every SWEEP_EVERY s."""
-        if time.monotonic() < self.next_sweep:
-            return
-        self.next_sweep = time.monotonic() + SWEEP_EVERY
+        """Delete stored objects no row references (worker/orphans.py)."""
         with context.db().session() as session:
             sweep_orphans(session, context.storage(), context.settings().orphan_grace_seconds)
 
