@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup chromium run test migrate user bench clean screenshots
+.PHONY: setup chromium containers run test deploy-check migrate user bench clean screenshots
 
 setup: $(STAMP)
 
@@ -14,6 +14,12 @@ setup: $(STAMP)
 chromium:
 	@command -v chromium >/dev/null && command -v socat >/dev/null && command -v ip >/dev/null \
 	  || (apt-get update && apt-get install -y chromium socat iproute2)
+
+# The deploy check's containers: Debian's podman (with runc: its crun refuses this kind of
+# machine's cgroups) and debootstrap for a local base image (no registry to pull from).
+containers:
+	@command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null \
+	  || (apt-get update && apt-get install -y podman runc debootstrap)
 
 # Also the `canopy` command (pyproject.toml), into $(BIN), from this tree (editable).
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -37,6 +43,10 @@ user: migrate
 
 test: setup chromium
 	$(BIN)/python -m pytest
+
+# deploy/: the image built and run as farms of containers that render (deploy/check/run.sh).
+deploy-check: setup containers
+	deploy/check/run.sh
 
 # The dashboard's pictures in docs/screenshots/, from a farm of its own with sample media.
 screenshots: setup chromium
