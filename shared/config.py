@@ -93,6 +93,10 @@ class Settings:
     # and each try's time limit.
     webhook_backoff: tuple[float, ...] = (30, 120, 300, 900, 2400)
     webhook_timeout_seconds: int = 10
+    # A finish's row (its webhook's record, GET /assets/{id}/webhooks) is deleted this many
+    # days after the render ended, once its webhook is delivered or failed (or it had none);
+    # the metrics' running totals keep counting it. 0: kept for ever.
+    webhook_retention_days: float = 30.0
     # GET /metrics wants `Authorization: Bearer <token>`; unset: loopback clients only.
     metrics_token: str = ""
     # Log lines: "text" (key=value fields) or "json" (one JSON object a line).
@@ -124,6 +128,8 @@ class Settings:
             chunk_seconds=_chunk_setting(_float(env, "CANOPY_CHUNK_SECONDS", cls.chunk_seconds)),
             webhook_backoff=_seconds_list(env, "CANOPY_WEBHOOK_BACKOFF", cls.webhook_backoff),
             webhook_timeout_seconds=_int(env, "CANOPY_WEBHOOK_TIMEOUT", cls.webhook_timeout_seconds),
+            webhook_retention_days=_float(env, "CANOPY_WEBHOOK_RETENTION_DAYS",
+                                          cls.webhook_retention_days),
             metrics_token=env.get("CANOPY_METRICS_TOKEN", "").strip(),
             log_format=_str(env, "CANOPY_LOG_FORMAT", cls.log_format).strip().lower(),
         )

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import event, select, update
+from sqlalchemy import delete, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import totals
@@ -121,3 +121,25 @@ def overdue_webhooks(session: Session, grace_s: float, now: datetime | None = No
         session.execute(update(RenderFinish).where(RenderFinish.id.in_(ids), *overdue)
                         .values(next_try_at=now))
     return ids
+
+
+PRUNE_BATCH = 1000  # rows a reaper round deletes at most
+
+
+def prune(session: Session, keep_days: float, now: datetime | None = None,
+          batch: int = PRUNE_BATCH) -> int:
+    """Delete up to `batch` finishes older than `keep_days` whose webhook is done (delivered
+    or failed) or that had none: nothing reads them any more (metrics read the running
+    totals), and the farm's history stays out of its tables. Pending ones stay, however old."""
+    if keep_days <= 0:
+        return 0
+    before = (now or utcnow()) - timedelta(days=keep_days)
+    ids = list(session.execute(
+        select(RenderFinish.id).where(
+            RenderFinish.finished_at < before,
+            or_(RenderFinish.webhook_state.is_(None),
+                RenderFinish.webhook_state != DeliveryState.PENDING))
+        .limit(batch)).scalars())
+    if ids:
+        session.execute(delete(RenderFinish).where(RenderFinish.id.in_(ids)))
+    return len(ids)

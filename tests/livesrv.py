@@ -43,6 +43,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "CANOPY_ORPHAN_GRACE_SECONDS": str(settings.orphan_grace_seconds),
         "CANOPY_WEBHOOK_BACKOFF": ",".join(map(str, settings.webhook_backoff)),
         "CANOPY_WEBHOOK_TIMEOUT": str(settings.webhook_timeout_seconds),
+        "CANOPY_WEBHOOK_RETENTION_DAYS": str(settings.webhook_retention_days),
         "CANOPY_METRICS_TOKEN": settings.metrics_token,
         "CANOPY_LOG_FORMAT": settings.log_format,
         "CANOPY_CHUNK_SECONDS": str(settings.chunk_seconds),

@@ -140,3 +140,37 @@ def test_a_webhook_that_fails_for_good_is_counted_once(db, make_user, monkeypatc
     kept_after, counted_after = both(db)
     assert moved(counted_after, counted) == {("failed", totals.WEBHOOKS, ""): (1, 0.0)}
     assert_same(moved(kept_after, kept), moved(counted_after, counted))
+
+
+def test_old_finishes_are_pruned_once_their_webhook_is_done_and_the_totals_stay(db, make_user,
+                                                                               monkeypatch):
+    monkeypatch.setattr(finishes, "_sender", None)
+    user_id, _ = make_user()
+    ended = {}
+    for name, hook in (("no hook", False), ("delivered", True), ("pending", True), ("young", False)):
+        job_id = queued_job(db, user_id)
+        with db.session() as session:
+            if hook:
+                session.execute(update(RenderJob).where(RenderJob.id == job_id)
+                                .values(edit_data={"callback_url": HOOK}))
+                session.commit()
+            jobs.request_cancel(session, job_id)
+        ended[name] = job_id
+    with db.session() as session:
+        finish_id = session.execute(select(RenderFinish.id).where(
+            RenderFinish.job_id == ended["delivered"])).scalar_one()
+        attempt = webhooks.take_try(session, finish_id, lambda _k, _n: None, lease_s=60)
+        webhooks.end_try(session, attempt, 200, None, (1.0,))
+        old = [ended[name] for name in ("no hook", "delivered", "pending")]
+        session.execute(update(RenderFinish).where(RenderFinish.job_id.in_(old))
+                        .values(finished_at=utcnow() - timedelta(days=31)))
+    kept = both(db)[0]
+    with db.session() as session:
+        while finishes.prune(session, 30, batch=2):  # a batch at a time, until none is left
+            session.commit()
+    with db.session() as session:
+        left = set(session.execute(select(RenderFinish.job_id).where(
+            RenderFinish.job_id.in_(ended.values()))).scalars())
+    assert left == {ended["pending"], ended["young"]}
+    after = both(db)[0]  # (the farm tests' workers may still end a webhook meanwhile)
+    assert all(after[key][0] >= count for key, (count, _) in kept.items())

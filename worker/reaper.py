@@ -92,6 +92,11 @@ def reap_once(celery) -> jobs.Reaped:
         finishes.send_webhook(celery, finish_id)
     if overdue:
         log.info("reaper: re-sent webhooks %s", overdue)
+    with context.db().session() as session:
+        pruned = finishes.prune(session, settings.webhook_retention_days)
+    if pruned:
+        log.info("reaper: pruned %d finishes older than %s days", pruned,
+                 settings.webhook_retention_days)
     return reaped
 
 

@@ -2,8 +2,9 @@
 
 A row is written in the same transaction as the job's move into a finished state
 (`shared.finishes.record`), so no finish is ever missed, whoever decided it. It has no
-foreign keys: it outlives its job and asset, so the counters derived from it
-(`api/metrics.py`) never go down when renders are deleted.
+foreign keys: it outlives its job and asset (until the reaper prunes it, once its webhook
+is done and CANOPY_WEBHOOK_RETENTION_DAYS have passed: `shared.finishes.prune`). The
+metrics read the running totals kept beside it (`RenderTotal`), which nothing prunes.
 """
 from __future__ import annotations
 
