@@ -43,6 +43,14 @@ def avcc_parameter_sets(extradata: bytes) -> tuple[tuple[bytes, ...], tuple[byte
     return tuple(sps), tuple(pps), (extradata[4] & 3) + 1
 
 
+def annexb_parameter_sets(data: bytes) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """(SPS, PPS) of H.264 in Annex B form (each unit after a 00 00 01 start code), as an
+    encoder opened on its own writes its extradata."""
+    units = [unit.rstrip(b"\x00") for unit in data.split(b"\x00\x00\x01")[1:]]
+    return (tuple(u for u in units if u and u[0] & 0x1F == NAL_SPS),
+            tuple(u for u in units if u and u[0] & 0x1F == NAL_PPS))
+
+
 def nal_units(sample: bytes, length_size: int) -> Iterator[tuple[int, bytes]]:
     """(NAL unit type, the unit) of each unit of a length-prefixed mp4 sample; only SPS and
     PPS units are copied out (b"" for the others)."""
@@ -53,6 +61,19 @@ def nal_units(sample: bytes, length_size: int) -> Iterator[tuple[int, bytes]]:
         start = i + length_size
         yield kind, bytes(sample[start:start + length]) if kind in (NAL_SPS, NAL_PPS) else b""
         i = start + length
+
+
+def annexb_sample(sample: bytes, length_size: int) -> bytes:
+    """A length-prefixed mp4 sample as an encoder hands its packets over: each unit after a
+    00 00 00 01 start code (the mp4 muxer turns them back into the same sample)."""
+    out, i = [], 0
+    while i + length_size <= len(sample):
+        length = int.from_bytes(sample[i:i + length_size], "big")
+        out += [b"\x00\x00\x00\x01", sample[i + length_size:i + length_size + length]]
+        i += length_size + length
+    if i != len(sample):
+        raise ValueError("a sample's NAL unit lengths do not add up to its size")
+    return b"".join(out)
 
 
 class H264Stream:

@@ -113,6 +113,24 @@ def encoder_setup(settings: VideoSettings) -> dict:
             "options": video_options(settings.codec, preset, settings.crf)}
 
 
+def open_video_encoder(settings: VideoSettings) -> av.VideoCodecContext:
+    """An encoder on its own (no file), set up as OutputWriter sets up its stream's, with
+    its stream headers out of band (extradata), as in an mp4."""
+    setup = encoder_setup(settings)
+    ctx = av.CodecContext.create(setup["codec"], "w")
+    ctx.width, ctx.height = settings.size
+    ctx.pix_fmt = setup["pix_fmt"]
+    ctx.time_base = 1 / settings.fps
+    ctx.framerate = settings.fps
+    ctx.gop_size = setup["gop"]
+    ctx.thread_type = setup["thread_type"]
+    ctx.thread_count = setup["threads"]
+    ctx.flags |= av.codec.context.Flags.global_header
+    ctx.options = setup["options"]
+    ctx.open()
+    return ctx
+
+
 class OutputWriter:
     """Open → add_video/add_audio in time order → close. pts are set here, not by callers.
 

@@ -133,6 +133,20 @@ def _open_pieces(pieces: Sequence[str], spans: Sequence[PieceSpan]) -> list[_Pie
     return opened
 
 
+def check_piece(path: str, span: PieceSpan, fps: Fraction, headers: dict[str, tuple]) -> None:
+    """The join's checks of one piece alone: the stream `headers` it must carry (SPS/PPS,
+    in its header and in-band), a first frame that decodes alone, the span's frames."""
+    piece = _Piece(path, span)
+    try:
+        if piece.coded.headers != headers:
+            piece._fail("has other stream headers than its encoder writes")
+        piece.check_against(piece)
+        for _ in piece.packets(piece, fps):
+            pass
+    finally:
+        piece.close()
+
+
 def _decode_time(packet: av.Packet) -> Fraction:
     return (packet.dts if packet.dts is not None else packet.pts) * packet.time_base
 

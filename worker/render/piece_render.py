@@ -31,14 +31,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
+
+import av
 
 from shared.edit import VideoEdit
 
 from .encode import VideoSettings, choose_video_codec
 from .engine import (VIDEO_AHEAD, FrameProgress, ProgressCallback, audio_packets, open_writer,
                      partial_output, plan, video_settings)
-from .errors import RenderCanceled
+from .errors import RenderCanceled, RenderError
+from .join import check_piece
+from .piece_copy import NoCopy, copied_runs, decoded_frames, encoder_headers, write_with_copies
 from .prefetch import Prefetch
 from .timeline import PieceSpan, Timeline
 from .video import timeline_frames
@@ -56,6 +61,8 @@ class PieceResult:
     output: str
     span: PieceSpan
     frames: int
+    copied: int = 0  # frames copied from a source's packets, not encoded (piece_copy.py)
+    note: Optional[str] = None  # why frames that looked copyable were encoded after all
 
 
 @dataclass
@@ -78,13 +85,16 @@ def piece_settings(edit: VideoEdit, timeline: Timeline) -> VideoSettings:
 def render_piece(edit: VideoEdit, sources: Mapping[str, str], span: PieceSpan, output: str, *,
                  timeline: Optional[Timeline] = None,
                  on_progress: Optional[ProgressCallback] = None,
-                 should_cancel: Optional[Callable[[], bool]] = None) -> PieceResult:
+                 should_cancel: Optional[Callable[[], bool]] = None,
+                 copy: bool = True) -> PieceResult:
     """Render output frames [span.start, span.end), pictures only, into the mp4 `output`
     (H.264, or VP9 for a webm output).
 
     Decodes only those frames, seeking into the sources. `timeline` is the render's
     (timeline_from_dict); without it the edit is planned here, which needs every source.
     on_progress gets (frames of this piece done, frames of this piece); raises like render().
+    `copy`: take whole GOPs from a source that already holds them as this piece would
+    (piece_copy.py), checked, else encoded; the result says how many frames were copied.
     """
     if timeline is None:
         timeline, _ = plan(edit, sources)
@@ -92,6 +102,12 @@ def render_piece(edit: VideoEdit, sources: Mapping[str, str], span: PieceSpan, o
         raise ValueError(f"piece {span.index} [{span.start}, {span.end}) is not inside the "
                          f"timeline's {timeline.frame_count} frames")
     settings = piece_settings(edit, timeline)
+    note = None
+    if copy:
+        copied, note = _render_copying(timeline, sources, span, output, settings,
+                                       on_progress, should_cancel)
+        if copied is not None:
+            return copied
     progress = FrameProgress(span.frames, on_progress, should_cancel)
     with partial_output(output) as path, \
             open_writer(path, PIECE_FORMAT, settings, audio=False, faststart=False) as writer, \
@@ -103,7 +119,31 @@ def render_piece(edit: VideoEdit, sources: Mapping[str, str], span: PieceSpan, o
         if writer.frames != span.frames:
             raise RuntimeError(f"piece {span.index} wrote {writer.frames} frames, "
                                f"its span has {span.frames}")
-    return PieceResult(output, span, writer.frames)
+    return PieceResult(output, span, writer.frames, note=note)
+
+
+def _render_copying(timeline: Timeline, sources: Mapping[str, str], span: PieceSpan,
+                    output: str, settings: VideoSettings, on_progress, should_cancel
+                    ) -> tuple[Optional[PieceResult], Optional[str]]:
+    """The piece with its sources' copyable GOPs copied, checked as the join checks and
+    decoded frame by frame; (None, why) when nothing can be copied or the result differs."""
+    runs = copied_runs(timeline, span, sources, settings)
+    if not runs:
+        return None, None
+    progress = FrameProgress(span.frames, on_progress, should_cancel)
+    try:
+        with partial_output(output) as path, \
+                open_writer(path, PIECE_FORMAT, settings, audio=False, faststart=False) as writer:
+            copied = write_with_copies(timeline, sources, span, writer, settings, runs,
+                                       progress.written)
+        check_piece(output, span, timeline.fps, encoder_headers(settings))
+        decoded = decoded_frames(output, settings.size)
+        if decoded != span.frames:
+            raise NoCopy(f"{decoded} frames decode, the span has {span.frames}")
+    except (NoCopy, RenderError, av.error.FFmpegError) as exc:
+        Path(output).unlink(missing_ok=True)
+        return None, f"piece {span.index}: copying failed ({exc}); encoded whole"
+    return PieceResult(output, span, span.frames, copied=copied), None
 
 
 def render_audio(edit: VideoEdit, sources: Mapping[str, str], output: str,

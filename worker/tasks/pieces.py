@@ -135,19 +135,22 @@ class PieceAttempt:
         fmt = work.edit.video_output_format if sound else "mp4"  # video pieces: mp4 always
         with tempfile.TemporaryDirectory(dir=scratch()) as tmp:
             output = os.path.join(tmp, f"piece.{fmt}")
+            copied = {}  # a video piece's frames copied from its sources (piece_copy.py)
             try:
                 if sound:
                     render_audio(work.edit, local, output, timeline=timeline,
                                  should_cancel=self.lease.stopped)
                 else:
-                    render_piece(work.edit, local, span, output, timeline=timeline,
-                                 on_progress=self.lease.progress,
-                                 should_cancel=self.lease.stopped)
+                    result = render_piece(work.edit, local, span, output, timeline=timeline,
+                                          on_progress=self.lease.progress,
+                                          should_cancel=self.lease.stopped)
+                    copied = {"copied": result.copied,
+                              **({"note": result.note} if result.note else {})}
             except RenderCanceled:
                 return self.stop()
             if self.lease.answer != Beat.OK:
                 return self.stop()
-            self.steps.step("rendered", frames=span.end - span.start)
+            self.steps.step("rendered", frames=span.end - span.start, **copied)
             if not self.start_upload():
                 return self.stop()
             with self.lease.kept():

@@ -1,0 +1,275 @@
+"""Copy, don't encode: the frames of a piece that a source already holds as the piece would.
+
+A source that Canopy encoded with the piece's own settings (a finished render used in the
+next edit) holds, GOP for GOP, what the piece's encoder would make of it. Where a clip part
+shows such a source frame for frame, the source's whole GOPs inside the part are copied as
+packets, and only the frames before the first and after the last are encoded, each run by
+a fresh encoder with the piece's settings (so it opens on an IDR). A source qualifies when:
+
+- it is H.264 whose SPS and PPS are byte-identical to what the piece's encoder writes (its
+  parameter sets compared, never a flag trusted): the same codec settings, size and rate;
+- the renderer would show its pictures unchanged (FrameConverter.passthrough: the output's
+  size, yuv420p, square pixels, no rotation, a framing that crops nothing);
+- its frames are exactly 1/fps apart, in step with the part's times, so output frame j of
+  the part shows source frame floor(from * fps) + j;
+- a copied GOP runs from an IDR to the next IDR (or the source's end), and its packets in
+  decode order are exactly its frames (closed GOPs).
+
+render_piece checks the written piece as the join would (stream headers, an IDR first, its
+frame count) and decodes every frame; on any difference it encodes the piece whole.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Optional
+
+import av
+
+from .bitstream import H264Stream, annexb_parameter_sets, annexb_sample
+from .encode import OutputWriter, VideoSettings, open_video_encoder
+from .piece_plan import ClipPart, clip_parts
+from .timeline import PieceSpan, Timeline
+from .video import FrameConverter, timeline_frames
+
+
+class NoCopy(Exception):
+    """This part's frames cannot be copied from its source (the reason is the message)."""
+
+
+@dataclass(frozen=True)
+class SourcePacket:
+    """A demuxed packet of a source, its bytes held (the source is closed by then)."""
+
+    index: int  # the frame it holds, counted in the source
+    pts: Fraction  # seconds from the source's start
+    dts: Fraction
+    data: bytes
+    key: bool
+
+
+@dataclass
+class CopiedRun:
+    """Piece frames [start, end) copied from a source's packets, in decode order."""
+
+    start: int
+    end: int
+    packets: list[SourcePacket]
+    length_size: int  # bytes of each NAL unit's length in the source's samples
+
+    @property
+    def frames(self) -> int:
+        return self.end - self.start
+
+
+@functools.cache
+def encoder_headers(settings: VideoSettings) -> dict[str, tuple]:
+    """The SPS and PPS the piece's encoder writes, as bitstream.H264Stream names them."""
+    sps, pps = annexb_parameter_sets(bytes(open_video_encoder(settings).extradata or b""))
+    return {"SPS": sps, "PPS": pps}
+
+
+def copied_runs(timeline: Timeline, span: PieceSpan, sources: Mapping[str, str],
+                settings: VideoSettings) -> list[CopiedRun]:
+    """The runs of the piece's frames its sources' packets hold as they are (maybe none)."""
+    if settings.codec != "libx264":
+        return []
+    runs = []
+    for part in clip_parts(timeline, span):
+        if part.clip.kind != "video":
+            continue
+        try:
+            run = _copied_run(part, sources[part.clip.source_id], timeline.fps, settings)
+        except NoCopy:
+            continue
+        if run is not None:
+            offset = part.start - span.start
+            runs.append(CopiedRun(run.start + offset, run.end + offset, run.packets,
+                                  run.length_size))
+    return runs
+
+
+def _copied_run(part: ClipPart, path: str, fps: Fraction, settings: VideoSettings
+                ) -> Optional[CopiedRun]:
+    """The whole GOPs of `path` that show part frames, as a run in part frames."""
+    try:
+        container = av.open(path)
+    except (OSError, av.error.FFmpegError) as exc:
+        raise NoCopy(f"cannot open: {exc}") from exc
+    with container:
+        stream = _matching_stream(container, settings)
+        origin = Fraction(container.start_time or 0, 1_000_000)
+        first = math.floor((part.clip.source_start + Fraction(part.first) / fps) * fps)
+        end = first + part.frames  # source frames [first, end) are shown, one per frame
+        packets = _packets(container, stream, origin, fps, first, end)
+        coded = H264Stream(bytes(stream.codec_context.extradata))
+        idrs = [p.index for p in packets if coded.packet(p.data).starts_alone]
+        ends = [i for i in idrs if i <= end] + ([end] if _source_ends_at(packets, end) else [])
+        starts = [i for i in idrs if i >= first]
+        if not starts or not ends or ends[-1] <= starts[0]:
+            return None
+        lo, hi = starts[0], ends[-1]
+        copied = [p for p in packets if lo <= p.index < hi]
+        order = [p.index for p in copied]
+        at = next(k for k, p in enumerate(packets) if p.index == lo)
+        if (sorted(order) != list(range(lo, hi))
+                or [p.index for p in packets[at:at + len(copied)]] != order):
+            raise NoCopy("its GOPs are not closed, or frames are missing")
+        _check_picture(stream, copied[0], part, settings)
+        return CopiedRun(lo - first, hi - first, copied, coded.length_size)
+
+
+def _matching_stream(container, settings: VideoSettings):
+    if not container.streams.video:
+        raise NoCopy("no video")
+    stream = container.streams.video[0]
+    ctx = stream.codec_context
+    if ctx.name != "h264" or (ctx.width, ctx.height) != tuple(settings.size):
+        raise NoCopy("another codec or size")
+    try:
+        headers = H264Stream(bytes(ctx.extradata or b"")).headers
+    except (ValueError, IndexError) as exc:
+        raise NoCopy(f"unreadable stream headers: {exc}") from exc
+    if headers != encoder_headers(settings):
+        raise NoCopy("other SPS/PPS than the piece's encoder writes")
+    return stream
+
+
+def _frame_index(time: Fraction, fps: Fraction) -> int:
+    index = time * fps
+    if index.denominator != 1:
+        raise NoCopy("its frames are not on the output's frame grid")
+    return int(index)
+
+
+def _packets(container, stream, origin: Fraction, fps: Fraction, first: int, end: int
+             ) -> list[SourcePacket]:
+    """(source frame index, packet) in decode order, from the keyframe at or before `first`
+    to the first IDR at or after `end` (held, not copied), or the source's end."""
+    container.seek(int((Fraction(first) / fps + origin) / stream.time_base), stream=stream,
+                   backward=True)
+    found = []
+    for packet in container.demux(stream):
+        if not packet.size:
+            continue
+        if packet.pts is None or packet.dts is None:
+            raise NoCopy("a packet without times")
+        pts = packet.pts * packet.time_base - origin
+        index = _frame_index(pts, fps)
+        found.append(SourcePacket(index, pts, packet.dts * packet.time_base - origin,
+                                  bytes(packet), packet.is_keyframe))
+        if index >= end and packet.is_keyframe:
+            break
+    return found
+
+
+def _source_ends_at(packets: Sequence[SourcePacket], end: int) -> bool:
+    """The source's last frame is frame end - 1 (its end closes the last GOP)."""
+    return bool(packets) and max(p.index for p in packets) == end - 1
+
+
+def _check_picture(stream, idr: SourcePacket, part: ClipPart, settings: VideoSettings) -> None:
+    """The renderer would show this source's pictures as they are: decode the run's IDR
+    (with the stream's own decoder, which knows its rotation and pixel shape)."""
+    decoder = stream.codec_context
+    try:
+        frames = decoder.decode(av.Packet(idr.data)) + decoder.decode(None)
+    except av.error.FFmpegError as exc:
+        raise NoCopy(f"its IDR does not decode: {exc}") from exc
+    if not frames:
+        raise NoCopy(f"frame {idr.index} does not decode alone")
+    sar = stream.codec_context.sample_aspect_ratio
+    converter = FrameConverter(frames[0], tuple(settings.size), part.clip.framing, sar)
+    if not converter.passthrough:
+        raise NoCopy("the renderer would change its pictures (size, crop, rotation)")
+
+
+def write_with_copies(timeline: Timeline, sources: Mapping[str, str], span: PieceSpan,
+                      writer: OutputWriter, settings: VideoSettings,
+                      runs: Sequence[CopiedRun], written) -> int:
+    """The piece's frames into `writer`'s video stream: `runs` copied, the frames between
+    them encoded; `written(frames done)` after each. Returns the frames copied."""
+    stream, done = writer.video, 0
+    for start, end, run in _segments(span.frames, runs):
+        if run is None:
+            packets = _encoded(timeline, sources, span.start + start, span.start + end,
+                               settings, written, done)
+        else:
+            packets = _moved(run, stream.time_base, settings.fps, run.length_size)
+        for packet in packets:
+            packet.stream = stream
+            writer.container.mux(packet)
+        done += end - start
+        if run is not None:
+            written(done)
+    writer.frames = done
+    return sum(run.frames for run in runs)
+
+
+def _segments(frames: int, runs: Sequence[CopiedRun]
+              ) -> Iterator[tuple[int, int, Optional[CopiedRun]]]:
+    at = 0
+    for run in runs:
+        if run.start > at:
+            yield at, run.start, None
+        yield run.start, run.end, run
+        at = run.end
+    if at < frames:
+        yield at, frames, None
+
+
+def _encoded(timeline, sources, start: int, end: int, settings: VideoSettings, written,
+             before: int) -> Iterator[av.Packet]:
+    """Output frames [start, end) by a fresh encoder, timed from the piece's start."""
+    encoder = open_video_encoder(settings)
+    offset = before  # this run's first frame, counted in the piece
+    for k, frame in enumerate(timeline_frames(timeline, sources, start, end)):
+        frame.pts, frame.time_base = k, encoder.time_base
+        frame.pict_type = av.video.frame.PictureType.NONE
+        yield from _shifted(encoder.encode(frame), offset, encoder.time_base)
+        written(before + k + 1)
+    yield from _shifted(encoder.encode(None), offset, encoder.time_base)
+
+
+def _shifted(packets, frames: int, time_base: Fraction) -> Iterator[av.Packet]:
+    for packet in packets:
+        packet.pts += frames
+        packet.dts += frames
+        packet.time_base = time_base
+        yield packet
+
+
+def _moved(run: CopiedRun, time_base: Fraction, fps: Fraction, length_size: int
+           ) -> Iterator[av.Packet]:
+    """The run's source packets, retimed so that its first frame shows at run.start, their
+    units after start codes: the mp4 muxer takes H.264 so from an encoder whose extradata
+    is Annex B, and would misread length-prefixed samples."""
+    # Source frame i (i / fps from the source's start) shows at (run.start + i - first) / fps.
+    shift = Fraction(run.start - run.packets[0].index) / fps
+    for source in run.packets:
+        pts, dts = (source.pts + shift) / time_base, (source.dts + shift) / time_base
+        if pts.denominator != 1 or dts.denominator != 1:
+            raise NoCopy("its times do not fall on the piece's time base")
+        try:
+            packet = av.Packet(annexb_sample(source.data, length_size))
+        except ValueError as exc:
+            raise NoCopy(str(exc)) from exc
+        packet.pts, packet.dts, packet.time_base = int(pts), int(dts), time_base
+        packet.is_keyframe = source.key
+        yield packet
+
+
+def decoded_frames(path: str, size: tuple[int, int]) -> int:
+    """How many frames of the output's size a piece decodes to, every one decoded."""
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        count = 0
+        for frame in container.decode(stream):
+            if (frame.width, frame.height) != tuple(size):
+                raise NoCopy(f"frame {count} is {frame.width}x{frame.height}")
+            count += 1
+    return count
