@@ -114,8 +114,20 @@ def body_doc(model: type[BaseModel], form: bool = False) -> dict:
     schema.pop("$defs", None)  # registered as components by `register_components`
     content = {"application/json": {"schema": schema}}
     if form:
-        content["application/x-www-form-urlencoded"] = {"schema": schema}
+        content["application/x-www-form-urlencoded"] = {"schema": form_schema(schema)}
     return {"requestBody": {"required": True, "content": content}}
+
+
+def form_schema(schema: dict) -> dict:
+    """`schema` as form fields can say it: every field a string (a form has no null, number
+    or object), so a field's other alternatives are dropped."""
+    fields = {}
+    for name, field in schema["properties"].items():
+        strings = [alt for alt in field.get("anyOf", [field]) if alt.get("type") == "string"]
+        kept = {k: v for k, v in field.items() if k not in ("anyOf", "type")
+                and not (k == "default" and not isinstance(v, str))}
+        fields[name] = {**kept, **strings[0]} if len(strings) == 1 else {**kept, "anyOf": strings}
+    return {**schema, "properties": fields}
 
 
 def upload_doc() -> dict:

@@ -36,6 +36,7 @@ from pydantic import (
     model_validator,
 )
 
+from . import patterns
 from .naming import clean_filename
 
 FORMATS = ("mp4", "mov", "webm")
@@ -53,6 +54,9 @@ CLAMP_TOLERANCE = 0.5  # seconds an end may pass the source's end before it is a
 # whatever the edit says, so without a cap one clip could render for ever.
 MAX_OUTPUT_SECONDS = 4 * 3600
 MAX_AREA = 3840 * 2160
+MIN_SIDE, MAX_SIDE = 16, 4096
+# A pattern cannot multiply: the document allows these boxes, each within MAX_AREA.
+DOCUMENTED_SIZES = ((3840, 2160), (2160, 3840), (2880, 2880))
 _MEDIA_EXTENSIONS = {"mp4", "mov", "webm", "mkv", "m4v", "avi", "mpg", "mpeg", "ts", "gif"}
 # ASCII digits only: Python's \d, int() and float() also take other scripts' digits ("٣").
 _TIME_RE = re.compile(r"(?:([0-9]+):)?(?:([0-9]+):)?([0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
@@ -138,7 +142,8 @@ Seconds = Annotated[float, BeforeValidator(parse_time), WithJsonSchema({"anyOf":
 Number = Annotated[float, Strict()]
 # JSON's true or false, as the schema says: not 0, 1 or "yes".
 Flag = Annotated[bool, Field(strict=True)]
-SourceId = Annotated[str, BeforeValidator(_uuid)]
+SourceId = Annotated[str, BeforeValidator(_uuid), WithJsonSchema(
+    {"type": "string", "format": "uuid", "pattern": patterns.UUID})]
 
 
 def _callback_url(value: Any) -> Any:
@@ -159,7 +164,8 @@ def _callback_url(value: Any) -> Any:
     return value
 
 
-CallbackUrl = Annotated[str, BeforeValidator(_callback_url)]
+CallbackUrl = Annotated[str, BeforeValidator(_callback_url), WithJsonSchema(
+    {"type": "string", "maxLength": 2000, "pattern": patterns.HTTP_URL})]
 
 
 class _Part(BaseModel):
@@ -274,8 +280,8 @@ def _resolution(value: Any) -> str:
     if not match:
         raise ValueError("must be 'WIDTHxHEIGHT', e.g. '1920x1080'")
     width, height = int(match[1]), int(match[2])
-    if not (16 <= width <= 4096 and 16 <= height <= 4096):
-        raise ValueError("width and height must be 16-4096")
+    if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
+        raise ValueError(f"width and height must be {MIN_SIDE}-{MAX_SIDE}")
     if width % 2 or height % 2:
         raise ValueError("width and height must be even")
     if width * height > MAX_AREA:
@@ -315,7 +321,10 @@ class VideoEdit(_Part):
     video_edit_version: Annotated[Literal["1.0"], BeforeValidator(_version),
                                   WithJsonSchema({"enum": ["1.0", 1]})]
     video_output_format: Annotated[Literal["mp4", "mov", "webm"], BeforeValidator(_lower)]
-    video_output_resolution: Annotated[str, BeforeValidator(_resolution)]
+    video_output_resolution: Annotated[str, BeforeValidator(_resolution), WithJsonSchema({
+        "type": "string", "pattern": patterns.sizes(MIN_SIDE, DOCUMENTED_SIZES),
+        "description": f"WIDTHxHEIGHT, even sides of {MIN_SIDE}-{MAX_SIDE} pixels, at most "
+                       "3840x2160 in area (a few sizes past the pattern's boxes are accepted too)"})]
     video_output_fps: Number = Field(ge=1, le=120)
     video_output_filename: str = Field(min_length=1, max_length=200)
     skip_rendering: Flag = False

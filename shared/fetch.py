@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
-from urllib.parse import quote, unquote, urljoin, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 
 import certifi
 import urllib3
@@ -107,8 +107,9 @@ def _resolve(host: str, port: int) -> list[IPAddress]:
     return list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
 
 
-def check_url(url: str, allow: Iterable[str] = ()) -> Target:
-    """Parse, resolve and check one URL; raise FetchError when it may not be fetched."""
+def url_form(url: str) -> tuple[SplitResult, str, str, int]:
+    """The URL's parts, scheme, ASCII host and port, when its form may be fetched (the
+    API document's patterns.HTTP_URL says a part of this); else FetchError."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -126,7 +127,12 @@ def check_url(url: str, allow: Iterable[str] = ()) -> Target:
         host = parts.hostname.rstrip(".").encode("idna").decode("ascii").lower()
     except UnicodeError:
         raise FetchError(f"invalid host name {parts.hostname!r}") from None
-    port = port or (443 if scheme == "https" else 80)
+    return parts, scheme, host, port or (443 if scheme == "https" else 80)
+
+
+def check_url(url: str, allow: Iterable[str] = ()) -> Target:
+    """Parse, resolve and check one URL; raise FetchError when it may not be fetched."""
+    parts, scheme, host, port = url_form(url)
     addresses = _resolve(host, port)
     if not addresses:
         raise FetchError(f"host {host!r} has no address")

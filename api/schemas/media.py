@@ -5,14 +5,36 @@ from datetime import datetime
 from typing import Annotated, Literal, Optional
 from uuid import UUID
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StrictInt,
-                      ValidationInfo, field_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, RootModel, ValidationInfo,
+                      field_validator)
 
+from shared import patterns
 from shared.edit import Number
-
 from shared.models import GENERATED_VIDEO
 
 UploadMethod = Literal["file-no-chunk", "direct", "url"]
+
+
+def _whole_number(value):
+    # JSON Schema's integer is any number without a fraction, 43.0 too; not true or "43".
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            isinstance(value, float) and not value.is_integer()):
+        raise ValueError("must be a whole number")
+    return int(value)
+
+
+Integer = Annotated[int, BeforeValidator(_whole_number)]
+
+
+def _by_upload_method(schema: dict) -> None:
+    # The filename is a URL exactly when upload_method is "url" (api/services/video_files.py
+    # fetches it; whether its host may be fetched is known only then).
+    schema["oneOf"] = [
+        {"title": "Upload", "properties": {"upload_method": {"enum": ["file-no-chunk", "direct"]}}},
+        {"title": "Fetch", "required": ["upload_method"],
+         "properties": {"upload_method": {"const": "url"},
+                        "filename": {"pattern": patterns.HTTP_URL}}},
+    ]
 
 
 class VideoFilePath(BaseModel):
@@ -33,7 +55,7 @@ class ProjectAssetPath(BaseModel):
 
 
 class VideoFileCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_by_upload_method)
 
     name: str = Field(..., min_length=1, max_length=200)
     filename: str = Field(..., min_length=1, max_length=2000, description="a file name, or the URL to fetch")
@@ -91,7 +113,7 @@ class VideoSearch(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     query: Optional[str] = Field(None, max_length=1000)
-    limit: StrictInt = Field(10, ge=1, le=100)
+    limit: Integer = Field(10, ge=1, le=100)
     project_id: Optional[UUID] = None
     filters: Optional[SearchFilters] = None
     include_segments: bool = Field(True, strict=True)

@@ -8,7 +8,11 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
 
 CONFIG = Path(__file__).parent.parent / "schemathesis.toml"
 SEED = os.environ.get("CANOPY_SCHEMATHESIS_SEED", "20261204")
@@ -28,6 +32,69 @@ def test_the_document_says_what_errors_look_like(client):
     edit = spec["paths"]["/projects/{project_id}/create-edit"]["post"]["requestBody"]
     assert "video_series_sequential" in edit["content"]["application/json"]["schema"]["required"]
     assert "501" in spec["paths"]["/prompts/generate"]["post"]["responses"]
+
+
+EDIT = {"video_edit_version": "1.0", "video_output_format": "mp4",
+        "video_output_resolution": "1920x1080", "video_output_fps": 30,
+        "video_output_filename": "out.mp4",
+        "video_series_sequential": [{"video_id": str(uuid.uuid4()), "type": "videofile",
+                                     "video_start_time": 0, "video_end_time": 1}]}
+FORM = "application/x-www-form-urlencoded"
+
+
+def clip(**changes) -> dict:
+    return {**EDIT, "video_series_sequential": [{**EDIT["video_series_sequential"][0], **changes}]}
+
+
+# What schemathesis found the document allowing and the API refusing, and their neighbours
+# that both accept: (operation, content type, body, accepted).
+CASES = {
+    "empty resolution": ("POST /projects/{project_id}/create-edit", None,
+                         {**EDIT, "video_output_resolution": ""}, False),
+    "odd resolution": ("POST /projects/{project_id}/create-edit", None,
+                       {**EDIT, "video_output_resolution": "1921x1080"}, False),
+    "empty video_id": ("POST /projects/{project_id}/create-edit", None, clip(video_id=""), False),
+    "url without a url": ("POST /video-file", None,
+                          {"name": "n", "filename": "0", "upload_method": "url"}, False),
+    "url with a user": ("POST /video-file", None,
+                        {"name": "n", "filename": "http://u:p@example.com/a.mp4",
+                         "upload_method": "url"}, False),
+    "a file name": ("POST /video-file", None, {"name": "n", "filename": "clip.mp4"}, True),
+    "a direct upload": ("POST /video-file", None,
+                        {"name": "n", "filename": "clip.mp4", "upload_method": "direct"}, True),
+    "limit 43.0": ("POST /video-file/search", None, {"query": "x", "limit": 43.0}, True),
+    "limit 43.5": ("POST /video-file/search", None, {"query": "x", "limit": 43.5}, False),
+    "limit true": ("POST /video-file/search", None, {"query": "x", "limit": True}, False),
+    "form prompt_id null": ("POST /projects", FORM,
+                            {"name": "p", "description": "d", "prompt_id": None}, False),
+    "form prompt_id blank": ("POST /projects", FORM,
+                             {"name": "p", "description": "d", "prompt_id": ""}, True),
+}
+
+
+def document_accepts(spec: dict, operation: str, content: str | None, body) -> bool:
+    method, path = operation.split(" ")
+    request = spec["paths"][path][method.lower()]["requestBody"]["content"]
+    schema = {**request[content or "application/json"]["schema"], "components": spec["components"]}
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+                                ).is_valid(body)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_document_allows_what_the_api_accepts_and_no_more(client, auth, case):
+    operation, content, body, accepted = CASES[case]
+    spec = client.get("/openapi.json").json
+    assert document_accepts(spec, operation, content, body) == accepted
+    project = client.post("/projects", json={"name": "c", "description": "d"}, headers=auth)
+    method, path = operation.split(" ")
+    url = path.format(project_id=project.json["id"])
+    # A form has no null: encoders write it as "null" (schemathesis does).
+    form = {name: "null" if value is None else value for name, value in body.items()}
+    sent = {"data": form} if content == FORM else {"json": body}
+    answer = client.open(url, method=method, headers=auth, **sent)
+    assert (answer.status_code < 300) == accepted, answer.json
+    if not accepted:
+        assert answer.status_code == 422
 
 
 def test_schemathesis_finds_no_failure(live_server, make_user, tmp_path):
