@@ -10,7 +10,8 @@ from ..body import upload_doc
 from ..context import services
 from ..multipart import FileUpload
 from ..present import asset_out, asset_state
-from ..schemas import AssetCreate, AssetCreated, AssetList, AssetOut, AssetPath, AssetStatus, Deleted, ProjectAssetPath
+from ..paging import page_headers
+from ..schemas import AssetCreate, AssetCreated, AssetList, AssetPageQuery, AssetOut, AssetPath, AssetStatus, Deleted, ProjectAssetPath
 from ..services import assets as service
 
 bp = APIBlueprint("assets", __name__, abp_tags=[Tag(name="assets")])
@@ -39,23 +40,32 @@ def analyse(path: AssetPath):
     return asset_state(service.request_analysis(current_user(), path.asset_id)).model_dump()
 
 
+def _asset_list(path: ProjectAssetPath, query: AssetPageQuery, generated_only: bool = False):
+    rows, total = service.list_assets(current_user(), path.project_id, generated_only,
+                                      query.limit, query.page)
+    body = [asset_out(a).model_dump() for a in rows]
+    if total is None:
+        return body
+    return body, 200, page_headers(total, query.limit, query.page)
+
+
 @bp.get("/projects/<uuid:project_id>/asset", responses={200: AssetList})
-def list_assets(path: ProjectAssetPath):
-    """All assets of a project."""
-    return [asset_out(a).model_dump() for a in service.list_assets(current_user(), path.project_id)]
+def list_assets(path: ProjectAssetPath, query: AssetPageQuery):
+    """All assets of a project, oldest first, or a page of them (`limit`, `page`: with
+    `X-Total-Count` and `Link` headers)."""
+    return _asset_list(path, query)
 
 
 @bp.get("/projects/<uuid:project_id>/assets", responses={200: AssetList})
-def list_assets_plural(path: ProjectAssetPath):
-    """All assets of a project (alias)."""
-    return list_assets(path)
+def list_assets_plural(path: ProjectAssetPath, query: AssetPageQuery):
+    """All assets of a project, or a page of them (alias)."""
+    return _asset_list(path, query)
 
 
 @bp.get("/projects/<uuid:project_id>/asset/generated", responses={200: AssetList})
-def list_generated(path: ProjectAssetPath):
-    """Only the project's rendered videos."""
-    rows = service.list_assets(current_user(), path.project_id, generated_only=True)
-    return [asset_out(a).model_dump() for a in rows]
+def list_generated(path: ProjectAssetPath, query: AssetPageQuery):
+    """Only the project's rendered videos, or a page of them."""
+    return _asset_list(path, query, generated_only=True)
 
 
 @bp.get("/assets/<uuid:asset_id>", responses={200: AssetOut})

@@ -8,6 +8,6 @@ from .media import (  # noqa: F401
     VideoFileList, VideoFilePath, VideoFileQuery, VideoSearch,
 )
 from .projects import (  # noqa: F401
-    AssetCreated, AssetList, AssetOut, Deleted, ErrorOut, PageQuery, ProjectList, PromptList, ProjectCreate, ProjectListQuery, ProjectOut, ProjectPath,
+    AssetCreated, AssetList, AssetPageQuery, AssetOut, Deleted, ErrorOut, PageQuery, ProjectList, PromptList, ProjectCreate, ProjectListQuery, ProjectOut, ProjectPath,
     PromptCreate, PromptOut, PromptPath, ScriptList, UserOut, ValidationErrorOut,
 )

@@ -29,6 +29,14 @@ class PageQuery(BaseModel):
     page: int = Field(1, ge=1, le=1_000_000, description="1-based page number")
 
 
+class AssetPageQuery(BaseModel):
+    """A project's assets come whole, as the Video Jungle client reads them, unless the
+    caller asks for a page."""
+    limit: Optional[int] = Field(None, ge=1, le=1000,
+                                 description="page size, 1–1000; absent: every asset, in one answer")
+    page: int = Field(1, ge=1, le=1_000_000, description="1-based page number (with limit)")
+
+
 class ProjectListQuery(PageQuery):
     active: Optional[bool] = Field(None, description="accepted for compatibility; every project is active")
 

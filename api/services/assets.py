@@ -1,7 +1,7 @@
 """Project assets: uploads, links to library video files, generated renders."""
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from shared import jobs, keys
@@ -47,13 +47,21 @@ def asset_version(user: Caller, asset_id) -> tuple:
     return tuple(version)
 
 
-def list_assets(user: Caller, project_id, generated_only: bool = False) -> list[Asset]:
+def list_assets(user: Caller, project_id, generated_only: bool = False,
+                limit: int | None = None, page: int = 1) -> tuple[list[Asset], int | None]:
+    """The project's assets, oldest first: all of them (total None), or page `page` of
+    `limit` and how many there are."""
     project = owned_project(user, project_id)
-    query = (select(Asset).where(Asset.project_id == project.id).order_by(Asset.created_at)
-             .options(selectinload(Asset.video_file)))
+    where = [Asset.project_id == project.id]
     if generated_only:
-        query = query.where(Asset.asset_type == GENERATED_VIDEO)
-    return list(get_session().execute(query).scalars())
+        where.append(Asset.asset_type == GENERATED_VIDEO)
+    query = (select(Asset).where(*where).order_by(Asset.created_at, Asset.id)
+             .options(selectinload(Asset.video_file)))
+    session = get_session()
+    if limit is None:
+        return list(session.execute(query).scalars()), None
+    total = session.execute(select(func.count()).select_from(Asset).where(*where)).scalar_one()
+    return list(session.execute(query.limit(limit).offset((page - 1) * limit)).scalars()), total
 
 
 def create_asset(user: Caller, project_id, body: AssetCreate) -> tuple[Asset, dict | None]:

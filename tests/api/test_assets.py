@@ -26,3 +26,24 @@ def test_a_user_asset_is_created(client, auth, project):
         "upload_method": "file-no-chunk", "asset_type": "user", "keyname": "x.mp4"})
     assert response.status_code == 201, response.json
     assert response.json["upload_url"] == {"url": f"/assets/{response.json['id']}/upload"}
+
+
+def test_a_projects_assets_come_whole_or_in_pages(client, auth, project):
+    url = f"/projects/{project['id']}/asset"
+    made = [client.post(url, json={"upload_method": "file-no-chunk", "asset_type": "user",
+                                   "keyname": f"a{i}.mp4", "description": ""}, headers=auth).json["id"]
+            for i in range(5)]
+    whole = client.get(url, headers=auth)  # the Video Jungle client's call: every asset
+    assert [a["id"] for a in whole.json] == made and "X-Total-Count" not in whole.headers
+    pages = [client.get(f"{url}s?limit=2&page={page}", headers=auth) for page in (1, 2, 3)]
+    assert [a["id"] for p in pages for a in p.json] == made
+    assert {p.headers["X-Total-Count"] for p in pages} == {"5"}
+    assert 'rel="next"' in pages[0].headers["Link"] and 'rel="next"' not in pages[2].headers["Link"]
+    assert client.get(f"{url}/generated?limit=2", headers=auth).json == []
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=x", "page=0", "limit=2&page=-1"])
+def test_bad_asset_paging_is_422_naming_the_field(client, auth, project, query):
+    response = client.get(f"/projects/{project['id']}/asset?{query}", headers=auth)
+    assert response.status_code == 422
+    assert response.json["detail"][0]["loc"][:2] in (["query", "limit"], ["query", "page"])
