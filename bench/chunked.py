@@ -23,7 +23,7 @@ from bench.chunked_engine import OUT, make_panning_video
 from bench.farm import bench_farm, upload_video
 from shared.db import Database
 from shared.models import Asset, RenderJob, RenderPiece
-from tests.livesrv import Worker, wait_for
+from tests.fixtures.livesrv import Worker, wait_for
 
 
 def edit(source: str, seconds: int, resolution: str, chunk: float) -> dict:

@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from shared.edit import parse_edit  # noqa: E402
-from tests.mediakit import make_audio  # noqa: E402
+from tests.fixtures.mediakit import make_audio  # noqa: E402
 from worker.render import (join, plan, plan_pieces, render, render_audio,  # noqa: E402
                            render_piece)
 

@@ -10,7 +10,7 @@ from typing import Iterator
 from shared.cli import create_user, migrate
 from shared.config import Settings
 from shared.db import Database
-from tests.livesrv import ApiCaller, Farm, RedisServer, wait_for
+from tests.fixtures.livesrv import ApiCaller, Farm, RedisServer, wait_for
 
 
 DATABASES = ("sqlite", "postgresql")
@@ -20,7 +20,7 @@ DATABASES = ("sqlite", "postgresql")
 def database(kind: str, folder: Path) -> Iterator[str]:
     """A new, migrated database: SQLite in `folder`, or one on the test PostgreSQL server."""
     if kind == "postgresql":
-        from tests.conftest import postgres_database
+        from tests.fixtures.database import postgres_database
 
         with postgres_database() as url:
             yield url

@@ -39,7 +39,7 @@ from shared.config import Settings
 from shared.db import Database
 from shared.models import Asset, Project, VideoFile, utcnow
 from shared.states import MediaState
-from tests.livesrv import RedisServer
+from tests.fixtures.livesrv import RedisServer
 
 USERS = 1000
 PROJECTS = 20000

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from bench.farm import DATABASES, bench_farm, upload_video
-from tests.livesrv import wait_for
-from tests.mediakit import make_video
+from tests.fixtures.livesrv import wait_for
+from tests.fixtures.mediakit import make_video
 
 
 def tiny_edit(source: str) -> dict:

@@ -32,7 +32,7 @@ import imageio_ffmpeg
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.mediakit import PALETTE, make_audio, make_image, make_video  # noqa: E402
+from tests.fixtures.mediakit import PALETTE, make_audio, make_image, make_video  # noqa: E402
 
 OUT = REPO / "bench" / "out"
 SIZE = (1920, 1080)

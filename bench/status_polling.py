@@ -20,8 +20,8 @@ from pathlib import Path
 
 from bench.farm import DATABASES, bench_farm, upload_video
 from shared.config import REPO_ROOT
-from tests.livesrv import free_port, wait_for
-from tests.mediakit import make_video
+from tests.fixtures.livesrv import free_port, wait_for
+from tests.fixtures.mediakit import make_video
 
 GUNICORN_FLAGS: list[str] = []  # gunicorn.conf.py, read from the working directory
 

@@ -56,7 +56,7 @@ def _bench_imports() -> None:
     from shared.db import Database
     from shared.models import VideoFile
     from shared.storage import open_storage
-    from tests.livesrv import LiveServer, MotoS3, RedisServer, settings_env, wait_for
+    from tests.fixtures.livesrv import LiveServer, MotoS3, RedisServer, settings_env, wait_for
 
 MiB = 1024 * 1024
 CHUNK = MiB
@@ -132,7 +132,7 @@ class MultipartFile:
 
 
 def start_server(settings: Settings, log_dir: Path, app: str):
-    """tests.livesrv.LiveServer, started with the WSGI `app`."""
+    """tests.fixtures.livesrv.LiveServer, started with the WSGI `app`."""
     server = LiveServer(settings, log_dir)
     env = settings_env(settings)
     env["CANOPY_PUBLIC_URL"] = server.url

@@ -5,7 +5,7 @@ from sqlalchemy import bindparam, create_engine, select, text, update
 
 from shared.db import Database
 from shared.models import Project
-from tests.conftest import PG_ADMIN_URL, postgres_database
+from tests.fixtures.database import PG_ADMIN_URL, postgres_database
 
 
 def test_read_one_sees_each_committed_write_at_once(db, make_user):

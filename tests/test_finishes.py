@@ -10,52 +10,9 @@ from sqlalchemy import exists, func, select, update
 from shared import finishes, jobs
 from shared.models import Asset, Edit, RenderFinish, RenderJob, utcnow
 from shared.states import FINISHED, JobState
-from tests.test_jobs import queued_job
-
-HOOK = "http://127.0.0.2:9/hook"
-
-
-def claimed(session, job_id):
-    return jobs.claim(session, job_id, "w", 1)
-
-
-def uploaded(session, job_id):
-    claim = claimed(session, job_id)
-    jobs.start_upload(session, claim, 30)
-    jobs.finalize(session, claim, "k", 1234, duration=2.0)
-
-
-def failed_by_worker(session, job_id):
-    jobs.fail(session, claimed(session, job_id), "RenderError: bad", retry=False)
-
-
-def canceled_while_queued(session, job_id):
-    jobs.request_cancel(session, job_id)
-
-
-def canceled_while_rendering(session, job_id):
-    claimed(session, job_id)
-    jobs.request_cancel(session, job_id)
-    jobs.mark_canceled(session, job_id)
-
-
-def failed_by_reaper(session, job_id):
-    later = utcnow()
-    for _ in range(jobs.MAX_ATTEMPTS):
-        claimed(session, job_id)
-        later += timedelta(seconds=10)
-        jobs.reap(session, 300, now=later)
-
-
-def failed_while_waiting(session, job_id):
-    """A job waiting for its sources' analysis whose edit no longer parses fails."""
-    session.execute(update(RenderJob).where(RenderJob.id == job_id).values(state=JobState.WAITING))
-    jobs.settle_waiting(session)
-
-
-def failed_in_queue(session, job_id):
-    jobs.reap(session, 300, queue_timeout_s=60, now=utcnow() + timedelta(hours=1))
-
+from tests.fixtures.jobs import (HOOK, canceled_while_queued, canceled_while_rendering,
+                                 failed_by_reaper, failed_by_worker, failed_in_queue,
+                                 failed_while_waiting, queued_job, uploaded)
 
 @pytest.mark.parametrize("end, outcome", [
     (uploaded, JobState.UPLOADED), (failed_by_worker, JobState.FAILED),

@@ -10,24 +10,10 @@ from sqlalchemy import select, update
 from shared import jobs
 from shared.db import Database
 from shared.cli import create_user
-from shared.models import Asset, Project, RenderFinish, RenderJob, utcnow
+from shared.models import Asset, RenderFinish, RenderJob, utcnow
 from shared.states import Beat, JobState
-from tests.conftest import postgres_database
-
-
-def queued_job(db, user_id: str) -> str:
-    with db.session() as session:
-        project = Project(owner_id=user_id, name="p", description="d")
-        session.add(project)
-        session.flush()
-        asset = Asset(owner_id=user_id, project_id=project.id, keyname="out.mp4",
-                      asset_type="generated_video", status=JobState.QUEUED)
-        session.add(asset)
-        session.flush()
-        job = RenderJob(owner_id=user_id, asset_id=asset.id, edit_data={}, enqueued_at=utcnow())
-        session.add(job)
-        session.flush()
-        return job.id
+from tests.fixtures.database import postgres_database
+from tests.fixtures.jobs import queued_job
 
 
 @pytest.fixture

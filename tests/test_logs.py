@@ -13,7 +13,7 @@ import requests
 
 from shared.logs import REDACTED, JsonFormatter, TextFormatter, redact
 from shared.storage import open_storage
-from tests.livesrv import LiveServer, wait_for
+from tests.fixtures.livesrv import LiveServer, wait_for
 
 
 def test_redact_drops_only_the_signatures():

@@ -10,12 +10,10 @@ import pytest
 
 from shared import jobs, pieces
 from shared.models import Asset, RenderJob, RenderPiece, utcnow
-from shared.states import Beat, JobState
-from tests.test_jobs import queued_job
+from shared.states import Beat
+from tests.fixtures.jobs import PLAN, RANGES, queued_job, render_and_store
 
-RANGES = [(0, 60), (60, 120), (120, 150)]
 SOUND = 3  # the piece after the video pieces renders the sound
-PLAN = {"timeline": {"fps": "30"}, "warnings": []}
 LATER = timedelta(seconds=60)
 
 
@@ -44,14 +42,6 @@ def piece_row(db, job_id, index) -> RenderPiece:
 def ours(reaped: list, job_id: str) -> list:
     """What a reaper round did to this test's job (the session's database has others)."""
     return [item for item in reaped if (item[0] if isinstance(item, tuple) else item) == job_id]
-
-
-def render_and_store(session, job_id, index, worker="w"):
-    claim = pieces.claim_piece(session, job_id, index, worker, 30)
-    assert claim is not None
-    assert pieces.start_upload(session, claim, 30)
-    assert pieces.finish(session, claim, f"pieces/{index}", 30)
-    return claim
 
 
 def test_plan_written_once_releases_the_jobs_lease(db, planned):

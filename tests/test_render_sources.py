@@ -7,9 +7,11 @@ import hashlib
 import pytest
 
 from shared import jobs, keys
-from shared.models import Asset, Project, RenderJob, VideoFile, utcnow
+from shared.models import Asset, Project, RenderJob, VideoFile
 from shared.states import Beat, JobState, MediaState
-from tests.livesrv import settings_env
+from tests.fixtures.jobs import queued_job
+from tests.fixtures.edits import clip, make_edit
+from tests.fixtures.livesrv import settings_env
 from worker import context
 from worker.cache import SourceCache, SourceChanged
 from worker.render import RenderResult
@@ -38,28 +40,16 @@ def worker_context(settings, monkeypatch):
     context.reset()
 
 
-def queued_job(db, user_id: str, key: str, sha: str) -> tuple[jobs.Claim, str]:
+def queued_job_of(db, user_id: str, key: str, sha: str) -> tuple[jobs.Claim, str]:
     """A render job of one clip of an analysed library file stored at `key` with hash `sha`."""
     with db.session() as session:
-        project = Project(owner_id=user_id, name="p", description="d")
         video = VideoFile(owner_id=user_id, name="v", filename="v.mp4", status=MediaState.ANALYZED,
                           storage_key=key, sha256=sha, media_kind="video", duration=5.0)
-        session.add_all([project, video])
+        session.add(video)
         session.flush()
-        asset = Asset(owner_id=user_id, project_id=project.id, keyname="out.mp4",
-                      asset_type="generated_video", status=JobState.QUEUED, filename="out.mp4")
-        session.add(asset)
-        session.flush()
-        edit = {"video_edit_version": "1.0", "video_output_format": "mp4",
-                "video_output_resolution": "320x180", "video_output_fps": 30,
-                "video_output_filename": "out.mp4", "audio_overlay": [],
-                "video_series_sequential": [{"video_id": video.id, "type": "videofile",
-                                             "video_start_time": 0, "video_end_time": 1,
-                                             "audio_levels": []}]}
-        job = RenderJob(owner_id=user_id, asset_id=asset.id, edit_data=edit, enqueued_at=utcnow())
-        session.add(job)
-        session.flush()
-        return jobs.Claim(job.id, 1), video.id
+        video_id = video.id
+    body = make_edit([clip(video_id, 0, 1)], resolution="320x180")
+    return jobs.Claim(queued_job(db, user_id, body), 1), video_id
 
 
 def test_a_source_analysed_again_since_the_job_read_it_is_fetched_anew(
@@ -67,7 +57,7 @@ def test_a_source_analysed_again_since_the_job_read_it_is_fetched_anew(
     user_id, _ = make_user()
     key = f"{user_id}/video-files/direct/v.mp4"
     context.storage().put_bytes(key, SECOND)  # re-put through the direct link, then analysed
-    claim, video_id = queued_job(db, user_id, key, digest(SECOND))
+    claim, video_id = queued_job_of(db, user_id, key, digest(SECOND))
     stale = {video_id: (key, digest(FIRST))}  # what the job read before that
 
     local = fetch_sources(SourceCache(context.storage(), str(tmp_path)), stale, never,
@@ -80,7 +70,7 @@ def test_a_source_rewritten_without_analysis_is_refused(worker_context, db, make
     user_id, _ = make_user()
     key = f"{user_id}/video-files/direct/v.mp4"
     context.storage().put_bytes(key, SECOND)  # re-put through the direct link, not analysed
-    claim, video_id = queued_job(db, user_id, key, digest(FIRST))
+    claim, video_id = queued_job_of(db, user_id, key, digest(FIRST))
 
     with pytest.raises(SourceChanged, match=f"source {video_id}: its stored file changed"):
         fetch_sources(SourceCache(context.storage(), str(tmp_path)),
@@ -92,7 +82,7 @@ def test_a_cancel_seen_while_fetching_stops_before_the_next_source(
     user_id, _ = make_user()
     key = f"{user_id}/video-files/direct/v.mp4"
     context.storage().put_bytes(key, FIRST)
-    claim, video_id = queued_job(db, user_id, key, digest(FIRST))
+    claim, video_id = queued_job_of(db, user_id, key, digest(FIRST))
     cache = SourceCache(context.storage(), str(tmp_path))
 
     assert fetch_sources(cache, {video_id: (key, digest(FIRST))}, lambda: True,
@@ -103,7 +93,7 @@ def test_a_cancel_seen_while_fetching_stops_before_the_next_source(
 def test_a_failed_attempt_removes_what_it_stored(worker_context, db, make_user):
     """A crash between the upload and finalize: the attempt's object must not stay behind."""
     user_id, _ = make_user()
-    claim, _ = queued_job(db, user_id, f"{user_id}/video-files/x/v.mp4", digest(FIRST))
+    claim, _ = queued_job_of(db, user_id, f"{user_id}/video-files/x/v.mp4", digest(FIRST))
     with db.session() as session:
         claim = jobs.claim(session, claim.job_id, "w", 30)
         asset = session.get(Asset, session.get(RenderJob, claim.job_id).asset_id)
@@ -118,7 +108,7 @@ def test_an_attempt_whose_job_was_deleted_says_so(worker_context, db, make_user)
     """The project was deleted mid-render: the attempt stops saying the job was deleted, not
     that it lost its lease to another attempt."""
     user_id, _ = make_user()
-    claim, _ = queued_job(db, user_id, f"{user_id}/video-files/x/v.mp4", digest(FIRST))
+    claim, _ = queued_job_of(db, user_id, f"{user_id}/video-files/x/v.mp4", digest(FIRST))
     with db.session() as session:
         claim = jobs.claim(session, claim.job_id, "w", 30)
         session.delete(session.get(Project, session.get(Asset, session.get(
@@ -134,7 +124,7 @@ def test_an_attempt_canceled_during_its_upload_removes_its_object(worker_context
     user_id, _ = make_user()
     key = f"{user_id}/video-files/x/v.mp4"
     context.storage().put_bytes(key, FIRST)
-    claim, _ = queued_job(db, user_id, key, digest(FIRST))
+    claim, _ = queued_job_of(db, user_id, key, digest(FIRST))
     with db.session() as session:
         claim = jobs.claim(session, claim.job_id, "w", 30)
     attempt = RenderAttempt(claim)

@@ -12,11 +12,10 @@ from sqlalchemy.orm import Session
 from shared import finishes, jobs, pieces, totals, webhooks
 from shared.models import RenderFinish, RenderJob, utcnow
 from shared.states import DeliveryState
-from tests.test_finishes import (HOOK, canceled_while_queued, canceled_while_rendering,
-                                 failed_by_reaper, failed_by_worker, failed_in_queue,
-                                 failed_while_waiting, uploaded)
-from tests.test_jobs import queued_job
-from tests.test_pieces import PLAN, RANGES, render_and_store
+from tests.fixtures.jobs import (HOOK, PLAN, RANGES, canceled_while_queued,
+                                 canceled_while_rendering, failed_by_reaper, failed_by_worker,
+                                 failed_in_queue, failed_while_waiting, queued_job,
+                                 render_and_store, uploaded)
 
 LATER = timedelta(seconds=60)
 

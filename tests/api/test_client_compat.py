@@ -9,7 +9,7 @@ import requests
 from videojungle import ApiClient
 
 from shared.config import REPO_ROOT
-from tests.livesrv import settings_env
+from tests.fixtures.livesrv import settings_env
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from shared.models import Asset, RenderJob
-from tests.livesrv import wait_for
-from tests.test_jobs import queued_job
+from tests.fixtures.livesrv import wait_for
+from tests.fixtures.jobs import queued_job
 
 
 def waiting_on_a_lock(db) -> bool:

@@ -9,7 +9,7 @@ import requests
 
 from shared.storage import open_storage
 from shared.states import MediaState
-from tests.livesrv import ApiCaller, wait_for
+from tests.fixtures.livesrv import ApiCaller, wait_for
 
 BOUNDARY = "canopy-test-boundary"
 HALF = 512 * 1024

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from shared.storage import open_storage
-from tests.livesrv import ApiCaller
+from tests.fixtures.livesrv import ApiCaller
 from worker.orphans import sweep_orphans
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from shared import jobs
 from shared.models import Asset, Edit, RenderJob, VideoFile
 from shared.states import JobState, MediaState
+from tests.fixtures.edits import clip, make_edit, overlay
 
 
 @pytest.fixture
@@ -33,21 +34,11 @@ def sources(db, make_user):
 
 
 def edit_for(sources, **top):
-    body = {
-        "video_edit_version": "1.0", "video_output_format": "mp4",
-        "video_output_resolution": "320x180", "video_output_fps": 30,
-        "video_output_filename": "out.mp4", "skip_rendering": True,
-        "video_series_sequential": [
-            {"video_id": sources["ten"], "type": "videofile", "video_start_time": "00:00:01",
-             "video_end_time": "00:00:05.500000",
-             "audio_levels": [{"audio_level": "0.5", "start_time": None, "end_time": None}]},
-        ],
-        "audio_overlay": [
-            {"audio_id": sources["ten"], "type": "music", "audio_levels": [{"audio_level": 1}]},
-        ],
-    }
-    body.update(top)
-    return body
+    """One clip of the 10 s source with its level, the same source as music; deferred."""
+    return make_edit([clip(sources["ten"], "00:00:01", "00:00:05.500000",
+                           levels=[("0.5", None, None)])],
+                     [overlay(sources["ten"], levels=[1])], resolution="320x180",
+                     **{"skip_rendering": True, **top})
 
 
 @pytest.fixture

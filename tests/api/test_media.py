@@ -12,9 +12,9 @@ from shared.models import VideoFile
 from shared.queue import MEDIA_QUEUE, PROBE_TASK, make_celery
 from shared.states import MediaState
 from shared.storage import open_storage
-from tests.conftest import FETCH_TEST_HOST
-from tests.livesrv import serve_directory, wait_for
-from tests.mediakit import PALETTE, make_audio, make_image, make_video
+from tests.fixtures.farm import FETCH_TEST_HOST
+from tests.fixtures.livesrv import serve_directory, wait_for
+from tests.fixtures.mediakit import PALETTE, make_audio, make_image, make_video
 
 DONE = {MediaState.ANALYZED, MediaState.FAILED}
 

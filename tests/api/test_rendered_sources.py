@@ -14,19 +14,18 @@ from shared.models import GENERATED_VIDEO, Asset, RenderJob, VideoFile
 from shared.sources import readiness
 from shared.states import (FINISHED, MEDIA_READINESS, RENDER_READINESS, JobState, MediaState,
                            Readiness)
+from tests.fixtures.edits import clip as fixture_clip, make_edit, overlay
 
 
 def clip(source_id: str, kind: str = "asset", end: float = 1) -> dict:
-    return {"video_id": source_id, "type": kind, "video_start_time": 0, "video_end_time": end}
+    """The first `end` seconds of a render (or of a library file with kind="videofile")."""
+    return fixture_clip(source_id, 0, end, kind=kind)
 
 
 def edit(*clips, overlays=(), **top) -> dict:
     """On the GPU queue, which no test worker serves: the tests play the worker."""
-    return {"video_edit_version": "1.0", "video_output_format": "mp4",
-            "video_output_resolution": "64x36", "video_output_fps": 10,
-            "video_output_filename": "out.mp4", "render_options": {"encoder": "gpu"},
-            "video_series_sequential": list(clips),
-            "audio_overlay": [{"audio_id": i, "type": "music"} for i in overlays], **top}
+    return make_edit(clips, [overlay(i) for i in overlays], resolution="64x36", fps=10,
+                     render_options={"encoder": "gpu"}, **top)
 
 
 @pytest.fixture

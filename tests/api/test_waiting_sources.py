@@ -13,21 +13,16 @@ from sqlalchemy import select
 from shared import jobs
 from shared.models import RenderJob, VideoFile, utcnow
 from shared.states import JobState, MediaState
-from tests.livesrv import ApiCaller, wait_for
+from tests.fixtures.edits import clip, make_edit
+from tests.fixtures.livesrv import ApiCaller, wait_for
 
 BOUNDARY = "canopy-test-boundary"
 
 
 def one_clip(video_id: str, **top) -> dict:
     """On a queue no test worker serves (one may run in this session): the tests claim."""
-    body = {"video_edit_version": "1.0", "video_output_format": "mp4",
-            "video_output_resolution": "320x180", "video_output_fps": 30,
-            "video_output_filename": "out.mp4", "audio_overlay": [],
-            "render_options": {"encoder": "gpu"},
-            "video_series_sequential": [{"video_id": video_id, "type": "videofile",
-                                         "video_start_time": 0, "video_end_time": 1}]}
-    body.update(top)
-    return body
+    return make_edit([clip(video_id, 0, 1)], resolution="320x180",
+                     **{"render_options": {"encoder": "gpu"}, **top})
 
 
 @pytest.fixture

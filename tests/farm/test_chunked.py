@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from shared.models import RenderJob, RenderPiece
 from shared.storage import open_storage
-from tests.farm.test_faults import upload_source
-from tests.farm.test_metrics import moved, scrape, step_lines
-from tests.livesrv import Worker, wait_for
-from tests.mediakit import make_audio, make_counting_video, read_index
-from tests.render.measure import largest_click, read_audio, tone_amplitude
+from tests.fixtures.edits import clip, make_edit, overlay
+from tests.fixtures.farm import moved, scrape, step_lines, upload_source
+from tests.fixtures.livesrv import Worker, wait_for
+from tests.fixtures.mediakit import make_audio, make_counting_video, read_index
+from tests.fixtures.measure import largest_click, read_audio, tone_amplitude
 
 FPS = 30
 # Clip 1 shows source seconds 0-5, clip 2 seconds 7-14: 12 s, 360 frames. Pieces of 2 s (one
@@ -49,16 +49,9 @@ def counting_media(tmp_path_factory):
 
 
 def chunked_edit(video_id: str, sine_id: str, chunk_seconds: float = 2) -> dict:
-    return {
-        "video_edit_version": "1.0", "video_output_format": "mp4",
-        "video_output_resolution": "320x180", "video_output_fps": FPS,
-        "video_output_filename": "pieces.mp4",
-        "video_series_sequential": [
-            {"video_id": video_id, "type": "videofile", "video_start_time": start,
-             "video_end_time": end} for start, end in CLIPS],
-        "audio_overlay": [{"audio_id": sine_id, "type": "music"}],
-        "render_options": {"chunk_seconds": chunk_seconds},
-    }
+    return make_edit([clip(video_id, start, end) for start, end in CLIPS], [overlay(sine_id)],
+                resolution="320x180", fps=FPS, filename="pieces.mp4",
+                render_options={"chunk_seconds": chunk_seconds})
 
 
 def test_a_chunked_render_is_exact_across_every_seam(farm, worker, second_worker, api, db, settings,

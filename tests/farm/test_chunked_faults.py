@@ -1,50 +1,17 @@
 """Faults in a chunked render: a piece's worker killed, then the join's; a cancel.
 
 Each runs a farm of its own on PostgreSQL (3-second leases, a reaper every second), as
-tests/farm/test_faults.py does, with two workers so that pieces run side by side.
+tests/fixtures/faults.py makes them, with two workers so that pieces run side by side.
 """
 from __future__ import annotations
 
-import os
-import signal
 import time
-from pathlib import Path
 
 import requests
-from sqlalchemy import select
 
-from shared.models import RenderJob, RenderPiece
-from tests.farm.test_faults import prepare
-from tests.livesrv import wait_for
-from tests.render.measure import read_video
-
-PIECES = 10  # 20 s at 30 fps in pieces of 2 s (60 frames); one more renders the sound
-
-
-def chunked(setup, resolution: str = "1280x720") -> str:
-    edit = setup.edit(20, resolution)
-    edit["render_options"] = {"chunk_seconds": 2}
-    response = setup.api("POST", f"/projects/{setup.project}/create-edit", json=edit)
-    assert response.status_code == 200, response.text
-    return response.json()["asset_id"]
-
-
-def piece_rows(setup, asset_id: str) -> list[RenderPiece]:
-    with setup.db.session() as session:
-        job_id = select(RenderJob.id).where(RenderJob.asset_id == asset_id).scalar_subquery()
-        return list(session.execute(select(RenderPiece).where(RenderPiece.job_id == job_id)
-                                    .order_by(RenderPiece.index)).scalars())
-
-
-def kill(worker_id: str) -> None:
-    os.kill(int(worker_id.rsplit(":", 1)[1]), signal.SIGKILL)
-
-
-def pieces_folder(setup, asset_id: str) -> Path:
-    asset = setup.asset(asset_id)
-    return (Path(setup.farm.settings.storage_url[len("file://"):]) / asset.owner_id
-            / asset.project_id / asset_id / "pieces")
-
+from tests.fixtures.faults import PIECES, chunked, kill, piece_rows, pieces_folder, prepare
+from tests.fixtures.livesrv import wait_for
+from tests.fixtures.measure import read_video
 
 def test_kill_9_a_pieces_worker_then_the_joins(make_farm, fault_source, tmp_path):
     setup = prepare(make_farm(workers=2), fault_source)

@@ -16,10 +16,10 @@ import time
 import pytest
 
 from shared.config import REPO_ROOT
-from tests.farm.conftest import upload, wait_finished
-from tests.farm.test_events import small_edit
-from tests.mediakit import make_video
-from tests.render.measure import read_video
+from tests.fixtures.edits import clip as cut, make_edit
+from tests.fixtures.farm import upload, wait_finished
+from tests.fixtures.mediakit import make_video
+from tests.fixtures.measure import read_video
 
 CLI = [sys.executable, "-m", "canopy_cli"]
 
@@ -40,11 +40,9 @@ def test_render_uploads_only_new_sources_and_downloads_the_result(farm, vj, api,
                                                                    clip, tmp_path):
     known = upload(vj, clip)  # already on the server: found by its hash, not sent again
     fresh = make_video(tmp_path / "fresh.mp4", size=(160, 90), fps=25, duration=2, tone_hz=660)
-    edit = small_edit("intro", 3)
-    edit["video_series_sequential"].append({"video_id": "outro", "type": "asset",
-                                            "video_start_time": "00:00:00.5",
-                                            "video_end_time": "00:00:02"})
-    (tmp_path / "edit.json").write_text(json.dumps(edit))
+    body = make_edit([cut("intro", 0, 3), cut("outro", "00:00:00.5", "00:00:02", kind="asset")],
+                resolution="320x180")
+    (tmp_path / "edit.json").write_text(json.dumps(body))
     out = tmp_path / "out.mp4"
 
     done = canopy(farm, user_key, "render", "edit.json", "--source", f"intro={clip}",
@@ -66,9 +64,8 @@ def test_render_uploads_only_new_sources_and_downloads_the_result(farm, vj, api,
 
 
 def test_a_refused_edit_exits_non_zero_with_the_reason(farm, user_key, clip, tmp_path):
-    edit = small_edit("intro", 3)
-    edit["video_series_sequential"][0]["video_end_time"] = 60  # past the 4 s source
-    (tmp_path / "edit.json").write_text(json.dumps(edit))
+    body = make_edit([cut("intro", 0, 60)], resolution="320x180")  # past the 4 s source
+    (tmp_path / "edit.json").write_text(json.dumps(body))
     done = canopy(farm, user_key, "render", str(tmp_path / "edit.json"), "--source",
                   f"intro={clip}", "-o", str(tmp_path / "never.mp4"))
     assert done.returncode == 1
@@ -80,7 +77,8 @@ def test_a_refused_edit_exits_non_zero_with_the_reason(farm, user_key, clip, tmp
 
 
 def test_progress_bar_on_a_terminal_and_ctrl_c_cancels(farm, api, user_key, clip, tmp_path):
-    (tmp_path / "edit.json").write_text(json.dumps(small_edit("intro", 4, repeat=8)))
+    edit = make_edit([cut("intro", 0, 4)] * 8, resolution="320x180")
+    (tmp_path / "edit.json").write_text(json.dumps(edit))
     pid, fd = pty.fork()
     if pid == 0:  # the child: the pty is its terminal (stdin, stdout, stderr)
         os.chdir(REPO_ROOT)

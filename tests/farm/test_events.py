@@ -5,8 +5,9 @@ import pytest
 import requests
 
 from canopy_cli import sse
-from tests.farm.conftest import upload, wait_finished
-from tests.mediakit import make_video
+from tests.fixtures.edits import clip as cut, make_edit
+from tests.fixtures.farm import upload, wait_finished
+from tests.fixtures.mediakit import make_video
 
 ORDER = ["queued", "rendering", "uploading", "uploaded"]
 
@@ -19,12 +20,8 @@ def clip(tmp_path_factory):
 
 def small_edit(source_id: str, seconds: int, repeat: int = 1) -> dict:
     """`repeat` times the first `seconds` of the source, at 320x180."""
-    clip = {"video_id": source_id, "type": "videofile", "video_start_time": 0,
-            "video_end_time": seconds}
-    return {"video_edit_version": "1.0", "video_output_format": "mp4",
-            "video_output_resolution": "320x180", "video_output_fps": 30,
-            "video_output_filename": "events.mp4",
-            "video_series_sequential": [clip] * repeat}
+    return make_edit([cut(source_id, 0, seconds)] * repeat, resolution="320x180",
+                filename="events.mp4")
 
 
 def open_events(api, asset_id: str, **headers) -> requests.Response:

@@ -1,116 +1,29 @@
 """Faults: each ends with exactly one finished asset per job and nothing lost or duplicated.
 
-Every test runs a farm of its own (Redis, gunicorn, Celery workers) on PostgreSQL, with
-3-second leases and a reaper every second, and breaks one part of it for real.
+Every test runs a farm of its own (tests/fixtures/faults.py) and breaks one part of it for real.
 """
 from __future__ import annotations
 
-import os
-import signal
 import time
-import uuid
-from dataclasses import dataclass
-from pathlib import Path
 
 import requests
-from sqlalchemy import select
 
-from shared.cli import create_user
-from shared.db import Database
-from shared.models import Asset, RenderJob, VideoFile
+from shared.models import VideoFile
 from shared.queue import RENDER_TASK, make_celery
 from shared.storage import open_storage
 from shared.states import JobState, MediaState
-from tests.farm.conftest import wait_finished
-from tests.livesrv import ApiCaller, MotoS3, wait_for
-from tests.mediakit import PALETTE, make_video, nearest_color
-from tests.render.measure import read_video
-
-
-@dataclass
-class Setup:
-    farm: object
-    api: ApiCaller
-    db: Database
-    source: str
-    project: str
-
-    def submit(self, seconds: int = 20, resolution: str = "1280x720", source: str | None = None) -> str:
-        response = self.api("POST", f"/projects/{self.project}/create-edit",
-                            json=self.edit(seconds, resolution, source))
-        assert response.status_code == 200, response.text
-        return response.json()["asset_id"]
-
-    def edit(self, seconds: int = 20, resolution: str = "1280x720", source: str | None = None) -> dict:
-        """A one-clip edit of the first `seconds` of the source."""
-        return {
-            "video_edit_version": "1.0", "video_output_format": "mp4",
-            "video_output_resolution": resolution, "video_output_fps": 30,
-            "video_output_filename": "out.mp4", "audio_overlay": [],
-            "video_series_sequential": [{
-                "video_id": source or self.source, "type": "videofile",
-                "video_start_time": 0, "video_end_time": seconds, "audio_levels": []}],
-        }
-
-    def job(self, asset_id: str) -> RenderJob:
-        with self.db.session() as session:
-            return session.execute(select(RenderJob).where(RenderJob.asset_id == asset_id)).scalar_one()
-
-    def asset(self, asset_id: str) -> Asset:
-        with self.db.session() as session:
-            return session.get(Asset, asset_id)
-
-    def rendering(self, asset_id: str, past: float = 0.2) -> RenderJob:
-        """Wait until the render is under way, `past` of it done; returns the job row."""
-        def under_way():
-            asset = self.api("GET", f"/assets/{asset_id}/status").json()
-            return asset["status"] == JobState.RENDERING and asset["progress"] >= past and self.job(asset_id)
-
-        return wait_for(under_way, 90, f"render of {asset_id} to pass {past:.0%}", interval=0.05)
-
-    def finished(self, asset_id: str, timeout: float = 180) -> dict:
-        """The asset once its render ended; on a timeout, the job's row and the workers'
-        last log lines say where it stopped (a farm fault is hard to replay)."""
-        try:
-            return wait_finished(self.api, asset_id, timeout=timeout)
-        except TimeoutError as exc:
-            job = self.job(asset_id)
-            logs = "".join(f"\n--- {path.name}\n" + path.read_text(errors="replace")[-4000:]
-                           for path in sorted(self.farm.log_dir.glob("worker*.log")))
-            raise AssertionError(f"{exc}: job {job.state}, attempt {job.attempt}, lease "
-                                 f"{job.lease_until}, cancel {job.cancel_requested}, error "
-                                 f"{job.error!r}{logs}") from None
-
-    def stored_files(self, asset_id: str) -> list[str]:
-        """Objects under the asset's folder of the local store."""
-        asset = self.asset(asset_id)
-        root = Path(self.farm.settings.storage_url[len("file://"):]) / asset.owner_id / asset.project_id / asset_id
-        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-
-
-def upload_source(api: ApiCaller, path) -> str:
-    created = api("POST", "/video-file", json={"name": path.stem, "filename": path.name}).json()
-    with open(path, "rb") as fh:
-        assert api("POST", created["upload_url"], files={"file": (path.name, fh)}).status_code == 200
-    wait_for(lambda: api("GET", f"/video-file/{created['id']}").json()["current_status"] == MediaState.ANALYZED,
-             60, f"probe of {path.name}")
-    return created["id"]
-
-
-def prepare(farm, source_path) -> Setup:
-    db = Database(farm.settings.database_url)
-    _, key = create_user(db, f"{uuid.uuid4().hex[:10]}@example.com")
-    api = ApiCaller(farm.url, key)
-    source = upload_source(api, source_path)
-    project = api("POST", "/projects", json={"name": "faults", "description": "d"}).json()["id"]
-    return Setup(farm, api, db, source, project)
+from tests.fixtures.faults import kill, prepare
+from tests.fixtures.farm import upload_source
+from tests.fixtures.livesrv import MotoS3, wait_for
+from tests.fixtures.mediakit import PALETTE, make_video, nearest_color
+from tests.fixtures.measure import read_video
 
 
 def test_kill_9_the_rendering_process(make_farm, fault_source, tmp_path):
     setup = prepare(make_farm(), fault_source)
     asset_id = setup.submit()
     job = setup.rendering(asset_id)
-    os.kill(int(job.worker_id.rsplit(":", 1)[1]), signal.SIGKILL)
+    kill(job.worker_id)
 
     done = setup.finished(asset_id)
     assert done["status"] == JobState.UPLOADED, done

@@ -7,31 +7,16 @@ import re
 from dataclasses import replace
 
 import pytest
-import requests
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from shared.config import REPO_ROOT
 from shared.models import RenderJob
-from tests.farm.conftest import tiny_edit, wait_finished
-from tests.livesrv import wait_for
+from tests.fixtures.edits import tiny_edit
+from tests.fixtures.farm import moved, scrape, step_lines, wait_finished
+from tests.fixtures.livesrv import wait_for
 
 STEPS = ["claimed", "sources_fetched", "rendered", "uploaded", "finished"]
-
-
-def scrape(url: str) -> dict[tuple, float]:
-    """{(sample name, sorted labels): value} of one scrape."""
-    response = requests.get(f"{url}/metrics", timeout=30)
-    assert response.status_code == 200, response.text
-    assert response.headers["Content-Type"].startswith("text/plain")
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(response.text) for s in family.samples}
-
-
-def moved(before: dict, after: dict, name: str, **labels) -> float:
-    key = (name, tuple(sorted(labels.items())))
-    assert key in after, f"{key} missing from the scrape"
-    return after[key] - before.get(key, 0.0)
 
 
 def test_figures_move_as_renders_run(farm, api, tiny_source, db, worker):
@@ -86,17 +71,6 @@ def test_figures_move_as_renders_run(farm, api, tiny_source, db, worker):
     assert all(line["attempt"] == 1 and line["step_s"] >= 0 for line in lines)
     assert lines[-1]["outcome"] == "uploaded" and lines[3]["bytes"] == done["size"]
     assert lines[-1]["total_s"] >= lines[2]["total_s"] and lines[2]["output_s"] == 1.0
-
-
-def step_lines(log_path, job_id: str, count: int) -> list[dict] | None:
-    """The JSON render-step lines of `job_id` in the worker's log, once all are there."""
-    found = []
-    for raw in log_path.read_text().splitlines():
-        if raw.startswith("{") and f'"{job_id}"' in raw:
-            line = json.loads(raw)
-            if line.get("event", "").startswith("render."):
-                found.append(line)
-    return found if len(found) >= count else None
 
 
 def families(response) -> set[str]:

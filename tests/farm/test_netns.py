@@ -8,12 +8,10 @@ from dataclasses import replace
 import pytest
 import requests
 
-from shared.config import Settings
-from tests.farm.test_chunked_faults import PIECES, chunked, piece_rows
-from tests.farm.test_faults import prepare
-from tests.livesrv import Farm, MotoS3, RedisServer, Worker, wait_for
-from tests.netns import Host, usable
-from tests.render.measure import read_video
+from tests.fixtures.faults import PIECES, chunked, fault_settings, piece_rows, prepare
+from tests.fixtures.livesrv import Farm, MotoS3, RedisServer, Worker, wait_for
+from tests.fixtures.netns import Host, usable
+from tests.fixtures.measure import read_video
 
 
 @pytest.fixture
@@ -36,9 +34,7 @@ def test_a_host_cut_off_mid_render_loses_only_its_pieces(hosts, faults_database_
     redis, s3 = RedisServer(tmp_path), MotoS3(tmp_path)
     redis.start()
     s3.start()
-    settings = Settings(database_url=faults_database_url, redis_url=redis.url,
-                        storage_url=s3.url, secret_key="netns", cache_dir=str(tmp_path / "api"),
-                        lease_seconds=3, reap_interval_seconds=1, resend_after_seconds=4)
+    settings = fault_settings(faults_database_url, redis.url, tmp_path, s3.url)
     farm = Farm(settings, tmp_path, redis)
     try:
         farm.server.start()

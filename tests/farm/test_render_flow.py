@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import requests
 
-from tests.farm.conftest import seed_edit, upload, wait_finished
-from tests.mediakit import PALETTE, nearest_color
-from tests.render.measure import db, read_audio, read_video, tone_amplitude
+from tests.fixtures.edits import clip, make_edit, seed_edit
+from tests.fixtures.farm import upload, wait_finished
+from tests.fixtures.mediakit import PALETTE, make_video, nearest_color
+from tests.fixtures.measure import db, read_audio, read_video, tone_amplitude
 from shared.states import JobState
 
 
@@ -81,15 +82,10 @@ def test_an_output_name_of_195_emoji_renders(vj, api, tmp_path):
     render failed with "File name too long" and a reason showing the worker's paths."""
     from urllib.parse import unquote
 
-    from tests.mediakit import make_video
-
     video_id = upload(vj, make_video(tmp_path / "short.mp4", duration=1.0))
     project = vj.projects.create("Emoji", "a long output name")
-    edit = seed_edit(video_id, video_id, video_id, resolution="160x90",
-                     video_output_filename="😀" * 195 + ".mp4", audio_overlay=[])
-    edit["video_series_sequential"] = [{"video_id": video_id, "type": "videofile",
-                                        "video_start_time": 0, "video_end_time": 1}]
-    started = vj.projects.render_edit(project.id, edit)
+    body = make_edit([clip(video_id, 0, 1)], filename="😀" * 195 + ".mp4")
+    started = vj.projects.render_edit(project.id, body)
     done = wait_finished(api, started["asset_id"])
     assert done["status"] == JobState.UPLOADED, done
     response = requests.get(done["download_url"], timeout=60)

@@ -6,21 +6,19 @@ import pytest
 import requests
 
 from shared.states import JobState
-from tests.farm.conftest import upload, wait_finished
-from tests.mediakit import PALETTE, make_video, nearest_color
-from tests.render.measure import read_audio, read_video, tone_amplitude
+from tests.fixtures.edits import clip, make_edit, overlay as music
+from tests.fixtures.farm import upload, wait_finished
+from tests.fixtures.mediakit import PALETTE, make_video, nearest_color
+from tests.fixtures.measure import read_audio, read_video, tone_amplitude
 
 RED, GREEN, BLUE = PALETTE[:3]
 
 
 def cut(source_id: str, start: float, end: float, name: str, overlay: str | None = None) -> dict:
     """One clip of the source (a render: type `asset`) at 64x36, 10 fps."""
-    return {"video_edit_version": "1.0", "video_output_format": "mp4",
-            "video_output_resolution": "64x36", "video_output_fps": 10,
-            "video_output_filename": f"{name}.mp4",
-            "video_series_sequential": [{"video_id": source_id, "type": "asset",
-                                         "video_start_time": start, "video_end_time": end}],
-            "audio_overlay": [{"audio_id": overlay, "type": "music"}] if overlay else []}
+    return make_edit([clip(source_id, start, end, kind="asset")],
+                     [music(overlay)] if overlay else [], resolution="64x36", fps=10,
+                     filename=f"{name}.mp4")
 
 
 def downloaded(vj, api, asset_id, path) -> str:

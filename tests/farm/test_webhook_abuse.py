@@ -7,10 +7,9 @@ import socket
 import threading
 import time
 
-from tests.conftest import FETCH_TEST_HOST
-from tests.farm.conftest import tiny_edit
-from tests.farm.test_webhooks import submit
-from tests.livesrv import ApiCaller, wait_for
+from tests.fixtures.edits import tiny_edit
+from tests.fixtures.farm import FETCH_TEST_HOST, submit
+from tests.fixtures.livesrv import ApiCaller, wait_for
 
 
 class SlowReceiver:

@@ -8,20 +8,9 @@ import requests
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from tests.conftest import FETCH_TEST_HOST, WEBHOOK_TEST_BACKOFF
-from tests.farm.conftest import tiny_edit, wait_finished
-from tests.farm.test_metrics import moved, scrape
-from tests.livesrv import ApiCaller, Receiver, wait_for
-
-
-def new_project(api) -> str:
-    return api("POST", "/projects", json={"name": "hooks", "description": "d"}).json()["id"]
-
-
-def submit(api, edit) -> dict:
-    started = api("POST", f"/projects/{new_project(api)}/create-edit", json=edit)
-    assert started.status_code == 200, started.text
-    return started.json()
+from tests.fixtures.edits import tiny_edit
+from tests.fixtures.farm import FETCH_TEST_HOST, WEBHOOK_TEST_BACKOFF, moved, new_project, scrape, submit, wait_finished
+from tests.fixtures.livesrv import ApiCaller, Receiver, wait_for
 
 
 def deliveries_when(api, asset_id, state) -> list[dict]:

@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 
-from tests.mediakit import PALETTE, make_audio, make_image, make_video
+from tests.fixtures.mediakit import PALETTE, make_audio, make_image, make_video
 from worker.media import ProbeError, probe
 
-from .helpers import png_header_only, remux_faststart, silent_wav, truncate
+from tests.fixtures.badmedia import png_header_only, remux_faststart, silent_wav, truncate
 
 
 @pytest.fixture(scope="module")

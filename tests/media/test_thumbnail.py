@@ -4,7 +4,7 @@ from __future__ import annotations
 import av
 import pytest
 
-from tests.mediakit import PALETTE, make_audio, make_image, make_video, nearest_color
+from tests.fixtures.mediakit import PALETTE, make_audio, make_image, make_video, nearest_color
 from worker.media import ProbeError, make_thumbnail, probe
 
 

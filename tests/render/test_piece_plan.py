@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from fractions import Fraction
 
 import av
 import pytest
@@ -17,7 +16,7 @@ from worker.render import (PieceSpan, clip_parts, piece_key, piece_settings, pla
 from worker.render import piece_keys
 from worker.render.encode import gop_frames
 
-from .conftest import base_edit, clip
+from tests.fixtures.edits import clip, make_edit
 
 A, B, C = (str(uuid.uuid5(uuid.NAMESPACE_URL, name)) for name in "abc")
 IMAGE = str(uuid.uuid5(uuid.NAMESPACE_URL, "image"))
@@ -27,7 +26,7 @@ CONTENTS = {A: "a" * 64, B: "b" * 64, C: "c" * 64, IMAGE: "d" * 64}
 
 
 def planned(clips, chunk=2, **top):
-    edit, _ = parse_edit(base_edit(clips, **top))
+    edit, _ = parse_edit(make_edit(clips, **top))
     timeline, _ = plan_from_infos(edit, INFOS)
     spans, warnings = plan_pieces(timeline, chunk, edit.video_output_format, edit.encoder,
                                   contents=CONTENTS)
@@ -71,7 +70,7 @@ def test_a_long_clip_is_cut_on_its_source_time_wherever_it_sits():
 @pytest.mark.parametrize("fps", [30, 25, 23.976, 29.97])
 def test_pieces_cover_every_frame_once_and_never_cross_a_clip(fps):
     rng = random.Random(fps)
-    gop = gop_frames(parse_edit(base_edit([clip(A, 0, 1)], video_output_fps=fps))[0].fps)
+    gop = gop_frames(parse_edit(make_edit([clip(A, 0, 1)], video_output_fps=fps))[0].fps)
     for _ in range(25):
         clips = [clip(rng.choice([A, B, IMAGE]), round(rng.uniform(0, 50), 3))
                  for _ in range(rng.randint(1, 12))]
@@ -178,7 +177,7 @@ def test_the_key_changes_with_each_input_and_with_nothing_else(monkeypatch):
 
 def test_two_encodes_of_a_piece_are_the_same_bytes(media, tmp_path):
     source_id, path = media["a30"]
-    edit, _ = parse_edit(base_edit([clip(source_id, 0.5, 8.5)]))
+    edit, _ = parse_edit(make_edit([clip(source_id, 0.5, 8.5)]))
     timeline, _ = plan_from_infos(edit, {source_id: SourceInfo("video", 21, True, True)})
     span = plan_pieces(timeline, 2)[0][1]
     outputs = [render_piece(edit, {source_id: path}, span, str(tmp_path / f"{i}.mp4"),

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.mediakit import make_audio, make_video, sine
+from tests.fixtures.mediakit import make_audio, make_video, sine
 from worker.render.audio import (FADE_SAMPLES, LIMIT_KNEE, LevelEnvelope, SourceAudio,
                                  edge_fade, soft_limit)
 
-from .measure import db, tone_amplitude
+from tests.fixtures.measure import db, tone_amplitude
 
 
 def test_envelope_later_ranges_win_and_one_elsewhere():

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import base_edit, clip, overlay
+from tests.fixtures.edits import clip, make_edit, overlay
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -19,7 +19,7 @@ def _run(*args):
 def test_cli_renders_and_prints_progress(media, tmp_path):
     a, music = media["a30"], media["music"]
     edit = tmp_path / "edit.json"
-    edit.write_text(json.dumps(base_edit([clip(a[0], 0, 1)], [overlay(music[0])],
+    edit.write_text(json.dumps(make_edit([clip(a[0], 0, 1)], [overlay(music[0])],
                                          extra_key=1)))
     out = tmp_path / "out.mp4"
     done = _run(edit, "--source", f"{a[0]}={a[1]}", "--source", f"{music[0]}={music[1]}",
@@ -32,10 +32,10 @@ def test_cli_renders_and_prints_progress(media, tmp_path):
 
 def test_cli_explains_what_is_wrong(media, tmp_path):
     edit = tmp_path / "edit.json"
-    edit.write_text(json.dumps(base_edit([clip(media["a30"][0], 0, 1)], video_output_fps=500)))
+    edit.write_text(json.dumps(make_edit([clip(media["a30"][0], 0, 1)], video_output_fps=500)))
     bad = _run(edit, "--output", tmp_path / "o.mp4")
     assert bad.returncode == 2 and "video_output_fps" in bad.stderr
-    edit.write_text(json.dumps(base_edit([clip(media["a30"][0], 0, 1)])))
+    edit.write_text(json.dumps(make_edit([clip(media["a30"][0], 0, 1)])))
     missing = _run(edit, "--output", tmp_path / "o.mp4")
     assert missing.returncode == 1 and "no source file" in missing.stderr
 
@@ -43,7 +43,7 @@ def test_cli_explains_what_is_wrong(media, tmp_path):
 def test_cli_renders_in_pieces_and_joins(media, tmp_path):
     a = media["a30"]
     edit = tmp_path / "edit.json"
-    edit.write_text(json.dumps(base_edit([clip(a[0], 0, 5)])))
+    edit.write_text(json.dumps(make_edit([clip(a[0], 0, 5)])))
     out = tmp_path / "out.mp4"
     done = _run(edit, "--source", f"{a[0]}={a[1]}", "--output", out, "--chunk-seconds", 2)
     assert done.returncode == 0, done.stderr

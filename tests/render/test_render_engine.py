@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 
 from shared.edit import parse_edit
-from tests.mediakit import PALETTE, nearest_color
+from tests.fixtures.mediakit import PALETTE, nearest_color
 from worker.render import render
 
-from .conftest import base_edit, clip, overlay
-from .measure import db, frame_times, shown_second, largest_click, read_audio, read_video, tone_amplitude
+from tests.fixtures.edits import clip, make_edit, overlay
+from tests.fixtures.measure import db, frame_times, shown_second, largest_click, read_audio, read_video, tone_amplitude
 
 
 def _render(body, media_paths, out, **kwargs):
@@ -23,7 +23,7 @@ def _paths(media):
 def test_seed_example_exact_lengths_colours_and_levels(media, tmp_path):
     """The seed's edit, at its 1920x1080 and 30 fps."""
     a, b, music = media["a30"][0], media["b25"][0], media["music"][0]
-    body = base_edit(
+    body = make_edit(
         [clip(a, "00:00:00", "00:00:10", [("0.5", "00:00:00", "00:00:10")]),
          clip(b, "00:00:10", "00:00:20", [("0.7", "00:00:10", "00:00:20")])],
         [overlay(music, "00:00:00", "00:00:20", [("0.5", None, None)])],
@@ -59,7 +59,7 @@ def test_seed_example_exact_lengths_colours_and_levels(media, tmp_path):
 def test_each_format_decodes(media, tmp_path, fmt, codecs):
     import av
 
-    body = base_edit([clip(media["a30"][0], 0, 1.5)], video_output_format=fmt.upper(),
+    body = make_edit([clip(media["a30"][0], 0, 1.5)], video_output_format=fmt.upper(),
                      video_output_filename="x.mov")
     out = tmp_path / f"out.{fmt}"
     result = _render(body, _paths(media), out)
@@ -80,7 +80,7 @@ def test_mixed_sources_rates_vfr_mono_silent_and_image(media, tmp_path):
              clip(media["still"][0], 0, 1.5, kind="image"),
              clip(media["b25"][0], 0, 2)]            # 25 fps
     out = tmp_path / "mixed.mp4"
-    result = _render(base_edit(clips), _paths(media), out)
+    result = _render(make_edit(clips), _paths(media), out)
     assert (result.frames, result.samples) == (285, 456000)
 
     video = read_video(out)
@@ -113,7 +113,7 @@ def test_levels_ramp_inside_a_clip_and_overlays_on_the_output(media, tmp_path):
     overlays = [overlay(music, 1, 3, [(0.2, None, None), (1.4, 2, 3)], source_start_time=10),
                 overlay(jingle, 0.5, None, [(0.1, None, None)], loop=True)]
     out = tmp_path / "levels.mp4"
-    _render(base_edit(clips, overlays), _paths(media), out)
+    _render(make_edit(clips, overlays), _paths(media), out)
     audio, rate, declared = read_audio(out)
     assert declared == 4 * 48000
     # (output time, clip tone, music tone); the clip's levels are in its source time (+2 s).
@@ -132,7 +132,7 @@ def test_levels_ramp_inside_a_clip_and_overlays_on_the_output(media, tmp_path):
 
 
 def test_peaks_above_full_scale_are_soft_limited(media, tmp_path):
-    body = base_edit([clip(media["a30"][0], 0, 1, [(2.0, None, None)])],
+    body = make_edit([clip(media["a30"][0], 0, 1, [(2.0, None, None)])],
                      [overlay(media["music"][0], levels=[(2.0, None, None)])])
     out = tmp_path / "loud.mp4"
     _render(body, _paths(media), out)

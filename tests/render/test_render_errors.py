@@ -8,12 +8,12 @@ import pytest
 
 import worker.render.encode as encode
 from shared.edit import parse_edit
-from tests.mediakit import make_video
+from tests.fixtures.mediakit import make_video
 from worker.render import (GpuUnavailableError, InvalidEditError, MissingSourceError,
                            OutputNotWritableError, RenderCanceled, SourceDecodeError, render)
 from worker.render.prefetch import Prefetch
 
-from .conftest import base_edit, clip, overlay
+from tests.fixtures.edits import clip, make_edit, overlay
 
 
 def _edit(body):
@@ -26,7 +26,7 @@ def _paths(media):
 
 def test_progress_counts_frames_and_ends_at_the_total(media, tmp_path):
     calls = []
-    edit = _edit(base_edit([clip(media["a30"][0], 0, 2)]))
+    edit = _edit(make_edit([clip(media["a30"][0], 0, 2)]))
     render(edit, _paths(media), str(tmp_path / "o.mp4"),
            on_progress=lambda done, total: calls.append((done, total)))
     assert calls[-1] == (60, 60)
@@ -41,7 +41,7 @@ def test_cancel_stops_within_a_few_frames_and_leaves_no_file(media, tmp_path):
         asked.append(1)
         return len(asked) >= 3
 
-    edit = _edit(base_edit([clip(media["a30"][0], 0, 5)]))
+    edit = _edit(make_edit([clip(media["a30"][0], 0, 5)]))
     with pytest.raises(RenderCanceled):
         render(edit, _paths(media), str(tmp_path / "o.mp4"), should_cancel=should_cancel)
     assert len(asked) == 3
@@ -50,11 +50,11 @@ def test_cancel_stops_within_a_few_frames_and_leaves_no_file(media, tmp_path):
 
 def test_an_id_without_a_source_file(media, tmp_path):
     stranger = str(uuid.uuid4())
-    edit = _edit(base_edit([clip(media["a30"][0], 0, 1), clip(stranger, 0, 1)]))
+    edit = _edit(make_edit([clip(media["a30"][0], 0, 1), clip(stranger, 0, 1)]))
     with pytest.raises(MissingSourceError) as info:
         render(edit, _paths(media), str(tmp_path / "o.mp4"))
     assert info.value.clip_index == 1 and info.value.source_id == stranger
-    edit = _edit(base_edit([clip(media["a30"][0], 0, 1)], [overlay(stranger)]))
+    edit = _edit(make_edit([clip(media["a30"][0], 0, 1)], [overlay(stranger)]))
     with pytest.raises(MissingSourceError):
         render(edit, _paths(media), str(tmp_path / "o.mp4"))
 
@@ -62,7 +62,7 @@ def test_an_id_without_a_source_file(media, tmp_path):
 def test_an_output_directory_that_cannot_be_written(media, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    edit = _edit(base_edit([clip(media["a30"][0], 0, 1)]))
+    edit = _edit(make_edit([clip(media["a30"][0], 0, 1)]))
     with pytest.raises(OutputNotWritableError):
         render(edit, _paths(media), str(blocker / "out.mp4"))
 
@@ -74,7 +74,7 @@ def test_a_source_that_stops_decoding_part_of_the_way(media, tmp_path):
     cut.write_bytes(data[: len(data) // 3])  # the index survives, the pictures stop early
     damaged = str(uuid.uuid4())
     paths = {**_paths(media), damaged: str(cut)}
-    edit = _edit(base_edit([clip(media["a30"][0], 0, 1), clip(damaged, 0, 5)]))
+    edit = _edit(make_edit([clip(media["a30"][0], 0, 1), clip(damaged, 0, 5)]))
     out = tmp_path / "out" / "o.mp4"
     with pytest.raises(SourceDecodeError) as info:
         render(edit, paths, str(out))
@@ -86,14 +86,14 @@ def test_a_file_that_is_not_media(media, tmp_path):
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"\x00" * 1000)
     junk_id = str(uuid.uuid4())
-    edit = _edit(base_edit([clip(junk_id, 0, 1)]))
+    edit = _edit(make_edit([clip(junk_id, 0, 1)]))
     with pytest.raises(SourceDecodeError) as info:
         render(edit, {junk_id: str(junk)}, str(tmp_path / "o.mp4"))
     assert info.value.clip_index == 0
 
 
 def test_an_edit_that_does_not_fit_its_sources(media, tmp_path):
-    edit = _edit(base_edit([clip(media["a30"][0], 0, 30)]))  # the source lasts 21 s
+    edit = _edit(make_edit([clip(media["a30"][0], 0, 30)]))  # the source lasts 21 s
     with pytest.raises(InvalidEditError) as info:
         render(edit, _paths(media), str(tmp_path / "o.mp4"))
     assert info.value.errors[0]["loc"] == ["video_series_sequential", 0, "video_end_time"]
@@ -101,7 +101,7 @@ def test_an_edit_that_does_not_fit_its_sources(media, tmp_path):
 
 def test_an_output_past_the_workers_cap_is_refused(media, tmp_path):
     """The worker holds the API's CANOPY_MAX_OUTPUT_SECONDS too: one cap, both places."""
-    edit = _edit(base_edit([clip(media["a30"][0], 0, 2), clip(media["still"][0], 0, 1e9,
+    edit = _edit(make_edit([clip(media["a30"][0], 0, 2), clip(media["still"][0], 0, 1e9,
                                                               kind="image")]))
     with pytest.raises(InvalidEditError) as info:
         render(edit, _paths(media), str(tmp_path / "o.mp4"), max_output_seconds=60)
@@ -111,12 +111,12 @@ def test_an_output_past_the_workers_cap_is_refused(media, tmp_path):
 
 def test_gpu_asked_for_where_there_is_none(media, tmp_path, monkeypatch):
     monkeypatch.setattr(encode, "gpu_available", lambda: False)
-    body = base_edit([clip(media["a30"][0], 0, 1)], render_options={"encoder": "gpu"})
+    body = make_edit([clip(media["a30"][0], 0, 1)], render_options={"encoder": "gpu"})
     with pytest.raises(GpuUnavailableError):
         render(_edit(body), _paths(media), str(tmp_path / "o.mp4"))
     assert os.listdir(tmp_path) == []
     # auto falls back to the CPU
-    result = render(_edit(base_edit([clip(media["a30"][0], 0, 1)])), _paths(media),
+    result = render(_edit(make_edit([clip(media["a30"][0], 0, 1)])), _paths(media),
                     str(tmp_path / "o.mp4"), encoder="auto")
     assert result.video_codec == "libx264"
 

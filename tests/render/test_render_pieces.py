@@ -1,7 +1,7 @@
 """worker/render/piece_render.py, in_process.py and join.py: a render in pieces (planned by
 piece_plan.py), joined, decoded frame by frame.
 
-The sources show their own frame index (tests.mediakit.counting_image) and carry one
+The sources show their own frame index (tests.fixtures.mediakit.counting_image) and carry one
 unbroken sine, so a dropped, repeated or misplaced frame, or a gap in the sound, shows.
 """
 from __future__ import annotations
@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 
 from shared.edit import parse_edit
-from tests.mediakit import PALETTE, make_counting_video, make_image, read_index, sine
+from tests.fixtures.mediakit import PALETTE, make_counting_video, make_image, read_index, sine
 from worker.render import (PieceMismatchError, PieceSpan, RenderCanceled, join, plan,
                            plan_from_infos, plan_pieces, probe_source, render, render_audio,
                            render_in_pieces, render_piece, sound_sources, sources_for,
                            timeline_from_dict, timeline_to_dict)
 from worker.render.bitstream import avcc_parameter_sets, vp9_key_frame_header
 
-from .conftest import base_edit, clip, overlay
-from .measure import largest_click, read_audio
+from tests.fixtures.edits import clip, make_edit, overlay
+from tests.fixtures.measure import largest_click, read_audio
 
 TONE_HZ = 500
 
@@ -75,7 +75,7 @@ def _pieces(edit, sources, folder, chunk_seconds=2, sound_name="sound.m4a"):
 def test_seams_lose_no_frame_and_no_sample(counting, tmp_path, name, fps, first, frames):
     source_id, path = counting[name]
     # 20 s from the source's 0.5 s: at 29.97 fps its frame 15 is at 0.5005 s, so 14 shows.
-    edit, _ = parse_edit(base_edit([clip(source_id, 0.5, 20.5)], video_output_fps=fps))
+    edit, _ = parse_edit(make_edit([clip(source_id, 0.5, 20.5)], video_output_fps=fps))
     timeline, spans, pieces, sound = _pieces(edit, {source_id: path}, tmp_path)
     assert len(spans) == 10
     out = tmp_path / "joined.mp4"
@@ -105,7 +105,7 @@ def test_chunked_output_shows_the_frames_of_the_one_piece_output(counting, tmp_p
     sources = dict([c30, c25, still])
     # Output frames: 0-122 c25, 123-221 c30, 222-266 still, 267-350 c25, 351-410 c30;
     # pieces of 60 frames, so seams fall inside clips of each kind.
-    body = base_edit([clip(c25[0], 1.0, 5.1), clip(c30[0], 3.0, 6.3),
+    body = make_edit([clip(c25[0], 1.0, 5.1), clip(c30[0], 3.0, 6.3),
                       clip(still[0], 0, 1.5, kind="image"), clip(c25[0], 0.2, 3.0),
                       clip(c30[0], 10.0, 12.0)],
                      [overlay(c25[0], 0.5, 9.0)], video_output_format="MOV",
@@ -135,7 +135,7 @@ def test_chunked_output_shows_the_frames_of_the_one_piece_output(counting, tmp_p
 def test_join_refuses_pieces_that_do_not_fit(counting, tmp_path):
     source_id, path = counting["c30"]
     sources = {source_id: path}
-    edit, _ = parse_edit(base_edit([clip(source_id, 0, 8)]))
+    edit, _ = parse_edit(make_edit([clip(source_id, 0, 8)]))
     timeline, spans, pieces, sound = _pieces(edit, sources, tmp_path)
     out = tmp_path / "out.mp4"
     with av.open(pieces[0]) as piece:
@@ -143,7 +143,7 @@ def test_join_refuses_pieces_that_do_not_fit(counting, tmp_path):
     assert (len(sps), len(pps), length_size) == (1, 1, 4)
     assert sps[0][0] & 0x1F == 7 and pps[0][0] & 0x1F == 8  # NAL unit types SPS, PPS
 
-    other, _ = parse_edit(base_edit([clip(source_id, 0, 8)],
+    other, _ = parse_edit(make_edit([clip(source_id, 0, 8)],
                                     render_options={"preset": "medium"}))
     render_piece(other, sources, spans[2], str(tmp_path / "medium.mp4"), timeline=timeline)
     tampered = [*pieces[:2], str(tmp_path / "medium.mp4"), *pieces[3:]]
@@ -179,7 +179,7 @@ def test_join_refuses_pieces_that_do_not_fit(counting, tmp_path):
 
 def test_a_canceled_piece_leaves_no_file(counting, tmp_path):
     source_id, path = counting["c30"]
-    edit, _ = parse_edit(base_edit([clip(source_id, 0, 8)]))
+    edit, _ = parse_edit(make_edit([clip(source_id, 0, 8)]))
     out = tmp_path / "piece.mp4"
     with pytest.raises(RenderCanceled):
         render_piece(edit, {source_id: path}, PieceSpan(1, 60, 180), str(out),
@@ -189,7 +189,7 @@ def test_a_canceled_piece_leaves_no_file(counting, tmp_path):
 
 def test_webm_sound_alone_has_exact_samples(counting, tmp_path):
     source_id, path = counting["c30"]
-    edit, _ = parse_edit(base_edit([clip(source_id, 0, 2.5)], video_output_fps=25,
+    edit, _ = parse_edit(make_edit([clip(source_id, 0, 2.5)], video_output_fps=25,
                                    video_output_format="webm", video_output_filename="o.webm"))
     out = tmp_path / "sound.webm"
     assert render_audio(edit, {source_id: path}, str(out)).samples == 120_000
@@ -202,7 +202,7 @@ def test_webm_sound_alone_has_exact_samples(counting, tmp_path):
 def test_webm_pieces_join_as_vp9_and_opus(counting, tmp_path):
     source_id, path = counting["c30"]
     sources = {source_id: path}
-    edit, _ = parse_edit(base_edit([clip(source_id, 0.5, 8.5)], video_output_format="webm",
+    edit, _ = parse_edit(make_edit([clip(source_id, 0.5, 8.5)], video_output_format="webm",
                                    video_output_filename="o.webm"))
     timeline, spans, pieces, sound = _pieces(edit, sources, tmp_path, sound_name="sound.webm")
     out = tmp_path / "joined.webm"
@@ -222,7 +222,7 @@ def test_webm_pieces_join_as_vp9_and_opus(counting, tmp_path):
     ideal = sine(8, TONE_HZ, start_sample=24000)
     assert np.abs(audio[:, 4800:-4800] - ideal[:, 4800:-4800]).max() < 0.01
 
-    mp4_edit, _ = parse_edit(base_edit([clip(source_id, 0.5, 8.5)]))
+    mp4_edit, _ = parse_edit(make_edit([clip(source_id, 0.5, 8.5)]))
     render_piece(mp4_edit, sources, spans[1], str(tmp_path / "h264.mp4"), timeline=timeline)
     with pytest.raises(PieceMismatchError, match="piece 1 .* is h264, piece 0 vp9"):
         join([pieces[0], str(tmp_path / "h264.mp4"), *pieces[2:]], spans, sound, str(out),
@@ -232,7 +232,7 @@ def test_webm_pieces_join_as_vp9_and_opus(counting, tmp_path):
 def test_a_preview_has_half_the_size_and_the_same_frames_cuts_and_sound(counting, tmp_path):
     source_id, path = counting["c30"]
     sources = {source_id: path}
-    body = base_edit([clip(source_id, 0.5, 4.5), clip(source_id, 10, 13)])
+    body = make_edit([clip(source_id, 0.5, 4.5), clip(source_id, 10, 13)])
     final, _ = parse_edit(body)
     preview, _ = parse_edit({**body, "render_options": {"preview": True}})
     plans = [plan(edit, sources)[0] for edit in (final, preview)]

@@ -7,7 +7,7 @@ from fractions import Fraction
 from shared.edit import SourceInfo, VideoEdit
 from worker.render.timeline import build_timeline, exact, round_half_up
 
-from .conftest import base_edit, clip, overlay
+from tests.fixtures.edits import clip, make_edit, overlay
 
 V, I, M = (str(uuid.UUID(int=i, version=4)) for i in (1, 2, 3))
 SOURCES = {V: SourceInfo("video", 600.0, True, True), I: SourceInfo("image", None, False, True),
@@ -19,7 +19,7 @@ def _timeline(body):
 
 
 def test_seed_counts():
-    timeline, _ = _timeline(base_edit([clip(V, "00:00:00", "00:00:10"),
+    timeline, _ = _timeline(make_edit([clip(V, "00:00:00", "00:00:10"),
                                        clip(V, "00:00:10", "00:00:20")]))
     assert (timeline.frame_count, timeline.sample_count) == (600, 960000)
     assert [(c.frame_start, c.frame_count, c.sample_start, c.sample_count)
@@ -28,7 +28,7 @@ def test_seed_counts():
 
 def test_counts_add_up_without_drift_for_many_odd_clips_at_ntsc():
     clips = [clip(V, 0, 1.001 + i / 7) for i in range(60)]
-    timeline, _ = _timeline(base_edit(clips, video_output_fps=29.97))
+    timeline, _ = _timeline(make_edit(clips, video_output_fps=29.97))
     fps = Fraction(30000, 1001)
     assert timeline.fps == fps
     total = sum(exact(1.001 + i / 7) for i in range(60))
@@ -43,7 +43,7 @@ def test_counts_add_up_without_drift_for_many_odd_clips_at_ntsc():
 
 
 def test_clip_defaults_images_and_auto_crop():
-    body = base_edit([clip(V, 590), clip(I, 0, 2.5, kind="image")], auto_vertical_crop="tight")
+    body = make_edit([clip(V, 590), clip(I, 0, 2.5, kind="image")], auto_vertical_crop="tight")
     timeline, _ = _timeline(body)
     first, image = timeline.clips
     assert first.source_end == 600 and first.frame_count == 300
@@ -52,7 +52,7 @@ def test_clip_defaults_images_and_auto_crop():
 
 
 def test_overlay_windows_on_the_output():
-    body = base_edit([clip(V, 0, 10)], [overlay(M), overlay(M, 2, 30), overlay(M, 12)])
+    body = make_edit([clip(V, 0, 10)], [overlay(M), overlay(M, 2, 30), overlay(M, 12)])
     timeline, warnings = _timeline(body)
     assert [(o.sample_start, o.sample_end) for o in timeline.overlays] == [
         (0, 480000), (96000, 480000)]

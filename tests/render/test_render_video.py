@@ -6,12 +6,12 @@ import uuid
 import pytest
 
 from shared.edit import Crop, parse_edit
-from tests.mediakit import BLACK, PALETTE, make_video, nearest_color
+from tests.fixtures.mediakit import BLACK, PALETTE, make_video, nearest_color
 from worker.render import render
 from worker.render.video import frame_geometry
 
-from .conftest import base_edit, clip
-from .measure import read_video
+from tests.fixtures.edits import clip, make_edit
+from tests.fixtures.measure import read_video
 
 LEFT, RIGHT = PALETTE[0], PALETTE[2]
 
@@ -55,7 +55,7 @@ def halves(tmp_path_factory):
 def _picture(path, tmp_path, regions, **edit):
     source = str(uuid.uuid4())
     crop, kind = edit.pop("crop", None), edit.pop("kind", "videofile")
-    body = base_edit([clip(source, 0, 0.5, crop=crop, kind=kind)], **edit)
+    body = make_edit([clip(source, 0, 0.5, crop=crop, kind=kind)], **edit)
     out = tmp_path / "out.mp4"
     render(parse_edit(body)[0], {source: path}, str(out))
     video = read_video(out, regions)
@@ -106,7 +106,7 @@ def test_rotation_metadata_is_honoured(halves, tmp_path, angle, expected):
 
 
 def test_a_jpeg_still_of_odd_size_keeps_its_colour(tmp_path):
-    from tests.mediakit import make_image
+    from tests.fixtures.mediakit import make_image
 
     still = make_image(tmp_path / "odd.jpg", (121, 91), PALETTE[3])
     assert _picture(str(still), tmp_path, [(0.3, 0.7, 0.3, 0.7), (0, 0.05, 0.3, 0.7)],

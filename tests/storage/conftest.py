@@ -1,55 +1,28 @@
 """Fixtures of the storage suite: every test runs against both backends."""
 from __future__ import annotations
 
-import threading
 import uuid
 from dataclasses import replace
 
 import pytest
-from flask import Flask
-from werkzeug.serving import make_server
 
-from api.context import Services, close_session
-from api.errors import init_app as init_errors
-from api.routes.files import bp as files_bp
 from shared import keys
 from shared.cli import create_user, migrate
 from shared.config import Settings
 from shared.db import Database
 from shared.models import VideoFile
 from shared.storage import open_storage
-from tests.fixtures.s3 import s3_server  # noqa: F401  (pytest finds fixtures by name)
-
-UPLOAD_LIMIT = 256 * 1024
-
-
-class FilesServer:
-    """A real HTTP server running only the files blueprint, in a thread, on a database of its
-    own (a `direct` upload link stores only what a row expects)."""
-
-    def __init__(self, db: Database):
-        self.db = db
-        self.app = Flask(__name__)
-        init_errors(self.app)  # as create_app does: domain errors become JSON
-        self.app.teardown_appcontext(close_session)
-        self.app.register_blueprint(files_bp)
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def serve(self, settings: Settings, storage) -> None:
-        self.app.extensions["canopy"] = Services(settings=settings, db=self.db, storage=storage)
-
+from tests.fixtures.livesrv import UPLOAD_LIMIT, FilesServer
 
 @pytest.fixture(scope="session")
 def files_server(tmp_path_factory):
+    """The files blueprint served on a free port, on a SQLite database of its own."""
     url = f"sqlite:///{tmp_path_factory.mktemp('files-db') / 'canopy.db'}"
     migrate(Settings(database_url=url))
     server = FilesServer(Database(url))
-    server._thread.start()
+    server.start()
     yield server
-    server._server.shutdown()
-    server._thread.join()
+    server.stop()
 
 
 @pytest.fixture(params=["local", "s3"])

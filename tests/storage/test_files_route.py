@@ -13,7 +13,7 @@ from sqlalchemy import delete
 from shared.models import VideoFile
 from shared.storage import InvalidKey
 
-from .conftest import UPLOAD_LIMIT
+from tests.fixtures.livesrv import UPLOAD_LIMIT
 
 
 # Only the local backend hands out /files/ links.

@@ -5,17 +5,10 @@ import shutil
 
 import pytest
 
-from tests.livesrv import ApiCaller, wait_for
-from tests.mediakit import PALETTE, make_video
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-# Each source is 4 s of 30 fps at 320x180, with its own colours and tone.
-SOURCE_SECONDS = 4
-
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, SOURCE_SECONDS
+from tests.fixtures.farm import upload_asset, upload_source
+from tests.fixtures.livesrv import ApiCaller
+from tests.fixtures.mediakit import PALETTE, make_video
 
 @pytest.fixture(scope="session")
 def browser():
@@ -49,13 +42,6 @@ def open_page(browser):
         context.close()
 
 
-def sign_in(page, base_url: str, key: str, hash_: str = "") -> None:
-    page.goto(f"{base_url}/ui/{hash_}")
-    page.fill("#key", key)
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#nav:not([hidden])")
-
-
 @pytest.fixture(scope="session")
 def ui_sources(tmp_path_factory):
     """Two small videos: red/green/blue/yellow at 440 Hz, and the next colours at 660 Hz."""
@@ -68,40 +54,13 @@ def ui_sources(tmp_path_factory):
     ]
 
 
-def upload_and_probe(api: ApiCaller, path, slot: tuple[str, dict], send: str, row: str) -> str:
-    """POST the `slot` (url, body), send the file to `send`, wait until `row` is analysed.
-
-    `send` and `row` name the new row's id as {id}."""
-    made = api("POST", slot[0], json=slot[1]).json()["id"]
-    with open(path, "rb") as body:
-        sent = api("POST", send.format(id=made), files={"file": (path.name, body, "video/mp4")})
-    assert sent.status_code == 200, sent.text
-    wait_for(lambda: api("GET", row.format(id=made)).json()["status"] == "analyzed", 60,
-             f"probe of {path.name}")
-    return made
-
-
-def upload_asset(api: ApiCaller, project_id: str, path) -> str:
-    """Upload a file as a project asset through the API and wait for its probe."""
-    return upload_and_probe(api, path, (f"/projects/{project_id}/asset", {"keyname": path.name}),
-                            "/assets/{id}/upload", "/assets/{id}")
-
-
-def upload_library_file(api: ApiCaller, path) -> str:
-    """Upload a file to the caller's library (`/video-file`) and wait for its probe."""
-    return upload_and_probe(api, path, ("/video-file", {"name": f"library {path.name}",
-                                                        "filename": path.name}),
-                            "/video-file/{id}/upload-video", "/video-file/{id}")
-
-
 @pytest.fixture
 def owner_with_media(farm, make_user, ui_sources):
-    """A user with a project holding the two sources, and the first in the library too,
-    uploaded and analysed through the API."""
+    """A user whose project holds both sources and whose library holds the first, analysed."""
     _, key = make_user()
     api = ApiCaller(farm.url, key)
     project = api("POST", "/projects", json={"name": "Rushes", "description": "two clips"}).json()
     assets = [upload_asset(api, project["id"], path) for path in ui_sources]
-    library = upload_library_file(api, ui_sources[0])
+    library = upload_source(api, ui_sources[0], f"library {ui_sources[0].name}")
     return {"key": key, "api": api, "project_id": project["id"], "assets": assets,
             "library": library}

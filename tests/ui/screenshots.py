@@ -15,22 +15,19 @@ from pathlib import Path
 from shared.cli import create_user, migrate
 from shared.config import REPO_ROOT, Settings
 from shared.db import Database
-from tests.livesrv import ApiCaller, Farm, RedisServer, wait_for
-from tests.mediakit import PALETTE, make_audio, make_video
-from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, upload_asset
+from tests.fixtures.livesrv import ApiCaller, Farm, RedisServer, wait_for
+from tests.fixtures.mediakit import PALETTE, make_audio, make_video
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE
+from tests.fixtures.edits import clip as cut, make_edit, overlay
+from tests.fixtures.farm import upload_asset
 
 OUT = REPO_ROOT / "docs" / "screenshots"
 SIZES = {"desktop": {**DESKTOP, "height": 800}, "phone": PHONE}
 
 
-def edit(clips, filename, resolution="1280x720", **extra) -> dict:
-    return {"video_edit_version": "1.0", "video_output_format": "mp4",
-            "video_output_resolution": resolution, "video_output_fps": 30,
-            "video_output_filename": filename, "video_series_sequential": clips, **extra}
-
-
-def clip(asset_id, start, end):
-    return {"video_id": asset_id, "type": "asset", "video_start_time": start, "video_end_time": end}
+def clip(asset_id, start, end) -> dict:
+    """A clip of a project asset."""
+    return cut(asset_id, start, end, kind="asset")
 
 
 def populate(farm_url: str, keys: list[str], media: Path) -> dict:
@@ -45,20 +42,22 @@ def populate(farm_url: str, keys: list[str], media: Path) -> dict:
                           colors_per_second=PALETTE[7:9] + PALETTE[:2]),
                make_audio(media / "music.m4a", duration=12, tone_hz=880)]
     ids = [upload_asset(ana, project["id"], path) for path in sources]
-    done = ana("POST", f"/projects/{project['id']}/create-edit", json=edit(
-        [clip(ids[0], 0, 4), clip(ids[1], 1, 5)], "trailer.mp4",
-        audio_overlay=[{"audio_id": ids[2], "audio_levels": [{"audio_level": 0.4}]}])).json()
+    done = ana("POST", f"/projects/{project['id']}/create-edit", json=make_edit(
+        [clip(ids[0], 0, 4), clip(ids[1], 1, 5)], [overlay(ids[2], levels=[0.4])],
+        resolution="1280x720", filename="trailer.mp4")).json()
     wait_for(lambda: ana("GET", f"/assets/{done['asset_id']}").json()["status"] == "uploaded", 120,
              "the finished render")
-    failed = ana("POST", f"/projects/{project['id']}/create-edit", json=edit(
-        [clip(ids[0], 0, 2)], "gpu-test.mp4", render_options={"encoder": "gpu"})).json()
+    failed = ana("POST", f"/projects/{project['id']}/create-edit", json=make_edit(
+        [clip(ids[0], 0, 2)], resolution="1280x720", filename="gpu-test.mp4",
+        render_options={"encoder": "gpu"})).json()
     wait_for(lambda: ana("GET", f"/assets/{failed['asset_id']}").json()["status"] == "failed", 60,
              "the GPU render's queue timeout")
     # Another user's long render, running while the farm page is taken.
     theirs = other("POST", "/projects", json={"name": "Private", "description": ""}).json()
     long_ids = [upload_asset(other, theirs["id"], path) for path in sources[:2]]
-    other("POST", f"/projects/{theirs['id']}/create-edit", json=edit(
-        [clip(long_ids[i % 2], 0, 6) for i in range(20)], "their-long-render.mp4", "1920x1080"))
+    other("POST", f"/projects/{theirs['id']}/create-edit", json=make_edit(
+        [clip(long_ids[i % 2], 0, 6) for i in range(20)], resolution="1920x1080",
+        filename="their-long-render.mp4"))
     return {"project": project["id"], "done": done["asset_id"], "ids": ids}
 
 

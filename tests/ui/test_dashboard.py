@@ -6,8 +6,9 @@ import json
 import pytest
 import requests
 
-from tests.livesrv import ApiCaller
-from tests.ui.conftest import PHONE, SOURCE_SECONDS, sign_in
+from tests.fixtures.browser import PHONE, SOURCE_SECONDS, sign_in
+from tests.fixtures.edits import clip, make_edit
+from tests.fixtures.livesrv import ApiCaller
 
 FPS = 30
 # Pages whose behaviour is the browser's alone (the API under them is tested on both
@@ -130,13 +131,9 @@ def test_a_422_is_shown_next_to_its_field_at_phone_width(farm, open_page, owner_
 
 def test_a_stored_edit_reopened_rendered_again_and_canceled(farm, open_page, owner_with_media):
     first, second = owner_with_media["assets"]
-    clips = [{"video_id": first if i % 2 else second, "type": "asset", "video_start_time": 0}
-             for i in range(12)]
-    clips[0] = {"video_id": owner_with_media["library"], "type": "videofile", "video_start_time": 0}
-    edit = {"video_edit_version": "1.0", "video_output_format": "mp4",
-            "video_output_resolution": "1920x1080", "video_output_fps": 30,
-            "video_output_filename": "long.mp4", "video_series_sequential": clips,
-            "skip_rendering": True}
+    clips = [clip(first if i % 2 else second, 0, kind="asset") for i in range(12)]
+    clips[0] = clip(owner_with_media["library"], 0)
+    edit = make_edit(clips, resolution="1920x1080", filename="long.mp4", skip_rendering=True)
     project_id = owner_with_media["project_id"]
     stored = owner_with_media["api"]("POST", f"/projects/{project_id}/create-edit", json=edit)
     assert stored.json()["asset_id"] is None
