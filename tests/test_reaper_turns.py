@@ -18,9 +18,9 @@ from shared import jobs
 from shared.cli import create_user, migrate
 from shared.db import Database
 from shared.states import JobState
-from tests.conftest import postgres_database
-from tests.livesrv import RedisServer, settings_env, wait_for
-from tests.test_jobs import queued_job
+from tests.fixtures.database import postgres_database
+from tests.fixtures.livesrv import RedisServer, settings_env, wait_for
+from tests.fixtures.jobs import queued_job
 
 INTERVAL = 1  # seconds between a worker's rounds: the farm's turns are as far apart
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from shared.edit import parse_edit
-from tests.mediakit import make_counting_video, read_index
+from tests.fixtures.mediakit import make_counting_video, read_index
 from worker.render import join, plan, plan_pieces, render, render_audio, render_piece
 from worker.render import piece_render
 
-from .conftest import base_edit, clip
+from tests.fixtures.edits import clip, make_edit
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def rendered(tmp_path_factory):
     folder = tmp_path_factory.mktemp("copy")
     camera = make_counting_video(folder / "camera.mp4", fps=30, duration=20, tone_hz=500)
     camera_id, render_id = str(uuid.uuid4()), str(uuid.uuid4())
-    edit, _ = parse_edit(base_edit([clip(camera_id, 0.5, 18.5)]))
+    edit, _ = parse_edit(make_edit([clip(camera_id, 0.5, 18.5)]))
     render(edit, {camera_id: str(camera)}, str(folder / "render.mp4"))
     return render_id, str(folder / "render.mp4")
 
@@ -55,7 +55,7 @@ def _pieces(edit, sources, folder, **options):
 def test_a_trimmed_render_as_a_source_is_mostly_copied_and_exact(rendered, tmp_path):
     render_id, path = rendered
     sources = {render_id: path}
-    edit, _ = parse_edit(base_edit([clip(render_id, 1, 17)]))  # 1 s off each end
+    edit, _ = parse_edit(make_edit([clip(render_id, 1, 17)]))  # 1 s off each end
     results, out = _pieces(edit, sources, tmp_path)
     copied = sum(r.copied for r in results)
     assert all(r.note is None for r in results)
@@ -79,7 +79,7 @@ def test_a_trimmed_render_as_a_source_is_mostly_copied_and_exact(rendered, tmp_p
 def test_a_source_the_piece_would_not_encode_so_is_encoded(rendered, tmp_path, change):
     render_id, path = rendered
     crop = change.pop("crop", None)
-    edit, _ = parse_edit(base_edit([clip(render_id, 1, 17, crop=crop)], **change))
+    edit, _ = parse_edit(make_edit([clip(render_id, 1, 17, crop=crop)], **change))
     results, out = _pieces(edit, {render_id: path}, tmp_path)
     assert [(r.copied, r.note) for r in results] == [(0, None)] * len(results)
     assert _indices(out)[:3] == [45, 46, 47]
@@ -87,7 +87,7 @@ def test_a_source_the_piece_would_not_encode_so_is_encoded(rendered, tmp_path, c
 
 def test_a_copy_that_does_not_check_out_is_encoded_whole(rendered, tmp_path, monkeypatch):
     render_id, path = rendered
-    edit, _ = parse_edit(base_edit([clip(render_id, 1, 17)]))
+    edit, _ = parse_edit(make_edit([clip(render_id, 1, 17)]))
     monkeypatch.setattr(piece_render, "decoded_frames", lambda path, size: 0)
     results, out = _pieces(edit, {render_id: path}, tmp_path)
     assert all(r.copied == 0 for r in results)
