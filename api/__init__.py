@@ -65,10 +65,11 @@ def create_app(settings: Settings | None = None) -> CanopyOpenAPI:
 
 
 def _register_blueprints(app: CanopyOpenAPI) -> None:
-    from .routes import (assets, edits, farm, files, health, metrics, projects, prompts, ui,
-                         users, video_files, webhooks)
+    from .routes import (assets, collaborators, edits, farm, files, health, metrics, projects,
+                         prompts, scripts, ui, users, video_files, webhooks)
 
-    for module in (health, projects, prompts, users, video_files, assets, edits, farm, webhooks):
+    for module in (health, projects, prompts, scripts, users, video_files, assets, edits,
+                   collaborators, farm, webhooks):
         app.register_api(module.bp)
     app.register_blueprint(files.bp)
     app.register_blueprint(ui.bp)

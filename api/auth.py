@@ -69,6 +69,10 @@ def presented_key() -> str | None:
     return bearer or api_key or None
 
 
+def caller_of(user: User) -> Caller:
+    return Caller(user.id, user.email, user.name, user.avatar, user.is_verified, user.is_active)
+
+
 def find_caller(key: str) -> Caller | None:
     digest = hash_key(key)
     caller = _cache.get(digest)

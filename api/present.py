@@ -5,7 +5,7 @@ from .context import get_settings, get_storage
 from shared.models import GENERATED_VIDEO, Asset, Project, VideoFile, iso
 from shared.states import MediaState
 
-from .schemas import AssetOut, AssetStatus, Pieces, ProjectOut, PromptOut, VideoFileOut
+from .schemas import AssetOut, AssetStatus, Pieces, ProjectOut, PromptOut, ScriptOut, VideoFileOut
 
 
 def signed_link(key: str | None, filename: str | None = None) -> str | None:
@@ -73,7 +73,7 @@ def project_out(project: Project, with_assets: bool = True) -> ProjectOut:
         asset_count=sum(1 for a in project.assets if a.asset_type == GENERATED_VIDEO and a.uploaded),
         assets=[asset_out(a) for a in project.assets] if with_assets else [],
         prompts=prompts,
-        scripts=[],
+        scripts=[ScriptOut.from_row(s) for s in project.scripts],
         template_key=project.template_key,
         prompt_id=project.prompt_id,
     )

@@ -79,7 +79,7 @@ def polled_asset(path: AssetPath) -> readcache.Answer:
     user, asset_id = current_user(), str(path.asset_id)
 
     def build() -> tuple[readcache.Answer, tuple]:
-        asset = service.owned_asset(user, asset_id)
+        asset = service.readable_asset(user, asset_id)
         return readcache.Answer(asset_out(asset).model_dump()), service.version_of(asset)
 
     return readcache.assets.get_or_build((user.id, asset_id), service.asset_version(user, asset_id),
@@ -93,8 +93,15 @@ def status(path: AssetPath):
     return {field: asset[field] for field in AssetStatus.model_fields}
 
 
+# One Server-Sent Event (OpenAPI 3.1: the `schema` of an event stream describes each event).
+SSE_EVENT = {"type": "object", "required": ["data"], "properties": {
+    "id": {"type": "string"}, "event": {"type": "string", "enum": ["status", "progress"]},
+    "data": {"type": "string", "description": "the /status fields, as JSON"},
+    "retry": {"type": "integer"}}}
+
+
 @bp.get("/assets/<uuid:asset_id>/events", responses={
-    200: {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+    200: {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": SSE_EVENT}}},
     204: {"description": "The client has the last event already (its Last-Event-ID)"},
     503: {"description": "This server process holds as many streams as it may; retry"},
 })

@@ -52,8 +52,9 @@ def list_edits(path: ProjectPath):
 
 @bp.get("/projects/<uuid:project_id>/edits/<uuid:edit_id>", responses={200: EditOut})
 def get_edit(path: EditPath):
-    """One edit, with the status of its latest render and the link of its latest finished one."""
-    return edit_out(service.owned_edit(current_user(), path.project_id, path.edit_id))
+    """One edit, with the status of its latest render and the link of its latest finished one
+    (for its owner and its collaborators)."""
+    return edit_out(service.shared_edit(current_user(), path.project_id, path.edit_id))
 
 
 @bp.put("/projects/<uuid:project_id>/edits/<uuid:edit_id>", responses={200: EditOut},
@@ -66,7 +67,7 @@ def update_edit(path: EditPath):
 
 @bp.post("/projects/<uuid:project_id>/edits/<uuid:edit_id>/render", responses={200: RenderStarted})
 def render_edit(path: EditPath):
-    """Queue a new render of the stored edit."""
+    """Queue a new render of the stored edit (its owner's, also when a collaborator asks)."""
     edit, asset = service.render_edit(current_user(), path.project_id, path.edit_id)
     return started(edit, asset)
 

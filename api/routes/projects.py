@@ -7,7 +7,7 @@ from ..auth import current_user
 from ..body import body_doc, parse_body
 from ..paging import page_headers
 from ..present import project_out
-from ..schemas import Deleted, ProjectCreate, ProjectList, ProjectListQuery, ProjectOut, ProjectPath, ScriptList
+from ..schemas import Deleted, ProjectCreate, ProjectList, ProjectListQuery, ProjectOut, ProjectPath
 from ..services import projects as service
 
 bp = APIBlueprint("projects", __name__, url_prefix="/projects", abp_tags=[Tag(name="projects")])
@@ -40,9 +40,3 @@ def delete_project(path: ProjectPath):
     deleted = service.delete_project(current_user(), path.project_id)
     return Deleted(id=deleted).model_dump()
 
-
-@bp.get("/<uuid:project_id>/scripts", responses={200: ScriptList})
-def list_project_scripts(path: ProjectPath):
-    """Scripts of a project (Canopy stores none: generative scripts are not part of it)."""
-    service.owned_project(current_user(), path.project_id)
-    return []

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from flask_openapi3 import APIBlueprint, Tag
 
 from ..auth import current_user
-from ..schemas import ScriptList, UserOut
+from ..schemas import ScriptTemplateList, UserOut
 
 bp = APIBlueprint("users", __name__, abp_tags=[Tag(name="users")])
 
@@ -18,7 +18,7 @@ def me():
     return UserOut(**asdict(current_user())).model_dump()
 
 
-@bp.get("/scripts", responses={200: ScriptList})
+@bp.get("/scripts", responses={200: ScriptTemplateList})
 def list_scripts():
     """Script templates: none, since generative scripts are not part of Canopy."""
     return []

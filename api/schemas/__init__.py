@@ -9,5 +9,9 @@ from .media import (  # noqa: F401
 )
 from .projects import (  # noqa: F401
     AssetCreated, AssetList, AssetPageQuery, AssetOut, Deleted, ErrorOut, PageQuery, ProjectList, PromptList, ProjectCreate, ProjectListQuery, ProjectOut, ProjectPath,
-    PromptCreate, PromptOut, PromptPath, ScriptList, UserOut, ValidationErrorOut,
+    PromptCreate, PromptOut, PromptPath, ScriptTemplateList, UserOut, ValidationErrorOut,
+)
+from .sharing import (  # noqa: F401
+    CollaboratorAdd, CollaboratorList, CollaboratorOut, CollaboratorPath, CollaboratorRemoved,
+    ScriptCreate, ScriptList, ScriptOut, ScriptPath,
 )

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 from shared.models import iso
 
 from .media import Pieces
+from .sharing import ScriptOut
 
 
 class ProjectPath(BaseModel):
@@ -174,14 +175,14 @@ class ProjectOut(BaseModel):
     asset_count: int
     assets: list[AssetOut]
     prompts: list[dict]
-    scripts: list[dict]
+    scripts: list[ScriptOut]
     # Extensions.
     template_key: Optional[str] = None
     prompt_id: Optional[str] = None
 
 
-class ScriptList(RootModel[list[dict]]):
-    """A JSON array of scripts (Canopy stores none: it has no generative models)."""
+class ScriptTemplateList(RootModel[list[dict]]):
+    """A JSON array of script templates (Canopy has none: it has no generative models)."""
 
 
 class ProjectList(RootModel[list[ProjectOut]]):

@@ -1,12 +1,12 @@
 """Project assets: uploads, links to library video files, generated renders."""
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, null, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from shared import jobs, keys
 from shared.errors import Conflict, NotFound, Unprocessable
-from shared.models import GENERATED_VIDEO, Asset, VideoFile
+from shared.models import GENERATED_VIDEO, Asset, EditCollaborator, VideoFile
 from shared.naming import clean_filename
 from shared.states import MediaState
 
@@ -26,11 +26,33 @@ def owned_asset(user: Caller, asset_id) -> Asset:
     return row
 
 
+def readable_asset(user: Caller, asset_id) -> Asset:
+    """The caller's asset, or a render of an edit shared with the caller (to read only)."""
+    row = get_session().get(Asset, str(asset_id), options=[joinedload(Asset.video_file)])
+    if row is not None and (row.owner_id == user.id or _shared_render(user, row)):
+        return row
+    raise NotFound("Asset not found")
+
+
+def _shared_render(user: Caller, row: Asset) -> bool:
+    return row.asset_type == GENERATED_VIDEO and row.edit_id is not None and get_session().execute(
+        select(EditCollaborator.user_id).where(EditCollaborator.edit_id == row.edit_id,
+                                               EditCollaborator.user_id == user.id)
+    ).first() is not None
+
+
 # Built once: building it for each poll cost more than running it.
 _VERSION = (
     select(Asset.updated_at, VideoFile.updated_at)
     .outerjoin(VideoFile, VideoFile.id == Asset.video_file_id)
     .where(Asset.id == bindparam("asset_id"), Asset.owner_id == bindparam("owner_id"))
+)
+# A render of an edit shared with the caller: read on every poll, so a removal holds at once.
+_SHARED_VERSION = (
+    select(Asset.updated_at, null())
+    .join(EditCollaborator, EditCollaborator.edit_id == Asset.edit_id)
+    .where(Asset.id == bindparam("asset_id"), Asset.asset_type == GENERATED_VIDEO,
+           EditCollaborator.user_id == bindparam("owner_id"))
 )
 
 
@@ -40,8 +62,10 @@ def version_of(asset: Asset) -> tuple:
 
 
 def asset_version(user: Caller, asset_id) -> tuple:
-    """What changes whenever the caller's asset's answer would: one indexed read, no Session."""
-    version = read_row(_VERSION, asset_id=str(asset_id), owner_id=user.id)
+    """What changes whenever the answer about the caller's asset (or a render shared with
+    them) would: one indexed read (two for a shared render), no Session."""
+    version = (read_row(_VERSION, asset_id=str(asset_id), owner_id=user.id)
+               or read_row(_SHARED_VERSION, asset_id=str(asset_id), owner_id=user.id))
     if version is None:
         raise NotFound("Asset not found")
     return tuple(version)

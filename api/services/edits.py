@@ -7,12 +7,13 @@ from shared import keys
 from shared.edit import EditSourceError, VideoEdit, check_sources, parse_edit
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.jobs import request_cancel
-from shared.models import GENERATED_VIDEO, Asset, Edit, Project, RenderJob, utcnow
+from shared.models import (GENERATED_VIDEO, Asset, Edit, EditCollaborator, Project, RenderJob,
+                           User, utcnow)
 from shared.queue import RENDER_CPU_QUEUE, RENDER_GPU_QUEUE, RENDER_TASK, send
 from shared.sources import find_sources, misnamed, not_ready, ready, source_info
 from shared.states import JobState
 
-from ..auth import Caller
+from ..auth import Caller, caller_of
 from ..context import get_session, get_settings, get_storage, services
 from .assets import owned_asset
 from .projects import owned_project
@@ -75,6 +76,29 @@ def owned_edit(user: Caller, project_id, edit_id) -> Edit:
     return edit
 
 
+def collaborates(user_id: str, edit_id: str) -> bool:
+    return get_session().execute(
+        select(EditCollaborator.user_id).where(EditCollaborator.edit_id == edit_id,
+                                               EditCollaborator.user_id == user_id)
+    ).first() is not None
+
+
+def shared_edit(user: Caller, project_id, edit_id) -> Edit:
+    """The edit, if the caller owns it or collaborates on it; else 404."""
+    edit = get_session().get(Edit, str(edit_id))
+    if edit is None or edit.project_id != str(project_id) or (
+            edit.owner_id != user.id and not collaborates(user.id, edit.id)):
+        raise NotFound("Edit not found")
+    return edit
+
+
+def acting_owner(user: Caller, edit: Edit) -> Caller:
+    """Who a render of the edit belongs to: its owner, whoever asks for it."""
+    if edit.owner_id == user.id:
+        return user
+    return caller_of(get_session().get(User, edit.owner_id))
+
+
 def create_edit(user: Caller, project_id, body) -> tuple[Edit, Asset | None]:
     project = owned_project(user, project_id)
     data, parsed, warnings = validate_edit(body)
@@ -103,11 +127,13 @@ def update_edit(user: Caller, project_id, edit_id, body) -> Edit:
 
 
 def render_edit(user: Caller, project_id, edit_id) -> tuple[Edit, Asset]:
-    edit = owned_edit(user, project_id, edit_id)
+    """A new render of the edit, by its owner or a collaborator: the owner's, either way."""
+    edit = shared_edit(user, project_id, edit_id)
+    owner = acting_owner(user, edit)
     parsed, _ = parse_edit(edit.data)
-    _, wait = check_against_media(user, parsed)  # a source may have been deleted since
+    _, wait = check_against_media(owner, parsed)  # a source may have been deleted since
     check_callback(parsed)  # its host may resolve elsewhere now
-    return edit, start_render(user, edit_project(edit), edit, parsed, wait)
+    return edit, start_render(owner, edit_project(edit), edit, parsed, wait)
 
 
 def edit_project(edit: Edit) -> Project:

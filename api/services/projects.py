@@ -15,7 +15,8 @@ from .waiting import settle_renders
 
 
 # What a project's response shows, loaded in a fixed number of queries however many assets.
-WHOLE = (selectinload(Project.assets).selectinload(Asset.video_file), selectinload(Project.prompt))
+WHOLE = (selectinload(Project.assets).selectinload(Asset.video_file), selectinload(Project.prompt),
+         selectinload(Project.scripts))
 
 
 def owned_project(user: Caller, project_id, whole: bool = False) -> Project:

@@ -1,12 +1,13 @@
 """SQLAlchemy models, one module per aggregate."""
 from .base import Base, iso, new_id, utcnow
-from .edit import Edit, RenderJob, RenderPiece
+from .edit import Edit, EditCollaborator, RenderJob, RenderPiece
 from .finish import RenderFinish, RenderTotal
 from .media import GENERATED_VIDEO, Asset, VideoFile
-from .project import Project, Prompt
+from .project import Project, Prompt, Script
 from .user import ApiKey, User, generate_key, hash_key
 
 __all__ = [
-    "GENERATED_VIDEO", "ApiKey", "Asset", "Base", "Edit", "Project", "Prompt", "RenderFinish", "RenderJob", "RenderTotal", "RenderPiece", "User", "VideoFile",
+    "GENERATED_VIDEO", "ApiKey", "Asset", "Base", "Edit", "EditCollaborator", "Project", "Prompt",
+    "RenderFinish", "RenderJob", "RenderTotal", "RenderPiece", "Script", "User", "VideoFile",
     "generate_key", "hash_key", "iso", "new_id", "utcnow",
 ]

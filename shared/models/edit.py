@@ -32,6 +32,21 @@ class Edit(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
+class EditCollaborator(Base):
+    """A user the edit's owner shared it with: they may read it, render it (the render is the
+    owner's) and read its renders; nothing else of the owner's."""
+
+    __tablename__ = "edit_collaborators"
+
+    edit_id: Mapped[str] = mapped_column(
+        ForeignKey("edits.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    added_by: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    added_at: Mapped[datetime] = created_column()
+
+
 class RenderJob(Base):
     __tablename__ = "render_jobs"
     # The farm page's recent failures, newest first, without reading every failed job.

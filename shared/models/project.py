@@ -1,4 +1,4 @@
-"""Projects and the prompts they may be created from."""
+"""Projects, the prompts they may be created from, and their stored scripts."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -41,8 +41,29 @@ class Project(Base):
     created_at: Mapped[datetime] = created_column()
 
     prompt: Mapped[Prompt | None] = relationship()
+    scripts: Mapped[list["Script"]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="Script.created_at")
     assets: Mapped[list["Asset"]] = relationship(  # noqa: F821
         back_populates="project",
         cascade="all, delete-orphan",
         order_by="Asset.created_at",
     )
+
+
+class Script(Base):
+    """A stored script of a project, as the client creates it (Canopy generates nothing from
+    it: generation answers 501). `value` is the client's `data`; `inputs` a list of objects
+    (the client sends one object: it is stored as the list's one element)."""
+
+    __tablename__ = "scripts"
+
+    id: Mapped[str] = id_column()
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    value: Mapped[dict] = mapped_column(JSON, default=dict, nullable=False)
+    inputs: Mapped[list[dict]] = mapped_column(JSON, default=list, nullable=False)
+    key: Mapped[str] = mapped_column(String(200), default="", nullable=False)
+    manuscript: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    created_at: Mapped[datetime] = created_column()

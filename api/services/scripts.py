@@ -1,0 +1,44 @@
+"""Stored scripts of a project: created, read, listed and deleted by the project's owner."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from shared.errors import NotFound
+from shared.models import Script
+
+from ..auth import Caller
+from ..context import get_session
+from ..schemas import ScriptCreate
+from .projects import owned_project
+
+
+def owned_script(user: Caller, project_id, script_id) -> Script:
+    script = get_session().get(Script, str(script_id))
+    if script is None or script.owner_id != user.id or script.project_id != str(project_id):
+        raise NotFound("Script not found")
+    return script
+
+
+def list_scripts(user: Caller, project_id) -> list[Script]:
+    project = owned_project(user, project_id)
+    return list(get_session().execute(
+        select(Script).where(Script.project_id == project.id).order_by(Script.created_at.desc())
+    ).scalars())
+
+
+def create_script(user: Caller, project_id, body: ScriptCreate) -> Script:
+    project = owned_project(user, project_id)
+    script = Script(owner_id=user.id, project_id=project.id, name=body.name, value=body.data,
+                    inputs=body.inputs)
+    session = get_session()
+    session.add(script)
+    session.commit()
+    return script
+
+
+def delete_script(user: Caller, project_id, script_id) -> str:
+    script = owned_script(user, project_id, script_id)
+    session = get_session()
+    session.delete(script)
+    session.commit()
+    return script.id
