@@ -15,7 +15,8 @@ from tests.fixtures.livesrv import settings_env
 from worker import context
 from worker.cache import SourceCache, SourceChanged
 from worker.render import RenderResult
-from worker.tasks.render import RenderAttempt, fetch_sources, load
+from worker.attempt import fetch_sources, load
+from worker.tasks.render import RenderAttempt
 
 FIRST, SECOND = b"first upload" * 1000, b"second upload" * 1000
 

@@ -12,7 +12,7 @@ from shared.config import Settings
 from shared.states import Beat, JobState
 from worker import context
 from worker.lease import Lease
-from worker.tasks import render as task
+from worker import attempt as task
 
 
 class OutOfTime:

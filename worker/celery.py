@@ -19,7 +19,7 @@ from . import context
 
 app = make_celery(context.settings(), name="canopy-worker")
 app.conf.include = ["worker.tasks.hooks", "worker.tasks.media", "worker.tasks.render",
-                    "worker.tasks.pieces"]
+                    "worker.tasks.render_pieces"]
 finishes.use_celery(app)  # finishes decided here send their webhook once committed
 
 

@@ -1,10 +1,12 @@
-"""What a worker process reaches: settings, database, storage, built once per process.
+"""What a worker process reaches: settings, database, storage, built once per process; and
+the folder its tasks write their files in (`scratch`).
 
 Built lazily and reset after a fork, so prefork children never share a database connection.
 """
 from __future__ import annotations
 
 import functools
+import os
 
 from shared.config import Settings
 from shared.events import Announcer
@@ -33,3 +35,10 @@ def reset() -> None:
     """Forget everything built before a fork (the child opens its own)."""
     for getter in (db, storage):
         getter.cache_clear()
+
+
+def scratch() -> str:
+    """Where tasks write their files (beside the source cache: the same disk)."""
+    path = os.path.join(settings().cache_dir, "scratch")
+    os.makedirs(path, exist_ok=True)
+    return path

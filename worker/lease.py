@@ -5,6 +5,7 @@ One mechanism: `Lease.beat()` writes one short heartbeat (lease, progress) at mo
 The render loop drives it through its progress and cancel callbacks; during a long call that
 cannot call back (fetching sources, uploading), `kept()` drives it from a thread. A render
 that stops calling back stops renewing, so the reaper can take a hung attempt's job back.
+A piece's attempt holds a `PieceLease`: the piece's row renewed, its frames done recorded.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from shared import jobs
+from shared import jobs, pieces
 from shared.states import Beat, JobState
 
 from . import context
@@ -79,3 +80,19 @@ class Lease:
         finally:
             done.set()
             thread.join()
+
+
+class PieceLease(Lease):
+    """A piece's lease: renews the piece's row and records its frames done."""
+
+    def __init__(self, claim: pieces.PieceClaim):
+        super().__init__(claim)  # type: ignore[arg-type]
+        self.frames = 0
+
+    def progress(self, done: int, total: int) -> None:
+        self.frames = done
+        self.beat()
+
+    def renew(self, session) -> Beat:
+        return pieces.heartbeat(session, self.claim, self.settings.lease_seconds, self.frames,
+                                state=self.phase)

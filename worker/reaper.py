@@ -23,6 +23,7 @@ from shared import finishes, jobs, pieces
 from shared.queue import PIECE_TASK, RENDER_TASK, WORKER_KEY_PREFIX, send
 
 from . import context
+from .attempt import remove_pieces
 from .orphans import sweep_orphans
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,6 @@ def reap_once(celery) -> jobs.Reaped:
 def reap_pieces(celery) -> pieces.Reaped:
     """The pieces of chunked renders: requeue or fail those whose worker vanished, re-send
     lost messages, and queue again the renders whose join nobody took."""
-    from .tasks.render import remove_pieces
-
     settings = context.settings()
     with context.db().session() as session:
         reaped = pieces.reap(session, settings.resend_after_seconds)

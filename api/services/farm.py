@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from shared.models import Asset, RenderJob, RenderPiece, iso
@@ -28,7 +29,8 @@ def redact(reason: str) -> str:
 
 
 def worker_name(worker_id: str | None) -> str | None:
-    """A job's `worker_id` is the Celery node name, a colon, and the pool process id."""
+    """A job's or a piece's `worker_id` is the Celery node name, a colon, and the pool
+    process id (worker/attempt.py's `worker_id`)."""
     return worker_id.rpartition(":")[0] or worker_id if worker_id else None
 
 
@@ -44,12 +46,23 @@ def farm_view(session: Session, caller_id: str, broker: BrokerView, now: datetim
     running = _running(session, caller_id)
     workers = None
     if broker.workers is not None:
-        held = [r.worker for r in running]
-        workers = [WorkerOut(name=name, queues=consumed, running=held.count(name))
+        held = _held(session)
+        workers = [WorkerOut(name=name, queues=consumed, running=held[name])
                    for name, consumed in broker.workers.items()]
     return FarmOut(broker_answered=broker.depths is not None, queues=queues, workers=workers,
                    running=running, failures=_failures(session, caller_id, now),
                    generated_at=iso(now))
+
+
+def _held(session: Session) -> Counter[str]:
+    """How many renders each worker holds a lease on: the job's, or a piece's of it."""
+    holders = union(
+        select(RenderJob.id, RenderJob.worker_id).where(RenderJob.state.in_(sorted(ACTIVE))),
+        select(RenderPiece.job_id, RenderPiece.worker_id)
+        .where(RenderPiece.state.in_(sorted(ACTIVE))))
+    held = {(job_id, worker_name(worker_id))
+            for job_id, worker_id in session.execute(holders).all() if worker_id}
+    return Counter(name for _, name in held)
 
 
 def _running(session: Session, caller_id: str) -> list[RunningRender]:

@@ -71,6 +71,23 @@ def test_a_chunked_render_shows_its_pieces_rendering(db, make_user):
     assert next(r for r in view.running if r.asset_id == asset_id).worker == "2 pieces rendering"
 
 
+def test_a_worker_rendering_a_piece_is_credited(db, make_user):
+    """A render in pieces holds no lease of its own: the workers holding its pieces run it."""
+    owner = make_user()[0]
+    asset_id = add_render(db, owner, JobState.RENDERING, progress=0.5)
+    with db.sessionmaker() as session:
+        job = session.execute(select(RenderJob).where(RenderJob.asset_id == asset_id)).scalar_one()
+        for index, holder in enumerate(["piecer@host:7", "piecer@host:8", None]):
+            session.add(RenderPiece(job_id=job.id, index=index, frame_start=index * 30,
+                                    frame_end=index * 30 + 30, worker_id=holder,
+                                    state=JobState.RENDERING if holder else JobState.QUEUED))
+        session.commit()
+        broker = BrokerView({name: 0 for name in QUEUES},
+                            {"piecer@host": ["render.cpu"], "idle@host": ["render.cpu"]})
+        workers = {w.name: w.running for w in farm_view(session, owner, broker, utcnow()).workers}
+    assert workers == {"piecer@host": 1, "idle@host": 0}
+
+
 def test_old_failures_drop_off_and_queued_renders_are_counted(db, make_user):
     owner = make_user()[0]
     add_render(db, owner, JobState.FAILED, error="long ago")

@@ -2,6 +2,8 @@
 the joined file is checked frame by frame and sample by sample."""
 from __future__ import annotations
 
+import re
+
 import av
 import numpy as np
 import pytest
@@ -85,9 +87,14 @@ def test_a_chunked_render_is_exact_across_every_seam(farm, worker, second_worker
             *(("video", start, end) for start, end in PIECES), ("sound", 0, 0)]
         assert [(r.state, r.attempt) for r in rows] == [("uploaded", 1)] * 8
         assert len({r.worker_id.rsplit(":", 1)[1] for r in rows}) >= 2, "one process did all"
+        # recorded as node@host:pid, the node named as the farm page lists workers ("-n")
+        holders = [r.worker_id.rpartition(":")[0] for r in [*rows, job]]
+        assert all(re.fullmatch(r"[\w.-]+@.+", h) for h in holders), holders
         stored = [r.output_key for r in rows]
     store = open_storage(settings)
-    assert not any(store.exists(key) for key in stored), "the pieces outlived the join"
+    # The join removes the pieces just after it finalizes: the status may say uploaded first.
+    wait_for(lambda: not any(store.exists(key) for key in stored), 30,
+             "the pieces removed after the join")
 
     # Each piece and the join log their steps as JSON lines, in whichever worker ran them.
     steps = {}

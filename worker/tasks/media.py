@@ -60,7 +60,7 @@ def release_renders(owner_id: str) -> None:
 
 def _probe_stored(key: str):
     """Probe the object at `key`, storing a thumbnail beside it: (what was found, its key)."""
-    with tempfile.TemporaryDirectory(dir=_scratch()) as tmp:
+    with tempfile.TemporaryDirectory(dir=context.scratch()) as tmp:
         local = os.path.join(tmp, "source")
         context.storage().download_to(key, local)
         found = probe(local)
@@ -101,7 +101,7 @@ def fetch_video_file(video_file_id: str) -> None:
         url, owner_id = row.source_url, row.owner_id
         name = clean_filename(urlsplit(url).path, default="download")
         key = keys.media_key(row, name)
-    with tempfile.TemporaryDirectory(dir=_scratch()) as tmp:
+    with tempfile.TemporaryDirectory(dir=context.scratch()) as tmp:
         local = os.path.join(tmp, "download")
         try:
             fetch_url(url, local, max_bytes=settings.max_upload_bytes, timeout=600,
@@ -122,8 +122,3 @@ def fetch_video_file(video_file_id: str) -> None:
         row.storage_key, row.size = key, size
     probe_media("video_file", video_file_id)
 
-
-def _scratch() -> str:
-    path = os.path.join(context.settings().cache_dir, "tmp")
-    os.makedirs(path, exist_ok=True)
-    return path

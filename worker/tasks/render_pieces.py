@@ -1,4 +1,4 @@
-"""A chunked render on the farm: the plan, one task per piece, and the one join.
+"""A render in pieces on the farm: the plan, one task per piece, and the one join.
 
     render task (RenderAttempt): plan → pieces written, the job's lease released
     piece task × N (PieceAttempt): claim, fetch only its sources, render, store
@@ -8,13 +8,12 @@
 Every piece is a job of its own (shared/pieces.py): any worker takes it, a dead worker's
 piece is requeued by the reaper, and only that piece is rendered again. The join holds the
 job's lease as any render attempt does, so a join that dies is retried by the job's next
-attempt, which finds every piece stored and joins at once.
+attempt, which finds every piece stored and joins at once. Both attempts build on
+worker/attempt.py's `JobAttempt`.
 """
 from __future__ import annotations
 
-import logging
 import os
-import socket
 import tempfile
 
 from shared import jobs, keys, pieces
@@ -26,20 +25,13 @@ from worker.render import (PieceSpan, RenderCanceled, RenderResult, join, render
                            timeline_to_dict)
 
 from .. import context
+from ..attempt import JobAttempt, JobDeleted, Work, load, local_sources, remove_pieces, upload
 from ..celery import app
-from ..lease import Lease
+from ..lease import PieceLease
 from ..steplog import StepLog
-from .render import (JobDeleted, RenderAttempt, Work, load, local_sources, remove_pieces,
-                     run_attempt, scratch, stop_attempt, upload)
-
-log = logging.getLogger(__name__)
 
 
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def start_pieces(attempt: RenderAttempt, work: Work, fresh) -> str:
+def start_pieces(attempt: JobAttempt, work: Work, fresh) -> str:
     """Write the plan (`fresh` = (timeline, spans, warnings); None: an earlier attempt wrote
     it), release the job's lease, send the pieces not stored yet, and join at once when
     every piece is stored already (the earlier attempt's join was lost)."""
@@ -64,51 +56,29 @@ def start_pieces(attempt: RenderAttempt, work: Work, fresh) -> str:
 
 
 def try_join(job_id: str) -> str | None:
-    """Join the render if this process wins the join's compare-and-set; None if it did not."""
-    with context.db().session() as session:
-        claim = pieces.take_join(session, job_id, worker_id(), context.settings().lease_seconds)
-    if claim is None:
-        return None  # a piece is missing, or another process joins
-    attempt = JoinAttempt(claim)
-    attempt.steps.step("claimed", worker=worker_id())
-    outcome = run_attempt(attempt)
-    attempt.steps.step("finished", outcome=outcome)
-    return outcome
+    """Join the render if this process wins the join's compare-and-set; None if it did not
+    (a piece is missing, or another process joins)."""
+    attempt = JoinAttempt.take(job_id)
+    return attempt.go() if attempt is not None else None
 
 
 @app.task(name=PIECE_TASK)
 def render_piece_task(job_id: str, index: int) -> None:
-    settings = context.settings()
-    with context.db().session() as session:
-        claim = pieces.claim_piece(session, job_id, index, worker_id(), settings.lease_seconds)
-    if claim is None:
+    attempt = PieceAttempt.take(job_id, index)
+    if attempt is None:
         return  # another worker has it, or its job ended: a duplicate or late message
-    attempt = PieceAttempt(claim)
-    attempt.steps.step("claimed", worker=worker_id())
-    attempt.steps.step("finished", outcome=run_attempt(attempt))
+    attempt.go()
     if attempt.stored:
         try_join(job_id)  # when this piece was the last one; the join logs its own steps
 
 
-class PieceLease(Lease):
-    """A piece's lease: renews the piece's row and records its frames done."""
-
-    def __init__(self, claim: pieces.PieceClaim):
-        super().__init__(claim)  # type: ignore[arg-type]
-        self.frames = 0
-
-    def progress(self, done: int, total: int) -> None:
-        self.frames = done
-        self.beat()
-
-    def renew(self, session) -> Beat:
-        return pieces.heartbeat(session, self.claim, self.settings.lease_seconds, self.frames,
-                                state=self.phase)
-
-
-class PieceAttempt:
+class PieceAttempt(JobAttempt):
     """One attempt at a claimed piece: fetch its own sources, render its frames (or the
     render's sound), store them."""
+
+    celery = app
+    life = pieces
+    claim_with = staticmethod(pieces.claim_piece)
 
     def __init__(self, claim: pieces.PieceClaim):
         self.claim = claim
@@ -133,7 +103,7 @@ class PieceAttempt:
             return self.stop()
         self.steps.step("sources_fetched", sources=len(local))
         fmt = work.edit.video_output_format if sound else "mp4"  # video pieces: mp4 always
-        with tempfile.TemporaryDirectory(dir=scratch()) as tmp:
+        with tempfile.TemporaryDirectory(dir=context.scratch()) as tmp:
             output = os.path.join(tmp, f"piece.{fmt}")
             copied = {}  # a video piece's frames copied from its sources (piece_copy.py)
             try:
@@ -156,12 +126,7 @@ class PieceAttempt:
             with self.lease.kept():
                 size = upload(key, output, fmt)
             self.steps.step("uploaded", bytes=size)
-        with context.db().session() as session:
-            self.stored = pieces.finish(session, self.claim, key, self.settings.lease_seconds)
-        if not self.stored:  # its job ended, or the piece was taken over, meanwhile
-            context.storage().delete(key)
-            return "stored too late (its job ended or another attempt took it); removed"
-        return JobState.UPLOADED
+        return self.finish(key)
 
     def load(self) -> tuple[Work, pieces.Piece, str]:
         """The job's work, this piece, and where this attempt stores it."""
@@ -178,18 +143,18 @@ class PieceAttempt:
             key = keys.piece_key(asset, row.index, self.claim.attempt, ext)
         return work, piece, key
 
-    def start_upload(self) -> bool:
+    def finish(self, key: str) -> str:
+        """The piece is stored at `key`: uploaded, unless its job ended or another attempt
+        took it meanwhile (the object is then removed)."""
         with context.db().session() as session:
-            if pieces.start_upload(session, self.claim, self.settings.lease_seconds):
-                self.lease.phase = JobState.UPLOADING
-                return True
-            self.lease.answer = pieces.standing(session, self.claim)  # why not
-            return False
+            self.stored = pieces.finish(session, self.claim, key, self.settings.lease_seconds)
+        if not self.stored:
+            context.storage().delete(key)
+            return "stored too late (its job ended or another attempt took it); removed"
+        return JobState.UPLOADED
 
-    def stop(self) -> str:
-        """The lease said stop: a cancel ends the job and removes its stored pieces."""
-        return stop_attempt(self.lease.answer, self.claim.job_id,
-                            lambda session: pieces.mark_canceled(session, self.claim))
+    def acknowledge_cancel(self, session) -> None:
+        pieces.mark_canceled(session, self.claim)
 
     def end(self, reason: str, retry: bool) -> str:
         """The piece's attempt failed: requeue the piece, or fail it and its job."""
@@ -204,9 +169,12 @@ class PieceAttempt:
         return f"{state}: {reason}"
 
 
-class JoinAttempt(RenderAttempt):
+class JoinAttempt(JobAttempt):
     """The job's attempt that joins its stored pieces: the video pieces' packets and the
     sound piece's copied into the output, then stored and finalized as any render's."""
+
+    celery = app
+    claim_with = staticmethod(pieces.take_join)
 
     def __init__(self, claim: jobs.Claim):
         super().__init__(claim)
@@ -224,7 +192,7 @@ class JoinAttempt(RenderAttempt):
         video = [p for p in stored if p.kind == pieces.VIDEO]
         sound = next(p for p in stored if p.kind == pieces.SOUND)
         fmt = work.edit.video_output_format
-        with tempfile.TemporaryDirectory(dir=scratch()) as tmp:
+        with tempfile.TemporaryDirectory(dir=context.scratch()) as tmp:
             with self.lease.kept():
                 paths = [self.download(piece, tmp) for piece in [*video, sound]]
             if self.lease.answer != Beat.OK:
