@@ -267,7 +267,10 @@ class RenderOptions(_Part):
     # Seconds of output per piece, each rendered by any worker; 0 = one piece.
     # None: the worker's CANOPY_CHUNK_SECONDS.
     chunk_seconds: Annotated[Optional[float], Field(allow_inf_nan=False),
-                             AfterValidator(_chunk_seconds)] = None
+                             AfterValidator(_chunk_seconds), WithJsonSchema({"anyOf": [
+                                 {"const": 0}, {"type": "null"},
+                                 {"type": "number", "minimum": MIN_CHUNK_SECONDS,
+                                  "maximum": MAX_CHUNK_SECONDS}]})] = None
     # A quick look: half the width and height, the fastest encoder settings; the same
     # frames, cuts and sound.
     preview: Flag = False
@@ -313,8 +316,23 @@ def sanitize_filename(raw: str, fmt: str) -> str:
     return clean_filename(f"{name}.{fmt}")
 
 
+def _crf_by_format(schema: dict) -> None:
+    # H.264 (mp4, mov) takes crf 0-51, VP9 (webm) 0-63: `_crf_for_codec`'s rule. The format
+    # is required, so exactly one alternative holds.
+    h264_crf = {"anyOf": [{"type": "null"}, {"type": "number", "maximum": 51}]}
+    schema["oneOf"] = [
+        {"title": "VP9", "properties": {"video_output_format": {"const": "webm"}}},
+        {"title": "H.264", "properties": {
+            "video_output_format": {"enum": ["mp4", "mov"]},
+            "render_options": {"anyOf": [
+                {"type": "null"}, {"type": "object", "properties": {"crf": h264_crf}}]}}},
+    ]
+
+
 class VideoEdit(_Part):
     """The whole edit, as `VideoEditCreate` of the `videojungle` client serializes it."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_crf_by_format)
 
     name: Optional[str] = Field(None, max_length=200)  # stored in a 200-character column
     description: Optional[str] = Field(None, max_length=10_000)
@@ -326,7 +344,9 @@ class VideoEdit(_Part):
         "description": f"WIDTHxHEIGHT, even sides of {MIN_SIDE}-{MAX_SIDE} pixels, at most "
                        "3840x2160 in area (a few sizes past the pattern's boxes are accepted too)"})]
     video_output_fps: Number = Field(ge=1, le=120)
-    video_output_filename: str = Field(min_length=1, max_length=200)
+    # Something must be left once separators, dots and controls are gone (sanitize_filename).
+    video_output_filename: str = Field(min_length=1, max_length=200,
+                                       pattern=patterns.SOME_NAME)
     skip_rendering: Flag = False
     video_series_sequential: list[Clip] = Field(min_length=1, max_length=500)
     audio_overlay: Annotated[list[AudioOverlay], BeforeValidator(_none_is_empty)] = Field(

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 BLANK = "[ \\t\\n\\r]*"  # JSON's whitespace, which the validators strip
 UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# A character that survives as a file name's (not a separator, dot, space or control).
+SOME_NAME = "[^/\\\\.\\s\\x00-\\x1f\\x7f-\\x9f]"
 _PORT = "(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
 # http(s), a host name of ASCII labels (an IP address is one too), no user or password.
 HTTP_URL = (f"^{BLANK}[hH][tT][tT][pP][sS]?://[A-Za-z0-9-]{{1,63}}(\\.[A-Za-z0-9-]{{1,63}})*\\.?"
