@@ -33,7 +33,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bench.farm import DATABASES, database
-from shared import finishes, jobs, pieces, totals
+from shared import finishes, jobs, piece_jobs, totals
 from shared.cli import create_user
 from shared.config import Settings
 from shared.db import Database
@@ -224,7 +224,7 @@ def reaper_round(probe: Probe) -> None:
     with probe.db.session() as session:
         jobs.reap(session, 300, 86400)
     with probe.db.session() as session:
-        pieces.reap(session, 300)
+        piece_jobs.reap(session, 300)
     with probe.db.session() as session:
         finishes.overdue_webhooks(session, 300)
 

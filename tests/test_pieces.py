@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from shared import jobs, pieces
+from shared import jobs, piece_jobs
 from shared.models import Asset, RenderJob, RenderPiece, utcnow
 from shared.states import Beat
 from tests.fixtures.jobs import PLAN, RANGES, queued_job, render_and_store
@@ -23,7 +23,7 @@ def planned(db, make_user):
     job_id = queued_job(db, make_user()[0])
     with db.session() as session:
         claim = jobs.claim(session, job_id, "coordinator", 30)
-        assert pieces.write_plan(session, claim, RANGES, PLAN) == [SOUND, 0, 1, 2]
+        assert piece_jobs.write_plan(session, claim, RANGES, PLAN) == [SOUND, 0, 1, 2]
     return job_id, claim
 
 
@@ -56,8 +56,8 @@ def test_plan_written_once_releases_the_jobs_lease(db, planned):
         job = session.get(RenderJob, job_id)
         job.state, job.lease_until = "rendering", utcnow() + LATER
         session.commit()
-        assert pieces.write_plan(session, claim, [(0, 75), (75, 150)], {}) == [SOUND, 0, 2]
-        stored = pieces.pieces(session, job_id)
+        assert piece_jobs.write_plan(session, claim, [(0, 75), (75, 150)], {}) == [SOUND, 0, 2]
+        stored = piece_jobs.pieces(session, job_id)
         assert [(p.frames, p.kind) for p in stored] == [(60, "video"), (60, "video"),
                                                          (30, "video"), (0, "sound")]
 
@@ -65,9 +65,9 @@ def test_plan_written_once_releases_the_jobs_lease(db, planned):
 def test_T_piece_claimed_twice__J_one_worker_renders_it(db, planned):
     job_id, _ = planned
     with db.session() as session:
-        first = pieces.claim_piece(session, job_id, 0, "w1", 30)
-        second = pieces.claim_piece(session, job_id, 0, "w2", 30)
-    assert first == pieces.PieceClaim(job_id, 0, 1) and second is None
+        first = piece_jobs.claim_piece(session, job_id, 0, "w1", 30)
+        second = piece_jobs.claim_piece(session, job_id, 0, "w2", 30)
+    assert first == piece_jobs.PieceClaim(job_id, 0, 1) and second is None
     assert piece_row(db, job_id, 0).worker_id == "w1"
 
 
@@ -76,9 +76,9 @@ def test_T_piece_stored_last__J_exactly_one_join(db, planned):
     with db.session() as session:
         for index in (SOUND, 0, 1):
             render_and_store(session, job_id, index)
-        assert pieces.take_join(session, job_id, "early", 30) is None  # a piece is missing
+        assert piece_jobs.take_join(session, job_id, "early", 30) is None  # a piece is missing
         render_and_store(session, job_id, 2)
-        winners = [pieces.take_join(session, job_id, f"w{i}", 30) for i in range(3)]
+        winners = [piece_jobs.take_join(session, job_id, f"w{i}", 30) for i in range(3)]
     assert [w is not None for w in winners] == [True, False, False]
     job, asset = job_row(db, job_id)
     assert job.worker_id == "w0" and job.lease_until is not None
@@ -92,28 +92,28 @@ def test_T_piece_stored_last__J_exactly_one_join(db, planned):
 def test_T_piece_retried__J_progress_never_goes_back(db, planned):
     job_id, _ = planned
     with db.session() as session:
-        one = pieces.claim_piece(session, job_id, 0, "w1", 30)
-        two = pieces.claim_piece(session, job_id, 1, "w2", 30)
-        assert pieces.heartbeat(session, one, 30, 45) == Beat.OK
-        assert pieces.heartbeat(session, two, 30, 30) == Beat.OK
+        one = piece_jobs.claim_piece(session, job_id, 0, "w1", 30)
+        two = piece_jobs.claim_piece(session, job_id, 1, "w2", 30)
+        assert piece_jobs.heartbeat(session, one, 30, 45) == Beat.OK
+        assert piece_jobs.heartbeat(session, two, 30, 30) == Beat.OK
         assert job_row(db, job_id)[1].progress == 0.5  # 75 of 150 frames
-        assert pieces.fail(session, one, "crashed", retry=True) == "queued"
-        again = pieces.claim_piece(session, job_id, 0, "w3", 30)
+        assert piece_jobs.fail(session, one, "crashed", retry=True) == "queued"
+        again = piece_jobs.claim_piece(session, job_id, 0, "w3", 30)
         assert again.attempt == 2
-        assert pieces.heartbeat(session, again, 30, 10) == Beat.OK
+        assert piece_jobs.heartbeat(session, again, 30, 10) == Beat.OK
         assert job_row(db, job_id)[1].progress == 0.5
-        assert pieces.heartbeat(session, again, 30, 60) == Beat.OK
+        assert piece_jobs.heartbeat(session, again, 30, 60) == Beat.OK
         assert job_row(db, job_id)[1].progress == 0.6
-        assert pieces.heartbeat(session, one, 30, 59) == Beat.LOST  # the old attempt
+        assert piece_jobs.heartbeat(session, one, 30, 59) == Beat.LOST  # the old attempt
 
 
 def test_T_piece_lease_expires_three_times__J_fails_with_the_reason(db, planned):
     job_id, _ = planned
     for attempt in (1, 2, 3):
         with db.session() as session:
-            claim = pieces.claim_piece(session, job_id, 2, f"w{attempt}", 30)
+            claim = piece_jobs.claim_piece(session, job_id, 2, f"w{attempt}", 30)
             assert claim.attempt == attempt
-            reaped = pieces.reap(session, 300, now=utcnow() + LATER)
+            reaped = piece_jobs.reap(session, 300, now=utcnow() + LATER)
         if attempt < 3:
             assert ours(reaped.requeued, job_id) == [(job_id, 2)]
             assert (job_id, 2, "render.cpu") in reaped.resend
@@ -123,7 +123,7 @@ def test_T_piece_lease_expires_three_times__J_fails_with_the_reason(db, planned)
     assert job.state == asset.status == "failed"
     assert asset.error.startswith("piece 3 failed: worker stopped renewing its lease")
     with db.session() as session:  # the other pieces may no longer start
-        assert pieces.claim_piece(session, job_id, 0, "late", 30) is None
+        assert piece_jobs.claim_piece(session, job_id, 0, "late", 30) is None
 
 
 def test_T_last_piece_stored_then_its_worker_died__J_queued_again_and_joined(db, planned):
@@ -132,36 +132,36 @@ def test_T_last_piece_stored_then_its_worker_died__J_queued_again_and_joined(db,
         for index in range(4):
             render_and_store(session, job_id, index)
         # Its lease still covers the join's compare-and-set: nothing to reap yet.
-        assert ours(pieces.reap(session, 300).rejoin, job_id) == []
-        reaped = pieces.reap(session, 300, now=utcnow() + LATER)
+        assert ours(piece_jobs.reap(session, 300).rejoin, job_id) == []
+        reaped = piece_jobs.reap(session, 300, now=utcnow() + LATER)
         assert ours(reaped.rejoin, job_id) == [(job_id, "render.cpu")]
         claim = jobs.claim(session, job_id, "next", 30)
         assert claim.attempt == 2
-        assert pieces.write_plan(session, claim, RANGES, PLAN) == []  # nothing to render again
-        assert pieces.take_join(session, job_id, "next", 30) == claim
+        assert piece_jobs.write_plan(session, claim, RANGES, PLAN) == []  # nothing to render again
+        assert piece_jobs.take_join(session, job_id, "next", 30) == claim
     assert [piece_row(db, job_id, i).attempt for i in range(4)] == [1, 1, 1, 1]
 
 
 def test_T_queued_piece_message_lost__J_resent(db, planned):
     job_id, _ = planned
     with db.session() as session:
-        assert ours(pieces.reap(session, 300).resend, job_id) == []
-        resend = pieces.reap(session, 300, now=utcnow() + timedelta(seconds=400)).resend
+        assert ours(piece_jobs.reap(session, 300).resend, job_id) == []
+        resend = piece_jobs.reap(session, 300, now=utcnow() + timedelta(seconds=400)).resend
     assert sorted(ours(resend, job_id)) == [(job_id, i, "render.cpu") for i in range(4)]
 
 
 def test_T_cancel_while_pieces_render__J_canceled_at_once_pieces_stop(db, planned):
     job_id, _ = planned
     with db.session() as session:
-        running = pieces.claim_piece(session, job_id, 0, "w1", 30)
+        running = piece_jobs.claim_piece(session, job_id, 0, "w1", 30)
         stored = render_and_store(session, job_id, 1)
         # Nobody holds the job while its pieces render: the cancel ends it at once.
         assert jobs.request_cancel(session, job_id) == "canceled"
-        assert pieces.heartbeat(session, running, 30, 10) == Beat.CANCELED
-        assert not pieces.start_upload(session, running, 30)
-        assert pieces.mark_canceled(session, running)
-        assert pieces.claim_piece(session, job_id, 2, "w2", 30) is None
-        assert pieces.take_join(session, job_id, "w2", 30) is None
+        assert piece_jobs.heartbeat(session, running, 30, 10) == Beat.CANCELED
+        assert not piece_jobs.start_upload(session, running, 30)
+        assert piece_jobs.mark_canceled(session, running)
+        assert piece_jobs.claim_piece(session, job_id, 2, "w2", 30) is None
+        assert piece_jobs.take_join(session, job_id, "w2", 30) is None
     assert job_row(db, job_id)[1].status == "canceled"
     assert piece_row(db, job_id, 0).state == "canceled" and stored.attempt == 1
 
@@ -171,7 +171,7 @@ def test_T_cancel_during_the_join__J_the_joiner_hears_it(db, planned):
     with db.session() as session:
         for index in range(4):
             render_and_store(session, job_id, index)
-        joiner = pieces.take_join(session, job_id, "w", 30)
+        joiner = piece_jobs.take_join(session, job_id, "w", 30)
         assert jobs.request_cancel(session, job_id) == "rendering"  # the joiner holds it
         assert jobs.heartbeat(session, joiner, 30, 1.0) == Beat.CANCELED
         assert jobs.mark_canceled(session, job_id)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from shared import finishes, jobs, pieces, totals, webhooks
+from shared import finishes, jobs, piece_jobs, totals, webhooks
 from shared.models import RenderFinish, RenderJob, utcnow
 from shared.states import DeliveryState
 from tests.fixtures.jobs import (HOOK, PLAN, RANGES, canceled_while_queued,
@@ -22,10 +22,10 @@ LATER = timedelta(seconds=60)
 
 def chunked_uploaded(session, job_id):
     claim = jobs.claim(session, job_id, "coordinator", 30)
-    pieces.write_plan(session, claim, RANGES, PLAN)
+    piece_jobs.write_plan(session, claim, RANGES, PLAN)
     for index in range(len(RANGES) + 1):
         render_and_store(session, job_id, index)
-    joined = pieces.take_join(session, job_id, "joiner", 30)
+    joined = piece_jobs.take_join(session, job_id, "joiner", 30)
     assert jobs.start_upload(session, joined, 30)
     assert jobs.finalize(session, joined, "k", 99_000, duration=5.0)
 
@@ -33,18 +33,18 @@ def chunked_uploaded(session, job_id):
 def chunked_failed(session, job_id):
     """A piece whose lease runs out on every attempt fails its render (pieces' reaper)."""
     claim = jobs.claim(session, job_id, "coordinator", 30)
-    pieces.write_plan(session, claim, RANGES, PLAN)
+    piece_jobs.write_plan(session, claim, RANGES, PLAN)
     for attempt in range(jobs.MAX_ATTEMPTS):
-        pieces.claim_piece(session, job_id, 0, f"w{attempt}", 30)
-        pieces.reap(session, 300, now=utcnow() + LATER)
+        piece_jobs.claim_piece(session, job_id, 0, f"w{attempt}", 30)
+        piece_jobs.reap(session, 300, now=utcnow() + LATER)
 
 
 def chunked_canceled(session, job_id):
     claim = jobs.claim(session, job_id, "coordinator", 30)
-    pieces.write_plan(session, claim, RANGES, PLAN)
-    running = pieces.claim_piece(session, job_id, 0, "w", 30)
+    piece_jobs.write_plan(session, claim, RANGES, PLAN)
+    running = piece_jobs.claim_piece(session, job_id, 0, "w", 30)
     jobs.request_cancel(session, job_id)
-    pieces.mark_canceled(session, running)
+    piece_jobs.mark_canceled(session, running)
 
 
 ENDS = [uploaded, failed_by_worker, canceled_while_queued, canceled_while_rendering,

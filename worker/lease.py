@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from shared import jobs, pieces
+from shared import jobs, piece_jobs
 from shared.states import Beat, JobState
 
 from . import context
@@ -85,7 +85,7 @@ class Lease:
 class PieceLease(Lease):
     """A piece's lease: renews the piece's row and records its frames done."""
 
-    def __init__(self, claim: pieces.PieceClaim):
+    def __init__(self, claim: piece_jobs.PieceClaim):
         super().__init__(claim)  # type: ignore[arg-type]
         self.frames = 0
 
@@ -94,5 +94,5 @@ class PieceLease(Lease):
         self.beat()
 
     def renew(self, session) -> Beat:
-        return pieces.heartbeat(session, self.claim, self.settings.lease_seconds, self.frames,
+        return piece_jobs.heartbeat(session, self.claim, self.settings.lease_seconds, self.frames,
                                 state=self.phase)

@@ -19,7 +19,7 @@ import redis
 from redis.exceptions import LockError
 from redis.lock import Lock
 
-from shared import finishes, jobs, pieces
+from shared import finishes, jobs, piece_jobs
 from shared.queue import PIECE_TASK, RENDER_TASK, WORKER_KEY_PREFIX, send
 
 from . import context
@@ -101,12 +101,12 @@ def reap_once(celery) -> jobs.Reaped:
     return reaped
 
 
-def reap_pieces(celery) -> pieces.Reaped:
+def reap_pieces(celery) -> piece_jobs.Reaped:
     """The pieces of chunked renders: requeue or fail those whose worker vanished, re-send
     lost messages, and queue again the renders whose join nobody took."""
     settings = context.settings()
     with context.db().session() as session:
-        reaped = pieces.reap(session, settings.resend_after_seconds)
+        reaped = piece_jobs.reap(session, settings.resend_after_seconds)
     for job_id, index, queue in reaped.resend:
         send(celery, PIECE_TASK, [job_id, index], queue)
     for job_id, queue in reaped.rejoin:

@@ -5,7 +5,7 @@
     the last piece stored → take_join (compare-and-set) → JoinAttempt:
         the sound once, the pieces' packets joined without re-encoding, upload, finalize
 
-Every piece is a job of its own (shared/pieces.py): any worker takes it, a dead worker's
+Every piece is a job of its own (shared/piece_jobs.py): any worker takes it, a dead worker's
 piece is requeued by the reaper, and only that piece is rendered again. The join holds the
 job's lease as any render attempt does, so a join that dies is retried by the job's next
 attempt, which finds every piece stored and joins at once. Both attempts build on
@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-from shared import jobs, keys, pieces
+from shared import jobs, keys, piece_jobs
 from shared.models import Asset, RenderJob, RenderPiece
 from shared.queue import PIECE_TASK, send
 from shared.states import Beat, JobState
@@ -38,12 +38,13 @@ def start_pieces(attempt: JobAttempt, work: Work, fresh) -> str:
     job_id = attempt.claim.job_id
     with context.db().session() as session:
         if fresh is None:
-            ranges, plan = [(p.frame_start, p.frame_end) for p in pieces.pieces(session, job_id)], {}
+            stored = piece_jobs.pieces(session, job_id)
+            ranges, plan = [(p.frame_start, p.frame_end) for p in stored], {}
         else:
             timeline, spans, warnings = fresh
             ranges = [(span.start, span.end) for span in spans]
             plan = {"timeline": timeline_to_dict(timeline), "warnings": warnings}
-        to_send = pieces.write_plan(session, attempt.claim, ranges, plan)
+        to_send = piece_jobs.write_plan(session, attempt.claim, ranges, plan)
         if to_send is None:
             attempt.lease.answer = jobs.standing(session, attempt.claim)
     if to_send is None:
@@ -77,10 +78,10 @@ class PieceAttempt(JobAttempt):
     render's sound), store them."""
 
     celery = app
-    life = pieces
-    claim_with = staticmethod(pieces.claim_piece)
+    life = piece_jobs
+    claim_with = staticmethod(piece_jobs.claim_piece)
 
-    def __init__(self, claim: pieces.PieceClaim):
+    def __init__(self, claim: piece_jobs.PieceClaim):
         self.claim = claim
         self.settings = context.settings()
         self.lease = PieceLease(claim)
@@ -94,7 +95,7 @@ class PieceAttempt(JobAttempt):
         work, piece, key = self.load()
         timeline = timeline_from_dict(work.plan["timeline"])
         span = PieceSpan(piece.index, piece.frame_start, piece.frame_end)
-        sound = piece.kind == pieces.SOUND
+        sound = piece.kind == piece_jobs.SOUND
         needed = sound_sources(timeline) if sound else sources_for(timeline, span)
         with self.lease.kept():
             local = local_sources(self.claim.job_id, {sid: work.sources[sid] for sid in needed},
@@ -128,18 +129,18 @@ class PieceAttempt(JobAttempt):
             self.steps.step("uploaded", bytes=size)
         return self.finish(key)
 
-    def load(self) -> tuple[Work, pieces.Piece, str]:
+    def load(self) -> tuple[Work, piece_jobs.Piece, str]:
         """The job's work, this piece, and where this attempt stores it."""
         with context.db().session() as session:
             job = session.get(RenderJob, self.claim.job_id)
             row = session.get(RenderPiece, (self.claim.job_id, self.claim.index))
             if job is None or row is None:
                 raise JobDeleted(self.claim.job_id)
-            piece = pieces.Piece(row.index, row.frame_start, row.frame_end, kind=row.kind)
+            piece = piece_jobs.Piece(row.index, row.frame_start, row.frame_end, kind=row.kind)
             job_claim = jobs.Claim(job.id, job.attempt)
             asset = session.get(Asset, job.asset_id)
             work = load(job_claim)
-            ext = work.edit.video_output_format if row.kind == pieces.SOUND else "mp4"
+            ext = work.edit.video_output_format if row.kind == piece_jobs.SOUND else "mp4"
             key = keys.piece_key(asset, row.index, self.claim.attempt, ext)
         return work, piece, key
 
@@ -147,19 +148,19 @@ class PieceAttempt(JobAttempt):
         """The piece is stored at `key`: uploaded, unless its job ended or another attempt
         took it meanwhile (the object is then removed)."""
         with context.db().session() as session:
-            self.stored = pieces.finish(session, self.claim, key, self.settings.lease_seconds)
+            self.stored = piece_jobs.finish(session, self.claim, key, self.settings.lease_seconds)
         if not self.stored:
             context.storage().delete(key)
             return "stored too late (its job ended or another attempt took it); removed"
         return JobState.UPLOADED
 
     def acknowledge_cancel(self, session) -> None:
-        pieces.mark_canceled(session, self.claim)
+        piece_jobs.mark_canceled(session, self.claim)
 
     def end(self, reason: str, retry: bool) -> str:
         """The piece's attempt failed: requeue the piece, or fail it and its job."""
         with context.db().session() as session:
-            state = pieces.fail(session, self.claim, reason, retry=retry)
+            state = piece_jobs.fail(session, self.claim, reason, retry=retry)
             job = session.get(RenderJob, self.claim.job_id)
             queue = job.queue if job is not None else None
         if state == JobState.QUEUED:
@@ -174,7 +175,7 @@ class JoinAttempt(JobAttempt):
     sound piece's copied into the output, then stored and finalized as any render's."""
 
     celery = app
-    claim_with = staticmethod(pieces.take_join)
+    claim_with = staticmethod(piece_jobs.take_join)
 
     def __init__(self, claim: jobs.Claim):
         super().__init__(claim)
@@ -188,9 +189,9 @@ class JoinAttempt(JobAttempt):
         self.lease.fraction = 1.0  # every frame is rendered: progress stays where it is
         timeline = timeline_from_dict(work.plan["timeline"])
         with context.db().session() as session:
-            stored = pieces.pieces(session, self.claim.job_id)
-        video = [p for p in stored if p.kind == pieces.VIDEO]
-        sound = next(p for p in stored if p.kind == pieces.SOUND)
+            stored = piece_jobs.pieces(session, self.claim.job_id)
+        video = [p for p in stored if p.kind == piece_jobs.VIDEO]
+        sound = next(p for p in stored if p.kind == piece_jobs.SOUND)
         fmt = work.edit.video_output_format
         with tempfile.TemporaryDirectory(dir=context.scratch()) as tmp:
             with self.lease.kept():
@@ -215,7 +216,7 @@ class JoinAttempt(JobAttempt):
             remove_pieces(self.claim.job_id)  # joined: the pieces have served
         return outcome
 
-    def download(self, piece: pieces.Piece, folder: str) -> str:
+    def download(self, piece: piece_jobs.Piece, folder: str) -> str:
         path = os.path.join(folder, os.path.basename(piece.output_key))
         context.storage().download_to(piece.output_key, path)
         return path
