@@ -21,8 +21,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import requests
+import yaml
 from sqlalchemy import select
 
+from deploy.check import kube, manifests
 from deploy.check.podman import (Podman, log, postgres_database, redis_server, s3_server,
                                  write_env)
 from shared.config import Settings
@@ -196,8 +198,17 @@ class S3Farm:
         out = self.farm.download(asset_id, self.folder)
         check_frames(out, self.CLIPS)
         check_sound(out, 12)
+        self.metrics_served()
         log(f"chunked render checked: 360 frames, 12 s of sound, {status['pieces']['total']} "
             f"pieces on {sorted(hosts)}")
+
+    def metrics_served(self) -> None:
+        """The API container's /metrics (loopback: no token) serves every series the Grafana
+        dashboard queries."""
+        response = requests.get(f"{self.farm.url}/metrics", timeout=30)
+        assert response.status_code == 200, response.status_code
+        missing = manifests.dashboard_metrics() - manifests.served_metrics(response.text)
+        assert not missing, f"the dashboard queries series /metrics does not serve: {missing}"
 
     def kill_a_worker(self) -> None:
         asset_id = self.farm.submit(edit(self.video, None, self.LONG, "1280x720", 2))
@@ -263,11 +274,37 @@ def local_volume_farm(pod: Podman, env: dict[str, str], folder: Path, media) -> 
     return took
 
 
-def services_env(run: str, stack: ExitStack, folder: Path) -> tuple[dict, dict]:
-    """The two farms' settings: one PostgreSQL database each, one Redis (DB 0 and 1)."""
+def kube_farm(pod: Podman, env: dict[str, str], folder: Path, media) -> float:
+    """Scenario 3: deploy/k8s built, validated and played (deploy/check/kube.py)."""
+    docs = kube.kustomize()
+    kube.validate(docs, folder)
+    port = int(env.pop("PORT"))
+    farm = Farm(pod, write_env(folder / "kube.env", env), port)
+    job = yaml.safe_load((kube.DEPLOY / "k8s" / "migrate-job.yaml").read_text())
+    pod.once(farm.env_file, *job["spec"]["template"]["spec"]["containers"][0]["command"])
+    kube.play(pod, docs, env, folder, pod.image, port)
+    pod.wait_healthy(farm.url)
+    farm.create_user()
+    video, sine = (farm.upload(path) for path in media)
+    began = time.monotonic()
+    asset_id = farm.submit(edit(video, sine, S3Farm.CLIPS, "320x180", 2))
+    farm.finished(asset_id)
+    took = time.monotonic() - began
+    out = farm.download(asset_id, folder)
+    check_frames(out, S3Farm.CLIPS)
+    check_sound(out, 12)
+    log("Kubernetes Deployments played by podman: render checked")
+    return took
+
+
+def services_env(run: str, stack: ExitStack, folder: Path) -> tuple[dict, dict, dict]:
+    """The farms' settings: one PostgreSQL database each, one Redis (DB 0, 1, 2), the S3
+    farms a bucket each."""
     redis = stack.enter_context(redis_server(folder))
+    s3 = stack.enter_context(s3_server(run))
     envs = []
-    for n, storage in enumerate([stack.enter_context(s3_server(run)), "file:///app/var/objects"]):
+    kube_s3 = s3.replace(f"canopy-check-{run}?", f"canopy-check-{run}-kube?")
+    for n, storage in enumerate([s3, "file:///app/var/objects", kube_s3]):
         port = free_port()
         envs.append({"PORT": str(port),
                      "CANOPY_DATABASE_URL": stack.enter_context(postgres_database(f"{run}_{n}")),
@@ -276,35 +313,43 @@ def services_env(run: str, stack: ExitStack, folder: Path) -> tuple[dict, dict]:
                      "CANOPY_PUBLIC_URL": f"http://127.0.0.1:{port}"})
     # The S3 farm's faults: a dead worker's lease runs out in 5 s, the reaper looks every second.
     envs[0].update(CANOPY_LEASE_SECONDS="5", CANOPY_REAP_INTERVAL="1")
-    return envs[0], envs[1]
+    return envs[0], envs[1], envs[2]
 
 
-def main(image: str) -> int:
+def main(image: str, only: list[str]) -> int:
+    """Runs the scenarios named in `only` (s3, local, kube), or all of them."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that cleanup runs
     pod = Podman(image)
     log(f"run {pod.run}: containers of {image}")
+    figures = {}
     with tempfile.TemporaryDirectory(prefix="canopy-check-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
         media = (make_counting_video(folder / "count.mp4", size=(320, 180), fps=FPS, duration=16,
                                      tone_hz=None),
                  make_audio(folder / "sine.m4a", duration=13, tone_hz=1000))
-        s3_env, local_env = services_env(pod.run, stack, folder)
+        s3_env, local_env, kube_env = services_env(pod.run, stack, folder)
         stack.callback(pod.cleanup)
-        s3 = S3Farm(pod, s3_env, folder, media)
         try:
-            s3.up()
-            s3.render_across_both()
-            s3.kill_a_worker()
-            s3.restart_the_api()
-            s3.figures["local volume render, submit to uploaded (s)"] = local_volume_farm(
-                pod, local_env, folder, media)
+            if not only or "s3" in only:
+                s3 = S3Farm(pod, s3_env, folder, media)
+                s3.up()
+                s3.render_across_both()
+                s3.kill_a_worker()
+                s3.restart_the_api()
+                figures.update(s3.figures)
+            if not only or "local" in only:
+                figures["local volume render, submit to uploaded (s)"] = local_volume_farm(
+                    pod, local_env, folder, media)
+            if not only or "kube" in only:
+                figures["Kubernetes render, submit to uploaded (s)"] = kube_farm(
+                    pod, kube_env, folder, media)
         except BaseException:
             pod.dump_logs()
             raise
-    for what, seconds in s3.figures.items():
+    for what, seconds in figures.items():
         log(f"{what}: {seconds:.1f}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], sys.argv[2:]))

@@ -45,6 +45,10 @@ class Podman:
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     killed: set[str] = field(default_factory=set)  # stopped on purpose: not a failure
     _checked: float = 0.0
+    _undo: list = field(default_factory=list)  # what cleanup() also runs, last first
+
+    def on_cleanup(self, undo) -> None:
+        self._undo.append(undo)
 
     def name(self, role: str) -> str:
         return f"canopy-check-{self.run}-{role}"
@@ -113,7 +117,9 @@ class Podman:
             log(f"--- {name} ---\n{done.stdout}{done.stderr}")
 
     def cleanup(self) -> None:
-        """Removes every container and volume of this run, whatever state they are in."""
+        """Removes every pod, container and volume of this run, whatever state they are in."""
+        while self._undo:
+            self._undo.pop()()
         selector = f"label={LABEL}={self.run}"
         ids = podman("ps", "-a", "-q", "--filter", selector, check=False).split()
         if ids:

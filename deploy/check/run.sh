@@ -49,6 +49,13 @@ podman run --rm "$IMAGE" sh -ec '
   for dir in /app/var/cache /app/var/objects /tmp "$HOME"; do touch "$dir/.w" && rm "$dir/.w"; done
   if touch /app/api/.w 2>/dev/null; then echo "/app is writable" >&2; exit 1; fi
   gunicorn --version >/dev/null && celery --version >/dev/null && python -m shared.cli --help >/dev/null'
+# Every program deploy/docker-compose.yml and deploy/k8s start (commands and probes) is here.
+PYTHONPATH=. "$PYTHON" -m deploy.check.manifests programs | while read -r program; do
+  case "$program" in
+    "python -m "*) podman run --rm "$IMAGE" python -c "import importlib.util, sys; sys.exit(not importlib.util.find_spec('${program#python -m }'))" ;;
+    *) podman run --rm "$IMAGE" sh -c "command -v '$program' >/dev/null" ;;
+  esac || { log "the image lacks $program"; exit 1; }
+done
 SIZE_MB=$(( $(podman image inspect --format '{{.Size}}' "$IMAGE") / 1000000 ))
 BASE_MB=$(( $(podman image inspect --format '{{.Size}}' "$BASE") / 1000000 ))
 log "image $IMAGE: ${SIZE_MB} MB, of which the base ${BASE_MB} MB"
