@@ -31,9 +31,9 @@ from shared.config import Settings
 from shared.db import Database
 from shared.models import Asset, RenderJob, RenderPiece
 from shared.storage import open_storage
-from tests.livesrv import ApiCaller, free_port, wait_for
-from tests.mediakit import make_audio, make_counting_video, read_index
-from tests.render.measure import largest_click, read_audio
+from tests.fixtures.livesrv import ApiCaller, free_port, wait_for
+from tests.fixtures.mediakit import make_audio, make_counting_video, read_index
+from tests.fixtures.measure import largest_click, read_audio
 
 FPS = 30
 # deploy/README.md's worker command; the S3 farm runs one render at a time in each of its two
@@ -251,16 +251,10 @@ class S3Farm:
         log("API restarted mid-render: the status answered again, the render ended uploaded")
 
 
-def local_volume_farm(pod: Podman, env: dict[str, str], folder: Path, media) -> float:
-    """Scenario 2, deploy/README.md's commands: one volume of objects for the API and a worker."""
-    volume = pod.volume("objects")
-    port = int(env.pop("PORT"))
-    farm = Farm(pod, write_env(folder / "local.env", env), port,
-                volumes={volume: "/app/var/objects"})
-    pod.once(farm.env_file, "python", "-m", "shared.cli", "migrate")
-    farm.start_api()
-    farm.start_worker(1)
-    pod.wait_healthy(farm.url)
+def render_and_check(farm: Farm, folder: Path, media) -> float:
+    """Once the API answers: a user, the sources, the two-clip chunked edit rendered,
+    downloaded and checked; seconds from submit to `uploaded`."""
+    farm.pod.wait_healthy(farm.url)
     farm.create_user()
     video, sine = (farm.upload(path) for path in media)
     began = time.monotonic()
@@ -270,6 +264,19 @@ def local_volume_farm(pod: Podman, env: dict[str, str], folder: Path, media) -> 
     out = farm.download(asset_id, folder)
     check_frames(out, S3Farm.CLIPS)
     check_sound(out, 12)
+    return took
+
+
+def local_volume_farm(pod: Podman, env: dict[str, str], folder: Path, media) -> float:
+    """Scenario 2, deploy/README.md's commands: one volume of objects for the API and a worker."""
+    volume = pod.volume("objects")
+    port = int(env.pop("PORT"))
+    farm = Farm(pod, write_env(folder / "local.env", env), port,
+                volumes={volume: "/app/var/objects"})
+    pod.once(farm.env_file, "python", "-m", "shared.cli", "migrate")
+    farm.start_api()
+    farm.start_worker(1)
+    took = render_and_check(farm, folder, media)
     log("local-volume farm: render checked")
     return took
 
@@ -283,16 +290,7 @@ def kube_farm(pod: Podman, env: dict[str, str], folder: Path, media) -> float:
     job = yaml.safe_load((kube.DEPLOY / "k8s" / "migrate-job.yaml").read_text())
     pod.once(farm.env_file, *job["spec"]["template"]["spec"]["containers"][0]["command"])
     kube.play(pod, docs, env, folder, pod.image, port)
-    pod.wait_healthy(farm.url)
-    farm.create_user()
-    video, sine = (farm.upload(path) for path in media)
-    began = time.monotonic()
-    asset_id = farm.submit(edit(video, sine, S3Farm.CLIPS, "320x180", 2))
-    farm.finished(asset_id)
-    took = time.monotonic() - began
-    out = farm.download(asset_id, folder)
-    check_frames(out, S3Farm.CLIPS)
-    check_sound(out, 12)
+    took = render_and_check(farm, folder, media)
     log("Kubernetes Deployments played by podman: render checked")
     return took
 

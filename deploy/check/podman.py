@@ -19,7 +19,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.livesrv import RedisServer, free_port, wait_for
+from tests.fixtures.livesrv import RedisServer, free_port, wait_for
 
 PG_ADMIN_URL = os.environ.get("CANOPY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 LABEL = "canopy-deploy-check"
