@@ -1,11 +1,13 @@
 """gunicorn settings for the API, read from the working directory by `gunicorn api.wsgi:app`.
 
-Event streams (`GET /assets/{id}/events`) stay open for a whole render, each in a thread
-that sleeps until its asset changes: the `gthread` worker, with more threads per process
-than the streams a process accepts (`threads - STREAM_RESERVE`, set in each worker below),
-so normal requests always find a free thread. gevent was not chosen: psycopg's C-level
-waits and SQLite's busy waits would stall a whole process. Command-line flags and
-GUNICORN_CMD_ARGS override these (`--threads 64` where few streams are used).
+Event streams (`GET /assets/{id}/events`) stay open for a whole render. The worker is
+`gthread` with one change (`api.streamworker.StreamWorker`): once a stream's headers and
+first event are written, its socket leaves the request thread for the process's one stream
+loop, a selector thread that holds every idle stream (api/streamloop.py). So a stream costs a
+socket, not a thread, and the threads stay for requests. gevent was not chosen: psycopg's
+C-level waits and SQLite's busy waits would stall a whole process. Where gunicorn itself
+serves TLS or HTTP/2, streams stay in threads, at most `threads - STREAM_RESERVE` of them.
+Command-line flags and GUNICORN_CMD_ARGS override these.
 
 The worker processes count HTTP requests in prometheus_client's multiprocess mode, in a
 folder of this master's own (made fresh here, so a restart starts from zero counts as a
@@ -20,10 +22,11 @@ import tempfile
 import threading
 from pathlib import Path
 
-worker_class = "gthread"
+worker_class = "api.streamworker.StreamWorker"  # imported once the folder below is named
 workers = 2
-threads = 288
-STREAM_RESERVE = 32  # threads of a process that event streams never take
+threads = 64
+STREAM_RESERVE = 32  # threads of a process that streams never take (TLS or HTTP/2 only)
+FILES_KEPT = 256  # open files of a process that streams never take (database, Redis, logs)
 
 _made = None
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # the operator's folder: emptied at start
@@ -83,11 +86,16 @@ def post_worker_init(worker):
     """Tell this process's event hub how many streams it may hold; make SIGTERM also end
     them at once (their clients reconnect): else a graceful stop waits `graceful_timeout`
     for streams that never end."""
+    import resource
+
     canopy = getattr(worker.wsgi, "extensions", {}).get("canopy")
     hub = getattr(canopy, "events", None)
     if hub is None:
         return
-    hub.max_streams = max(0, worker.cfg.threads - STREAM_RESERVE)
+    files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]  # raised by the worker if it could
+    if files != resource.RLIM_INFINITY:
+        hub.max_streams = max(0, min(hub.max_streams, files - FILES_KEPT))
+    hub.max_threaded = max(0, worker.cfg.threads - STREAM_RESERVE)
     begin_stop = worker.handle_exit
 
     def handle_exit(sig, frame):

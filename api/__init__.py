@@ -50,7 +50,8 @@ def create_app(settings: Settings | None = None) -> CanopyOpenAPI:
         storage=open_storage(settings),
         celery=make_celery(settings),
         redis=redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2),
-        events=Hub(settings.redis_url, db),
+        events=Hub(settings.redis_url, db, keepalive=settings.events_keepalive_seconds,
+                   per_user=settings.streams_per_user),
     )
     app.extensions["canopy"] = services
     finishes.use_celery(services.celery)  # a cancel of a queued render sends its webhook

@@ -58,7 +58,7 @@ def init_app(app: Flask) -> None:
     def _domain(exc: CanopyError):
         if exc.status == 422 and hasattr(exc, "errors"):
             return json_error(422, exc.errors)
-        return json_error(exc.status, exc.detail)
+        return json_error(exc.status, exc.detail, getattr(exc, "headers", None))
 
     @app.errorhandler(ValidationError)
     def _validation(exc: ValidationError):

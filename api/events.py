@@ -7,18 +7,18 @@ times a second, and hands the state to each stream; a stream sends it when its r
 newer than the last one it sent. After (re)subscribing and every `REFRESH_SECONDS` the hub
 reads every watched asset again: a lost message delays an event, it never hangs a stream.
 
-Each open stream holds one of its gunicorn process's threads while it waits (the `gthread`
-worker, `gunicorn.conf.py`, which sets each hub's `max_streams` below its thread count), so
-that normal requests always find a thread.
+The hub also keeps the process's stream slots: `max_streams` in all, `max_threaded` of them
+served by request threads (`api/streams.py`), and each user's share over all processes
+(`api/streamquota.py`).
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
+import uuid
+from collections import deque
 from dataclasses import dataclass
-from typing import Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -29,9 +29,9 @@ from shared.events import CHANNEL
 from shared.models import Asset
 from shared.states import FINISHED as JOB_FINISHED, MediaState
 
-from .auth import Caller
+from .metrics import STREAMS
 from .present import asset_state
-from .services.assets import owned_asset
+from .streamquota import RENEW_SECONDS, StreamQuota
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,23 @@ log = logging.getLogger(__name__)
 FINISHED = JOB_FINISHED | {MediaState.ANALYZED}
 READS_PER_SECOND = 4  # per watched asset and process: the most events a stream gets a second
 REFRESH_SECONDS = 10.0
-KEEPALIVE_SECONDS = 15.0  # a comment line: proxies keep the stream, dead clients are found
-RETRY_MS = 2000  # how long EventSource waits before it reconnects
-MAX_STREAMS = 256  # per API process, unless gunicorn.conf.py sets it from its threads
+MAX_STREAMS = 10_000  # per API process, unless gunicorn.conf.py sets fewer (open files)
+MAX_THREADED = 32  # streams served by request threads, where the loop cannot take them
+RETRY_AFTER_S = 10
 
 
 class TooManyStreams(CanopyError):
+    """This process holds all the streams it may."""
+
     status = 503
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+
+
+class TooManyOfYours(CanopyError):
+    """The caller holds CANOPY_STREAMS_PER_USER streams already."""
+
+    status = 429
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
 
 
 @dataclass(frozen=True)
@@ -83,8 +93,10 @@ CLOSED = "closed"  # the process is stopping: the client reconnects (to another 
 class Listener:
     """One stream's mailbox: the newest state the hub read for its asset, not yet taken."""
 
-    def __init__(self, asset_id: str):
-        self.asset_id = asset_id
+    def __init__(self, asset_id: str, user_id: str = "", threaded: bool = True):
+        self.asset_id, self.user_id, self.threaded = asset_id, user_id, threaded
+        self.slot = uuid.uuid4().hex  # its member in the user's count (api/streamquota.py)
+        self.wake = None  # called after each offer (the stream loop's), if set
         self._ready = threading.Condition()
         self._item: Snapshot | str | None = None
         self._closed = False
@@ -97,6 +109,8 @@ class Listener:
                 self._item = item
             self._closed |= item == CLOSED
             self._ready.notify()
+        if self.wake is not None:
+            self.wake()
 
     def take(self, timeout: float) -> Snapshot | str | None:
         """The newest state offered (GONE, CLOSED), or None after `timeout` seconds."""
@@ -112,36 +126,78 @@ class Listener:
 class Hub:
     """One Redis subscription per process, fanned out to this process's streams."""
 
-    def __init__(self, redis_url: str, db: Database):
+    def __init__(self, redis_url: str, db: Database, keepalive: float = 15.0, per_user: int = 0):
         self.redis_url = redis_url
         self.db = db
+        self.keepalive = keepalive  # seconds an idle stream waits before a comment line
+        self.quota = StreamQuota(redis_url, per_user)
         self._lock = threading.Lock()
         self._listeners: dict[str, set[Listener]] = {}
         self._links: dict[str, str] = {}  # watched asset id → the video file it follows
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._loop = None
         self.max_streams = MAX_STREAMS
+        self.max_threaded = MAX_THREADED
+        self._counts = {True: 0, False: 0}  # open streams: served by threads, by the loop
+        self._given_back: deque[tuple[str, str]] = deque()  # slots for the hub to release
         # Used by the hub's thread only: when each asset is to be read next, and was last.
         self._due: dict[str, float] = {}
         self._last_read: dict[str, float] = {}
 
     @property
     def streams(self) -> int:
-        return sum(len(group) for group in self._listeners.values())
+        return self._counts[True] + self._counts[False]
 
-    def watch(self, asset_id: str) -> Listener:
-        listener = Listener(asset_id)
+    @property
+    def loop(self):
+        """This process's stream loop (api/streamloop.py), made on first use."""
+        with self._lock:
+            if self._loop is None:
+                from .streamloop import StreamLoop
+
+                self._loop = StreamLoop(self.keepalive)
+            return self._loop
+
+    def watch(self, asset_id: str, user_id: str = "", threaded: bool = True) -> Listener:
+        """A slot and a listener for one stream; TooManyStreams when this process has no slot
+        left (for a stream in a request thread: `max_threaded`), TooManyOfYours when the user
+        holds their share over all processes."""
+        listener = Listener(asset_id, user_id, threaded)
         with self._lock:
             if self._stopping.is_set():
                 raise TooManyStreams("the server is stopping; reconnect")
-            if self.streams >= self.max_streams:
-                raise TooManyStreams(f"this server holds {self.max_streams} event streams already; "
+            if self.streams >= self.max_streams or (
+                    threaded and self._counts[True] >= self.max_threaded):
+                raise TooManyStreams("this server holds as many event streams as it may; "
                                      "retry later or poll /assets/{id}/status")
-            self._listeners.setdefault(asset_id, set()).add(listener)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="event-hub", daemon=True)
-                self._thread.start()
+            self._add(listener)
+        if not self.quota.take(user_id, listener.slot):
+            self._remove(listener)
+            raise TooManyOfYours(f"you hold {self.quota.per_user} event streams already "
+                                 "(CANOPY_STREAMS_PER_USER); close one or poll /assets/{id}/status")
         return listener
+
+    def _add(self, listener: Listener) -> None:
+        self._listeners.setdefault(listener.asset_id, set()).add(listener)
+        self._counts[listener.threaded] += 1
+        STREAMS.inc()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="event-hub", daemon=True)
+            self._thread.start()
+
+    def _remove(self, listener: Listener) -> bool:
+        with self._lock:
+            group = self._listeners.get(listener.asset_id)
+            if group is None or listener not in group:
+                return False
+            group.discard(listener)
+            self._counts[listener.threaded] -= 1
+            STREAMS.dec()
+            if not group:
+                del self._listeners[listener.asset_id]
+                self._links.pop(listener.asset_id, None)
+            return True
 
     def seen(self, asset_id: str, state: Snapshot) -> None:
         """A stream read its asset itself: follow the video file that it links, if any."""
@@ -150,13 +206,10 @@ class Hub:
                 self._links[asset_id] = state.video_file_id
 
     def unwatch(self, listener: Listener) -> None:
-        with self._lock:
-            group = self._listeners.get(listener.asset_id)
-            if group is not None:
-                group.discard(listener)
-                if not group:
-                    del self._listeners[listener.asset_id]
-                    self._links.pop(listener.asset_id, None)
+        """Free its slot (the user's count is released by the hub's thread: no caller waits
+        on Redis for it)."""
+        if self._remove(listener):
+            self._given_back.append((listener.user_id, listener.slot))
 
     def close(self) -> None:
         """End every stream of this process (it is stopping); new ones are refused."""
@@ -173,14 +226,19 @@ class Hub:
 
         client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=10,
                                       health_check_interval=30)
-        pubsub, next_refresh, last_warning = None, 0.0, 0.0
+        pubsub, next_refresh, last_warning, next_renew = None, 0.0, 0.0, 0.0
         while not self._stopping.is_set():
             now = time.monotonic()
             if now >= next_refresh:
                 self._mark(None, now)
                 next_refresh = now + REFRESH_SECONDS
+            if now >= next_renew:
+                self.quota.renew(self._held())
+                next_renew = now + RENEW_SECONDS
+            self._release()
             self._read_due(now)
-            wait = min([next_refresh, now + 1.0, *self._due.values()]) - now
+            wait = min([next_refresh, now + (0.1 if self._given_back else 1.0),
+                        *self._due.values()]) - now
             try:
                 if pubsub is None:
                     pubsub = client.pubsub()
@@ -201,6 +259,15 @@ class Hub:
             elif message["type"] == "message":
                 self._mark(message["data"].decode(), time.monotonic())
         _close_quietly(pubsub)
+
+    def _held(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return [(listener.user_id, listener.slot)
+                    for group in self._listeners.values() for listener in group]
+
+    def _release(self) -> None:
+        while self._given_back:
+            self.quota.give_back(*self._given_back.popleft())
 
     def _mark(self, row_id: str | None, now: float) -> None:
         """Schedule a read of the watched assets that `row_id` names or links (None: all)."""
@@ -246,55 +313,3 @@ def _close_quietly(pubsub) -> None:
         except Exception:  # already broken: nothing more to release
             pass
     return None
-
-
-def parse_last_event_id(value: str | None) -> int | None:
-    """A revision this server sent as an event id; anything else is ignored (None)."""
-    value = (value or "").strip()
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
-
-
-def open_stream(hub: Hub, user: Caller, asset_id, last_event_id: int | None
-                ) -> Iterator[bytes] | None:
-    """The caller's asset's event stream, or None when the client has seen its last event
-    already (answer 204: EventSource stops reconnecting). Another owner's asset: NotFound."""
-    listener = hub.watch(str(asset_id))  # before the read: no change can fall between them
-    try:
-        first = snapshot(owned_asset(user, asset_id))
-    except BaseException:
-        hub.unwatch(listener)
-        raise
-    hub.seen(listener.asset_id, first)
-    if last_event_id is not None and last_event_id > first.revision:
-        last_event_id = None  # not an id of this asset's: start afresh
-    if first.finished and last_event_id == first.revision:
-        hub.unwatch(listener)
-        return None
-    return _stream(hub, listener, first, last_event_id)
-
-
-def _stream(hub: Hub, listener: Listener, first: Snapshot, sent: int | None) -> Iterator[bytes]:
-    try:
-        yield f"retry: {RETRY_MS}\n\n".encode()
-        status, item = None, first
-        while item != CLOSED:
-            if item == GONE:
-                yield _event("deleted", {"id": listener.asset_id})
-                return
-            if item is None:
-                yield b": keep-alive\n\n"
-            elif sent is None or item.revision > sent:
-                kind = "status" if item.state["status"] != status else "progress"
-                yield _event(kind, item.state, item.revision)
-                sent, status = item.revision, item.state["status"]
-                if item.finished:
-                    return
-            item = listener.take(KEEPALIVE_SECONDS)
-    finally:
-        hub.unwatch(listener)
-
-
-def _event(kind: str, data: dict, event_id: int | None = None) -> bytes:
-    lines = [] if event_id is None else [f"id: {event_id}"]
-    lines += [f"event: {kind}", f"data: {json.dumps(data, separators=(',', ':'))}", "", ""]
-    return "\n".join(lines).encode()

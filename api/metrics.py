@@ -14,7 +14,7 @@ import time
 from http import HTTPStatus
 
 from flask import Flask, g, request
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 _local = CollectorRegistry()
@@ -23,6 +23,9 @@ REQUESTS = Counter("canopy_http_requests", "HTTP requests answered, by route and
 DURATION = Histogram("canopy_http_request_duration_seconds", "Time to answer an HTTP request",
                      ["route"], registry=_local,
                      buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+# Open event streams (GET /assets/{id}/events), summed over this machine's live API processes.
+STREAMS = Gauge("canopy_event_streams", "Event streams open", registry=_local,
+                multiprocess_mode="livesum")
 
 
 # Every label takes values from a fixed set, so no client can add series: a method outside

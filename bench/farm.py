@@ -31,8 +31,9 @@ def database(kind: str, folder: Path) -> Iterator[str]:
 
 
 @contextmanager
-def bench_farm(workers: int = 1, database_kind: str = "sqlite"):
-    """Yields (farm, api): a started farm and a new user's caller."""
+def bench_farm(workers: int = 1, database_kind: str = "sqlite", **settings):
+    """Yields (farm, api): a started farm (`settings` over the defaults) and a new user's
+    caller."""
     with tempfile.TemporaryDirectory(prefix="canopy-bench-") as tmp, \
             database(database_kind, Path(tmp)) as database_url:
         folder = Path(tmp)
@@ -41,7 +42,7 @@ def bench_farm(workers: int = 1, database_kind: str = "sqlite"):
         settings = Settings(
             database_url=database_url, redis_url=redis.url,
             storage_url=f"file://{folder / 'objects'}", secret_key="bench",
-            cache_dir=str(folder / "cache"),
+            cache_dir=str(folder / "cache"), **settings,
         )
         farm = Farm(settings, folder, redis)
         try:

@@ -97,6 +97,11 @@ class Settings:
     # days after the render ended, once its webhook is delivered or failed (or it had none);
     # the metrics' running totals keep counting it. 0: kept for ever.
     webhook_retention_days: float = 30.0
+    # Live status events: a comment line every `events_keepalive_seconds` on an idle stream
+    # (proxies keep it, a departed client is found); the streams one user may hold open at
+    # once over all API processes (past it: 429).
+    events_keepalive_seconds: float = 15.0
+    streams_per_user: int = 32
     # GET /metrics wants `Authorization: Bearer <token>`; unset: loopback clients only.
     metrics_token: str = ""
     # Log lines: "text" (key=value fields) or "json" (one JSON object a line).
@@ -130,6 +135,9 @@ class Settings:
             webhook_timeout_seconds=_int(env, "CANOPY_WEBHOOK_TIMEOUT", cls.webhook_timeout_seconds),
             webhook_retention_days=_float(env, "CANOPY_WEBHOOK_RETENTION_DAYS",
                                           cls.webhook_retention_days),
+            events_keepalive_seconds=_float(env, "CANOPY_EVENTS_KEEPALIVE",
+                                            cls.events_keepalive_seconds),
+            streams_per_user=_int(env, "CANOPY_STREAMS_PER_USER", cls.streams_per_user),
             metrics_token=env.get("CANOPY_METRICS_TOKEN", "").strip(),
             log_format=_str(env, "CANOPY_LOG_FORMAT", cls.log_format).strip().lower(),
         )

@@ -4,14 +4,15 @@ from __future__ import annotations
 from flask import Response, request
 from flask_openapi3 import APIBlueprint, Tag
 
-from .. import events, readcache
+from .. import readcache, streams, streams_doc
 from ..auth import current_user
 from ..body import upload_doc
 from ..context import services
 from ..multipart import FileUpload
 from ..present import asset_out, asset_state
 from ..paging import page_headers
-from ..schemas import AssetCreate, AssetCreated, AssetList, AssetPageQuery, AssetOut, AssetPath, AssetStatus, Deleted, ProjectAssetPath
+from ..schemas import (AssetCreate, AssetCreated, AssetList, AssetPageQuery, AssetOut, AssetPath,
+                       AssetStatus, Deleted, EventsHeader, ProjectAssetPath)
 from ..services import assets as service
 
 bp = APIBlueprint("assets", __name__, abp_tags=[Tag(name="assets")])
@@ -93,30 +94,31 @@ def status(path: AssetPath):
     return {field: asset[field] for field in AssetStatus.model_fields}
 
 
-# One Server-Sent Event (OpenAPI 3.1: the `schema` of an event stream describes each event).
-SSE_EVENT = {"type": "object", "required": ["data"], "properties": {
-    "id": {"type": "string"}, "event": {"type": "string", "enum": ["status", "progress"]},
-    "data": {"type": "string", "description": "the /status fields, as JSON"},
-    "retry": {"type": "integer"}}}
-
-
-@bp.get("/assets/<uuid:asset_id>/events", responses={
-    200: {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": SSE_EVENT}}},
-    204: {"description": "The client has the last event already (its Last-Event-ID)"},
-    503: {"description": "This server process holds as many streams as it may; retry"},
-})
-def status_events(path: AssetPath):
+@bp.get("/assets/<uuid:asset_id>/events", responses=streams_doc.RESPONSES)
+def status_events(path: AssetPath, header: EventsHeader):
     """Server-Sent Events of the asset's status: now, then each change; ends when finished.
 
     Events `status` and `progress` carry the `/status` fields; their `id` is the asset's
-    revision (send it back as `Last-Event-ID`). 204 once the client has the last event.
+    revision (send it back as `Last-Event-ID`); `deleted` ends the stream of a deleted asset.
+    204 once the client has the last event. HEAD answers the headers and holds no stream.
     """
-    last_id = events.parse_last_event_id(request.headers.get("Last-Event-ID"))
-    stream = events.open_stream(services().events, current_user(), path.asset_id, last_id)
+    user = current_user()
+    if request.method == "HEAD":
+        service.owned_asset(user, path.asset_id)
+        return Response(status=200, mimetype="text/event-stream", headers=streams.HEADERS)
+    last_id = streams.parse_last_event_id(header.last_event_id)
+    handoff = streams.HANDOFF in request.environ  # the worker can take it off this thread
+    stream = streams.open_stream(services().events, user, path.asset_id, last_id,
+                                 threaded=not handoff)
     if stream is None:
         return Response(status=204)
-    return Response(stream, mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    if handoff:
+        request.environ[streams.STREAM] = stream
+    # An iterator either way: a list would be sent with a Content-Length, closing the stream.
+    response = Response(iter([stream.opening()]) if handoff else iter(stream),
+                        mimetype="text/event-stream", headers=streams.HEADERS)
+    response.call_on_close(stream.abandon)  # whatever happens to the response, the slot
+    return response                          # is freed unless the loop took the stream
 
 
 @bp.get("/assets/check/<uuid:asset_id>", responses={200: AssetStatus})

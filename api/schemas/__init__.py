@@ -4,7 +4,7 @@ Query/path models are named ...Query/...Path: `api.errors.request_part` relies o
 where a validation error is.
 """
 from .media import (  # noqa: F401
-    AnalysisOut, AssetCreate, AssetPath, AssetStatus, Pieces, ProjectAssetPath, VideoFileCreate, VideoFileOut,
+    AnalysisOut, AssetCreate, AssetPath, AssetStatus, EventsHeader, Pieces, ProjectAssetPath, VideoFileCreate, VideoFileOut,
     VideoFileList, VideoFilePath, VideoFileQuery, VideoSearch,
 )
 from .projects import (  # noqa: F401

@@ -174,6 +174,14 @@ class AssetStatus(BaseModel):
     pieces: Optional[Pieces] = None  # (ext) null for a render in one piece
 
 
+class EventsHeader(BaseModel):
+    """The header an event stream's client sends back when it reconnects."""
+
+    last_event_id: Optional[str] = Field(
+        None, alias="Last-Event-ID",
+        description="the id of the last event the client had: only newer events are sent")
+
+
 class AnalysisOut(BaseModel):
     """A video file's probe: its status and findings."""
 

@@ -79,3 +79,26 @@ def test_a_change_never_announced_arrives_with_the_refresh(db, settings, asset_i
         assert listener.take(3) == live.GONE
     finally:
         hub.close()
+
+
+def test_a_stream_in_a_thread_keeps_alive_however_often_the_hub_re_reads(db, settings, asset_id,
+                                                                          monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api import streams
+
+    monkeypatch.setattr(live, "REFRESH_SECONDS", 0.1)  # unchanged states, offered 5x per keep-alive
+    hub = live.Hub(settings.redis_url, db, keepalive=0.5)
+    listener = hub.watch(asset_id)
+    first = live.read_snapshots(db, [asset_id])[asset_id]
+    stream = streams.Stream(hub, listener, first, None)
+    chunks = iter(stream)
+    try:
+        assert b"event: status" in next(chunks)
+        with ThreadPoolExecutor(1) as pool:  # a hang fails here, not the whole run
+            assert [pool.submit(next, chunks).result(timeout=10) for _ in range(2)] == [
+                streams.KEEPALIVE] * 2
+    finally:
+        stream.close()
+        hub.close()
+    assert hub.streams == 0
