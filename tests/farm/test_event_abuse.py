@@ -13,8 +13,8 @@ import jsonschema
 import pytest
 import requests
 
-from tests.farm.test_metrics import scrape
-from tests.livesrv import ApiCaller, LiveServer, wait_for
+from tests.fixtures.farm import scrape
+from tests.fixtures.livesrv import ApiCaller, LiveServer, wait_for
 
 KEEPALIVE = 0.5
 PER_USER = 3
