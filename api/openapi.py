@@ -52,6 +52,14 @@ class CanopyOpenAPI(OpenAPI):
     def generate_spec_json(self):
         super().generate_spec_json()
         document_errors(self.spec_json, self.validation_error_model.__name__)
+        for item in self.spec_json["paths"].values():
+            for operation in item.values():
+                operation.setdefault("responses", {}).update(operation.pop(RAW_RESPONSES, {}))
+
+
+# openapi_extensions key of a view: answers that go into the document as written
+# (flask-openapi3's models would drop JSON Schema keywords such as contentSchema).
+RAW_RESPONSES = "x-canopy-responses"
 
 
 def _docs_headers(response):

@@ -2,6 +2,7 @@
 by event, and its answers when no stream is opened."""
 from __future__ import annotations
 
+from .openapi import RAW_RESPONSES
 from .schemas import AssetStatus, ErrorOut
 
 REF = "#/components/schemas/{}"
@@ -47,9 +48,10 @@ def _refused(about: str) -> dict:
 
 
 RESPONSES = {
-    200: STREAM,
+    200: {"description": STREAM["description"]},  # its content: EXTENSIONS
     204: {"description": "The client has the last event already (its Last-Event-ID)"},
     429: _refused("The caller holds CANOPY_STREAMS_PER_USER streams already; close one or "
                   "poll /assets/{id}/status"),
     503: _refused("This server process holds as many streams as it may, or is stopping; retry"),
 }
+EXTENSIONS = {RAW_RESPONSES: {"200": STREAM}}

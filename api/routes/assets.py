@@ -94,7 +94,8 @@ def status(path: AssetPath):
     return {field: asset[field] for field in AssetStatus.model_fields}
 
 
-@bp.get("/assets/<uuid:asset_id>/events", responses=streams_doc.RESPONSES)
+@bp.get("/assets/<uuid:asset_id>/events", responses=streams_doc.RESPONSES,
+        openapi_extensions=streams_doc.EXTENSIONS)
 def status_events(path: AssetPath, header: EventsHeader):
     """Server-Sent Events of the asset's status: now, then each change; ends when finished.
 
