@@ -257,8 +257,19 @@ def submit_to_claim(probe: Probe) -> None:
     assert claim is not None
 
 
+def metrics_db_side(probe: Probe) -> None:
+    """The database's part of a scrape (the rest reads Redis and writes the text)."""
+    from api.services.farm_metrics import FarmCollector
+
+    collector = FarmCollector(probe.db, None, None)
+    with probe.db.session() as session:
+        list(collector._jobs(session))
+        list(collector._finishes(session))
+
+
 CALLS = {
     "/metrics": lambda p: _get(p, "/metrics", auth=False),
+    "/metrics, database side": metrics_db_side,
     "GET /farm": lambda p: _get(p, "/farm"),
     "GET /projects?limit=10": lambda p: _get(p, "/projects?limit=10"),
     f"GET /projects/{{id}} ({BIG_PROJECT_ASSETS:,} assets)": lambda p: _get(p, f"/projects/{p.big_project}"),
