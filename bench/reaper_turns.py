@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.farm import DATABASES, database
 from shared.config import Settings
-from tests.livesrv import RedisServer, settings_env
+from tests.fixtures.livesrv import RedisServer, settings_env
 
 
 def run(workers: int, seconds: float, interval: int, url: str, folder: Path,
