@@ -38,12 +38,18 @@ else:
 from gunicorn.glogging import Logger  # noqa: E402
 from prometheus_client import multiprocess  # noqa: E402
 
-from shared.logs import redact  # noqa: E402
+from shared.logs import Redacting, redact  # noqa: E402
 
 
 class RedactingLogger(Logger):
-    """gunicorn's logger whose access lines show signed links without their signatures
-    (shared.logs.SECRET_PARAMS): the request line, query string, referer and headers."""
+    """gunicorn's logger whose lines show signed links without their signatures
+    (shared.logs.SECRET_PARAMS): the access line's request line, query string, referer and
+    headers, and the error log's messages ("Error handling request /files/...")."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        if not any(isinstance(f, Redacting) for f in self.error_log.filters):
+            self.error_log.addFilter(Redacting())
 
     def atoms(self, resp, req, environ, request_time):
         return {name: redact(value) if isinstance(value, str) else value

@@ -31,6 +31,17 @@ def redact(text: str) -> str:
     return _SECRET_VALUE.sub(r"\g<1>" + REDACTED, text) if "=" in text else text
 
 
+class Redacting(logging.Filter):
+    """A logger's filter that redacts each record's message (for loggers whose lines are
+    formatted by others' formatters: gunicorn's error log)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "=" in message:
+            record.msg, record.args = redact(message), None
+        return True
+
+
 def fields(**values) -> dict:
     """The `extra` of a log call that carries structured fields."""
     return {"fields": values}

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from shared.config import REPO_ROOT
 from shared.logs import REDACTED, JsonFormatter, TextFormatter, redact
 from shared.storage import open_storage
 from tests.fixtures.livesrv import LiveServer, wait_for
@@ -38,6 +39,22 @@ def test_app_log_lines_lose_signatures_in_both_formats():
     for formatter in (TextFormatter(), JsonFormatter()):
         line = formatter.format(record)
         assert "SeCrEt" not in line and line.count(f"signature={REDACTED}") == 2, line
+
+
+def test_gunicorns_error_log_loses_signatures_too(tmp_path, monkeypatch):
+    import runpy
+
+    from gunicorn.config import Config
+
+    # A folder of its own: else the file sets PROMETHEUS_MULTIPROC_DIR for this process.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    logger_class = runpy.run_path(str(REPO_ROOT / "gunicorn.conf.py"))["RedactingLogger"]
+    config = Config()
+    config.set("errorlog", str(tmp_path / "error.log"))
+    logger = logger_class(config)
+    logger.error("Error handling request %s", "/files/k?expires=1&signature=SeCrEt")
+    logged = (tmp_path / "error.log").read_text()
+    assert "SeCrEt" not in logged and f"signature={REDACTED}" in logged
 
 
 def test_the_access_log_keeps_signed_links_without_their_signature(settings, monkeypatch,
