@@ -64,7 +64,13 @@ _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]
 _BLANK = " \t\n\r"  # what may surround a time or a number in a string (JSON's whitespace)
 # The same forms for the API document (JSON Schema's regex dialect).
 _NUMBER_PATTERN = r"[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
+# The client's models read a number of seconds as a UTC `datetime.time`, which its
+# `model_dump(mode="json")` writes "00:00:01Z": a zero UTC offset after a clock time is
+# accepted and means nothing (any other offset is unparsable).
+_UTC_RE = re.compile(r"([0-9]+:(?:[0-9]+:)?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(?:Z|[+-]00:?00)",
+                     re.IGNORECASE)
 _TIME_PATTERN = (r"^[ \t\n\r]*(([0-9]+:)?([0-9]+:)?([0-9]+(\.[0-9]*)?|\.[0-9]+)|"
+                 r"[0-9]+:([0-9]+:)?([0-9]+(\.[0-9]*)?|\.[0-9]+)(Z|z|[+-]00:?00)|"
                  + _NUMBER_PATTERN + r")[ \t\n\r]*$")
 
 
@@ -88,7 +94,8 @@ def parse_time(value: Any) -> float:
 
 
 def _parse_time_string(text: str) -> float:
-    match = _TIME_RE.fullmatch(text)
+    utc = _UTC_RE.fullmatch(text)
+    match = _TIME_RE.fullmatch(utc.group(1) if utc else text)
     if not match:
         if not _NUMBER_RE.fullmatch(text):
             raise ValueError(f"unparsable time {text!r}")

@@ -74,6 +74,8 @@ BROKEN = [
     (CLIP0 + ("video_start_time",), "٣"),  # an Arabic-Indic 3: int() and \d take it
     (CLIP0 + ("video_start_time",), "00:00:٠٣"),
     (CLIP0 + ("video_start_time",), "1_000"),  # float() takes it
+    (CLIP0 + ("video_start_time",), "00:00:01+01:00"),  # only a zero UTC offset means nothing
+    (CLIP0 + ("video_start_time",), "1Z"),
     (("video_output_resolution",), "١٩٢٠x١٠٨٠"),
     (CLIP0 + ("video_end_time",), "00:00:00"),  # end <= start
     (CLIP0 + ("audio_levels", 0, "audio_level"), "2.5"),
@@ -152,7 +154,9 @@ def test_missing_required_fields():
 
 @pytest.mark.parametrize("text, seconds", [
     ("00:00:10.500000", 10.5), ("01:02:03", 3723), ("02:03.5", 123.5), ("7.25", 7.25),
-    (12, 12), (0.5, 0.5), (dt.time(0, 1, 2, 500000), 62.5), (" 00:00:01 ", 1)])
+    (12, 12), (0.5, 0.5), (dt.time(0, 1, 2, 500000), 62.5), (" 00:00:01 ", 1),
+    # what the client's models write for a number of seconds: a UTC time of day
+    ("00:00:01Z", 1), ("00:01:02.500000Z", 62.5), ("00:00:03+00:00", 3), ("00:03-0000", 3)])
 def test_time_forms(text, seconds):
     assert parse_time(text) == seconds
 
