@@ -27,7 +27,6 @@ from shared.db import Database
 from shared.errors import CanopyError
 from shared.events import CHANNEL
 from shared.models import Asset
-from shared.states import FINISHED as JOB_FINISHED, MediaState
 
 from .metrics import STREAMS
 from .present import asset_state
@@ -35,8 +34,6 @@ from .streamquota import RENEW_SECONDS, StreamQuota
 
 log = logging.getLogger(__name__)
 
-# A stream ends after its asset reaches one of these: a render's end, or an upload's probe.
-FINISHED = JOB_FINISHED | {MediaState.ANALYZED}
 READS_PER_SECOND = 4  # per watched asset and process: the most events a stream gets a second
 REFRESH_SECONDS = 10.0
 MAX_STREAMS = 10_000  # per API process, unless gunicorn.conf.py sets fewer (open files)
@@ -68,7 +65,7 @@ class Snapshot:
 
     @property
     def finished(self) -> bool:
-        return self.state["status"] in FINISHED
+        return self.state["finished"]  # a stream ends there: a render's end, a probe's
 
 
 def snapshot(asset: Asset) -> Snapshot:

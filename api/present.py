@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .context import get_settings, get_storage
 from shared.models import GENERATED_VIDEO, Asset, Project, VideoFile, iso
-from shared.states import MediaState
+from shared.states import ASSET_FINISHED, MediaState
 
 from .schemas import AssetOut, AssetStatus, Pieces, ProjectOut, PromptOut, ScriptOut, VideoFileOut
 
@@ -22,11 +22,13 @@ def asset_state(asset: Asset) -> AssetStatus:
     if media is not None:
         analyzed = media.status == MediaState.ANALYZED
         return AssetStatus(id=asset.id, status=media.status, uploaded=analyzed,
-                           progress=1.0 if analyzed else 0.0, error=media.error)
+                           progress=1.0 if analyzed else 0.0, error=media.error,
+                           finished=media.status in ASSET_FINISHED)
     pieces = (Pieces(total=asset.pieces_total, done=asset.pieces_done)
               if asset.pieces_total else None)
     return AssetStatus(id=asset.id, status=asset.status, uploaded=asset.uploaded,
-                       progress=asset.progress, error=asset.error, pieces=pieces)
+                       progress=asset.progress, error=asset.error, pieces=pieces,
+                       finished=asset.status in ASSET_FINISHED)
 
 
 def asset_out(asset: Asset) -> AssetOut:
@@ -57,6 +59,7 @@ def asset_out(asset: Asset) -> AssetOut:
         height=media.height,
         thumbnail_url=signed_link(media.thumbnail_key),
         pieces=state.pieces,
+        finished=state.finished,
     )
 
 

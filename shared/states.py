@@ -113,6 +113,12 @@ RENDER_READINESS: dict[JobState, Readiness] = {
 }
 
 
+MEDIA_FINISHED = frozenset({MediaState.ANALYZED, MediaState.FAILED})  # the probe has spoken
+# An asset's status is a render's (JobState) or an uploaded file's (MediaState); in these it
+# moves no more by itself (the asset JSON's `finished`, the end of its events stream).
+ASSET_FINISHED = frozenset({*FINISHED, *MEDIA_FINISHED})
+
+
 class DeliveryState(StrEnum):
     """A finished render's webhook: tries until one gets a 2xx, or the backoff runs out."""
 

@@ -171,6 +171,7 @@ class AssetStatus(BaseModel):
     uploaded: bool
     progress: float
     error: Optional[str]
+    finished: bool  # (ext) the status moves no more by itself: a render's end, a probe's
     pieces: Optional[Pieces] = None  # (ext) null for a render in one piece
 
 

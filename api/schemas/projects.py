@@ -143,6 +143,7 @@ class AssetOut(BaseModel):
     height: Optional[int]
     thumbnail_url: Optional[str]
     pieces: Optional[Pieces] = None
+    finished: bool  # the status moves no more by itself: a render's end, a probe's
 
 
 class UploadTarget(BaseModel):

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from videojungle.model import Asset as VideoJungleAsset
+
+from shared.models import Asset
 
 
 @pytest.fixture
@@ -47,3 +50,30 @@ def test_bad_asset_paging_is_422_naming_the_field(client, auth, project, query):
     response = client.get(f"/projects/{project['id']}/asset?{query}", headers=auth)
     assert response.status_code == 422
     assert response.json["detail"][0]["loc"][:2] in (["query", "limit"], ["query", "page"])
+
+
+# Whether each status is final, as the dashboard needs it (a render's; an upload's).
+FINAL = {"generated_video": {"queued": False, "rendering": False, "uploading": False,
+                             "uploaded": True, "failed": True, "canceled": True},
+         "user": {"queued": False, "processing": False, "analyzed": True, "failed": True}}
+
+
+@pytest.mark.parametrize("asset_type, status, finished",
+                         [(kind, status, final) for kind, table in FINAL.items()
+                          for status, final in table.items()])
+def test_the_asset_json_says_whether_its_status_is_final(client, db, make_user, asset_type,
+                                                         status, finished):
+    user_id, key = make_user()
+    headers = {"X-API-Key": key}
+    project = client.post("/projects", json={"name": "p", "description": "d"}, headers=headers).json
+    with db.session() as session:
+        asset = Asset(owner_id=user_id, project_id=project["id"], keyname="a.mp4",
+                      asset_type=asset_type, status=status)
+        session.add(asset)
+        session.flush()
+        asset_id = asset.id
+    read = [client.get(f"/assets/{asset_id}", headers=headers).json,
+            client.get(f"/assets/{asset_id}/status", headers=headers).json,
+            *client.get(f"/projects/{project['id']}/assets", headers=headers).json]
+    assert [(body["status"], body["finished"]) for body in read] == [(status, finished)] * 3
+    assert VideoJungleAsset(**read[0]).status == status  # the published client still reads it

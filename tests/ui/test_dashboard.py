@@ -255,3 +255,29 @@ def test_projects_are_paged_created_and_deleted(farm, make_user, open_page):
     assert page.inner_text("#media .title") == "notes.mp4"
     assert page.inner_text("#media .error").startswith("The file could not be read: ")
     assert page.errors == []
+
+
+@BROWSER_ONLY
+def test_every_page_loads_under_the_enforced_csp(farm, browser, owner_with_media):
+    """Without Playwright's CSP bypass: each page's module (pages/*.js) loads and runs with
+    scripts, styles and connections from the dashboard's own origin only."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        problems = []
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.on("console", lambda message: problems.append(message.text)
+                if message.type == "error" else None)
+        project_id, asset_id = owner_with_media["project_id"], owner_with_media["assets"][0]
+        policy = page.goto(f"{farm.url}/ui/").headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "unsafe" not in policy
+        sign_in(page, farm.url, owner_with_media["key"])
+        page.wait_for_selector("ul.projects")
+        for hash_, shown in [(f"#/projects/{project_id}", "#media [data-status=analyzed]"),
+                             (f"#/renders/{asset_id}", "#render-status"),
+                             ("#/farm", "#farm caption"), ("#/projects", "ul.projects")]:
+            page.goto(f"{farm.url}/ui/{hash_}")
+            page.wait_for_selector(shown)
+        assert problems == []
+    finally:
+        context.close()

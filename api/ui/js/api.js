@@ -2,7 +2,6 @@
 // closes) and travels only in the Authorization header, never in a URL.
 
 const KEY = "canopy.key";
-export const FINISHED = ["uploaded", "failed", "canceled"];
 
 export const session = {
   get key() { return sessionStorage.getItem(KEY); },
@@ -80,7 +79,8 @@ export function upload(path, file, onProgress) {
   });
 }
 
-// Follow an asset's status until it ends, calling onStatus({status, progress, error, ...}).
+// Follow an asset's status until it ends (its `finished` says so), calling
+// onStatus({status, finished, progress, error, ...}).
 // The events stream is used when the server has one (fetch, so the key stays in a header);
 // otherwise, or when a stream drops before the end, the status is polled.
 export async function watchAsset(assetId, onStatus, signal) {
@@ -90,11 +90,11 @@ export async function watchAsset(assetId, onStatus, signal) {
     if (err.name === "AbortError") throw err;
     return false;
   });
-  if (streamed && last && FINISHED.includes(last.status)) return last;
+  if (streamed && last && last.finished) return last;
   while (!signal.aborted) {
     const { data } = await api("GET", `/assets/${assetId}/status`, { signal });
     report(data);
-    if (FINISHED.includes(data.status)) return data;
+    if (data.finished) return data;
     await pause(500, signal);
   }
   return last;
@@ -121,7 +121,7 @@ async function followEvents(assetId, report, signal) {
       buffer = buffer.slice(end + 2);
       if (state) {
         report(state);
-        if (FINISHED.includes(state.status)) { reader.cancel(); return true; }
+        if (state.finished) { reader.cancel(); return true; }
       }
     }
   }

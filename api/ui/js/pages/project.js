@@ -1,10 +1,9 @@
 // A project: its media (upload by drop or picker, with progress), its renders, its edits,
 // and the edit builder.
-import { api, upload, pause, FINISHED } from "./api.js";
-import { h, replace, progressBar, setProgress, statusBadge, seconds, bytes, when, setTitle, landed } from "./dom.js";
-import { editBuilder } from "./editor.js";
+import { api, upload, pause } from "../api.js";
+import { h, replace, progressBar, setProgress, statusBadge, seconds, bytes, when, setTitle, landed } from "../dom.js";
+import { editBuilder } from "../editor.js";
 
-const PENDING = ["queued", "processing", "rendering", "uploading"];
 const GENERATED = "generated_video";
 
 export async function projectPage(root, projectId, signal) {
@@ -35,7 +34,7 @@ export async function projectPage(root, projectId, signal) {
     const [{ data: assets }, { data: editList }] = await Promise.all([
       api("GET", `/projects/${projectId}/assets`, { signal }),
       api("GET", `/projects/${projectId}/edits`, { signal })]);
-    const pending = assets.some((a) => PENDING.includes(a.status));
+    const pending = assets.some((a) => !a.finished);  // polled faster while any moves
     // Redrawn only when something shown changed: focus and thumbnails stay put meanwhile.
     const now = JSON.stringify([assets.map((a) => [a.id, a.status, a.progress, a.duration, a.error, !!a.thumbnail_url]),
                                 editList.map((e) => [e.id, e.status, e.asset_id])]);
@@ -159,7 +158,7 @@ function renderItem(asset) {
       h("p", { class: "small muted" }, `started ${when(asset.created_at)}`,
         asset.duration ? ` · ${seconds(asset.duration)}` : ""),
       asset.status === "failed" ? h("p", { class: "error small" }, `Failed: ${asset.error || "no reason was given"}`) : null),
-    FINISHED.includes(asset.status) ? null : progressBar(asset.progress, `Progress of ${asset.keyname}`));
+    asset.finished ? null : progressBar(asset.progress, `Progress of ${asset.keyname}`));
 }
 
 // An edit: its latest render, a new render of it, or its JSON back in the editor.

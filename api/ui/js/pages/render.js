@@ -1,6 +1,6 @@
 // Watching one render: status and progress live, cancel, then the player and a download.
-import { api, watchAsset, FINISHED } from "./api.js";
-import { h, replace, progressBar, setProgress, statusBadge, seconds, setTitle, landed } from "./dom.js";
+import { api, watchAsset } from "../api.js";
+import { h, replace, progressBar, setProgress, statusBadge, seconds, setTitle, landed } from "../dom.js";
 
 const SAYS = {
   queued: "Waiting for a worker.",
@@ -50,10 +50,10 @@ export async function renderPage(root, assetId, signal) {
     says.textContent = state.status === "failed"
       ? `The render failed: ${state.error || "no reason was given"}.`
       : state.status === "rendering" ? `Rendering: ${percent}% done.` : SAYS[state.status] || state.status;
-    cancel.hidden = FINISHED.includes(state.status) || asset.asset_type !== "generated_video";
+    cancel.hidden = state.finished || asset.asset_type !== "generated_video";
   };
   update(asset);
-  if (!FINISHED.includes(asset.status)) {
+  if (!asset.finished) {
     const last = await watchAsset(assetId, update, signal);
     if (!last || signal.aborted) return;
     if (last.status === "uploaded") ({ data: asset } = await api("GET", `/assets/${assetId}`, { signal }));
