@@ -19,6 +19,7 @@ from .edits import collaborates, owned_edit, shared_edit
 # The same answer for an address no user has and for a deactivated user's: whether an
 # address belongs to someone who cannot be added is not told.
 NO_SUCH_USER = "No Canopy user can be added with that e-mail"
+MAX_COLLABORATORS = 100  # per edit: an edit is shared with a team, not broadcast
 
 
 def add(user: Caller, project_id, edit_id, email: str) -> tuple[EditCollaborator, User]:
@@ -33,6 +34,10 @@ def add(user: Caller, project_id, edit_id, email: str) -> tuple[EditCollaborator
         raise CanopyError("You own this edit: a collaborator is another user")
     if collaborates(other.id, edit.id):
         raise CanopyError("That user is already a collaborator on this edit")
+    shared_with = session.execute(select(func.count()).select_from(EditCollaborator)
+                                  .where(EditCollaborator.edit_id == edit.id)).scalar_one()
+    if shared_with >= MAX_COLLABORATORS:
+        raise CanopyError(f"An edit is shared with at most {MAX_COLLABORATORS} users")
     row = EditCollaborator(edit_id=edit.id, user_id=other.id, added_by=user.id)
     session.add(row)
     session.commit()

@@ -1,15 +1,17 @@
 """Stored scripts of a project: created, read, listed and deleted by the project's owner."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from shared.errors import NotFound
+from shared.errors import Conflict, NotFound
 from shared.models import Script
 
 from ..auth import Caller
 from ..context import get_session
 from ..schemas import ScriptCreate
 from .projects import owned_project
+
+MAX_SCRIPTS = 1000  # per project; each is at most a request body (1 MiB)
 
 
 def owned_script(user: Caller, project_id, script_id) -> Script:
@@ -28,9 +30,13 @@ def list_scripts(user: Caller, project_id) -> list[Script]:
 
 def create_script(user: Caller, project_id, body: ScriptCreate) -> Script:
     project = owned_project(user, project_id)
+    session = get_session()
+    stored = session.execute(select(func.count()).select_from(Script)
+                             .where(Script.project_id == project.id)).scalar_one()
+    if stored >= MAX_SCRIPTS:
+        raise Conflict(f"A project holds at most {MAX_SCRIPTS} scripts: delete one first")
     script = Script(owner_id=user.id, project_id=project.id, name=body.name, value=body.data,
                     inputs=body.inputs)
-    session = get_session()
     session.add(script)
     session.commit()
     return script

@@ -157,3 +157,16 @@ def test_a_bad_address_is_a_422_naming_it(client, shared, body, field):
 def test_deleting_the_edits_project_ends_the_sharing(client, shared):
     assert client.delete(f"/projects/{shared['project']}", headers=shared["owner"]).status_code == 200
     assert client.get(shared["edit"], headers=shared["collaborator"]).status_code == 404
+
+
+def test_an_edit_is_shared_with_a_bounded_number_of_users(client, shared, make_user, monkeypatch):
+    from api.services import collaborators
+
+    monkeypatch.setattr(collaborators, "MAX_COLLABORATORS", 2)  # one is there already
+    emails = [f"team-{uuid.uuid4().hex[:8]}@example.com" for _ in range(2)]
+    for email in emails:
+        make_user(email)
+    answers = [client.post(f"{shared['edit']}/collaborators", headers=shared["owner"],
+                           json={"collaborator_email": email}) for email in emails]
+    assert [a.status_code for a in answers] == [201, 400]
+    assert "at most 2 users" in answers[1].json["detail"]

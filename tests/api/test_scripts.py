@@ -102,3 +102,16 @@ def test_the_project_model_reads_its_scripts(client, auth):
                 json={"name": "s", "data": {"k": "v"}, "inputs": {"x": 1}})
     read = Project(**client.get(f"/projects/{project['id']}", headers=auth).json)
     assert read.scripts[0].value == {"k": "v"} and read.scripts[0].inputs == [{"x": 1}]
+
+
+def test_a_project_holds_a_bounded_number_of_scripts(client, auth, monkeypatch):
+    from api.services import scripts
+
+    monkeypatch.setattr(scripts, "MAX_SCRIPTS", 3)
+    project = client.post("/projects", json={"name": "p", "description": "d"}, headers=auth).json
+    url = f"/scripts/{project['id']}/scripts"
+    made = [client.post(url, headers=auth, json={"name": f"s{i}"}).json for i in range(3)]
+    refused = client.post(url, headers=auth, json={"name": "one too many"})
+    assert refused.status_code == 409 and "at most 3 scripts" in refused.json["detail"]
+    assert client.delete(f"/scripts/{project['id']}/{made[0]['id']}", headers=auth).status_code == 200
+    assert client.post(url, headers=auth, json={"name": "room again"}).status_code == 201
