@@ -11,6 +11,7 @@ from api import events as live
 from shared.db import Database
 from shared.events import Announcer
 from shared.models import Asset, Project
+from tests.fixtures.livesrv import wait_for
 
 
 @pytest.fixture
@@ -102,3 +103,39 @@ def test_a_stream_in_a_thread_keeps_alive_however_often_the_hub_re_reads(db, set
         stream.close()
         hub.close()
     assert hub.streams == 0
+
+
+def test_a_users_streams_are_counted_over_every_process(db, settings, asset_id, make_user):
+    """Two hubs are two API processes sharing Redis: the user's cap holds over both, a slot
+    given back in one is free in the other, and a full process says 503 with Retry-After."""
+    first, second = (live.Hub(settings.redis_url, db, per_user=3) for _ in range(2))
+    user, other = make_user()[0], make_user()[0]
+    try:
+        held = [first.watch(asset_id, user), first.watch(asset_id, user),
+                second.watch(asset_id, user)]
+        for hub in (first, second):
+            with pytest.raises(live.TooManyOfYours) as refused:
+                hub.watch(asset_id, user)
+            assert refused.value.status == 429 and int(refused.value.headers["Retry-After"]) >= 1
+        assert second.watch(asset_id, other) is not None  # another user is not refused
+        first.unwatch(held[0])
+        again = wait_for_slot(second, asset_id, user)
+        second.max_streams = second.streams
+        with pytest.raises(live.TooManyStreams) as full:
+            second.watch(asset_id, make_user()[0])
+        assert full.value.status == 503 and "Retry-After" in full.value.headers
+        assert again.user_id == user
+    finally:
+        first.close()
+        second.close()
+
+
+def wait_for_slot(hub, asset_id, user):
+    """The user's slot comes back once the hub that freed it has told Redis (its own thread)."""
+    def watched():
+        try:
+            return hub.watch(asset_id, user)
+        except live.TooManyOfYours:
+            return None
+
+    return wait_for(watched, 5, "the user's slot given back")
