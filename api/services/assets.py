@@ -35,9 +35,15 @@ def readable_asset(user: Caller, asset_id) -> Asset:
 
 
 def _shared_render(user: Caller, row: Asset) -> bool:
-    return row.asset_type == GENERATED_VIDEO and row.edit_id is not None and get_session().execute(
-        select(EditCollaborator.user_id).where(EditCollaborator.edit_id == row.edit_id,
-                                               EditCollaborator.user_id == user.id)
+    return (row.asset_type == GENERATED_VIDEO and row.edit_id is not None
+            and collaborates(user.id, row.edit_id))
+
+
+def collaborates(user_id: str, edit_id: str) -> bool:
+    """The edit is shared with the user (api/services/collaborators.py)."""
+    return get_session().execute(
+        select(EditCollaborator.user_id).where(EditCollaborator.edit_id == edit_id,
+                                               EditCollaborator.user_id == user_id)
     ).first() is not None
 
 

@@ -14,7 +14,8 @@ from shared.models import EditCollaborator, User
 
 from ..auth import Caller
 from ..context import get_session
-from .edits import collaborates, owned_edit, shared_edit
+from .assets import collaborates
+from .edits import owned_edit, shared_edit
 
 # The same answer for an address no user has and for a deactivated user's: whether an
 # address belongs to someone who cannot be added is not told.
@@ -25,8 +26,11 @@ MAX_COLLABORATORS = 100  # per edit: an edit is shared with a team, not broadcas
 def add(user: Caller, project_id, edit_id, email: str) -> tuple[EditCollaborator, User]:
     edit = owned_edit(user, project_id, edit_id)
     session = get_session()
+    email = email.strip()
+    # Addresses match in any case; where two users' differ only in case, the exact one wins.
     other = session.execute(
-        select(User).where(func.lower(User.email) == email.strip().lower(), User.is_active)
+        select(User).where(func.lower(User.email) == email.lower(), User.is_active)
+        .order_by((User.email == email).desc(), User.created_at).limit(1)
     ).scalar_one_or_none()
     if other is None:
         raise NotFound(NO_SUCH_USER)

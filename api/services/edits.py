@@ -7,15 +7,14 @@ from shared import keys
 from shared.edit import EditSourceError, VideoEdit, check_sources, parse_edit
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.jobs import request_cancel
-from shared.models import (GENERATED_VIDEO, Asset, Edit, EditCollaborator, Project, RenderJob,
-                           User, utcnow)
+from shared.models import GENERATED_VIDEO, Asset, Edit, Project, RenderJob, User, utcnow
 from shared.queue import RENDER_CPU_QUEUE, RENDER_GPU_QUEUE, RENDER_TASK, send
 from shared.sources import find_sources, misnamed, not_ready, ready, source_info
 from shared.states import JobState
 
 from ..auth import Caller, caller_of
 from ..context import get_session, get_settings, get_storage, services
-from .assets import owned_asset
+from .assets import collaborates, owned_asset
 from .projects import owned_project
 from .waiting import settle_renders
 from .webhooks import check_callback
@@ -74,13 +73,6 @@ def owned_edit(user: Caller, project_id, edit_id) -> Edit:
     if edit is None or edit.project_id != project.id:
         raise NotFound("Edit not found")
     return edit
-
-
-def collaborates(user_id: str, edit_id: str) -> bool:
-    return get_session().execute(
-        select(EditCollaborator.user_id).where(EditCollaborator.edit_id == edit_id,
-                                               EditCollaborator.user_id == user_id)
-    ).first() is not None
 
 
 def shared_edit(user: Caller, project_id, edit_id) -> Edit:

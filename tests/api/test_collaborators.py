@@ -170,3 +170,14 @@ def test_an_edit_is_shared_with_a_bounded_number_of_users(client, shared, make_u
                            json={"collaborator_email": email}) for email in emails]
     assert [a.status_code for a in answers] == [201, 400]
     assert "at most 2 users" in answers[1].json["detail"]
+
+
+def test_two_users_whose_addresses_differ_in_case_are_told_apart(client, shared, make_user):
+    tag = uuid.uuid4().hex[:8]
+    upper_id, _ = make_user(f"Twin-{tag}@example.com")
+    lower_id, _ = make_user(f"twin-{tag}@example.com")
+    for email, user_id in ((f"twin-{tag}@example.com", lower_id),
+                           (f"Twin-{tag}@example.com", upper_id)):
+        added = client.post(f"{shared['edit']}/collaborators", headers=shared["owner"],
+                            json={"collaborator_email": email})
+        assert added.status_code == 201 and added.json["user_id"] == user_id
