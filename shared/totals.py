@@ -24,6 +24,10 @@ WEBHOOKS = "webhooks"  # outcome: the delivery state a webhook ended in; count
 HISTOGRAMS = {"queued_seconds": TIME_BUCKETS, "wall_seconds": TIME_BUCKETS,
               "seconds_per_output_second": SPEED_BUCKETS}
 WHOLE = ""  # the bucket of a series' count and total
+# Every finish's first row: all outcomes together. A transaction that records finishes takes
+# it before any other total and holds it to its commit, so two that record several (a
+# reaper round, a worker's fail) can never wait for each other's rows in turn (a deadlock).
+ANCHOR = ("all", RENDERS, WHOLE)
 
 Key = tuple[str, str, str]  # (outcome, series, bucket)
 Totals = dict[Key, tuple[int, float]]  # → (count, total)
@@ -66,6 +70,7 @@ def add(session: Session, deltas: Totals) -> None:
 
 
 def add_finish(session: Session, finish: RenderFinish) -> None:
+    add(session, {ANCHOR: (1, finish.bytes or 0)})
     add(session, increments(finish))
 
 
@@ -88,6 +93,8 @@ def count_all(session: Session) -> Totals:
     for state, count, size in session.execute(
             select(F.state, func.count(), func.coalesce(func.sum(F.bytes), 0)).group_by(F.state)):
         out[(state, RENDERS, WHOLE)] = (count, float(size))
+        n, t = out.get(ANCHOR, (0, 0.0))
+        out[ANCHOR] = (n + count, t + float(size))
     for state, count in session.execute(
             select(F.webhook_state, func.count()).where(F.webhook_state.in_(("delivered", "failed")))
             .group_by(F.webhook_state)):

@@ -2,11 +2,12 @@
 ended each render (worker, reaper, cancel, pieces) and each webhook."""
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from shared import finishes, jobs, piece_jobs, totals, webhooks
@@ -16,6 +17,7 @@ from tests.fixtures.jobs import (HOOK, PLAN, RANGES, canceled_while_queued,
                                  canceled_while_rendering, failed_by_reaper, failed_by_worker,
                                  failed_in_queue, failed_while_waiting, queued_job,
                                  render_and_store, uploaded)
+from tests.fixtures.livesrv import wait_for
 
 LATER = timedelta(seconds=60)
 
@@ -177,3 +179,42 @@ def test_old_finishes_are_pruned_once_their_webhook_is_done_and_the_totals_stay(
     assert left == {ended["pending"], ended["young"]}
     after = both(db)[0]  # (the farm tests' workers may still end a webhook meanwhile)
     assert all(after[key][0] >= count for key, (count, _) in kept.items())
+
+
+def waiting_on_a_lock(db, pid: int) -> bool:
+    with db.engine.connect() as conn:
+        return conn.execute(text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"),
+                            {"pid": pid}).scalar_one() == "Lock"
+
+
+def test_two_transactions_recording_several_finishes_never_deadlock(db):
+    """The first records a render never claimed (no queued time), the second one that was
+    claimed (its queued-time rows sort before the render counts), then the first another
+    claimed one: without a row both take first, each would wait for the other's."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no row locks to take in turn")
+    never_claimed = RenderFinish(state="failed")
+    claimed = RenderFinish(state="failed", queued_seconds=4.0, wall_seconds=2.0)
+    first, second = Session(db.engine), Session(db.engine)
+    errors = []
+
+    def record_second():
+        try:
+            totals.add_finish(second, claimed)
+        except Exception as exc:  # the database's deadlock error
+            errors.append(exc)
+
+    try:
+        totals.add_finish(first, never_claimed)
+        pid = second.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        thread = threading.Thread(target=record_second)
+        thread.start()
+        wait_for(lambda: waiting_on_a_lock(db, pid), 30, "the second transaction waiting")
+        totals.add_finish(first, claimed)
+        first.rollback()  # nothing of this test stays
+        thread.join(30)
+        assert not thread.is_alive() and errors == []
+    finally:
+        second.rollback()
+        first.close()
+        second.close()
