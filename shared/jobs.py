@@ -5,7 +5,9 @@ or failed (with the reason), or canceled; the allowed moves are `shared.states.J
 waits while a source it names is still being analysed (`settle_waiting` moves it on). Every
 transition is one conditional UPDATE whose WHERE that table builds (`_may_go`), so two
 workers, a late worker whose lease was taken over, or several reapers can never both win.
-The job's asset mirrors its state, progress and error.
+The job's asset mirrors its state, progress and error, and every move writes it in the same
+transaction through one function (`moved`), which records the finish of a job that ended.
+shared/piece_jobs.py builds the pieces' life on these helpers.
 """
 from __future__ import annotations
 
@@ -42,7 +44,8 @@ def lease_clock(session: Session):
     return utcnow()
 
 
-def _lease_until(session: Session, lease_s: float):
+def lease_until(session: Session, lease_s: float):
+    """A lease that runs `lease_s` seconds from now, by `lease_clock`."""
     return lease_clock(session) + timedelta(seconds=lease_s)
 
 
@@ -61,14 +64,27 @@ def _state(session: Session, job_id: str) -> JobState:
     return JobState(session.execute(select(RenderJob.state).where(RenderJob.id == job_id)).scalar_one())
 
 
-def _at_least(progress: float):
-    """The asset's progress never goes back: a retry starts again from 0 beneath it."""
-    return case((Asset.progress < progress, progress), else_=Asset.progress)
+def at_least(column, value):
+    """`column`, raised to `value` if lower: a figure that never goes back (the asset's
+    progress, whose retry starts again from 0 beneath it; a piece's frames done)."""
+    return case((column < value, value), else_=column)
 
 
-def _set_asset(session: Session, job_id: str, **values) -> None:
+def set_asset(session: Session, job_id: str, **values) -> None:
+    """Write `values` on the job's asset."""
     asset_id = select(RenderJob.asset_id).where(RenderJob.id == job_id).scalar_subquery()
     session.execute(update(Asset).where(Asset.id == asset_id).values(**values))
+
+
+def moved(session: Session, job_id: str, state: JobState, error: str | None = None,
+          **values) -> None:
+    """The job moved to `state` in this transaction: its asset shows the state (its error
+    too, when failed; `values` besides), and a job that ended gets its finish recorded
+    (shared/finishes.py) with it, whoever ended it: a worker, a reaper or a cancel."""
+    set_asset(session, job_id, status=state,
+              error=error[:4000] if error and state == JobState.FAILED else None, **values)
+    if state in FINISHED:
+        finishes.record(session, job_id)
 
 
 def claim(session: Session, job_id: str, worker_id: str, lease_s: float) -> Claim | None:
@@ -78,14 +94,14 @@ def claim(session: Session, job_id: str, worker_id: str, lease_s: float) -> Clai
         .where(RenderJob.id == job_id, _may_go(JobState.RENDERING),
                RenderJob.cancel_requested.is_(False))
         .values(state=JobState.RENDERING, attempt=RenderJob.attempt + 1, worker_id=worker_id,
-                lease_until=_lease_until(session, lease_s),
+                lease_until=lease_until(session, lease_s),
                 started_at=func.coalesce(RenderJob.started_at, utcnow()))
     )
     if result.rowcount != 1:
         session.rollback()
         mark_canceled(session, job_id)  # queued with a cancel asked: it ends now
         return None
-    _set_asset(session, job_id, status=JobState.RENDERING, error=None)
+    moved(session, job_id, JobState.RENDERING)
     attempt = session.execute(select(RenderJob.attempt).where(RenderJob.id == job_id)).scalar_one()
     session.commit()
     return Claim(job_id, attempt)
@@ -116,14 +132,15 @@ def heartbeat(session: Session, claim_: Claim, lease_s: float, progress: float,
         update(RenderJob)
         .where(RenderJob.id == claim_.job_id, RenderJob.attempt == claim_.attempt,
                RenderJob.state == state)
-        .values(lease_until=_lease_until(session, lease_s))
+        .values(lease_until=lease_until(session, lease_s))
     )
     if result.rowcount != 1:
         session.rollback()
         answer = standing(session, claim_)
         session.rollback()
         return Beat.LOST if answer in (Beat.OK, Beat.CANCELED) else answer  # phase moved on
-    _set_asset(session, claim_.job_id, progress=_at_least(round(min(max(progress, 0.0), 1.0), 4)))
+    set_asset(session, claim_.job_id,
+              progress=at_least(Asset.progress, round(min(max(progress, 0.0), 1.0), 4)))
     answer = standing(session, claim_)
     session.commit()
     return answer
@@ -134,12 +151,12 @@ def start_upload(session: Session, claim_: Claim, lease_s: float) -> bool:
         update(RenderJob)
         .where(*_mine(claim_, JobState.UPLOADING, JobState.RENDERING),
                RenderJob.cancel_requested.is_(False))
-        .values(state=JobState.UPLOADING, lease_until=_lease_until(session, lease_s))
+        .values(state=JobState.UPLOADING, lease_until=lease_until(session, lease_s))
     )
     if result.rowcount != 1:
         session.rollback()
         return False
-    _set_asset(session, claim_.job_id, status=JobState.UPLOADING, progress=1.0)
+    moved(session, claim_.job_id, JobState.UPLOADING, progress=1.0)
     session.commit()
     return True
 
@@ -155,13 +172,8 @@ def finalize(session: Session, claim_: Claim, storage_key: str, size: int, **med
     if result.rowcount != 1:
         session.rollback()
         return False
-    job = session.get(RenderJob, claim_.job_id)
-    asset = session.get(Asset, job.asset_id)
-    asset.status, asset.uploaded, asset.progress, asset.error = JobState.UPLOADED, True, 1.0, None
-    asset.storage_key, asset.size = storage_key, size
-    for field, value in media.items():
-        setattr(asset, field, value)
-    finishes.record(session, claim_.job_id)
+    moved(session, claim_.job_id, JobState.UPLOADED, uploaded=True, progress=1.0,
+          storage_key=storage_key, size=size, **media)
     session.commit()
     return True
 
@@ -185,10 +197,7 @@ def fail(session: Session, claim_: Claim, error: str, retry: bool) -> JobState |
         session.rollback()
         return Beat.LOST
     state = _state(session, claim_.job_id)
-    _set_asset(session, claim_.job_id, status=state,
-               error=error[:4000] if state == JobState.FAILED else None)
-    if state in FINISHED:
-        finishes.record(session, claim_.job_id)
+    moved(session, claim_.job_id, state, error)
     session.commit()
     return state
 
@@ -204,8 +213,7 @@ def mark_canceled(session: Session, job_id: str) -> bool:
     if result.rowcount != 1:
         session.rollback()
         return False
-    _set_asset(session, job_id, status=JobState.CANCELED, error=None)
-    finishes.record(session, job_id)
+    moved(session, job_id, JobState.CANCELED)
     session.commit()
     return True
 
@@ -227,8 +235,7 @@ def request_cancel(session: Session, job_id: str) -> JobState:
     ).rowcount == 1
     state = _state(session, job_id)
     if ended:
-        _set_asset(session, job_id, status=JobState.CANCELED, error=None)
-        finishes.record(session, job_id)
+        moved(session, job_id, JobState.CANCELED)
     session.commit()
     return state
 
@@ -277,8 +284,7 @@ def settle_waiting(session: Session, owner_id: str | None = None) -> list[tuple[
         if result.rowcount != 1:
             continue  # canceled, or settled by another process, meanwhile
         if to == JobState.FAILED:
-            _set_asset(session, job_id, status=JobState.FAILED, error=error)
-            finishes.record(session, job_id)
+            moved(session, job_id, JobState.FAILED, error)
         else:
             queued.append((job_id, queue))
     session.commit()
@@ -305,12 +311,22 @@ def reap(session: Session, queued_grace_s: float, queue_timeout_s: float = 86400
     now = now or utcnow()
     out = Reaped([], [], [])
     ready = settle_waiting(session)  # a send lost after an analysis ended
+    _requeue_expired(session, clock, now, out)
+    out.failed += _expire_queued(session, now - timedelta(seconds=queue_timeout_s))
+    lost = _lost_messages(session, now - timedelta(seconds=queued_grace_s), now, out.requeued)
+    out.resend = lost + [entry for entry in ready if entry[0] not in {j for j, _ in lost}]
+    return out
+
+
+def _requeue_expired(session: Session, clock, now: datetime, out: Reaped) -> None:
+    """Requeue the jobs whose lease ran out before `clock` (failed after MAX_ATTEMPTS;
+    canceled when a cancel was asked: its worker died, the cancel stands)."""
     expired = session.execute(
         select(RenderJob.id, RenderJob.attempt, RenderJob.state, RenderJob.cancel_requested)
         .where(RenderJob.state.in_(sorted(ACTIVE)), RenderJob.lease_until < clock)
     ).all()
     for job_id, attempt, state, cancel in expired:
-        if cancel and mark_canceled(session, job_id):  # its worker died: the cancel stands
+        if cancel and mark_canceled(session, job_id):
             continue
         final = attempt >= MAX_ATTEMPTS
         to = JobState.FAILED if final else JobState.QUEUED
@@ -324,27 +340,26 @@ def reap(session: Session, queued_grace_s: float, queue_timeout_s: float = 86400
         )
         if result.rowcount == 1:
             new_state = _state(session, job_id)
-            _set_asset(session, job_id, status=new_state,
-                       error=reason if new_state == JobState.FAILED else None)
-            if new_state in FINISHED:
-                finishes.record(session, job_id)
+            moved(session, job_id, new_state, reason)
             if new_state != JobState.CANCELED:
                 (out.failed if final else out.requeued).append(job_id)
     session.commit()
-    out.failed += _expire_queued(session, now - timedelta(seconds=queue_timeout_s))
-    stale = now - timedelta(seconds=queued_grace_s)
+
+
+def _lost_messages(session: Session, stale: datetime, now: datetime,
+                   requeued: list[str]) -> list[tuple[str, str]]:
+    """The queued jobs whose message went out before `stale` (or that were just `requeued`),
+    as (job id, queue), their message marked sent `now`."""
     lost = session.execute(
         select(RenderJob.id, RenderJob.queue).where(
             RenderJob.state == JobState.QUEUED,
-            (RenderJob.enqueued_at < stale) | RenderJob.id.in_(out.requeued))
+            (RenderJob.enqueued_at < stale) | RenderJob.id.in_(requeued))
     ).all()
     if lost:
         session.execute(update(RenderJob).where(RenderJob.id.in_([j for j, _ in lost]))
                         .values(enqueued_at=now))
         session.commit()
-    out.resend = [(job_id, queue) for job_id, queue in lost] + [
-        entry for entry in ready if entry[0] not in {job_id for job_id, _ in lost}]
-    return out
+    return [(job_id, queue) for job_id, queue in lost]
 
 
 def _expire_queued(session: Session, before: datetime) -> list[str]:
@@ -365,8 +380,7 @@ def _expire_queued(session: Session, before: datetime) -> list[str]:
             .values(state=JobState.FAILED, error=reason)
         )
         if result.rowcount == 1:  # a worker may have claimed it since the select
-            _set_asset(session, job_id, status=JobState.FAILED, error=reason)
-            finishes.record(session, job_id)
+            moved(session, job_id, JobState.FAILED, reason)
             failed.append(job_id)
     session.commit()
     return failed

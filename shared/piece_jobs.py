@@ -1,17 +1,20 @@
-"""The pieces of a chunked render: a second kind of job, with the job's states and table.
+"""The pieces of a render in pieces: a second kind of job, with its own states and table.
 
 A render longer than two pieces is planned once by the attempt that claims its job: one
-row per piece (its output frames), written in the same transaction that releases the job's
-lease (`lease_until` NULL: the job waits on its pieces, no attempt holds it). Each piece then
-lives as a job does (`shared.states.JOB`): queued → rendering (claimed: attempt + 1, a
-lease) → uploading → uploaded, with at most MAX_ATTEMPTS attempts, requeued by the reaper
-when its lease runs out. A piece runs only while its job is `rendering` and not canceled.
+row per piece (its output frames, or the render's sound), written in the same transaction
+that releases the job's lease (`lease_until` NULL: the job waits on its pieces, no attempt
+holds it). Each piece then lives by `shared.states.PIECE`: queued → rendering (claimed:
+attempt + 1, a lease) → uploading → uploaded, with at most MAX_ATTEMPTS attempts, requeued
+by the reaper when its lease runs out. Every move is one conditional UPDATE whose WHERE that
+table builds (`_mine`, `_may_go`), as a job's is; a piece runs only while its job is
+`rendering` and not canceled.
 
 When the last piece is stored, `take_join` — a compare-and-set on the job's row that needs
 every piece uploaded and no lease on the job — gives the job's lease to exactly one
 process, which joins the pieces and finishes the job with `jobs.start_upload`/`finalize`.
-A piece that fails for good fails its job. Progress is frames done over all frames, and
-never goes back: each piece keeps the most frames any of its attempts rendered.
+A piece that fails for good fails its job (`jobs.moved`, as every end of a job). Progress
+is frames done over all frames, and never goes back: each piece keeps the most frames any
+of its attempts rendered.
 """
 from __future__ import annotations
 
@@ -21,13 +24,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, exists, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from . import finishes
-from .jobs import MAX_ATTEMPTS, Claim, lease_clock
+from .jobs import MAX_ATTEMPTS, Claim, at_least, lease_clock, lease_until, moved, set_asset
 from .models import Asset, RenderJob, RenderPiece, utcnow
-from .states import JOB, Beat, JobState
+from .states import JOB, PIECE, PIECE_ACTIVE, Beat, JobState, PieceState
 
-# A piece's states are a job's (the same table), under a name that says which kind it is.
-PieceState = JobState
 # What a piece renders: output frames, or the whole render's sound (one piece, sent first,
 # so that it is mixed while the frames render and the join only copies packets).
 VIDEO, SOUND = "video", "sound"
@@ -40,25 +40,9 @@ class PieceClaim:
     attempt: int
 
 
-@dataclass(frozen=True)
-class Piece:
-    index: int
-    frame_start: int
-    frame_end: int
-    output_key: str | None = None
-    kind: str = VIDEO
-
-    @property
-    def frames(self) -> int:
-        return self.frame_end - self.frame_start
-
-
-def _lease_until(session: Session, lease_s: float):
-    return lease_clock(session) + timedelta(seconds=lease_s)
-
-
-def _asset_of(job_id: str):
-    return select(RenderJob.asset_id).where(RenderJob.id == job_id).scalar_subquery()
+def _may_go(to: PieceState, frm: PieceState | frozenset[PieceState] | None = None):
+    """WHERE the piece's state may move to `to` (from `frm` only, when given), per PIECE."""
+    return PIECE.may_go(RenderPiece.state, to, frm)
 
 
 def _job_running(job_id: str):
@@ -67,18 +51,20 @@ def _job_running(job_id: str):
                           RenderJob.cancel_requested.is_(False))
 
 
-def _mine(claim: PieceClaim, *states: JobState):
+def _this_attempt(claim: PieceClaim):
     return (RenderPiece.job_id == claim.job_id, RenderPiece.index == claim.index,
-            RenderPiece.attempt == claim.attempt, RenderPiece.state.in_(states))
+            RenderPiece.attempt == claim.attempt)
 
 
-def pieces(session: Session, job_id: str) -> list[Piece]:
-    rows = session.execute(
-        select(RenderPiece.index, RenderPiece.frame_start, RenderPiece.frame_end,
-               RenderPiece.output_key, RenderPiece.kind)
-        .where(RenderPiece.job_id == job_id).order_by(RenderPiece.index)
-    ).all()
-    return [Piece(*row) for row in rows]
+def _mine(claim: PieceClaim, to: PieceState, frm: PieceState | frozenset[PieceState]):
+    """WHERE the piece is still this attempt's, in `frm`, and may move to `to`."""
+    return (*_this_attempt(claim), _may_go(to, frm))
+
+
+def pieces(session: Session, job_id: str) -> list[RenderPiece]:
+    """The job's pieces, in order (rows its caller may read once the session closed)."""
+    return list(session.scalars(
+        select(RenderPiece).where(RenderPiece.job_id == job_id).order_by(RenderPiece.index)))
 
 
 def write_plan(session: Session, claim: Claim, ranges: list[tuple[int, int]],
@@ -111,8 +97,7 @@ def write_plan(session: Session, claim: Claim, ranges: list[tuple[int, int]],
                         for i, (start, end) in enumerate(ranges))
         session.add(RenderPiece(job_id=claim.job_id, index=len(ranges), frame_start=0,
                                 frame_end=0, enqueued_at=now, kind=SOUND))
-        session.execute(update(Asset).where(Asset.id == _asset_of(claim.job_id))
-                        .values(pieces_total=len(ranges), pieces_done=0))
+        set_asset(session, claim.job_id, pieces_total=len(ranges), pieces_done=0)
     queued = session.execute(
         select(RenderPiece.index).where(RenderPiece.job_id == claim.job_id,
                                         RenderPiece.state == PieceState.QUEUED)
@@ -128,9 +113,9 @@ def claim_piece(session: Session, job_id: str, index: int, worker_id: str,
     result = session.execute(
         update(RenderPiece)
         .where(RenderPiece.job_id == job_id, RenderPiece.index == index,
-               JOB.may_go(RenderPiece.state, PieceState.RENDERING), _job_running(job_id))
+               _may_go(PieceState.RENDERING), _job_running(job_id))
         .values(state=PieceState.RENDERING, attempt=RenderPiece.attempt + 1,
-                worker_id=worker_id, lease_until=_lease_until(session, lease_s), error=None)
+                worker_id=worker_id, lease_until=lease_until(session, lease_s), error=None)
     )
     if result.rowcount != 1:
         session.rollback()
@@ -153,17 +138,18 @@ def standing(session: Session, claim: PieceClaim) -> Beat:
     if job.cancel_requested or job.state == JobState.CANCELED:
         return Beat.CANCELED
     mine = session.execute(select(exists().where(
-        *_mine(claim, PieceState.RENDERING, PieceState.UPLOADING)))).scalar()
+        *_this_attempt(claim), RenderPiece.state.in_(sorted(PIECE_ACTIVE))))).scalar()
     return Beat.OK if mine and job.state == JobState.RENDERING else Beat.LOST
 
 
 def heartbeat(session: Session, claim: PieceClaim, lease_s: float, frames_done: int,
-              state: JobState = PieceState.RENDERING) -> Beat:
-    """Renew the piece's lease and record its frames; what the piece's worker must do next."""
+              state: PieceState = PieceState.RENDERING) -> Beat:
+    """Renew the piece's lease (while it is still in `state`) and record its frames; what
+    the piece's worker must do next."""
     result = session.execute(
-        update(RenderPiece).where(*_mine(claim, state))
-        .values(lease_until=_lease_until(session, lease_s),
-                frames_done=_at_least(RenderPiece.frames_done, frames_done))
+        update(RenderPiece).where(*_this_attempt(claim), RenderPiece.state == state)
+        .values(lease_until=lease_until(session, lease_s),
+                frames_done=at_least(RenderPiece.frames_done, frames_done))
     )
     if result.rowcount != 1:
         session.rollback()
@@ -177,11 +163,6 @@ def heartbeat(session: Session, claim: PieceClaim, lease_s: float, frames_done: 
     return beat
 
 
-def _at_least(column, value):
-    """`column`, raised to `value` if lower: a counter that never goes back."""
-    return case((column < value, value), else_=column)
-
-
 def _raise_progress(session: Session, job_id: str) -> None:
     """The asset's progress: frames done over all frames, never lower than it was."""
     done, total = session.execute(
@@ -190,18 +171,16 @@ def _raise_progress(session: Session, job_id: str) -> None:
         .where(RenderPiece.job_id == job_id).group_by(RenderJob.frame_count)
     ).one()
     fraction = round(min(done / max(total or 1, 1), 1.0), 4)
-    session.execute(
-        update(Asset).where(Asset.id == _asset_of(job_id))
-        .values(progress=_at_least(Asset.progress, fraction))
-    )
+    set_asset(session, job_id, progress=at_least(Asset.progress, fraction))
 
 
 def start_upload(session: Session, claim: PieceClaim, lease_s: float) -> bool:
     """Rendered: the piece is being stored, still under its lease."""
     result = session.execute(
         update(RenderPiece)
-        .where(*_mine(claim, PieceState.RENDERING), _job_running(claim.job_id))
-        .values(state=PieceState.UPLOADING, lease_until=_lease_until(session, lease_s))
+        .where(*_mine(claim, PieceState.UPLOADING, PieceState.RENDERING),
+               _job_running(claim.job_id))
+        .values(state=PieceState.UPLOADING, lease_until=lease_until(session, lease_s))
     )
     if result.rowcount != 1:
         session.rollback()
@@ -220,17 +199,17 @@ def finish(session: Session, claim: PieceClaim, output_key: str, lease_s: float)
     frames = RenderPiece.frame_end - RenderPiece.frame_start
     result = session.execute(
         update(RenderPiece)
-        .where(*_mine(claim, PieceState.UPLOADING), _job_running(claim.job_id))
+        .where(*_mine(claim, PieceState.UPLOADED, PieceState.UPLOADING),
+               _job_running(claim.job_id))
         .values(state=PieceState.UPLOADED, output_key=output_key, frames_done=frames,
-                lease_until=_lease_until(session, lease_s), error=None)
+                lease_until=lease_until(session, lease_s), error=None)
     )
     if result.rowcount != 1:
         session.rollback()
         return False
     video = select(RenderPiece.kind == VIDEO).where(
         RenderPiece.job_id == claim.job_id, RenderPiece.index == claim.index).scalar_subquery()
-    session.execute(update(Asset).where(Asset.id == _asset_of(claim.job_id))
-                    .values(pieces_done=Asset.pieces_done + case((video, 1), else_=0)))
+    set_asset(session, claim.job_id, pieces_done=Asset.pieces_done + case((video, 1), else_=0))
     _raise_progress(session, claim.job_id)
     session.commit()
     return True
@@ -239,7 +218,7 @@ def finish(session: Session, claim: PieceClaim, output_key: str, lease_s: float)
 def mark_canceled(session: Session, claim: PieceClaim) -> bool:
     """The piece's worker stopped on its job's cancel."""
     result = session.execute(
-        update(RenderPiece).where(*_mine(claim, PieceState.RENDERING, PieceState.UPLOADING))
+        update(RenderPiece).where(*_mine(claim, PieceState.CANCELED, PIECE_ACTIVE))
         .values(state=PieceState.CANCELED, lease_until=None)
     )
     session.commit()
@@ -259,7 +238,7 @@ def take_join(session: Session, job_id: str, worker_id: str, lease_s: float) -> 
         .where(RenderJob.id == job_id, RenderJob.state == JobState.RENDERING,
                RenderJob.lease_until.is_(None), RenderJob.frame_count.is_not(None),
                RenderJob.cancel_requested.is_(False), _all_uploaded(job_id))
-        .values(lease_until=_lease_until(session, lease_s), worker_id=worker_id)
+        .values(lease_until=lease_until(session, lease_s), worker_id=worker_id)
     )
     if result.rowcount != 1:
         session.rollback()
@@ -281,7 +260,7 @@ def fail(session: Session, claim: PieceClaim, error: str, retry: bool) -> str:
         return "lost"  # deleted with its job
     state = PieceState.QUEUED if retry and attempt < MAX_ATTEMPTS else PieceState.FAILED
     result = session.execute(
-        update(RenderPiece).where(*_mine(claim, PieceState.RENDERING, PieceState.UPLOADING))
+        update(RenderPiece).where(*_mine(claim, state, PIECE_ACTIVE))
         .values(state=state, error=error[:4000], lease_until=None, worker_id=None,
                 enqueued_at=utcnow())
     )
@@ -298,14 +277,13 @@ def _fail_job(session: Session, job_id: str, reason: str) -> bool:
     """A piece failed for good: its job fails (only while it waits on its pieces)."""
     result = session.execute(
         update(RenderJob)
-        .where(RenderJob.id == job_id, RenderJob.state == JobState.RENDERING,
+        .where(RenderJob.id == job_id, JOB.may_go(RenderJob.state, JobState.FAILED,
+                                                  JobState.RENDERING),
                RenderJob.lease_until.is_(None))
         .values(state=JobState.FAILED, error=reason[:4000])
     )
     if result.rowcount == 1:
-        session.execute(update(Asset).where(Asset.id == _asset_of(job_id))
-                        .values(status=JobState.FAILED, error=reason[:4000]))
-        finishes.record(session, job_id)
+        moved(session, job_id, JobState.FAILED, reason)
     return result.rowcount == 1
 
 
@@ -322,60 +300,54 @@ def reap(session: Session, queued_grace_s: float, now: datetime | None = None) -
 
     - a rendering/uploading piece whose lease ran out is queued again (failed after
       MAX_ATTEMPTS, failing its job);
-    - a queued piece of a running job whose message went out more than `queued_grace_s`
-      ago is listed to be re-sent (claims make duplicates harmless), as are those requeued;
     - a job whose pieces are all stored, that nobody holds, and whose last piece's lease ran
       out (its worker died before the join's compare-and-set) is queued again: its next
-      attempt finds the plan done and joins.
+      attempt finds the plan done and joins;
+    - a queued piece of a running job whose message went out more than `queued_grace_s`
+      ago is listed to be re-sent (claims make duplicates harmless), as are those requeued.
     """
     clock = now if now is not None else lease_clock(session)
     now = now or utcnow()
     out = Reaped([], [], [], [])
+    _requeue_expired(session, clock, now, out)
+    _requeue_unjoined(session, clock, now, out)
+    out.resend = _lost_messages(session, now - timedelta(seconds=queued_grace_s), now,
+                                out.requeued)
+    return out
+
+
+def _requeue_expired(session: Session, clock, now: datetime, out: Reaped) -> None:
+    """Requeue the pieces whose lease ran out before `clock` (failed after MAX_ATTEMPTS,
+    failing their job)."""
     expired = session.execute(
         select(RenderPiece.job_id, RenderPiece.index, RenderPiece.attempt, RenderPiece.state)
         .join(RenderJob, RenderJob.id == RenderPiece.job_id)
-        .where(RenderPiece.state.in_((PieceState.RENDERING, PieceState.UPLOADING)),
+        .where(RenderPiece.state.in_(sorted(PIECE_ACTIVE)),
                RenderPiece.lease_until < clock, RenderJob.state == JobState.RENDERING)
     ).all()
     for job_id, index, attempt, state in expired:
         final = attempt >= MAX_ATTEMPTS
+        to = PieceState.FAILED if final else PieceState.QUEUED
         reason = f"worker stopped renewing its lease ({state}, attempt {attempt})"
         result = session.execute(
             update(RenderPiece)
             .where(RenderPiece.job_id == job_id, RenderPiece.index == index,
-                   RenderPiece.attempt == attempt, RenderPiece.state == state,
+                   RenderPiece.attempt == attempt, _may_go(to, PieceState(state)),
                    RenderPiece.lease_until < clock)
-            .values(state=PieceState.FAILED if final else PieceState.QUEUED, error=reason,
-                    lease_until=None, worker_id=None, enqueued_at=now)
+            .values(state=to, error=reason, lease_until=None, worker_id=None, enqueued_at=now)
         )
         if result.rowcount != 1:
             continue
-        if final:
-            if _fail_job(session, job_id, f"piece {index + 1} failed: {reason}"):
-                out.failed_jobs.append(job_id)
-        else:
+        if not final:
             out.requeued.append((job_id, index))
+        elif _fail_job(session, job_id, f"piece {index + 1} failed: {reason}"):
+            out.failed_jobs.append(job_id)
     session.commit()
-    _requeue_unjoined(session, clock, now, out)
-    stale = now - timedelta(seconds=queued_grace_s)
-    resent = RenderPiece.enqueued_at < stale
-    if out.requeued:
-        resent = resent | tuple_(RenderPiece.job_id, RenderPiece.index).in_(out.requeued)
-    out.resend = [tuple(row) for row in session.execute(
-        select(RenderPiece.job_id, RenderPiece.index, RenderJob.queue)
-        .join(RenderJob, RenderJob.id == RenderPiece.job_id)
-        .where(RenderPiece.state == PieceState.QUEUED, RenderJob.state == JobState.RENDERING,
-               RenderJob.cancel_requested.is_(False), resent)
-    ).all()]
-    for job_id, index, _queue in out.resend:
-        session.execute(update(RenderPiece)
-                        .where(RenderPiece.job_id == job_id, RenderPiece.index == index)
-                        .values(enqueued_at=now))
-    session.commit()
-    return out
 
 
 def _requeue_unjoined(session: Session, clock, now: datetime, out: Reaped) -> None:
+    """Queue again the jobs whose pieces are all stored but whose join nobody took (failed
+    after MAX_ATTEMPTS)."""
     leased_recently = exists().where(RenderPiece.job_id == RenderJob.id,
                                      RenderPiece.lease_until >= clock)
     orphans = session.execute(
@@ -387,20 +359,39 @@ def _requeue_unjoined(session: Session, clock, now: datetime, out: Reaped) -> No
     reason = "the join's worker stopped before it began"
     for job_id, attempt, queue in orphans:
         final = attempt >= MAX_ATTEMPTS
+        to = JobState.FAILED if final else JobState.QUEUED
         result = session.execute(
             update(RenderJob)
             .where(RenderJob.id == job_id, RenderJob.attempt == attempt,
-                   RenderJob.state == JobState.RENDERING, RenderJob.lease_until.is_(None))
-            .values(state=JobState.FAILED if final else JobState.QUEUED, enqueued_at=now,
-                    error=reason if final else None)
+                   JOB.may_go(RenderJob.state, to, JobState.RENDERING),
+                   RenderJob.lease_until.is_(None))
+            .values(state=to, enqueued_at=now, error=reason if final else None)
         )
         if result.rowcount == 1:
-            status = JobState.FAILED if final else JobState.QUEUED
-            session.execute(update(Asset).where(Asset.id == _asset_of(job_id))
-                            .values(status=status, error=reason if final else None))
+            moved(session, job_id, to, reason)
             if final:
-                finishes.record(session, job_id)
                 out.failed_jobs.append(job_id)
             else:
                 out.rejoin.append((job_id, queue))
     session.commit()
+
+
+def _lost_messages(session: Session, stale: datetime, now: datetime,
+                   requeued: list[tuple[str, int]]) -> list[tuple[str, int, str]]:
+    """The queued pieces of running jobs whose message went out before `stale` (or that
+    were just `requeued`), as (job id, index, queue), their message marked sent `now`."""
+    resent = RenderPiece.enqueued_at < stale
+    if requeued:
+        resent = resent | tuple_(RenderPiece.job_id, RenderPiece.index).in_(requeued)
+    lost = [tuple(row) for row in session.execute(
+        select(RenderPiece.job_id, RenderPiece.index, RenderJob.queue)
+        .join(RenderJob, RenderJob.id == RenderPiece.job_id)
+        .where(RenderPiece.state == PieceState.QUEUED, RenderJob.state == JobState.RENDERING,
+               RenderJob.cancel_requested.is_(False), resent)
+    ).all()]
+    for job_id, index, _queue in lost:
+        session.execute(update(RenderPiece)
+                        .where(RenderPiece.job_id == job_id, RenderPiece.index == index)
+                        .values(enqueued_at=now))
+    session.commit()
+    return lost

@@ -2,8 +2,8 @@
 
 A life is a `StrEnum` of states plus a `Lifecycle`: the table of allowed transitions. Every
 compare-and-set on a row builds its WHERE from the table (`Lifecycle.may_go`), so no update
-can move a row along an edge the table lacks, and the table is the whole diagram. A second
-kind of job (render pieces) declares its own enum and table and reuses `Lifecycle`.
+can move a row along an edge the table lacks, and the table is the whole diagram. Render
+jobs live by `JOB`, the pieces of a render in pieces by `PIECE`.
 """
 from __future__ import annotations
 
@@ -65,6 +65,31 @@ JOB = Lifecycle({
     # an attempt ends: stored next, requeued (retry or lost lease), failed, canceled
     JobState.RENDERING: {JobState.UPLOADING, JobState.QUEUED, JobState.FAILED, JobState.CANCELED},
     JobState.UPLOADING: {JobState.UPLOADED, JobState.QUEUED, JobState.FAILED, JobState.CANCELED},
+})
+
+
+class PieceState(StrEnum):
+    """A piece of a render in pieces (shared/piece_jobs.py): a job of its own, while its
+    render job waits on its pieces."""
+
+    QUEUED = "queued"  # waiting for a worker
+    RENDERING = "rendering"  # claimed: a worker holds its lease
+    UPLOADING = "uploading"  # rendered; the worker stores it, still under its lease
+    UPLOADED = "uploaded"  # stored: waits for the join
+    FAILED = "failed"  # with a reason; its job fails with it
+    CANCELED = "canceled"  # its worker stopped on its job's cancel
+
+
+PIECE_ACTIVE = frozenset({PieceState.RENDERING, PieceState.UPLOADING})  # a worker holds its lease
+
+PIECE = Lifecycle({
+    # claimed (a piece of a job that renders and has no cancel asked)
+    PieceState.QUEUED: {PieceState.RENDERING},
+    # an attempt ends: stored next, requeued (retry or lost lease), failed, stopped on a cancel
+    PieceState.RENDERING: {PieceState.UPLOADING, PieceState.QUEUED, PieceState.FAILED,
+                           PieceState.CANCELED},
+    PieceState.UPLOADING: {PieceState.UPLOADED, PieceState.QUEUED, PieceState.FAILED,
+                           PieceState.CANCELED},
 })
 
 

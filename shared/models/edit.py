@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..states import JobState
+from ..states import JobState, PieceState
 from .base import Base, Reason, created_column, id_column, utcnow
 
 
@@ -86,10 +86,10 @@ class RenderJob(Base):
 
 
 class RenderPiece(Base):
-    """A part of a chunked render: output frames [frame_start, frame_end) (kind `video`), or
-    the whole render's sound (kind `sound`, no frames). A job of its own, with the job's
-    states (queued → rendering → uploading → uploaded, or failed/canceled), attempts and
-    lease; `output_key` is the stored part once uploaded."""
+    """A piece of a render in pieces: output frames [frame_start, frame_end) (kind `video`),
+    or the whole render's sound (kind `sound`, no frames). A job of its own, with its own
+    states (shared.states.PieceState: queued → rendering → uploading → uploaded, or
+    failed/canceled), attempts and lease; `output_key` is the stored piece once uploaded."""
 
     __tablename__ = "render_pieces"
 
@@ -101,7 +101,9 @@ class RenderPiece(Base):
     frame_end: Mapped[int] = mapped_column(Integer, nullable=False)
     kind: Mapped[str] = mapped_column(String(10), default="video", server_default="video",
                                       nullable=False)
-    state: Mapped[str] = mapped_column(String(20), default=JobState.QUEUED, nullable=False, index=True)
+    # A PieceState (shared/states.py).
+    state: Mapped[str] = mapped_column(String(20), default=PieceState.QUEUED, nullable=False,
+                                       index=True)
     attempt: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     worker_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -111,3 +113,7 @@ class RenderPiece(Base):
     error: Mapped[str | None] = mapped_column(Reason, nullable=True)
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def frames(self) -> int:
+        return self.frame_end - self.frame_start

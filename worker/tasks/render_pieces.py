@@ -63,6 +63,11 @@ def try_join(job_id: str) -> str | None:
     return attempt.go() if attempt is not None else None
 
 
+def span_of(piece: RenderPiece) -> PieceSpan:
+    """A stored piece's frames, as the render engine cuts and joins them."""
+    return PieceSpan(piece.index, piece.frame_start, piece.frame_end)
+
+
 @app.task(name=PIECE_TASK)
 def render_piece_task(job_id: str, index: int) -> None:
     attempt = PieceAttempt.take(job_id, index)
@@ -94,7 +99,7 @@ class PieceAttempt(JobAttempt):
     def run(self) -> str:
         work, piece, key = self.load()
         timeline = timeline_from_dict(work.plan["timeline"])
-        span = PieceSpan(piece.index, piece.frame_start, piece.frame_end)
+        span = span_of(piece)
         sound = piece.kind == piece_jobs.SOUND
         needed = sound_sources(timeline) if sound else sources_for(timeline, span)
         with self.lease.kept():
@@ -129,19 +134,18 @@ class PieceAttempt(JobAttempt):
             self.steps.step("uploaded", bytes=size)
         return self.finish(key)
 
-    def load(self) -> tuple[Work, piece_jobs.Piece, str]:
+    def load(self) -> tuple[Work, RenderPiece, str]:
         """The job's work, this piece, and where this attempt stores it."""
         with context.db().session() as session:
             job = session.get(RenderJob, self.claim.job_id)
-            row = session.get(RenderPiece, (self.claim.job_id, self.claim.index))
-            if job is None or row is None:
+            piece = session.get(RenderPiece, (self.claim.job_id, self.claim.index))
+            if job is None or piece is None:
                 raise JobDeleted(self.claim.job_id)
-            piece = piece_jobs.Piece(row.index, row.frame_start, row.frame_end, kind=row.kind)
             job_claim = jobs.Claim(job.id, job.attempt)
             asset = session.get(Asset, job.asset_id)
             work = load(job_claim)
-            ext = work.edit.video_output_format if row.kind == piece_jobs.SOUND else "mp4"
-            key = keys.piece_key(asset, row.index, self.claim.attempt, ext)
+            ext = work.edit.video_output_format if piece.kind == piece_jobs.SOUND else "mp4"
+            key = keys.piece_key(asset, piece.index, self.claim.attempt, ext)
         return work, piece, key
 
     def finish(self, key: str) -> str:
@@ -200,7 +204,7 @@ class JoinAttempt(JobAttempt):
                 return self.stop()
             self.steps.step("pieces_fetched", pieces=len(paths))
             output = os.path.join(tmp, work.filename)
-            spans = [PieceSpan(p.index, p.frame_start, p.frame_end) for p in video]
+            spans = [span_of(p) for p in video]
             joined = join(paths[:-1], spans, paths[-1], output, fmt, timeline.fps)
             if self.lease.answer != Beat.OK:
                 return self.stop()
@@ -216,7 +220,7 @@ class JoinAttempt(JobAttempt):
             remove_pieces(self.claim.job_id)  # joined: the pieces have served
         return outcome
 
-    def download(self, piece: piece_jobs.Piece, folder: str) -> str:
+    def download(self, piece: RenderPiece, folder: str) -> str:
         path = os.path.join(folder, os.path.basename(piece.output_key))
         context.storage().download_to(piece.output_key, path)
         return path
