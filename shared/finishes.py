@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from . import totals
 from .edit import callback_url_of
 from .models import Asset, RenderFinish, RenderJob, utcnow
-from .queue import HOOKS_QUEUE, RENDER_TASK, WEBHOOK_TASK, send
+from .queue import HOOKS_QUEUE, WEBHOOK_TASK, send
 from .states import DeliveryState, JobState
 
 log = logging.getLogger(__name__)
@@ -82,26 +82,13 @@ def _send_due(session: Session) -> None:
     if due and _sender is not None:
         for finish_id in due:
             _sender(finish_id)
-    ended = session.info.pop(_ENDED, None)
-    if ended and _celery is not None:
-        _release_waiting(session, ended)
 
 
-def _release_waiting(committed: Session, owners: set[str]) -> None:
-    """A render of each of `owners` ended: the renders that waited for it (as a source) are
-    queued and sent, or failed naming it, whose end settles those waiting for them in turn.
-    In a session of the same kind (its listeners announce what it changes); the reaper's
-    `settle_waiting` is the safety net if this process dies in between."""
-    from .jobs import settle_waiting  # it records finishes: built on this module
-
-    try:
-        with type(committed)(bind=committed.get_bind(), expire_on_commit=False) as session:
-            ready = [entry for owner in sorted(owners) for entry in settle_waiting(session, owner)]
-    except Exception:  # the commit that called stands; the reaper settles them later
-        log.exception("could not settle the renders waiting on owners %s", sorted(owners))
-        return
-    for job_id, queue in ready:
-        send(_celery, RENDER_TASK, [job_id], queue)
+def ended_owners(committed: Session) -> tuple[set[str], object]:
+    """The owners a render of whom ended in the transaction `committed` just committed, and
+    the app to send the renders that waited for them through (None: the reaper sends them);
+    shared/jobs.py settles those renders."""
+    return committed.info.pop(_ENDED, set()), _celery
 
 
 @event.listens_for(Session, "after_rollback")

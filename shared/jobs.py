@@ -11,17 +11,21 @@ shared/piece_jobs.py builds the pieces' life on these helpers.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import case, delete, event, func, select, update
 from sqlalchemy.orm import Session
 
 from . import finishes
 from .edit import parse_edit
 from .models import Asset, RenderJob, utcnow
+from .queue import RENDER_TASK, send
 from .sources import find_sources, not_ready, ready
 from .states import ACTIVE, FINISHED, JOB, PENDING, Beat, JobState
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 
@@ -248,6 +252,25 @@ def delete_for_assets(session: Session, asset_ids) -> None:
     whose job is gone hears Beat.DELETED and removes what it uploaded.
     """
     session.execute(delete(RenderJob).where(RenderJob.asset_id.in_(asset_ids)))
+
+
+@event.listens_for(Session, "after_commit")
+def _release_waiting(committed: Session) -> None:
+    """A render of each owner that `finishes.record` noted ended: the renders that waited for
+    it (as a source) are queued and sent, or failed naming it, whose end settles those
+    waiting for them in turn. In a session of the same kind (its listeners announce what it
+    changes); the reaper's `settle_waiting` is the safety net if this process dies in between."""
+    owners, celery = finishes.ended_owners(committed)
+    if not owners or celery is None:
+        return
+    try:
+        with type(committed)(bind=committed.get_bind(), expire_on_commit=False) as session:
+            ready = [entry for owner in sorted(owners) for entry in settle_waiting(session, owner)]
+    except Exception:  # the commit that called stands; the reaper settles them later
+        log.exception("could not settle the renders waiting on owners %s", sorted(owners))
+        return
+    for job_id, queue in ready:
+        send(celery, RENDER_TASK, [job_id], queue)
 
 
 def settle_waiting(session: Session, owner_id: str | None = None) -> list[tuple[str, str]]:
