@@ -133,7 +133,7 @@ class Hub:
         self._links: dict[str, str] = {}  # watched asset id → the video file it follows
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._loop = None
+        self.stream_loop = None  # made on the first hand-off (api/streamloop.py's loop_of)
         self.max_streams = MAX_STREAMS
         self.max_threaded = MAX_THREADED
         self._counts = {True: 0, False: 0}  # open streams: served by threads, by the loop
@@ -145,16 +145,6 @@ class Hub:
     @property
     def streams(self) -> int:
         return self._counts[True] + self._counts[False]
-
-    @property
-    def loop(self):
-        """This process's stream loop (api/streamloop.py), made on first use."""
-        with self._lock:
-            if self._loop is None:
-                from .streamloop import StreamLoop
-
-                self._loop = StreamLoop(self.keepalive)
-            return self._loop
 
     def watch(self, asset_id: str, user_id: str = "", threaded: bool = True) -> Listener:
         """A slot and a listener for one stream; TooManyStreams when this process has no slot

@@ -22,6 +22,16 @@ from .streams import KEEPALIVE, Stream
 
 log = logging.getLogger(__name__)
 
+_making = threading.Lock()
+
+
+def loop_of(hub) -> "StreamLoop":
+    """The stream loop of `hub`'s process, made on first use."""
+    with _making:
+        if hub.stream_loop is None:
+            hub.stream_loop = StreamLoop(hub.keepalive)
+        return hub.stream_loop
+
 
 class _Conn:
     """One handed-off stream: its socket, HTTP framing and bytes not yet written."""

@@ -17,6 +17,7 @@ import resource
 from gunicorn.http.wsgi import Response
 from gunicorn.workers.gthread import ThreadWorker
 
+from .streamloop import loop_of
 from .streams import HANDOFF, STREAM
 
 
@@ -69,7 +70,7 @@ class _HandingOver:
             if response.status_code == 200 and not stream.done:
                 chunked, response.chunked = response.chunked, False  # no closing chunk
                 self.handed_off.add(sock)
-                stream.hub.loop.adopt(sock, stream, chunked)
+                loop_of(stream.hub).adopt(sock, stream, chunked)
         finally:
             if hasattr(body, "close"):
                 body.close()  # the view's teardown; frees the slot unless the loop took it
