@@ -79,6 +79,12 @@ class _Conn:
         if not self.out:
             self.pull()
 
+    def serve(self, events: int) -> None:
+        if events & selectors.EVENT_READ:
+            self.readable()
+        if events & selectors.EVENT_WRITE and not self.gone:
+            self.flush()
+
     def readable(self) -> None:
         try:
             if self.sock.recv(4096):
@@ -104,6 +110,15 @@ class _Conn:
             self.sock.close()
         finally:
             self.stream.close()
+
+
+def _guarded(conn: _Conn, action) -> None:
+    """`action(conn)`; a stream it breaks is dropped, never the loop and the other streams."""
+    try:
+        action(conn)
+    except Exception:
+        log.exception("event stream of asset %s failed; dropped", conn.stream.listener.asset_id)
+        conn.drop()
 
 
 class StreamLoop:
@@ -165,18 +180,15 @@ class StreamLoop:
             for key, events in self._selector.select(max(0.0, next_tick - time.monotonic())):
                 if key.data is None:
                     self._drain_wake()
-                    continue
-                if events & selectors.EVENT_READ:
-                    key.data.readable()
-                if events & selectors.EVENT_WRITE and not key.data.gone:
-                    key.data.flush()
+                else:
+                    _guarded(key.data, lambda conn, events=events: conn.serve(events))
             self._take_new()
             while self._ready:
-                self._ready.popleft().pull()
+                _guarded(self._ready.popleft(), _Conn.pull)
             now = time.monotonic()
             if now >= next_tick:
                 for conn in list(self._conns):
-                    conn.tick(now, self.keepalive)
+                    _guarded(conn, lambda conn: conn.tick(now, self.keepalive))
                 next_tick = now + min(1.0, self.keepalive / 4)
 
     def _take_new(self) -> None:
@@ -189,7 +201,7 @@ class StreamLoop:
                 continue
             self._conns.add(conn)
             self.listen(conn, writing=False)
-            conn.pull()
+            _guarded(conn, _Conn.pull)
 
     def _drain_wake(self) -> None:
         try:
