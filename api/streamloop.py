@@ -213,3 +213,12 @@ class StreamLoop:
     @property
     def streams(self) -> int:
         return len(self._conns)
+
+    def wait_empty(self, timeout: float) -> bool:
+        """Wait until the loop holds no stream (True), or `timeout` seconds (False)."""
+        deadline = time.monotonic() + timeout
+        while self._conns or self._incoming:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True

@@ -35,6 +35,15 @@ class StreamWorker(ThreadWorker):
         if not self.cfg.is_ssl:
             self.wsgi = _HandingOver(self.wsgi, self._handed_off)
 
+    def run(self):
+        super().run()
+        # Stopping: the hub has ended every stream (gunicorn.conf.py's SIGTERM handler); give
+        # the loop a moment to write their last chunk, so clients see an end, not a cut.
+        hub = getattr(self.wsgi, "extensions", {}).get("canopy")
+        loop = getattr(getattr(hub, "events", None), "stream_loop", None)
+        if loop is not None:
+            loop.wait_empty(min(2.0, self.cfg.graceful_timeout))
+
     def finish_request(self, conn, fs):
         if conn.sock in self._handed_off:
             self._handed_off.discard(conn.sock)

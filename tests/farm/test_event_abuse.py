@@ -187,3 +187,22 @@ def fields_of(lines):
         elif not line.startswith(":"):
             name, _, value = line.partition(": ")
             block[name] = value
+
+
+def test_a_stopping_server_ends_its_streams_whole(settings, make_user, tmp_path):
+    """SIGTERM: every open stream gets its last chunk (clients see an end and reconnect
+    elsewhere), not a cut connection, and the server stops without waiting on them."""
+    live = LiveServer(replace(settings), tmp_path)
+    live.start()
+    try:
+        caller = ApiCaller(live.url, make_user()[1])
+        stream = RawStream(caller, new_asset(caller))
+        stream.read_until(b"event: status")
+    finally:
+        live.stop()
+    stream.sock.settimeout(30)
+    rest = b""
+    while chunk := stream.sock.recv(65536):
+        rest += chunk
+    stream.close()
+    assert rest.endswith(b"0\r\n\r\n"), rest
