@@ -5,16 +5,16 @@ from __future__ import annotations
 from flask_openapi3 import APIBlueprint, Tag
 
 from ..auth import current_user
-from ..schemas import Deleted, ProjectPath, ScriptCreate, ScriptList, ScriptOut, ScriptPath
+from ..schemas import Deleted, ErrorOut, ProjectPath, ScriptCreate, ScriptList, ScriptOut, ScriptPath
 from ..services import scripts as service
 
 bp = APIBlueprint("scripts", __name__, abp_tags=[Tag(name="scripts")])
 
 
-@bp.post("/scripts/<uuid:project_id>/scripts", responses={201: ScriptOut})
+@bp.post("/scripts/<uuid:project_id>/scripts", responses={201: ScriptOut, 409: ErrorOut})
 def create_script(path: ProjectPath, body: ScriptCreate):
     """Store a script in a project (`data` becomes its `value`; an `inputs` object becomes
-    the one element of its `inputs` list)."""
+    the one element of its `inputs` list); 409 when the project holds 1000 already."""
     script = service.create_script(current_user(), path.project_id, body)
     return ScriptOut.from_row(script).model_dump(), 201
 
