@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    take_ctrl_c()
     if not args.key:
         print("canopy: no API key: pass --key or set CANOPY_KEY", file=sys.stderr)
         return 2
@@ -33,6 +35,22 @@ def main(argv: list[str] | None = None) -> int:
         return fail(args, str(exc), exc.asset)
     except KeyboardInterrupt:
         return fail(args, "interrupted", code=130)
+
+
+def take_ctrl_c() -> None:
+    """Ctrl-C on the terminal whose foreground job we lead is meant for us: take it back when
+    we started with SIGINT ignored. A shell without job control ignores SIGINT in what it
+    starts in the background, and children inherit that (a suite run as `make test &`
+    started this command on a terminal of its own: its Ctrl-C was echoed and went nowhere).
+    Elsewhere (no terminal, or a background job in its shell's group) it stays ignored."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        return
+    try:
+        leads_foreground = os.getpgrp() == os.getpid() == os.tcgetpgrp(sys.stdin.fileno())
+    except (OSError, ValueError, AttributeError):  # stdin is no terminal, or none
+        return
+    if leads_foreground:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def parser() -> argparse.ArgumentParser:

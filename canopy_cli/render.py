@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import copy
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from .client import ApiError, Client, printable
@@ -71,35 +73,82 @@ def follow(client: Client, asset_id: str, show_progress: bool) -> tuple[dict, bo
     (Ctrl-C asks)."""
     bar = ProgressBar(show_progress)
     state, canceled = None, False
-    try:
-        while True:
-            try:
-                for event in client.events(asset_id):
-                    if event.event == "deleted":
-                        raise RenderFailed("the render was deleted", asset_id)
-                    state = event.json()
-                    bar.show(state)
+    with CtrlC() as ctrl_c:
+        try:
+            while True:
+                if ctrl_c.take() and not canceled:
+                    bar.pause()
+                    if ask_cancel(asset_id, ctrl_c):
+                        client.call("POST", f"/assets/{asset_id}/cancel")
+                        canceled = True
+                        print(f"canceling {asset_id}…", file=sys.stderr)
+                try:
+                    with ctrl_c.interrupting():
+                        for event in client.events(asset_id):
+                            if event.event == "deleted":
+                                raise RenderFailed("the render was deleted", asset_id)
+                            state = event.json()
+                            bar.show(state)
+                except KeyboardInterrupt:
+                    continue  # CtrlC kept it: asked above
                 return state or client.call("GET", f"/assets/{asset_id}/status"), canceled
-            except KeyboardInterrupt:
-                bar.pause()
-                if not ask_cancel(asset_id):
-                    continue
-                client.call("POST", f"/assets/{asset_id}/cancel")
-                canceled = True
-                print(f"canceling {asset_id}…", file=sys.stderr)
-    finally:
-        bar.close()
+        finally:
+            bar.close()
 
 
-def ask_cancel(asset_id: str) -> bool:
+class CtrlC:
+    """Ctrl-C while a render is followed. Every one is kept until the follow loop takes it
+    (none is lost between two reads of the stream or while the question is shown); inside
+    `interrupting()` it also interrupts what is under way (a blocking read, the question),
+    and nowhere else. Where SIGINT is ignored, it stays ignored."""
+
+    def __init__(self):
+        self.pending = False
+        self.armed = False
+        self.previous = None
+
+    def __enter__(self) -> "CtrlC":
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            self.previous = signal.signal(signal.SIGINT, self._heard)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+    def _heard(self, _signum, _frame) -> None:
+        self.pending = True
+        if self.armed:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def interrupting(self):
+        """A Ctrl-C now, or one kept since the last take(), interrupts the body."""
+        self.armed = True
+        try:
+            if self.pending:
+                raise KeyboardInterrupt
+            yield
+        finally:
+            self.armed = False
+
+    def take(self) -> bool:
+        """Whether a Ctrl-C came since the last call."""
+        pending, self.pending = self.pending, False
+        return pending
+
+
+def ask_cancel(asset_id: str, ctrl_c: CtrlC) -> bool:
     """True to cancel; without a terminal to ask on, the render is left running."""
     if not sys.stdin.isatty():
         raise Interrupted(f"interrupted; render {asset_id} goes on "
                           f"(`canopy cancel {asset_id}` stops it)", asset_id)
     try:
-        answer = input(f"\nCancel render {asset_id}? [y/N] ")
+        with ctrl_c.interrupting():
+            answer = input(f"\nCancel render {asset_id}? [y/N] ")
     except (EOFError, KeyboardInterrupt):
         answer = "y"  # a second Ctrl-C: the user means it
+    ctrl_c.take()  # that one is answered
     if answer.strip().lower() in ("y", "yes"):
         return True
     print("still rendering", file=sys.stderr)

@@ -7,17 +7,20 @@ import os
 import pty
 import re
 import select
+import signal
 import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
 
 import pytest
 
 from shared.config import REPO_ROOT
 from tests.fixtures.edits import clip as cut, make_edit
-from tests.fixtures.farm import upload, wait_finished
+from tests.fixtures.farm import FETCH_TEST_HOST, upload, wait_finished
+from tests.fixtures.livesrv import held_file
 from tests.fixtures.mediakit import make_video
 from tests.fixtures.measure import read_video
 
@@ -77,23 +80,36 @@ def test_a_refused_edit_exits_non_zero_with_the_reason(farm, user_key, clip, tmp
 
 
 def test_progress_bar_on_a_terminal_and_ctrl_c_cancels(farm, api, user_key, clip, tmp_path):
-    edit = make_edit([cut("intro", 0, 4)] * 8, resolution="320x180")
-    (tmp_path / "edit.json").write_text(json.dumps(edit))
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: the pty is its terminal (stdin, stdout, stderr)
-        os.chdir(REPO_ROOT)
-        os.execve(sys.executable, [*CLI, "--url", farm.url, "--key", user_key, "render",
-                                   str(tmp_path / "edit.json"), "--source", f"intro={clip}",
-                                   "-o", str(tmp_path / "out.mp4")], dict(os.environ))
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    screen = Screen(fd)
-    asset = screen.wait_for(r"rendering asset ([0-9a-f-]{36})").group(1)
-    screen.wait_for(r"rendering\s+\d+%\|")  # tqdm's bar: "rendering   12%|█▎   | 00:01<00:07"
-    os.write(fd, b"\x03")  # Ctrl-C, as the terminal sends it
-    screen.wait_for(r"Cancel render [0-9a-f-]{36}\? \[y/N\]")
-    os.write(fd, b"y\n")
-    screen.wait_for(r"canopy: render [0-9a-f-]{36} canceled")
-    _, status = os.waitpid(pid, 0)
+    """The render is held (its source's fetch waits on the test), so the Ctrl-C lands while
+    the bar shows, however fast the machine; the command takes it even when started with
+    SIGINT ignored (as a shell starts background jobs, e.g. `make test &`)."""
+    gate = threading.Event()
+    with held_file(clip, gate, FETCH_TEST_HOST) as url:
+        held = api("POST", "/video-file", json={"name": "held", "filename": url,
+                                                 "upload_method": "url"})
+        assert held.status_code == 201, held.text
+        edit = make_edit([cut(held.json()["id"], 0, 4)], resolution="320x180")
+        (tmp_path / "edit.json").write_text(json.dumps(edit))
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: the pty is its terminal (stdin, stdout, stderr)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited through exec
+            os.chdir(REPO_ROOT)
+            os.execve(sys.executable, [*CLI, "--url", farm.url, "--key", user_key, "render",
+                                       str(tmp_path / "edit.json"), "-o",
+                                       str(tmp_path / "out.mp4")], dict(os.environ))
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        screen = Screen(fd)
+        asset = screen.wait_for(r"rendering asset ([0-9a-f-]{36})").group(1)
+        screen.wait_for(r"queued\s+0%\|")  # tqdm's bar: "queued   0%|     | 00:00<?"
+        os.write(fd, b"\x03")  # Ctrl-C, as the terminal sends it
+        screen.wait_for(r"Cancel render [0-9a-f-]{36}\? \[y/N\]")
+        os.write(fd, b"n\n")  # no: it follows the render again, and hears the next Ctrl-C
+        screen.wait_for(r"still rendering")
+        os.write(fd, b"\x03")
+        screen.wait_for(r"(Cancel render [0-9a-f-]{36}\? \[y/N\].*){2}", flags=re.S)
+        os.write(fd, b"y\n")
+        screen.wait_for(r"canopy: render [0-9a-f-]{36} canceled")
+        _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 130, screen.text
     assert wait_finished(api, asset)["status"] == "canceled"
     assert not (tmp_path / "out.mp4").exists()
@@ -106,10 +122,10 @@ class Screen:
         self.fd = fd
         self.text = ""
 
-    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match:
+    def wait_for(self, pattern: str, timeout: float = 60, flags: int = 0) -> re.Match:
         deadline = time.monotonic() + timeout
         while True:
-            found = re.search(pattern, self.text)
+            found = re.search(pattern, self.text, flags)
             if found:
                 return found
             if time.monotonic() > deadline:
