@@ -37,28 +37,26 @@ def take_until(listener, progress: float, within: float):
     raise AssertionError(f"no state with progress {progress} within {within} s")
 
 
-def test_an_announced_change_reaches_every_listener_of_the_asset(db, settings, asset_id):
+def test_an_announced_change_reaches_every_listener_of_the_asset(db, settings, asset_id,
+                                                                 monkeypatch):
+    monkeypatch.setattr(live, "REFRESH_SECONDS", 3600)  # what arrives was announced
     hub = live.Hub(settings.redis_url, db)
     first, second = hub.watch(asset_id), hub.watch(asset_id)
     try:
         # The hub reads each watched asset once it has subscribed: its state before any change.
         assert take_until(first, 0.0, 5).state["status"] == "queued"
-        before = time.monotonic()
         writer = Database(settings.database_url)  # as a worker's: its commits are announced
         Announcer(settings.redis_url).attach(writer)
         with writer.session() as session:  # an ORM change
             row = session.get(Asset, asset_id)
             row.status, row.progress = "rendering", 0.25
-        got = [take_until(listener, 0.25, 2) for listener in (first, second)]
-        assert time.monotonic() - before < 2  # announced: not the 10 s refresh
+        got = [take_until(listener, 0.25, 30) for listener in (first, second)]
         assert got[0].revision == got[1].revision > 0 and got[0].state["status"] == "rendering"
         # A bulk UPDATE whose WHERE is a subquery, as the job's mirror onto its asset writes.
-        before = time.monotonic()
         same = select(Asset.id).where(Asset.id == asset_id).scalar_subquery()
         with writer.session() as session:
             session.execute(update(Asset).where(Asset.id == same).values(progress=0.5))
-        assert take_until(first, 0.5, 2).revision > got[0].revision
-        assert time.monotonic() - before < 2
+        assert take_until(first, 0.5, 30).revision > got[0].revision
         writer.dispose()
     finally:
         hub.close()

@@ -37,7 +37,10 @@ def test_kill_9_a_pieces_worker_then_the_joins(make_farm, fault_source, tmp_path
     assert job.attempt == 2  # the plan's attempt (which joined), then one that joined again
     attempts = {p.index: p.attempt for p in piece_rows(setup, asset_id)}
     assert attempts == {i: 2 if i == victim.index else 1 for i in range(PIECES + 1)}, attempts
-    assert setup.stored_files(asset_id) == ["attempt-2/out.mp4"]  # pieces gone, one output
+    # Pieces gone, one output. The join deletes the pieces after its finish committed, so a
+    # poll may see `uploaded` first (a busy machine made that gap wide enough to fail on).
+    wait_for(lambda: setup.stored_files(asset_id) == ["attempt-2/out.mp4"], 30,
+             lambda: f"only the output to be stored; stored: {setup.stored_files(asset_id)}")
     out = tmp_path / "out.mp4"
     out.write_bytes(requests.get(done["download_url"], timeout=30).content)
     assert read_video(out).frames == 600
