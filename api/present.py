@@ -24,7 +24,8 @@ def asset_state(asset: Asset) -> AssetStatus:
         return AssetStatus(id=asset.id, status=media.status, uploaded=analyzed,
                            progress=1.0 if analyzed else 0.0, error=media.error,
                            finished=media.status in ASSET_FINISHED)
-    pieces = (Pieces(total=asset.pieces_total, done=asset.pieces_done)
+    pieces = (Pieces(total=asset.pieces_total, done=asset.pieces_done,
+                     reused=asset.pieces_reused)
               if asset.pieces_total else None)
     return AssetStatus(id=asset.id, status=asset.status, uploaded=asset.uploaded,
                        progress=asset.progress, error=asset.error, pieces=pieces,

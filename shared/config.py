@@ -89,6 +89,9 @@ class Settings:
     # A render longer than twice this is cut into pieces of about this many seconds, each
     # rendered by any worker (an edit's render_options.chunk_seconds wins); 0 = one piece.
     chunk_seconds: float = 30.0
+    # A chunked render's pieces are kept after the join as its owner's render cache
+    # (shared/render_cache.py), at most this many bytes an owner; 0 turns the cache off.
+    render_cache_bytes: int = 5 * 1024**3
     # Webhooks: the waits between tries (one try more than waits; ~1 hour in all by default)
     # and each try's time limit.
     webhook_backoff: tuple[float, ...] = (30, 120, 300, 900, 2400)
@@ -127,6 +130,7 @@ class Settings:
             orphan_grace_seconds=_int(env, "CANOPY_ORPHAN_GRACE_SECONDS",
                                       cls.orphan_grace_seconds),
             lease_seconds=_int(env, "CANOPY_LEASE_SECONDS", cls.lease_seconds),
+            render_cache_bytes=_int(env, "CANOPY_RENDER_CACHE_BYTES", cls.render_cache_bytes),
             reap_interval_seconds=_int(env, "CANOPY_REAP_INTERVAL", cls.reap_interval_seconds),
             resend_after_seconds=_int(env, "CANOPY_RESEND_AFTER", cls.resend_after_seconds),
             queue_timeout_seconds=_int(env, "CANOPY_QUEUE_TIMEOUT", cls.queue_timeout_seconds),

@@ -281,6 +281,9 @@ class RenderOptions(_Part):
     # A quick look: half the width and height, the fastest encoder settings; the same
     # frames, cuts and sound.
     preview: Flag = False
+    # Reuse the owner's cached pieces (the render cache); false: render every piece anew
+    # and refresh the cache's entries with them.
+    cache: Flag = True
 
 
 def _resolution(value: Any) -> str:
@@ -419,6 +422,11 @@ class VideoEdit(_Part):
     @property
     def preview(self) -> bool:
         return bool(self.render_options and self.render_options.preview)
+
+    @property
+    def use_cache(self) -> bool:
+        """Whether the render may reuse cached pieces (render_options.cache)."""
+        return not self.render_options or self.render_options.cache
 
     @property
     def output_size(self) -> tuple[int, int]:

@@ -4,13 +4,14 @@
     {owner}/{project id}/{asset id}/...              an asset's uploads and thumbnails
     {owner}/{project id}/{asset id}/attempt-{n}/     what render attempt n stores
     {owner}/{project id}/{asset id}/pieces/          a chunked render's stored pieces
+    {owner}/render-cache/{entry key}/{nonce}.mp4     a render-cache entry's piece
 
 A row owns its folder: deleting the row deletes the folder (a prefix), so nothing it stored
 stays behind, and a render attempt's folder is its own, so attempts never collide.
 """
 from __future__ import annotations
 
-from .models import Asset, Project, VideoFile, new_id
+from .models import Asset, Project, RenderCacheEntry, VideoFile, new_id
 
 # Beside the upload. Stored names never start with a dot (`clean_filename`), so this key
 # can never be the upload's own (an upload named thumbnail.jpg was overwritten by its thumbnail).
@@ -58,13 +59,23 @@ def piece_key(asset: Asset, index: int, attempt: int, ext: str = "mp4") -> str:
     return f"{pieces_folder(asset)}{index:04d}-attempt-{attempt}.{ext}"
 
 
-def owning_row(key: str) -> tuple[type[Asset] | type[VideoFile], str, str] | None:
-    """(model, row id, owner id) of the row whose folder holds `key`; None for a key outside
-    every row's folder (the layout above, read backwards)."""
+def cache_object_key(owner_id: str, entry_key: str) -> str:
+    """A fresh key for a render-cache entry's piece: a refreshed entry never overwrites the
+    object a render may be reading."""
+    return f"{owner_id}/{CACHE_FOLDER}/{entry_key}/{new_id()[:8]}.mp4"
+
+
+CACHE_FOLDER = "render-cache"
+OwningRow = tuple[type[Asset] | type[VideoFile] | type[RenderCacheEntry], str, str]
+
+
+def owning_row(key: str) -> OwningRow | None:
+    """(model, row id, owner id) of the row whose folder holds `key` (a cache entry's id is
+    its key); None for a key outside every row's folder (the layout above, read backwards)."""
     parts = key.split("/")
     if len(parts) < 4:
         return None
-    model = VideoFile if parts[1] == "video-files" else Asset
+    model = {"video-files": VideoFile, CACHE_FOLDER: RenderCacheEntry}.get(parts[1], Asset)
     return model, parts[2], parts[0]
 
 

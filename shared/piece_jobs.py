@@ -68,12 +68,15 @@ def pieces(session: Session, job_id: str) -> list[RenderPiece]:
 
 
 def write_plan(session: Session, claim: Claim, ranges: list[tuple[int, int]],
-               plan: dict) -> list[int] | None:
+               plan: dict, cached: list[tuple[str | None, str | None]] | None = None
+               ) -> list[int] | None:
     """Store the plan (once) and release the job's lease: the indexes of the pieces to send,
     the sound's first.
 
     `ranges` are the video pieces' frames; one more piece renders the sound. `plan` is what
-    every piece renders from (the laid-out timeline, the warnings). A later
+    every piece renders from (the laid-out timeline, the warnings). `cached`, per video
+    piece: (its cache key, the object of the cache entry it reuses): a reused piece is
+    written stored (uploaded) and never sent. A later
     attempt (its join was lost) finds the plan already written and keeps it: the pieces
     already stored are not rendered again. None if this attempt no longer owns the
     job. The caller sends the returned pieces' tasks after this commits.
@@ -92,12 +95,16 @@ def write_plan(session: Session, claim: Claim, ranges: list[tuple[int, int]],
                         .values(plan=plan, frame_count=ranges[-1][1],
                                 chunk_frames=ranges[0][1] - ranges[0][0]))
         now = utcnow()
+        cached = cached or [(None, None)] * len(ranges)
         session.add_all(RenderPiece(job_id=claim.job_id, index=i, frame_start=start,
-                                    frame_end=end, enqueued_at=now, kind=VIDEO)
-                        for i, (start, end) in enumerate(ranges))
+                                    frame_end=end, enqueued_at=now, kind=VIDEO, cache_key=key,
+                                    **(_reused(reuse, end - start) if reuse else {}))
+                        for i, ((start, end), (key, reuse)) in enumerate(zip(ranges, cached)))
         session.add(RenderPiece(job_id=claim.job_id, index=len(ranges), frame_start=0,
                                 frame_end=0, enqueued_at=now, kind=SOUND))
-        set_asset(session, claim.job_id, pieces_total=len(ranges), pieces_done=0)
+        reused = sum(1 for _, reuse in cached if reuse)
+        set_asset(session, claim.job_id, pieces_total=len(ranges), pieces_done=reused,
+                  pieces_reused=reused)
     queued = session.execute(
         select(RenderPiece.index).where(RenderPiece.job_id == claim.job_id,
                                         RenderPiece.state == PieceState.QUEUED)
@@ -105,6 +112,12 @@ def write_plan(session: Session, claim: Claim, ranges: list[tuple[int, int]],
     ).scalars().all()
     session.commit()
     return list(queued)
+
+
+def _reused(object_key: str, frames: int) -> dict:
+    """A planned piece's columns when a cache entry serves it: stored, never rendered."""
+    return {"state": PieceState.UPLOADED, "output_key": object_key, "reused": True,
+            "frames_done": frames}
 
 
 def claim_piece(session: Session, job_id: str, index: int, worker_id: str,
@@ -246,6 +259,31 @@ def take_join(session: Session, job_id: str, worker_id: str, lease_s: float) -> 
     attempt = session.execute(select(RenderJob.attempt).where(RenderJob.id == job_id)).scalar_one()
     session.commit()
     return Claim(job_id, attempt)
+
+
+def refuse_reused(session: Session, claim: Claim, indexes: list[int]) -> bool:
+    """The join (holding `claim`) refused these reused pieces (their cache entries were
+    gone or not what was stored): each is queued to be rendered anew, and the job's lease
+    released, so that the last of them stored joins again. In the caller's transaction;
+    False (rolled back) if the join lost the job."""
+    released = session.execute(
+        update(RenderJob)
+        .where(RenderJob.id == claim.job_id, RenderJob.attempt == claim.attempt,
+               RenderJob.state == JobState.RENDERING, RenderJob.cancel_requested.is_(False),
+               RenderJob.lease_until.is_not(None))
+        .values(lease_until=None, worker_id=None))
+    if released.rowcount != 1:
+        session.rollback()
+        return False
+    session.execute(
+        update(RenderPiece)
+        .where(RenderPiece.job_id == claim.job_id, RenderPiece.index.in_(indexes),
+               RenderPiece.reused.is_(True), _may_go(PieceState.QUEUED, PieceState.UPLOADED))
+        .values(state=PieceState.QUEUED, reused=False, output_key=None, frames_done=0,
+                enqueued_at=utcnow()))
+    set_asset(session, claim.job_id, pieces_done=Asset.pieces_done - len(indexes),
+              pieces_reused=Asset.pieces_reused - len(indexes))
+    return True
 
 
 def fail(session: Session, claim: PieceClaim, error: str, retry: bool) -> str:

@@ -90,6 +90,8 @@ PIECE = Lifecycle({
                            PieceState.CANCELED},
     PieceState.UPLOADING: {PieceState.UPLOADED, PieceState.QUEUED, PieceState.FAILED,
                            PieceState.CANCELED},
+    # a piece a render-cache entry served, which its join refused: rendered anew
+    PieceState.UPLOADED: {PieceState.QUEUED},
 })
 
 

@@ -28,6 +28,9 @@ WHOLE = ""  # the bucket of a series' count and total
 # it before any other total and holds it to its commit, so two that record several (a
 # reaper round, a worker's fail) can never wait for each other's rows in turn (a deadlock).
 ANCHOR = ("all", RENDERS, WHOLE)
+# The render cache's hits, misses and refusals (count: pieces, total: bytes served): kept by
+# each plan and join (shared/render_cache.py), not in the ledger, so they are their own record.
+CACHE = "render_cache"
 
 Key = tuple[str, str, str]  # (outcome, series, bucket)
 Totals = dict[Key, tuple[int, float]]  # → (count, total)
@@ -111,6 +114,10 @@ def count_all(session: Session) -> Totals:
             out[(state, series, WHOLE)] = (n + count, t + float(total))
             if label != WHOLE:
                 out[(state, series, label)] = (count, float(total))
+    for outcome, series, bucket, count, total in session.execute(
+            select(RenderTotal.outcome, RenderTotal.series, RenderTotal.bucket,
+                   RenderTotal.count, RenderTotal.total).where(RenderTotal.series == CACHE)):
+        out[(outcome, series, bucket)] = (count, total)
     return out
 
 

@@ -28,8 +28,9 @@ def test_every_unfinished_job_can_end_and_a_finished_one_never_moves():
 
 
 def test_a_piece_lives_by_its_own_table():
-    """A piece never waits (its job does), is claimed only from queued, and a stored, failed
-    or canceled piece never moves."""
+    """A piece never waits (its job does), is claimed only from queued, a failed or
+    canceled piece never moves, and a stored one only back to queued (a render-cache entry
+    its join refused)."""
     assert set(PIECE.may_go(RenderPiece.state, PieceState.RENDERING).right.value) == {
         PieceState.QUEUED}
     with pytest.raises(ValueError, match="no transition"):
@@ -38,5 +39,7 @@ def test_a_piece_lives_by_its_own_table():
         if state in PIECE_ACTIVE:
             assert all(PIECE.allows(state, to) for to in
                        (PieceState.QUEUED, PieceState.FAILED, PieceState.CANCELED)), state
+        elif state == PieceState.UPLOADED:
+            assert [to for to in PieceState if PIECE.allows(state, to)] == [PieceState.QUEUED]
         elif state != PieceState.QUEUED:
             assert not any(PIECE.allows(state, to) for to in PieceState), state

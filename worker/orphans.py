@@ -4,7 +4,7 @@ Most objects go with their row (a delete removes the row's folder), but some out
 bytes a `direct` S3 link takes after its row was deleted (a presigned PUT cannot be refused),
 a render attempt or an upload whose clean-up failed. An object is an orphan when the row whose
 folder holds it (shared.keys) is gone, or no longer names it as its object or thumbnail (or,
-for a render, as one of its pieces).
+for a render, as one of its pieces; for a render-cache entry, as its piece).
 Objects younger than the grace period are kept: an upload or a render stores its object a
 moment before its row names it. Keys outside every row's folder are not ours to judge.
 """
@@ -17,8 +17,8 @@ from collections import defaultdict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared import keys
-from shared.models import Asset, RenderJob, RenderPiece
+from shared import keys, render_cache
+from shared.models import Asset, RenderCacheEntry, RenderJob, RenderPiece
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,9 @@ def _orphans(session: Session, candidates: dict[tuple, list[str]]) -> list[str]:
         by_model[owner[0]].append(owner)
     orphans = []
     for model, owners in by_model.items():
+        if model is RenderCacheEntry:
+            orphans += _cache_orphans(session, {row: candidates[row] for row in owners})
+            continue
         for start in range(0, len(owners), BATCH):
             batch = owners[start:start + BATCH]
             ids = [row_id for _, row_id, _ in batch]
@@ -64,6 +67,15 @@ def _orphans(session: Session, candidates: dict[tuple, list[str]]) -> list[str]:
                 named |= pieces.get(owner[1], set())
                 orphans += [key for key in candidates[owner] if key not in named]
     return orphans
+
+
+def _cache_orphans(session: Session, candidates: dict[tuple, list[str]]) -> list[str]:
+    """Render-cache objects ({owner}/render-cache/{entry key}/...) no entry names."""
+    wanted: dict[str, list[str]] = defaultdict(list)
+    for _, entry_key, owner_id in candidates:
+        wanted[owner_id].append(entry_key)
+    named = render_cache.named(session, wanted)
+    return [key for found in candidates.values() for key in found if key not in named]
 
 
 def _pieces(session: Session, asset_ids: list[str]) -> dict[str, set[str]]:

@@ -19,10 +19,10 @@ import redis
 from redis.exceptions import LockError
 from redis.lock import Lock
 
-from shared import finishes, jobs, piece_jobs
+from shared import finishes, jobs, piece_jobs, render_cache
 from shared.queue import PIECE_TASK, RENDER_TASK, WORKER_KEY_PREFIX, send
 
-from . import context
+from . import context, piece_cache
 from .attempt import remove_pieces
 from .orphans import sweep_orphans
 
@@ -93,6 +93,7 @@ def reap_once(celery) -> jobs.Reaped:
         finishes.send_webhook(celery, finish_id)
     if overdue:
         log.info("reaper: re-sent webhooks %s", overdue)
+    trim_cache(settings.render_cache_bytes)
     with context.db().session() as session:
         pruned = finishes.prune(session, settings.webhook_retention_days)
     if pruned:
@@ -117,6 +118,18 @@ def reap_pieces(celery) -> piece_jobs.Reaped:
         log.info("reaper: pieces requeued %s, renders failed %s, renders to join %s",
                  reaped.requeued, reaped.failed_jobs, [j for j, _ in reaped.rejoin])
     return reaped
+
+
+def trim_cache(budget: int) -> list[str]:
+    """Evict each owner's least recently used render-cache entries past `budget` bytes (all
+    of them at 0), and claims whose writer died; their objects deleted after the commit."""
+    with context.db().session() as session:
+        gone = render_cache.trim(session, budget)
+    for key in gone:
+        piece_cache.delete_object(key)
+    if gone:
+        log.info("reaper: evicted %d render-cache entries", len(gone))
+    return gone
 
 
 class Reaper(threading.Thread):

@@ -10,7 +10,7 @@ from shared.models import utcnow
 from shared.queue import BrokerView, broker_view
 
 from ..auth import current_user
-from ..context import get_session, services
+from ..context import get_session, get_settings, services
 from ..schemas.farm import FarmOut
 from ..services import farm as service
 
@@ -44,5 +44,5 @@ _broker = BrokerCache(BROKER_TTL_SECONDS)
 def farm():
     """Queue depths, live workers, running renders and recent failures (others' anonymised)."""
     view = service.farm_view(get_session(), current_user().id, _broker.get(services().celery),
-                             utcnow())
+                             utcnow(), get_settings().render_cache_bytes)
     return view.model_dump()

@@ -43,10 +43,20 @@ class FailedRender(BaseModel):
     failed_at: str
 
 
+class CacheOut(BaseModel):
+    """The caller's own render cache: pieces kept to be reused, and the farm's budget per
+    owner (CANOPY_RENDER_CACHE_BYTES; 0: the cache is off)."""
+
+    entries: int
+    bytes: int
+    budget: int
+
+
 class FarmOut(BaseModel):
     broker_answered: bool
     queues: list[QueueOut]
     workers: Optional[list[WorkerOut]]  # None when the broker does not answer
     running: list[RunningRender]
     failures: list[FailedRender]
+    cache: CacheOut
     generated_at: str

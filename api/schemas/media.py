@@ -159,10 +159,12 @@ class VideoFileOut(BaseModel):
 
 
 class Pieces(BaseModel):
-    """(ext) A render cut into pieces: how many, and how many are rendered and stored."""
+    """(ext) A render cut into pieces: how many, how many are rendered and stored, and how
+    many of those were reused from the owner's render cache instead of rendered."""
 
     total: int
     done: int
+    reused: int = 0
 
 
 class AssetStatus(BaseModel):

@@ -14,7 +14,7 @@ from ..auth import Caller
 from ..context import get_session, get_storage, read_row
 from ..multipart import FileUpload
 from ..schemas import AssetCreate
-from .projects import owned_project
+from .projects import forget_cached, owned_project
 from .uploads import receive_file, request_probe
 from .waiting import settle_renders
 
@@ -138,6 +138,7 @@ def delete_asset(user: Caller, asset_id) -> str:
     session = get_session()
     jobs.delete_for_assets(session, [row.id])
     session.delete(row)
+    forget_cached(session, user.id, [row.sha256])
     session.commit()
     settle_renders(user.id)  # renders waiting for it fail, naming it
     get_storage().delete_prefix(keys.media_folder(row))

@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
+from shared import render_cache
 from shared.models import Asset, RenderJob, RenderPiece, iso
 from shared.queue import QUEUES, BrokerView
 from shared.states import ACTIVE, JobState
 
-from ..schemas.farm import FailedRender, FarmOut, QueueOut, RunningRender, WorkerOut
+from ..schemas.farm import CacheOut, FailedRender, FarmOut, QueueOut, RunningRender, WorkerOut
 
 FAILURES_SHOWN = 10
 FAILURES_WINDOW = timedelta(hours=24)
@@ -34,7 +35,8 @@ def worker_name(worker_id: str | None) -> str | None:
     return worker_id.rpartition(":")[0] or worker_id if worker_id else None
 
 
-def farm_view(session: Session, caller_id: str, broker: BrokerView, now: datetime) -> FarmOut:
+def farm_view(session: Session, caller_id: str, broker: BrokerView, now: datetime,
+              cache_budget: int = 0) -> FarmOut:
     queued = dict(session.execute(
         select(RenderJob.queue, func.count()).where(RenderJob.state == JobState.QUEUED)
         .group_by(RenderJob.queue)
@@ -51,7 +53,13 @@ def farm_view(session: Session, caller_id: str, broker: BrokerView, now: datetim
                    for name, consumed in broker.workers.items()]
     return FarmOut(broker_answered=broker.depths is not None, queues=queues, workers=workers,
                    running=running, failures=_failures(session, caller_id, now),
-                   generated_at=iso(now))
+                   cache=_cache(session, caller_id, cache_budget), generated_at=iso(now))
+
+
+def _cache(session: Session, caller_id: str, budget: int) -> CacheOut:
+    """The caller's render cache only: another owner's is none of theirs."""
+    entries, size = render_cache.size(session, caller_id)
+    return CacheOut(entries=entries, bytes=size, budget=budget)
 
 
 def _held(session: Session) -> Counter[str]:

@@ -16,7 +16,7 @@ import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from sqlalchemy import func, select
 
-from shared import totals
+from shared import render_cache, totals
 from shared.db import Database
 from shared.jobs import lease_clock
 from shared.models import RenderFinish, RenderJob, RenderPiece
@@ -92,12 +92,32 @@ class FarmCollector:
             webhooks.add_metric([state.value], pending if state == DeliveryState.PENDING else
                                 sums.get((state.value, totals.WEBHOOKS, totals.WHOLE), (0, 0))[0])
         yield webhooks
+        yield from self._cache(session, sums)
         for series, doc in (
                 ("queued_seconds", "Time from a render's submission to its first claim"),
                 ("wall_seconds", "Time from a render's first claim to its finish"),
                 ("seconds_per_output_second",
                  "Render wall seconds per second of output (uploaded renders)")):
             yield self._histogram(sums, series, doc)
+
+    @staticmethod
+    def _cache(session, sums):
+        """The render cache, the farm's whole: pieces by outcome, bytes served from it, bytes
+        kept in it. No owner in any label."""
+        pieces = CounterMetricFamily(
+            "canopy_render_cache_pieces",
+            "Planned pieces looked up in their owner's render cache, by outcome (hit, miss, "
+            "refused: an entry found wrong and evicted)", labels=["outcome"])
+        for outcome in (render_cache.HIT, render_cache.MISS, render_cache.REFUSED):
+            pieces.add_metric([outcome], sums.get((outcome, totals.CACHE, totals.WHOLE), (0, 0))[0])
+        yield pieces
+        served = sums.get((render_cache.HIT, totals.CACHE, totals.WHOLE), (0, 0))[1]
+        yield CounterMetricFamily("canopy_render_cache_hit_bytes",
+                                  "Bytes of cached pieces reused instead of rendered",
+                                  value=int(served))
+        yield GaugeMetricFamily("canopy_render_cache_bytes",
+                                "Bytes the render cache holds, all owners together",
+                                value=render_cache.stored_bytes(session))
 
     @staticmethod
     def _histogram(sums, series: str, doc: str) -> HistogramMetricFamily:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from shared import jobs, keys
+from shared import jobs, keys, render_cache
 from shared.errors import NotFound, Unprocessable
 from shared.models import Asset, Project, Prompt
 
@@ -72,11 +72,25 @@ def delete_project(user: Caller, project_id) -> str:
     """Deletes the project's rows (assets, edits, jobs cascade) and its stored objects."""
     project = owned_project(user, project_id)
     session = get_session()
+    contents = session.execute(select(Asset.sha256).distinct()
+                               .where(Asset.project_id == project.id)).scalars().all()
     jobs.delete_for_assets(session, select(Asset.id).where(Asset.project_id == project.id))
     session.delete(project)
+    forget_cached(session, user.id, contents)
     session.commit()
     settle_renders(user.id)  # renders elsewhere waiting for one of its assets fail, naming it
     storage = get_storage()
     if storage is not None:
         storage.delete_prefix(keys.project_folder(project))
     return project.id
+
+
+def forget_cached(session, owner_id: str, contents) -> None:
+    """Sources with these contents are being deleted (in this transaction): the owner's
+    render-cache entries made from a content no live source of theirs holds any more go,
+    objects first (a row left by a failed commit names a missing object: a miss)."""
+    session.flush()
+    storage = get_storage()
+    for key in render_cache.forget_content(session, owner_id, contents):
+        if storage is not None:
+            storage.delete(key)

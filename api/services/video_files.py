@@ -18,6 +18,7 @@ from shared.naming import clean_filename
 from shared.states import MediaState
 
 from .uploads import receive_file, request_probe
+from .projects import forget_cached
 from .waiting import settle_renders
 from ..auth import Caller
 
@@ -102,6 +103,7 @@ def delete_video_file(user: Caller, video_file_id) -> str:
     row = owned_video_file(user, video_file_id)
     session = get_session()
     session.delete(row)
+    forget_cached(session, user.id, [row.sha256])
     session.commit()
     settle_renders(user.id)  # renders waiting for it fail, naming it
     get_storage().delete_prefix(keys.media_folder(row))

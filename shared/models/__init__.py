@@ -1,6 +1,7 @@
 """SQLAlchemy models, one module per aggregate."""
 from .base import Base, iso, new_id, utcnow
-from .edit import Edit, EditCollaborator, RenderJob, RenderPiece
+from .edit import (Edit, EditCollaborator, RenderCacheEntry, RenderCacheSource, RenderJob,
+                   RenderPiece)
 from .finish import RenderFinish, RenderTotal
 from .media import GENERATED_VIDEO, Asset, VideoFile
 from .project import Project, Prompt, Script
@@ -8,6 +9,6 @@ from .user import ApiKey, User, generate_key, hash_key
 
 __all__ = [
     "GENERATED_VIDEO", "ApiKey", "Asset", "Base", "Edit", "EditCollaborator", "Project", "Prompt",
-    "RenderFinish", "RenderJob", "RenderTotal", "RenderPiece", "Script", "User", "VideoFile",
+    "RenderCacheEntry", "RenderCacheSource", "RenderFinish", "RenderJob", "RenderTotal", "RenderPiece", "Script", "User", "VideoFile",
     "generate_key", "hash_key", "iso", "new_id", "utcnow",
 ]

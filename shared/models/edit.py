@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, ForeignKeyConstraint,
+                        Index, Integer, String, Text)
+from sqlalchemy import false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..states import JobState, PieceState
@@ -108,6 +110,11 @@ class RenderPiece(Base):
     worker_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     output_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # Its render-cache key (worker/render/piece_keys.py), None when it cannot be keyed, and
+    # whether its stored object is a cache entry's, reused (not this render's to delete).
+    cache_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(),
+                                         nullable=False)
     # The most frames any attempt has rendered: progress never goes back on a retry.
     frames_done: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     error: Mapped[str | None] = mapped_column(Reason, nullable=True)
@@ -117,3 +124,40 @@ class RenderPiece(Base):
     @property
     def frames(self) -> int:
         return self.frame_end - self.frame_start
+
+
+class RenderCacheEntry(Base):
+    """A piece an owner's render stored and its join checked, kept to be reused by the same
+    owner's later renders (shared/render_cache.py): keyed by what its bytes depend on.
+
+    `stored` is set once its object is whole in the store (a row is claimed first, so two
+    renders that made the same piece write it once); `sha256` is the object's, checked by
+    the join that reuses it. Owners never share entries."""
+
+    __tablename__ = "render_cache"
+
+    owner_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    object_key: Mapped[str] = mapped_column(String(500), nullable=False)
+    bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    frames: Mapped[int] = mapped_column(Integer, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    stored: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    created_at: Mapped[datetime] = created_column()
+    last_used_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False,
+                                                   index=True)
+
+
+class RenderCacheSource(Base):
+    """The content (sha256) of a source an entry was made from: deleting the owner's last
+    live source with that content removes the entry."""
+
+    __tablename__ = "render_cache_sources"
+    __table_args__ = (ForeignKeyConstraint(
+        ["owner_id", "key"], ["render_cache.owner_id", "render_cache.key"], ondelete="CASCADE"),
+        Index("ix_render_cache_sources_owner_sha256", "owner_id", "sha256"))
+
+    owner_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)

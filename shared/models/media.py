@@ -95,6 +95,9 @@ class Asset(ProbedMedia, Base):
     # progress); None for a render in one piece and for uploads.
     pieces_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
     pieces_done: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # Of those done, how many were taken from the owner's render cache, not rendered.
+    pieces_reused: Mapped[int] = mapped_column(Integer, default=0, server_default="0",
+                                               nullable=False)
     created_at: Mapped[datetime] = created_column()
 
     project: Mapped["Project"] = relationship(back_populates="assets")  # noqa: F821

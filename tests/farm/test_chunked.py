@@ -74,7 +74,7 @@ def test_a_chunked_render_is_exact_across_every_seam(farm, worker, second_worker
 
     status = wait_for(finished, 180, f"chunked render {asset_id}", interval=0.1)
     assert status["status"] == "uploaded", status["error"]
-    assert status["pieces"] == {"total": 7, "done": 7}
+    assert status["pieces"] == {"total": 7, "done": 7, "reused": 0}
     # The pieces' gauge counts the pieces of renders still running: this one's left it.
     assert moved(before, scrape(farm.url), "canopy_render_pieces", state="uploaded") == 0
     assert seen == sorted(seen) and seen[-1] == 1.0
@@ -106,7 +106,9 @@ def test_a_chunked_render_is_exact_across_every_seam(farm, worker, second_worker
     assert {who: steps[who] for who in range(8)} == {who: whole for who in range(8)}, steps
     # The plan needs no source file; the join fetches only the stored pieces.
     assert steps["job"] == ["claimed", "finished"]
-    assert steps["join"] == ["claimed", "pieces_fetched", "rendered", "uploaded", "finished"]
+    # The join keeps its checked pieces in the owner's render cache before it stores.
+    assert steps["join"] == ["claimed", "pieces_fetched", "rendered", "cached", "uploaded",
+                             "finished"]
 
     out = tmp_path / "pieces.mp4"
     asset = api("GET", f"/assets/{asset_id}").json()

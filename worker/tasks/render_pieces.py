@@ -20,11 +20,12 @@ from shared import jobs, keys, piece_jobs
 from shared.models import Asset, RenderJob, RenderPiece
 from shared.queue import PIECE_TASK, send
 from shared.states import Beat, JobState
-from worker.render import (PieceSpan, RenderCanceled, RenderResult, join, render_audio,
-                           render_piece, sound_sources, sources_for, timeline_from_dict,
-                           timeline_to_dict)
+from shared.storage import ObjectNotFound
+from worker.render import (PieceMismatchError, PieceSpan, RenderCanceled, RenderResult, join,
+                           render_audio, render_piece, sound_sources, sources_for,
+                           timeline_from_dict, timeline_to_dict)
 
-from .. import context
+from .. import context, piece_cache
 from ..attempt import JobAttempt, JobDeleted, Work, load, local_sources, remove_pieces, upload
 from ..celery import app
 from ..lease import PieceLease
@@ -36,6 +37,7 @@ def start_pieces(attempt: JobAttempt, work: Work, fresh) -> str:
     it), release the job's lease, send the pieces not stored yet, and join at once when
     every piece is stored already (the earlier attempt's join was lost)."""
     job_id = attempt.claim.job_id
+    cached, doomed = None, []  # per piece (cache key, reused object); entries found wrong
     with context.db().session() as session:
         if fresh is None:
             stored = piece_jobs.pieces(session, job_id)
@@ -44,9 +46,13 @@ def start_pieces(attempt: JobAttempt, work: Work, fresh) -> str:
             timeline, spans, warnings = fresh
             ranges = [(span.start, span.end) for span in spans]
             plan = {"timeline": timeline_to_dict(timeline), "warnings": warnings}
-        to_send = piece_jobs.write_plan(session, attempt.claim, ranges, plan)
+            owner_id = session.get(RenderJob, job_id).owner_id
+            cached, doomed = piece_cache.plan(session, owner_id, work, timeline, spans)
+        to_send = piece_jobs.write_plan(session, attempt.claim, ranges, plan, cached)
         if to_send is None:
             attempt.lease.answer = jobs.standing(session, attempt.claim)
+    for key in doomed:  # their rows are gone
+        piece_cache.delete_object(key)
     if to_send is None:
         return attempt.stop()
     for index in to_send:
@@ -194,6 +200,7 @@ class JoinAttempt(JobAttempt):
         timeline = timeline_from_dict(work.plan["timeline"])
         with context.db().session() as session:
             stored = piece_jobs.pieces(session, self.claim.job_id)
+            owner_id = session.get(RenderJob, self.claim.job_id).owner_id
         video = [p for p in stored if p.kind == piece_jobs.VIDEO]
         sound = next(p for p in stored if p.kind == piece_jobs.SOUND)
         fmt = work.edit.video_output_format
@@ -203,12 +210,25 @@ class JoinAttempt(JobAttempt):
             if self.lease.answer != Beat.OK:
                 return self.stop()
             self.steps.step("pieces_fetched", pieces=len(paths))
+            reused = [(p, path) for p, path in zip(video, paths) if p.reused]
+            bad = piece_cache.refused(owner_id, *zip(*reused)) if reused else []
+            if bad:
+                return self.refuse(owner_id, bad, work.queue)
             output = os.path.join(tmp, work.filename)
             spans = [span_of(p) for p in video]
-            joined = join(paths[:-1], spans, paths[-1], output, fmt, timeline.fps)
+            try:
+                joined = join(paths[:-1], spans, paths[-1], output, fmt, timeline.fps)
+            except PieceMismatchError:
+                if not reused:
+                    raise
+                return self.refuse(owner_id, [p for p, _ in reused], work.queue)
             if self.lease.answer != Beat.OK:
                 return self.stop()
-            self.steps.step("rendered", frames=joined.frames)
+            self.steps.step("rendered", frames=joined.frames, reused=len(reused))
+            with self.lease.kept():
+                kept = piece_cache.keep(owner_id, work, video, paths[:-1])
+            if kept:
+                self.steps.step("cached", pieces=kept)
             if not self.start_upload():
                 return self.stop()
             size, facts = self.store(work, output)
@@ -220,7 +240,31 @@ class JoinAttempt(JobAttempt):
             remove_pieces(self.claim.job_id)  # joined: the pieces have served
         return outcome
 
-    def download(self, piece: RenderPiece, folder: str) -> str:
-        path = os.path.join(folder, os.path.basename(piece.output_key))
-        context.storage().download_to(piece.output_key, path)
+    def download(self, piece: RenderPiece, folder: str) -> str | None:
+        """The stored piece, local; None for a reused piece whose entry's object is gone
+        (the join then refuses it)."""
+        path = os.path.join(folder, f"{piece.index:04d}-{os.path.basename(piece.output_key)}")
+        try:
+            context.storage().download_to(piece.output_key, path)
+        except ObjectNotFound:
+            if not piece.reused:
+                raise
+            return None
         return path
+
+    def refuse(self, owner_id: str, pieces: list, queue: str) -> str:
+        """Reused pieces the join may not use: their entries evicted, the pieces queued to
+        render anew, and the job left to the join that follows the last of them."""
+        with context.db().session() as session:
+            if not piece_jobs.refuse_reused(session, self.claim, [p.index for p in pieces]):
+                self.lease.answer = jobs.standing(session, self.claim)
+                session.rollback()
+                return self.stop()
+            doomed = piece_cache.evict_refused(session, owner_id, pieces)
+            session.commit()
+        for key in doomed:
+            piece_cache.delete_object(key)
+        for piece in pieces:
+            send(app, PIECE_TASK, [self.claim.job_id, piece.index], queue)
+        self.steps.step("refused", pieces=[p.index for p in pieces])
+        return f"refused {len(pieces)} cached pieces; rendering them anew"

@@ -27,6 +27,7 @@ export async function renderPage(root, assetId, signal) {
   const bar = progressBar(asset.progress, "Render progress");
   bar.id = "render-progress";
   const says = h("p", { id: "render-says", "aria-live": "polite" });
+  const reused = h("p", { id: "render-reused", class: "muted" });
   const result = h("div", { id: "render-result" });
   const error = h("p", { class: "error", role: "alert" });
   const cancel = h("button", { type: "button", class: "danger", id: "cancel", onclick: async () => {
@@ -39,7 +40,7 @@ export async function renderPage(root, assetId, signal) {
   replace(root,
     h("p", { class: "crumbs" }, h("a", { href: "#/projects" }, "Projects"), " / ",
       h("a", { href: `#/projects/${asset.project_id}` }, "Project"), " / "),
-    h("h1", {}, asset.keyname), h("div", { class: "card" }, h("div", { class: "row" }, badge, says), bar, error, cancel),
+    h("h1", {}, asset.keyname), h("div", { class: "card" }, h("div", { class: "row" }, badge, says), bar, reused, error, cancel),
     result);
   landed(root);
 
@@ -51,6 +52,7 @@ export async function renderPage(root, assetId, signal) {
       ? `The render failed: ${state.error || "no reason was given"}.`
       : state.status === "rendering" ? `Rendering: ${percent}% done.` : SAYS[state.status] || state.status;
     cancel.hidden = state.finished || asset.asset_type !== "generated_video";
+    reused.textContent = piecesReused(state.pieces);
   };
   update(asset);
   if (!asset.finished) {
@@ -66,4 +68,11 @@ export async function renderPage(root, assetId, signal) {
         `Download ${asset.keyname}`),
         asset.size ? ` (${(asset.size / 1e6).toFixed(1)} MB${asset.duration ? `, ${seconds(asset.duration)}` : ""})` : "")));
   }
+}
+
+// What the render cache saved: how many of the render's pieces were reused, not rendered.
+function piecesReused(pieces) {
+  if (!pieces) return "";
+  const of = `${pieces.reused} of ${pieces.total} piece${pieces.total === 1 ? "" : "s"}`;
+  return pieces.reused ? `${of} reused from your render cache.` : `${of} reused: every piece rendered.`;
 }

@@ -1,0 +1,159 @@
+"""The render cache on the session's farm, on both databases: a second render of an edit
+reuses its owner's checked pieces and is frame for frame the cold render; a bad entry is a
+miss, never a failed render; owners never share entries; deleting the last source with a
+content removes the entries made from it."""
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+import requests
+from sqlalchemy import select
+
+from shared.models import RenderCacheEntry
+from shared.storage import open_storage
+from tests.fixtures.edits import clip, make_edit, overlay
+from tests.fixtures.farm import moved, new_project, scrape, upload_source, wait_finished
+from tests.fixtures.livesrv import ApiCaller
+from tests.fixtures.mediakit import make_audio, make_counting_video
+
+FPS = 30
+# 4 s + 4 s of a counting source in pieces of one GOP (2 s): four video pieces.
+CLIPS = [(0, 4), (6, 10)]
+PIECES = 4
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cache-media")
+    return (make_counting_video(folder / "count.mp4", size=(160, 96), fps=FPS, duration=11,
+                                tone_hz=None),
+            make_audio(folder / "sine.m4a", duration=9, tone_hz=1000))
+
+
+def edit(video: str, sine: str, level: float = 1.0, **options) -> dict:
+    return make_edit([clip(video, a, b) for a, b in CLIPS],
+                     [overlay(sine, levels=[level] if level != 1.0 else ())],
+                     resolution="160x96", fps=FPS, filename="cached.mp4",
+                     render_options={"chunk_seconds": 2, **options})
+
+
+def render(api: ApiCaller, project: str, body: dict, tmp_path, name: str):
+    """Render `body`; (its final status, its decoded frames)."""
+    started = api("POST", f"/projects/{project}/create-edit", json=body)
+    assert started.status_code == 200, started.text
+    asset_id = started.json()["asset_id"]
+    done = wait_finished(api, asset_id)
+    assert done["status"] == "uploaded", done
+    status = api("GET", f"/assets/{asset_id}/status").json()
+    out = tmp_path / f"{name}.mp4"
+    out.write_bytes(requests.get(done["download_url"], timeout=60).content)
+    with av.open(str(out)) as container:
+        frames = [f.to_ndarray(format="gray") for f in container.decode(video=0)]
+    return status, np.stack(frames)
+
+
+def entries(db, owner_id: str) -> dict[str, RenderCacheEntry]:
+    with db.session() as session:
+        rows = session.execute(select(RenderCacheEntry)
+                               .where(RenderCacheEntry.owner_id == owner_id)).scalars().all()
+        session.expunge_all()
+    return {row.key: row for row in rows}
+
+
+def test_a_second_render_reuses_every_piece_and_matches_the_cold_one(
+        farm, api, db, settings, media, tmp_path, make_user):
+    video, sine = (upload_source(api, path) for path in media)
+    project = new_project(api)
+    before = scrape(farm.url)
+    cold_status, cold = render(api, project, edit(video, sine), tmp_path, "cold")
+    assert cold_status["pieces"] == {"total": PIECES, "done": PIECES, "reused": 0}
+    owner = api("GET", "/users/me").json()["id"]
+    kept = entries(db, owner)
+    assert len(kept) == PIECES and all(e.stored for e in kept.values())
+    assert all(e.object_key.startswith(f"{owner}/render-cache/") for e in kept.values())
+
+    again_status, again = render(api, project, edit(video, sine), tmp_path, "again")
+    assert again_status["pieces"] == {"total": PIECES, "done": PIECES, "reused": PIECES}
+    assert np.array_equal(again, cold), "a reused render differs from the cold one"
+    # A change of the sound only: every picture is reused.
+    level_status, level = render(api, project, edit(video, sine, level=0.5), tmp_path, "level")
+    assert level_status["pieces"]["reused"] == PIECES
+    assert np.array_equal(level, cold)
+    after = scrape(farm.url)
+    assert moved(before, after, "canopy_render_cache_pieces_total", outcome="hit") >= 2 * PIECES
+    assert moved(before, after, "canopy_render_cache_pieces_total", outcome="miss") >= PIECES
+    farm_page = api("GET", "/farm").json()["cache"]
+    assert farm_page["entries"] == PIECES
+    assert farm_page["bytes"] == sum(e.bytes for e in kept.values())
+
+    # cache: false renders every piece anew and refreshes the entries (new objects).
+    fresh_status, fresh = render(api, project, edit(video, sine, cache=False), tmp_path, "fresh")
+    assert fresh_status["pieces"]["reused"] == 0
+    assert np.array_equal(fresh, cold)
+    refreshed = entries(db, owner)
+    assert set(refreshed) == set(kept)
+    assert all(refreshed[k].object_key != kept[k].object_key for k in kept)
+    store = open_storage(settings)
+    assert not any(store.exists(e.object_key) for e in kept.values())
+
+    # Another owner with the very same files and edit reuses nothing of this one's.
+    other = ApiCaller(farm.url, make_user()[1])
+    assert other("GET", "/farm").json()["cache"]["entries"] == 0
+    theirs = [upload_source(other, path) for path in media]
+    other_status, other_frames = render(other, new_project(other), edit(*theirs), tmp_path,
+                                        "other")
+    assert other_status["pieces"]["reused"] == 0
+    assert np.array_equal(other_frames, cold)
+    assert other("GET", "/farm").json()["cache"]["entries"] == PIECES
+    assert set(entries(db, owner)) == set(kept)  # their render left this owner's alone
+
+
+def test_a_bad_entry_is_rendered_anew(api, db, settings, media, tmp_path):
+    """Flipped bytes (same size: found at the join), a truncated object and a deleted one
+    (found at the plan): each render still ends uploaded and right, its entry replaced."""
+    video, sine = (upload_source(api, path) for path in media)
+    project = new_project(api)
+    _, cold = render(api, project, edit(video, sine), tmp_path, "cold")
+    owner = api("GET", "/users/me").json()["id"]
+    store = open_storage(settings)
+    first, second, third = sorted(entries(db, owner).values(), key=lambda e: e.key)[:3]
+
+    data = bytearray(store.read_bytes(first.object_key))
+    data[len(data) // 2] ^= 0xFF
+    store.put_bytes(first.object_key, bytes(data))
+    store.put_bytes(second.object_key, store.read_bytes(second.object_key)[:-100])
+    store.delete(third.object_key)
+
+    status, frames = render(api, project, edit(video, sine), tmp_path, "after")
+    assert status["pieces"] == {"total": PIECES, "done": PIECES, "reused": PIECES - 3}
+    assert np.array_equal(frames, cold)
+    now = entries(db, owner)
+    assert len(now) == PIECES
+    for bad in (first, second, third):
+        assert now[bad.key].object_key != bad.object_key  # evicted, written anew
+        assert not store.exists(bad.object_key)
+
+
+def test_deleting_the_last_source_with_a_content_removes_its_entries(
+        api, db, settings, media, tmp_path):
+    video, sine = (upload_source(api, path) for path in media)
+    twin = upload_source(api, media[0], "twin")  # the same bytes again
+    render(api, new_project(api), edit(video, sine), tmp_path, "cold")
+    owner = api("GET", "/users/me").json()["id"]
+    kept = entries(db, owner)
+    assert len(kept) == PIECES
+    assert api("DELETE", f"/video-file/{video}").status_code in (200, 204)
+    assert set(entries(db, owner)) == set(kept), "the twin still holds the content"
+    assert api("DELETE", f"/video-file/{twin}").status_code in (200, 204)
+    assert entries(db, owner) == {}
+    store = open_storage(settings)
+    assert not any(store.exists(e.object_key) for e in kept.values())
+
+
+def test_cache_must_be_a_boolean(api, media):
+    project = new_project(api)
+    answer = api("POST", f"/projects/{project}/create-edit",
+                 json=edit("00000000-0000-4000-8000-000000000000", "x", cache="no"))
+    assert answer.status_code == 422, answer.text
+    assert "cache" in answer.text

@@ -1,0 +1,140 @@
+"""The render cache on the farm (the rows: shared/render_cache.py): which planned pieces a
+cache entry serves, whether the join may use an entry it downloaded, and the join's checked
+pieces kept as entries.
+
+    plan: every video piece keyed (piece_keys.piece_key); a stored entry of the owner's with
+          the piece's frame count and the stored size it recorded serves it (a mismatch is
+          a miss, and evicted)
+    join: a reused piece's download must have the entry's sha256, else the entry is
+          refused: evicted, its piece queued to render anew (never a failed render)
+    after the join: each piece rendered by this render becomes an entry (claimed once)
+
+Keys depend only on content, never on the owner, but entries are the owner's alone.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+from shared import keys, render_cache
+from shared.render_cache import Entry
+from shared.storage import ObjectNotFound
+from worker.render import PieceSpan, file_sha256, piece_key, piece_settings
+
+from . import context
+from .attempt import Work
+
+log = logging.getLogger(__name__)
+
+Cached = list[tuple[str | None, str | None]]  # per video piece: (key, reused entry's object)
+
+
+def enabled(work: Work) -> bool:
+    """Whether this render's pieces are keyed and kept (the farm's budget is not 0)."""
+    return context.settings().render_cache_bytes > 0
+
+
+def contents(work: Work) -> dict[str, str | None]:
+    return {sid: sha for sid, (_, sha) in work.sources.items()}
+
+
+def plan(session, owner_id: str, work: Work, timeline, spans: Sequence[PieceSpan]
+         ) -> tuple[Cached, list[str]]:
+    """Each video piece's key and the object of the entry that serves it (None: render
+    it), and the objects of entries found wrong (evicted: the caller deletes them after the
+    commit). In the plan's transaction: entries used are touched, the counters moved."""
+    if not enabled(work):
+        return [(None, None)] * len(spans), []
+    settings = piece_settings(work.edit, timeline)
+    wanted = [piece_key(timeline, span, settings, contents(work)) for span in spans]
+    found = (render_cache.lookup(session, owner_id, [k for k in wanted if k])
+             if work.edit.use_cache else {})
+    cached, hit_bytes, bad = [], 0, []
+    for key, span in zip(wanted, spans):
+        entry = found.get(key) if key else None
+        if entry is not None and not _whole(entry, span):
+            bad.append(entry)
+            entry = None
+        hit_bytes += entry.bytes if entry else 0
+        cached.append((key, entry.object_key if entry else None))
+    for entry in bad:
+        render_cache.evict(session, owner_id, entry.key)
+    hits = sum(1 for _, reuse in cached if reuse)
+    render_cache.count(session, hits=hits, hit_bytes=hit_bytes, misses=len(spans) - hits,
+                       refused=len(bad))
+    return cached, [e.object_key for e in bad]
+
+
+def _whole(entry: Entry, span: PieceSpan) -> bool:
+    """The entry holds the piece's frames, and its object the bytes it recorded."""
+    if entry.frames != span.end - span.start:
+        return False
+    try:
+        return context.storage().size(entry.object_key) == entry.bytes
+    except ObjectNotFound:
+        return False
+
+
+def delete_object(key: str | None) -> None:
+    if not key:
+        return
+    try:
+        context.storage().delete(key)
+    except Exception:  # the store may be what failed: the sweep removes the orphan later
+        log.warning("could not delete the cache object %s", key, exc_info=True)
+
+
+def refused(owner_id: str, reused: Sequence, paths: Sequence[str | None]) -> list:
+    """The reused pieces whose downloaded file (None: the download failed) is not the
+    entry's bytes: its entry gone from the store, or truncated or changed there."""
+    with context.db().session() as session:
+        found = render_cache.entries(session, owner_id, [p.cache_key for p in reused])
+    bad = []
+    for piece, path in zip(reused, paths):
+        entry = found.get(piece.cache_key)
+        if (path is None or entry is None or entry.object_key != piece.output_key
+                or os.path.getsize(path) != entry.bytes or file_sha256(path) != entry.sha256):
+            bad.append(piece)
+    return bad
+
+
+def evict_refused(session, owner_id: str, pieces: Sequence) -> list[str]:
+    """Evict the refused pieces' entries, in this transaction; their objects, for the
+    caller to delete after the commit."""
+    gone = [render_cache.evict(session, owner_id, p.cache_key) for p in pieces]
+    render_cache.count(session, refused=len(pieces))
+    return [key for key in gone if key]
+
+
+def keep(owner_id: str, work: Work, pieces: Sequence, paths: Sequence[str]) -> int:
+    """Keep the pieces this render made (checked by its join) as the owner's entries; how
+    many were written. A render that did not use the cache replaces the entries it finds.
+    Never fails the render: a piece not kept is only a later miss."""
+    kept = 0
+    sources = [sha for sha in contents(work).values() if sha]
+    for piece, path in zip(pieces, paths):
+        if piece.reused or not piece.cache_key:
+            continue
+        try:
+            kept += _keep_one(owner_id, piece, path, sources, refresh=not work.edit.use_cache)
+        except Exception:
+            log.warning("could not keep piece %s in the render cache", piece.index,
+                        exc_info=True)
+    return kept
+
+
+def _keep_one(owner_id: str, piece, path: str, sources: list[str], refresh: bool) -> int:
+    entry = Entry(piece.cache_key, keys.cache_object_key(owner_id, piece.cache_key),
+                  os.path.getsize(path), piece.frames, file_sha256(path))
+    with context.db().session() as session:
+        claimed, old = render_cache.claim(session, owner_id, entry, sources, replace=refresh)
+    delete_object(old)
+    if not claimed:
+        return 0  # another render wrote (or writes) it: written once
+    context.storage().put_file(entry.object_key, path, content_type="video/mp4")
+    with context.db().session() as session:
+        if render_cache.mark_stored(session, owner_id, entry):
+            return 1
+    delete_object(entry.object_key)  # evicted meanwhile
+    return 0
