@@ -43,11 +43,13 @@ SIZE = (1920, 1080)
 FPS = 30
 
 
-def make_panning_video(path: Path, seconds: float, keyframe_seconds: float) -> Path:
-    """1080p30: a window moving over a large smoothed-noise texture, with a 440 Hz tone."""
+def make_panning_video(path: Path, seconds: float, keyframe_seconds: float, *,
+                       seed: int = 7, tone_hz: float = 440, bframes: int = 0) -> Path:
+    """1080p30: a window moving over a large smoothed-noise texture, with a tone; `bframes`
+    B-frames between references, as cameras write them."""
     if path.exists():
         return path
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(seed)
     small = rng.integers(0, 256, (SIZE[1] // 8 + 40, SIZE[0] // 8 + 80, 3), dtype=np.uint8)
     texture = np.repeat(np.repeat(small, 8, axis=0), 8, axis=1)  # 8x8 blocks of colour
     texture = (texture.astype(np.int16) + rng.integers(-12, 12, texture.shape)).clip(0, 255)
@@ -59,7 +61,8 @@ def make_panning_video(path: Path, seconds: float, keyframe_seconds: float) -> P
         video.pix_fmt = "yuv420p"
         video.codec_context.time_base = Fraction(1, FPS)
         video.codec_context.gop_size = round(keyframe_seconds * FPS)
-        video.options = {"preset": "ultrafast", "crf": "20"}
+        video.options = {"preset": "ultrafast", "crf": "20"} if not bframes else {
+            "preset": "superfast", "crf": "20", "x264-params": f"bframes={bframes}"}
         audio = container.add_stream("aac", rate=48000)
         audio.layout = "stereo"
         for k in range(round(seconds * FPS)):
@@ -70,7 +73,7 @@ def make_panning_video(path: Path, seconds: float, keyframe_seconds: float) -> P
             container.mux(video.encode(frame))
         container.mux(video.encode(None))
         t = np.arange(round(seconds * 48000)) / 48000
-        wave = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        wave = (0.5 * np.sin(2 * np.pi * tone_hz * t)).astype(np.float32)
         for start in range(0, wave.size, 4800):
             block = np.ascontiguousarray(np.tile(wave[start:start + 4800], (2, 1)))
             frame = av.AudioFrame.from_ndarray(block, format="fltp", layout="stereo")

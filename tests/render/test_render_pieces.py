@@ -147,8 +147,9 @@ def test_join_refuses_pieces_that_do_not_fit(counting, tmp_path):
                                     render_options={"preset": "medium"}))
     render_piece(other, sources, spans[2], str(tmp_path / "medium.mp4"), timeline=timeline)
     tampered = [*pieces[:2], str(tmp_path / "medium.mp4"), *pieces[3:]]
-    with pytest.raises(PieceMismatchError, match="piece 2 .* other PPS"):
+    with pytest.raises(PieceMismatchError, match="piece 2 .* other PPS") as refused:
         join(tampered, spans, sound, str(out), "mp4", timeline.fps)
+    assert refused.value.piece == 2  # the piece to render anew
 
     short = PieceSpan(1, spans[1].start, spans[1].end - 1)  # one frame missing
     render_piece(edit, sources, short, str(tmp_path / "short.mp4"), timeline=timeline)

@@ -28,7 +28,12 @@ from .timeline import PieceSpan
 
 
 class PieceMismatchError(RenderError):
-    """A piece cannot be joined with the others: other encoder settings, or frames missing."""
+    """A piece cannot be joined with the others: other encoder settings, or frames missing.
+    `piece` is its index in the plan (a cached piece refused so is rendered anew)."""
+
+    def __init__(self, message: str, piece: Optional[int] = None):
+        self.piece = piece
+        super().__init__(message)
 
 
 @dataclass
@@ -45,7 +50,8 @@ class _Piece:
         try:
             self.container = av.open(path)
         except (OSError, av.error.FFmpegError) as exc:
-            raise PieceMismatchError(f"piece {span.index} cannot be read: {exc}") from exc
+            raise PieceMismatchError(f"piece {span.index} cannot be read: {exc}",
+                                     span.index) from exc
         videos = self.container.streams.video
         if len(videos) != 1 or len(self.container.streams) != 1:
             self._fail("must hold exactly one stream, of video")
@@ -62,7 +68,8 @@ class _Piece:
 
     def _fail(self, reason: str):
         self.container.close()
-        raise PieceMismatchError(f"piece {self.span.index} ({self.path}) {reason}")
+        raise PieceMismatchError(f"piece {self.span.index} ({self.path}) {reason}",
+                                 self.span.index)
 
     def check_against(self, first: "_Piece") -> None:
         """Same codec, picture size, time base and stream headers as the first piece, a

@@ -31,6 +31,8 @@ import av
 
 from .bitstream import H264Stream, annexb_parameter_sets, annexb_sample
 from .encode import OutputWriter, VideoSettings, open_video_encoder
+from .engine import VIDEO_AHEAD
+from .prefetch import Prefetch
 from .piece_plan import ClipPart, clip_parts
 from .timeline import PieceSpan, Timeline
 from .video import FrameConverter, timeline_frames
@@ -226,11 +228,13 @@ def _encoded(timeline, sources, start: int, end: int, settings: VideoSettings, w
     """Output frames [start, end) by a fresh encoder, timed from the piece's start."""
     encoder = open_video_encoder(settings)
     offset = before  # this run's first frame, counted in the piece
-    for k, frame in enumerate(timeline_frames(timeline, sources, start, end)):
-        frame.pts, frame.time_base = k, encoder.time_base
-        frame.pict_type = av.video.frame.PictureType.NONE
-        yield from _shifted(encoder.encode(frame), offset, encoder.time_base)
-        written(before + k + 1)
+    with Prefetch(timeline_frames(timeline, sources, start, end), VIDEO_AHEAD,
+                  "video") as frames:
+        for k, frame in enumerate(frames):
+            frame.pts, frame.time_base = k, encoder.time_base
+            frame.pict_type = av.video.frame.PictureType.NONE
+            yield from _shifted(encoder.encode(frame), offset, encoder.time_base)
+            written(before + k + 1)
     yield from _shifted(encoder.encode(None), offset, encoder.time_base)
 
 
