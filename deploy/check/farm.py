@@ -149,7 +149,12 @@ def piece_hosts(db: Database, asset_id: str) -> dict[int, tuple[str, int]]:
     with db.session() as session:
         job = select(RenderJob.id).where(RenderJob.asset_id == asset_id).scalar_subquery()
         rows = session.execute(select(RenderPiece).where(RenderPiece.job_id == job)).scalars()
-        return {r.index: (r.worker_id.rsplit(":", 1)[0], r.attempt) for r in rows if r.worker_id}
+        return {r.index: (host_of(r.worker_id), r.attempt) for r in rows if r.worker_id}
+
+
+def host_of(worker_id: str) -> str:
+    """The container a worker id names: `HOST:PID` or `NODE@HOST:PID`."""
+    return worker_id.rsplit(":", 1)[0].rsplit("@", 1)[-1]
 
 
 def stored_outputs(db: Database, storage_url: str, asset_id: str) -> list[str]:
@@ -219,7 +224,7 @@ class S3Farm:
                 job = select(RenderJob.id).where(RenderJob.asset_id == asset_id).scalar_subquery()
                 return session.execute(select(RenderPiece).where(
                     RenderPiece.job_id == job, RenderPiece.state == "rendering",
-                    RenderPiece.kind == "video", RenderPiece.worker_id.startswith(victim + ":"),
+                    RenderPiece.kind == "video", RenderPiece.worker_id.contains(victim + ":"),
                 )).scalars().first()
 
         piece = wait_for(victim_renders, 300, f"a piece rendering in {victim}", interval=0.05)
