@@ -3,20 +3,25 @@ ended each render (worker, reaper, cancel, pieces) and each webhook."""
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import timedelta
 
 import pytest
+from alembic import command
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from shared import finishes, jobs, piece_jobs, totals, webhooks
+from shared.cli import alembic_config, migrate
+from shared.config import Settings
+from shared.db import Database
 from shared.models import RenderFinish, RenderJob, utcnow
 from shared.states import DeliveryState
 from tests.fixtures.jobs import (HOOK, PLAN, RANGES, canceled_while_queued,
                                  canceled_while_rendering, failed_by_reaper, failed_by_worker,
                                  failed_in_queue, failed_while_waiting, queued_job,
                                  render_and_store, uploaded)
+from tests.fixtures.database import postgres_database
 from tests.fixtures.livesrv import wait_for
 
 LATER = timedelta(seconds=60)
@@ -218,3 +223,37 @@ def test_two_transactions_recording_several_finishes_never_deadlock(db):
         second.rollback()
         first.close()
         second.close()
+
+
+LEDGER = [  # (state, queued s, wall s, output s, bytes, webhook)
+    ("uploaded", 2.0, 30.0, 10.0, 1000, "delivered"), ("uploaded", 700.0, 4.0, 8.0, 2000, None),
+    ("failed", None, None, None, None, "failed"), ("canceled", 0.5, 1.0, None, None, "pending"),
+]
+
+
+def test_the_migration_fills_the_totals_from_the_ledger(database_url, tmp_path):
+    """A farm upgraded to running totals starts from what its ledger already holds."""
+    own = (postgres_database() if database_url.startswith("postgresql")
+           else nullcontext(f"sqlite:///{tmp_path / 'upgrade.db'}"))
+    with own as url:
+        migrate(Settings(database_url=url))
+        command.downgrade(alembic_config(url), "0008")  # before the totals
+        db = Database(url)
+        with db.engine.begin() as conn:
+            for number, (state, queued, wall, output, size, hook) in enumerate(LEDGER):
+                conn.execute(text(
+                    "INSERT INTO render_finishes (id, job_id, owner_id, asset_id, state, finished_at,"
+                    " queued_seconds, wall_seconds, output_seconds, bytes, webhook_state, tries)"
+                    " VALUES (:id, :id, 'o', 'a', :state, :at, :queued, :wall, :output, :size, :hook, 0)"),
+                    {"id": f"finish-{number}", "state": state, "at": utcnow(), "queued": queued,
+                     "wall": wall, "output": output, "size": size, "hook": hook})
+        command.upgrade(alembic_config(url), "head")
+        with db.session() as session:
+            kept, counted = totals.read(session), totals.count_all(session)
+        db.dispose()
+    assert kept == counted
+    assert kept[("uploaded", totals.RENDERS, "")] == (2, 3000.0)
+    assert kept[("delivered", totals.WEBHOOKS, "")] == (1, 0.0)
+    assert kept[("uploaded", "queued_seconds", "2.5")] == (1, 2.0)
+    assert kept[("uploaded", "seconds_per_output_second", "4")] == (1, 3.0)
+    assert kept[totals.ANCHOR] == (4, 3000.0)
