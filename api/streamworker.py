@@ -26,8 +26,11 @@ class StreamWorker(ThreadWorker):
         self._handed_off: set = set()  # sockets the loop owns: gunicorn forgets them
         # Each idle stream is an open file: allow as many as the system lets this process.
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if hard == resource.RLIM_INFINITY or soft < hard:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        try:
+            if soft < hard or hard == resource.RLIM_INFINITY:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):  # e.g. no unlimited files: max_streams follows the soft
+            pass
         super().init_process()
 
     def load_wsgi(self):
