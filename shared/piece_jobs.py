@@ -93,7 +93,7 @@ def write_plan(session: Session, claim: Claim, ranges: list[tuple[int, int]],
     if not session.execute(select(exists().where(RenderPiece.job_id == claim.job_id))).scalar():
         session.execute(update(RenderJob).where(RenderJob.id == claim.job_id)
                         .values(plan=plan, frame_count=ranges[-1][1],
-                                chunk_frames=ranges[0][1] - ranges[0][0]))
+                                piece_frames=ranges[0][1] - ranges[0][0]))
         now = utcnow()
         cached = cached or [(None, None)] * len(ranges)
         session.add_all(RenderPiece(job_id=claim.job_id, index=i, frame_start=start,

@@ -47,7 +47,7 @@ def ours(reaped: list, job_id: str) -> list:
 def test_plan_written_once_releases_the_jobs_lease(db, planned):
     job_id, claim = planned
     job, asset = job_row(db, job_id)
-    assert (job.state, job.lease_until, job.frame_count, job.chunk_frames) == ("rendering", None, 150, 60)
+    assert (job.state, job.lease_until, job.frame_count, job.piece_frames) == ("rendering", None, 150, 60)
     assert job.plan == PLAN
     assert (asset.pieces_total, asset.pieces_done) == (3, 0)
     with db.session() as session:

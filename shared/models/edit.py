@@ -77,7 +77,7 @@ class RenderJob(Base):
     queued_at: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow, nullable=True)
     # The piece plan, written once by the first attempt: frames per piece and in all.
     # None: not planned yet, or rendered in one piece (no RenderPiece rows).
-    chunk_frames: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    piece_frames: Mapped[int | None] = mapped_column(Integer, nullable=True)
     frame_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # The first claim: the end of the time queued, the start of the render's wall time.
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
