@@ -4,7 +4,7 @@
     {owner}/{project id}/{asset id}/...              an asset's uploads and thumbnails
     {owner}/{project id}/{asset id}/attempt-{n}/     what render attempt n stores
     {owner}/{project id}/{asset id}/pieces/          a chunked render's stored pieces
-    {owner}/render-cache/{entry key}/{nonce}.mp4     a render-cache entry's piece
+    {owner}/render-cache/{entry key}/{nonce}.{ext}   a render-cache entry's piece or output
 
 A row owns its folder: deleting the row deletes the folder (a prefix), so nothing it stored
 stays behind, and a render attempt's folder is its own, so attempts never collide.
@@ -59,10 +59,10 @@ def piece_key(asset: Asset, index: int, attempt: int, ext: str = "mp4") -> str:
     return f"{pieces_folder(asset)}{index:04d}-attempt-{attempt}.{ext}"
 
 
-def cache_object_key(owner_id: str, entry_key: str) -> str:
-    """A fresh key for a render-cache entry's piece: a refreshed entry never overwrites the
-    object a render may be reading."""
-    return f"{owner_id}/{CACHE_FOLDER}/{entry_key}/{new_id()[:8]}.mp4"
+def cache_object_key(owner_id: str, entry_key: str, ext: str = "mp4") -> str:
+    """A fresh key for a render-cache entry's piece or output: a refreshed entry never
+    overwrites the object a render may be reading."""
+    return f"{owner_id}/{CACHE_FOLDER}/{entry_key}/{new_id()[:8]}.{ext}"
 
 
 CACHE_FOLDER = "render-cache"

@@ -41,10 +41,11 @@ class Entry:
     bytes: int
     frames: int
     sha256: str
+    facts: dict | None = None  # a whole output's: what its finish records
 
 
 def _entry(row) -> Entry:
-    return Entry(row.key, row.object_key, row.bytes, row.frames, row.sha256)
+    return Entry(row.key, row.object_key, row.bytes, row.frames, row.sha256, row.facts)
 
 
 def entries(session: Session, owner_id: str, wanted: Iterable[str]) -> dict[str, Entry]:
@@ -90,7 +91,7 @@ def claim(session: Session, owner_id: str, entry: Entry, sources: Iterable[str],
         old = evict(session, owner_id, entry.key)
     row = RenderCacheEntry(owner_id=owner_id, key=entry.key, object_key=entry.object_key,
                            bytes=entry.bytes, frames=entry.frames, sha256=entry.sha256,
-                           stored=False)
+                           facts=entry.facts, stored=False)
     session.add(row)
     session.add_all(RenderCacheSource(owner_id=owner_id, key=entry.key, sha256=sha)
                     for sha in sorted(set(sources)))

@@ -77,6 +77,7 @@ class Work:
     queue: str
     plan: dict | None  # a chunked render's, once its first attempt wrote it
     infos: dict[str, SourceInfo]  # what the sources' analyses found
+    owner_id: str = ""  # whose render: its render-cache entries are theirs alone
 
 
 def worker_id() -> str:
@@ -209,7 +210,7 @@ def load(claim: jobs.Claim) -> Work:
         return Work(edit=edit, sources={i: (r.storage_key, r.sha256) for i, r in rows.items()},
                     output_key=keys.attempt_folder(asset, claim.attempt) + asset.filename,
                     filename=asset.filename, queue=job.queue, plan=job.plan,
-                    infos={i: source_info(r) for i, r in rows.items()})
+                    infos={i: source_info(r) for i, r in rows.items()}, owner_id=job.owner_id)
 
 
 def read_sources(session, job: RenderJob) -> tuple[VideoEdit, dict]:

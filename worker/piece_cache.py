@@ -8,11 +8,16 @@ pieces kept as entries.
     join: a reused piece's download must have the entry's sha256, else the entry is
           refused: evicted, its piece queued to render anew (never a failed render)
     after the join: each piece rendered by this render becomes an entry (claimed once)
+    whole outputs: an edit the owner rendered before, from sources of the same contents, is
+    served by copying the stored output (its sha256 checked while it streams) to the new
+    render's own object, without rendering; each finished render keeps its output so
 
 Keys depend only on content, never on the owner, but entries are the owner's alone.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -20,10 +25,10 @@ from collections.abc import Sequence
 from shared import keys, render_cache
 from shared.render_cache import Entry
 from shared.storage import ObjectNotFound
-from worker.render import PieceSpan, file_sha256, piece_key, piece_settings
+from worker.render import PieceSpan, RenderResult, engine_build, file_sha256, piece_key, piece_settings
 
 from . import context
-from .attempt import Work
+from .attempt import CONTENT_TYPES, Work
 
 log = logging.getLogger(__name__)
 
@@ -127,14 +132,111 @@ def keep(owner_id: str, work: Work, pieces: Sequence, paths: Sequence[str]) -> i
 def _keep_one(owner_id: str, piece, path: str, sources: list[str], refresh: bool) -> int:
     entry = Entry(piece.cache_key, keys.cache_object_key(owner_id, piece.cache_key),
                   os.path.getsize(path), piece.frames, file_sha256(path))
+    return _store(owner_id, entry, path, sources, refresh)
+
+
+def _store(owner_id: str, entry: Entry, path: str, sources: list[str], refresh: bool) -> int:
+    """Claim the entry, store `path` as its object, mark it stored: 1, or 0 when another
+    render has it (each entry is written once)."""
     with context.db().session() as session:
         claimed, old = render_cache.claim(session, owner_id, entry, sources, replace=refresh)
     delete_object(old)
     if not claimed:
         return 0  # another render wrote (or writes) it: written once
-    context.storage().put_file(entry.object_key, path, content_type="video/mp4")
+    context.storage().put_file(entry.object_key, path)
     with context.db().session() as session:
         if render_cache.mark_stored(session, owner_id, entry):
             return 1
     delete_object(entry.object_key)  # evicted meanwhile
     return 0
+
+
+def output_key(work: Work, chunk_seconds: float, encoder: str) -> str | None:
+    """The key of the render's whole output: the edit but for what never shows in it (its
+    name, description, output filename, callback, the cache flag), its sources' contents,
+    how the farm cuts and encodes it, and the engine's build. None when a source's content
+    is not known, or the cache is off."""
+    shown = contents(work)
+    if not enabled(work) or not all(shown.values()):
+        return None
+    edit = work.edit.model_dump(mode="json", exclude={
+        "name", "description", "video_output_filename", "callback_url"})
+    (edit.get("render_options") or {}).pop("cache", None)
+    inputs = {"output": edit, "contents": shown, "chunk_seconds": chunk_seconds,
+              "encoder": encoder, "engine": engine_build()}
+    canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def serve(work: Work, key: str) -> Entry | None:
+    """Copy the owner's stored output of `key` to the render's own object, its bytes checked
+    as they stream (an entry found wrong is evicted: the render then renders); the entry,
+    or None (a miss)."""
+    if not work.edit.use_cache:
+        return None
+    with context.db().session() as session:
+        entry = render_cache.lookup(session, work.owner_id, [key]).get(key)
+        render_cache.count(session, hits=int(entry is not None),
+                           hit_bytes=entry.bytes if entry else 0)
+        session.commit()
+    if entry is None or entry.facts is None:
+        return None
+    store = context.storage()
+    reader = HashingReader(store.iter_range, entry.object_key)
+    try:
+        size = store.put_stream(work.output_key, reader,
+                                CONTENT_TYPES[work.edit.video_output_format], length=entry.bytes)
+    except Exception:  # gone from the store, cut short, or the store failed: a miss
+        log.warning("could not serve render-cache entry %s", key, exc_info=True)
+        size = -1
+    if size == entry.bytes and reader.digest.hexdigest() == entry.sha256:
+        return entry
+    delete_object(work.output_key)
+    with context.db().session() as session:
+        gone = render_cache.evict(session, work.owner_id, key)
+        render_cache.count(session, refused=1)
+        session.commit()
+    delete_object(gone)
+    return None
+
+
+class HashingReader:
+    """A stored object as a file to read from, hashed (sha256) as it is read."""
+
+    def __init__(self, iter_range, key: str):
+        self.chunks, self.digest, self.buffer = iter_range(key), hashlib.sha256(), b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self.buffer) < size:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                break
+            self.buffer += chunk
+        out = self.buffer if size < 0 else self.buffer[:size]
+        self.buffer = self.buffer[len(out):]
+        self.digest.update(out)
+        return out
+
+
+def keep_output(work: Work, key: str, path: str, result: RenderResult, facts: dict) -> bool:
+    """Keep a finished render's output as the owner's entry of `key`, with what its finish
+    recorded (`facts`, the result's duration, codec and warnings). Never fails the render."""
+    recorded = {"facts": facts, "duration": result.duration, "samples": result.samples,
+                "video_codec": result.video_codec, "warnings": list(result.warnings)}
+    try:
+        entry = Entry(key, keys.cache_object_key(work.owner_id, key,
+                                                 work.edit.video_output_format),
+                      os.path.getsize(path), result.frames, file_sha256(path), recorded)
+        return bool(_store(work.owner_id, entry, path, [s for s in contents(work).values() if s],
+                           refresh=not work.edit.use_cache))
+    except Exception:
+        log.warning("could not keep the render's output in the render cache", exc_info=True)
+        return False
+
+
+def served_result(work: Work, entry: Entry) -> tuple[RenderResult, dict]:
+    """The result and stream facts a served output is finalized with: its first render's."""
+    recorded = entry.facts
+    return (RenderResult(work.output_key, entry.frames, recorded["samples"],
+                         recorded["duration"], recorded["video_codec"],
+                         list(recorded["warnings"])), recorded["facts"])

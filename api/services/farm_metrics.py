@@ -106,8 +106,9 @@ class FarmCollector:
         kept in it. No owner in any label."""
         pieces = CounterMetricFamily(
             "canopy_render_cache_pieces",
-            "Planned pieces looked up in their owner's render cache, by outcome (hit, miss, "
-            "refused: an entry found wrong and evicted)", labels=["outcome"])
+            "Render-cache lookups (a planned piece, or a whole output found cached) by "
+            "outcome: hit, miss (pieces), refused (an entry found wrong and evicted)",
+            labels=["outcome"])
         for outcome in (render_cache.HIT, render_cache.MISS, render_cache.REFUSED):
             pieces.add_metric([outcome], sums.get((outcome, totals.CACHE, totals.WHOLE), (0, 0))[0])
         yield pieces

@@ -144,6 +144,9 @@ class RenderCacheEntry(Base):
     frames: Mapped[int] = mapped_column(Integer, nullable=False)
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     stored: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # A whole output's entry: what its render's finish records beside the bytes (stream
+    # facts, duration, warnings); None for a piece.
+    facts: Mapped[Any] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = created_column()
     last_used_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False,
                                                    index=True)

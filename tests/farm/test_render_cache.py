@@ -31,34 +31,38 @@ def media(tmp_path_factory):
             make_audio(folder / "sine.m4a", duration=9, tone_hz=1000))
 
 
-def edit(video: str, sine: str, level: float = 1.0, **options) -> dict:
+def edit(video: str, sine: str, level: float = 1.0, filename: str = "cached.mp4",
+         **options) -> dict:
     return make_edit([clip(video, a, b) for a, b in CLIPS],
                      [overlay(sine, levels=[level] if level != 1.0 else ())],
-                     resolution="160x96", fps=FPS, filename="cached.mp4",
+                     resolution="160x96", fps=FPS, filename=filename,
                      render_options={"chunk_seconds": 2, **options})
 
 
 def render(api: ApiCaller, project: str, body: dict, tmp_path, name: str):
-    """Render `body`; (its final status, its decoded frames)."""
+    """Render `body`; (its final status with its asset's id, its decoded frames)."""
     started = api("POST", f"/projects/{project}/create-edit", json=body)
     assert started.status_code == 200, started.text
     asset_id = started.json()["asset_id"]
     done = wait_finished(api, asset_id)
     assert done["status"] == "uploaded", done
     status = api("GET", f"/assets/{asset_id}/status").json()
-    out = tmp_path / f"{name}.mp4"
-    out.write_bytes(requests.get(done["download_url"], timeout=60).content)
-    with av.open(str(out)) as container:
-        frames = [f.to_ndarray(format="gray") for f in container.decode(video=0)]
-    return status, np.stack(frames)
+    return status, decoded(done["download_url"], tmp_path / f"{name}.mp4")
 
 
-def entries(db, owner_id: str) -> dict[str, RenderCacheEntry]:
+def decoded(url: str, path) -> np.ndarray:
+    path.write_bytes(requests.get(url, timeout=60).content)
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="gray") for f in container.decode(video=0)])
+
+
+def entries(db, owner_id: str, outputs: bool = False) -> dict[str, RenderCacheEntry]:
+    """The owner's piece entries (or whole outputs' entries)."""
     with db.session() as session:
         rows = session.execute(select(RenderCacheEntry)
                                .where(RenderCacheEntry.owner_id == owner_id)).scalars().all()
         session.expunge_all()
-    return {row.key: row for row in rows}
+    return {row.key: row for row in rows if (row.facts is not None) == outputs}
 
 
 def test_a_second_render_reuses_every_piece_and_matches_the_cold_one(
@@ -73,19 +77,24 @@ def test_a_second_render_reuses_every_piece_and_matches_the_cold_one(
     assert len(kept) == PIECES and all(e.stored for e in kept.values())
     assert all(e.object_key.startswith(f"{owner}/render-cache/") for e in kept.values())
 
-    again_status, again = render(api, project, edit(video, sine), tmp_path, "again")
-    assert again_status["pieces"] == {"total": PIECES, "done": PIECES, "reused": PIECES}
-    assert np.array_equal(again, cold), "a reused render differs from the cold one"
+    assert len(entries(db, owner, outputs=True)) == 1
+    # The same edit again (another file name): its output is copied, nothing rendered.
+    again_status, again = render(api, project, edit(video, sine, filename="again.mp4"),
+                                 tmp_path, "again")
+    assert again_status["pieces"] is None
+    assert np.array_equal(again, cold), "a served render differs from the cold one"
     # A change of the sound only: every picture is reused.
     level_status, level = render(api, project, edit(video, sine, level=0.5), tmp_path, "level")
     assert level_status["pieces"]["reused"] == PIECES
     assert np.array_equal(level, cold)
     after = scrape(farm.url)
-    assert moved(before, after, "canopy_render_cache_pieces_total", outcome="hit") >= 2 * PIECES
+    # hits: the served output, then the level's pieces
+    assert moved(before, after, "canopy_render_cache_pieces_total", outcome="hit") >= PIECES + 1
     assert moved(before, after, "canopy_render_cache_pieces_total", outcome="miss") >= PIECES
     farm_page = api("GET", "/farm").json()["cache"]
-    assert farm_page["entries"] == PIECES
-    assert farm_page["bytes"] == sum(e.bytes for e in kept.values())
+    everything = {**entries(db, owner), **entries(db, owner, outputs=True)}
+    assert farm_page["entries"] == PIECES + 2  # the pieces, the cold and the level outputs
+    assert farm_page["bytes"] == sum(e.bytes for e in everything.values())
 
     # cache: false renders every piece anew and refreshes the entries (new objects).
     fresh_status, fresh = render(api, project, edit(video, sine, cache=False), tmp_path, "fresh")
@@ -105,7 +114,7 @@ def test_a_second_render_reuses_every_piece_and_matches_the_cold_one(
                                         "other")
     assert other_status["pieces"]["reused"] == 0
     assert np.array_equal(other_frames, cold)
-    assert other("GET", "/farm").json()["cache"]["entries"] == PIECES
+    assert other("GET", "/farm").json()["cache"]["entries"] == PIECES + 1
     assert set(entries(db, owner)) == set(kept)  # their render left this owner's alone
 
 
@@ -118,6 +127,7 @@ def test_a_bad_entry_is_rendered_anew(api, db, settings, media, tmp_path):
     owner = api("GET", "/users/me").json()["id"]
     store = open_storage(settings)
     first, second, third = sorted(entries(db, owner).values(), key=lambda e: e.key)[:3]
+    assert len(entries(db, owner)) == PIECES
 
     data = bytearray(store.read_bytes(first.object_key))
     data[len(data) // 2] ^= 0xFF
@@ -125,7 +135,8 @@ def test_a_bad_entry_is_rendered_anew(api, db, settings, media, tmp_path):
     store.put_bytes(second.object_key, store.read_bytes(second.object_key)[:-100])
     store.delete(third.object_key)
 
-    status, frames = render(api, project, edit(video, sine), tmp_path, "after")
+    # Another level: the output is not cached, its pictures are.
+    status, frames = render(api, project, edit(video, sine, level=0.7), tmp_path, "after")
     assert status["pieces"] == {"total": PIECES, "done": PIECES, "reused": PIECES - 3}
     assert np.array_equal(frames, cold)
     now = entries(db, owner)
@@ -141,12 +152,13 @@ def test_deleting_the_last_source_with_a_content_removes_its_entries(
     twin = upload_source(api, media[0], "twin")  # the same bytes again
     render(api, new_project(api), edit(video, sine), tmp_path, "cold")
     owner = api("GET", "/users/me").json()["id"]
-    kept = entries(db, owner)
-    assert len(kept) == PIECES
+    kept = {**entries(db, owner), **entries(db, owner, outputs=True)}
+    assert len(kept) == PIECES + 1
     assert api("DELETE", f"/video-file/{video}").status_code in (200, 204)
-    assert set(entries(db, owner)) == set(kept), "the twin still holds the content"
+    assert set(entries(db, owner)) | set(entries(db, owner, outputs=True)) == set(kept), \
+        "the twin still holds the content"
     assert api("DELETE", f"/video-file/{twin}").status_code in (200, 204)
-    assert entries(db, owner) == {}
+    assert entries(db, owner) == {} and entries(db, owner, outputs=True) == {}
     store = open_storage(settings)
     assert not any(store.exists(e.object_key) for e in kept.values())
 
@@ -157,3 +169,23 @@ def test_cache_must_be_a_boolean(api, media):
                  json=edit("00000000-0000-4000-8000-000000000000", "x", cache="no"))
     assert answer.status_code == 422, answer.text
     assert "cache" in answer.text
+
+
+def test_a_served_render_has_its_own_object(api, db, settings, media, tmp_path):
+    """An identical edit is served by a copy: deleting either asset leaves the other whole."""
+    video, sine = (upload_source(api, path) for path in media)
+    project = new_project(api)
+    assets = []
+    for name in ("one", "two", "three"):
+        started = api("POST", f"/projects/{project}/create-edit", json=edit(video, sine))
+        assert started.status_code == 200, started.text
+        done = wait_finished(api, started.json()["asset_id"])
+        assert done["status"] == "uploaded", done
+        assets.append(done)
+    one, two, three = assets
+    assert len({a["asset_path"] for a in assets}) == 3
+    cold = decoded(one["download_url"], tmp_path / "one.mp4")
+    assert api("DELETE", f"/assets/{one['id']}").status_code in (200, 204)
+    assert np.array_equal(decoded(two["download_url"], tmp_path / "two.mp4"), cold)
+    assert api("DELETE", f"/assets/{three['id']}").status_code in (200, 204)
+    assert np.array_equal(decoded(two["download_url"], tmp_path / "two-again.mp4"), cold)

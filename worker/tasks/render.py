@@ -10,10 +10,10 @@ import os
 import tempfile
 
 from shared.queue import RENDER_TASK
-from shared.states import Beat
+from shared.states import Beat, JobState
 from worker.render import RenderCanceled, plan_from_infos, plan_pieces, render
 
-from .. import context
+from .. import context, piece_cache
 from ..attempt import JobAttempt, load, local_sources
 from ..celery import app
 from .render_pieces import start_pieces
@@ -46,18 +46,22 @@ class RenderAttempt(JobAttempt):
         # nothing here: each piece's worker fetches only what its frames show.
         timeline, warnings = plan_from_infos(work.edit, work.infos,
                                              self.settings.max_output_seconds)
-        spans, notes = plan_pieces(timeline, work.edit.chunk_seconds(self.settings.chunk_seconds),
+        chunk_seconds = work.edit.chunk_seconds(self.settings.chunk_seconds)
+        output = piece_cache.output_key(work, chunk_seconds, self.settings.encoder)
+        if output is not None and (served := self.serve(work, output)) is not None:
+            return served
+        spans, notes = plan_pieces(timeline, chunk_seconds,
                                    work.edit.video_output_format, work.edit.encoder,
-                                   contents={i: sha for i, (_, sha) in work.sources.items()})
+                                   contents=piece_cache.contents(work))
         if len(spans) > 1:
-            return start_pieces(self, work, (timeline, spans, warnings + notes))
+            return start_pieces(self, work, (timeline, spans, warnings + notes), output)
         with self.lease.kept():
             local = local_sources(self.claim.job_id, work.sources, self.lease.stopped)
         if local is None:  # canceled, or the lease was lost, while fetching
             return self.stop()
         self.steps.step("sources_fetched", sources=len(local))
         with tempfile.TemporaryDirectory(dir=context.scratch()) as tmp:
-            output = os.path.join(tmp, work.filename)
+            output_key, output = output, os.path.join(tmp, work.filename)
             try:
                 result = render(work.edit, local, output, on_progress=self.lease.progress,
                                 should_cancel=self.lease.stopped, encoder=self.settings.encoder,
@@ -71,5 +75,20 @@ class RenderAttempt(JobAttempt):
             if not self.start_upload():
                 return self.stop()
             size, facts = self.store(work, output)
-            return self.finalize(work, result, size, facts)
+            outcome = self.finalize(work, result, size, facts)
+            if outcome == JobState.UPLOADED and output_key is not None:
+                piece_cache.keep_output(work, output_key, output, result, facts)
+            return outcome
+
+    def serve(self, work, key: str) -> str | None:
+        """An edit the owner rendered before from the same contents: its output copied to
+        this render's own object, finalized without rendering; None when not cached."""
+        entry = piece_cache.serve(work, key)
+        if entry is None:
+            return None
+        self.steps.step("served_from_cache", bytes=entry.bytes)
+        if not self.start_upload():
+            return self.stop()
+        result, facts = piece_cache.served_result(work, entry)
+        return self.finalize(work, result, entry.bytes, facts)
 

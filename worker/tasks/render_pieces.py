@@ -32,9 +32,10 @@ from ..lease import PieceLease
 from ..steplog import StepLog
 
 
-def start_pieces(attempt: JobAttempt, work: Work, fresh) -> str:
+def start_pieces(attempt: JobAttempt, work: Work, fresh, output: str | None = None) -> str:
     """Write the plan (`fresh` = (timeline, spans, warnings); None: an earlier attempt wrote
-    it), release the job's lease, send the pieces not stored yet, and join at once when
+    it; `output`: the output's render-cache key, kept in the plan for the join), release
+    the job's lease, send the pieces not stored yet, and join at once when
     every piece is stored already (the earlier attempt's join was lost)."""
     job_id = attempt.claim.job_id
     cached, doomed = None, []  # per piece (cache key, reused object); entries found wrong
@@ -45,9 +46,9 @@ def start_pieces(attempt: JobAttempt, work: Work, fresh) -> str:
         else:
             timeline, spans, warnings = fresh
             ranges = [(span.start, span.end) for span in spans]
-            plan = {"timeline": timeline_to_dict(timeline), "warnings": warnings}
-            owner_id = session.get(RenderJob, job_id).owner_id
-            cached, doomed = piece_cache.plan(session, owner_id, work, timeline, spans)
+            plan = {"timeline": timeline_to_dict(timeline), "warnings": warnings,
+                    "output_key": output}
+            cached, doomed = piece_cache.plan(session, work.owner_id, work, timeline, spans)
         to_send = piece_jobs.write_plan(session, attempt.claim, ranges, plan, cached)
         if to_send is None:
             attempt.lease.answer = jobs.standing(session, attempt.claim)
@@ -200,7 +201,6 @@ class JoinAttempt(JobAttempt):
         timeline = timeline_from_dict(work.plan["timeline"])
         with context.db().session() as session:
             stored = piece_jobs.pieces(session, self.claim.job_id)
-            owner_id = session.get(RenderJob, self.claim.job_id).owner_id
         video = [p for p in stored if p.kind == piece_jobs.VIDEO]
         sound = next(p for p in stored if p.kind == piece_jobs.SOUND)
         fmt = work.edit.video_output_format
@@ -211,9 +211,9 @@ class JoinAttempt(JobAttempt):
                 return self.stop()
             self.steps.step("pieces_fetched", pieces=len(paths))
             reused = [(p, path) for p, path in zip(video, paths) if p.reused]
-            bad = piece_cache.refused(owner_id, *zip(*reused)) if reused else []
+            bad = piece_cache.refused(work.owner_id, *zip(*reused)) if reused else []
             if bad:
-                return self.refuse(owner_id, bad, work.queue)
+                return self.refuse(work.owner_id, bad, work.queue)
             output = os.path.join(tmp, work.filename)
             spans = [span_of(p) for p in video]
             try:
@@ -221,12 +221,12 @@ class JoinAttempt(JobAttempt):
             except PieceMismatchError:
                 if not reused:
                     raise
-                return self.refuse(owner_id, [p for p, _ in reused], work.queue)
+                return self.refuse(work.owner_id, [p for p, _ in reused], work.queue)
             if self.lease.answer != Beat.OK:
                 return self.stop()
             self.steps.step("rendered", frames=joined.frames, reused=len(reused))
             with self.lease.kept():
-                kept = piece_cache.keep(owner_id, work, video, paths[:-1])
+                kept = piece_cache.keep(work.owner_id, work, video, paths[:-1])
             if kept:
                 self.steps.step("cached", pieces=kept)
             if not self.start_upload():
@@ -236,6 +236,8 @@ class JoinAttempt(JobAttempt):
             result = RenderResult(output, joined.frames, samples, samples / timeline.sample_rate,
                                   "libx264", list(work.plan.get("warnings", [])))
             outcome = self.finalize(work, result, size, facts)
+            if outcome == JobState.UPLOADED and work.plan.get("output_key"):
+                piece_cache.keep_output(work, work.plan["output_key"], output, result, facts)
         if outcome == JobState.UPLOADED:
             remove_pieces(self.claim.job_id)  # joined: the pieces have served
         return outcome
