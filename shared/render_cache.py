@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import delete, exists, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -148,17 +148,19 @@ def stored_bytes(session: Session) -> int:
         select(func.coalesce(func.sum(RenderCacheEntry.bytes), 0))).scalar_one())
 
 
-def trim(session: Session, budget: int, now=None) -> list[str]:
-    """Evict, per owner, the least recently used entries past `budget` bytes (every entry
-    when the budget is 0), and claims older than CLAIM_SECONDS; committed. The evicted
-    objects' keys."""
+def trim(session: Session, budget: int, now=None, owners: list[str] | None = None
+         ) -> list[str]:
+    """Evict, per owner (of `owners`, or all), the least recently used entries past
+    `budget` bytes (every entry when the budget is 0), and claims older than CLAIM_SECONDS;
+    committed. The evicted objects' keys."""
     now = now or utcnow()
+    only = RenderCacheEntry.owner_id.in_(owners) if owners is not None else true()
     gone: list[tuple[str, str, str]] = [tuple(row) for row in session.execute(
         select(RenderCacheEntry.owner_id, RenderCacheEntry.key, RenderCacheEntry.object_key)
-        .where(RenderCacheEntry.stored.is_(False),
+        .where(only, RenderCacheEntry.stored.is_(False),
                RenderCacheEntry.created_at < now - timedelta(seconds=CLAIM_SECONDS)))]
     over = session.execute(
-        select(RenderCacheEntry.owner_id).group_by(RenderCacheEntry.owner_id)
+        select(RenderCacheEntry.owner_id).where(only).group_by(RenderCacheEntry.owner_id)
         .having(func.sum(RenderCacheEntry.bytes) > budget)).scalars().all()
     for owner_id in over:
         rows = session.execute(

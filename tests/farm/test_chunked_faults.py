@@ -1,12 +1,15 @@
-"""Faults in a chunked render: a piece's worker killed, then the join's; a cancel.
+"""Faults in a chunked render: a piece's worker killed, then the join's, also in a render
+that reuses cached pieces; a cancel.
 
 Each runs a farm of its own on PostgreSQL (3-second leases, a reaper every second), as
 tests/fixtures/faults.py makes them, with two workers so that pieces run side by side.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 
+import av
 import requests
 
 from tests.fixtures.faults import PIECES, chunked, kill, piece_rows, pieces_folder, prepare
@@ -70,3 +73,38 @@ def test_cancel_stops_every_piece_within_a_second(make_farm, fault_source):
     wait_for(lambda: not list(pieces_folder(setup, asset_id).glob("*")), 10,
              "the stored pieces to be deleted")
     assert setup.job(asset_id).state == "canceled"
+
+
+def frame_hashes(url: str, path) -> list[str]:
+    path.write_bytes(requests.get(url, timeout=30).content)
+    with av.open(str(path)) as container:
+        return [hashlib.sha256(f.to_ndarray(format="gray").tobytes()).hexdigest()
+                for f in container.decode(video=0)]
+
+
+def test_kill_9_during_a_render_that_reuses_cached_pieces(make_farm, fault_source, tmp_path):
+    """The first 12 s rendered, then all 20 s: six pieces come from the cache, a worker
+    rendering one of the other four is killed; the render ends whole, its first 360 frames
+    the first render's."""
+    setup = prepare(make_farm(workers=2), fault_source)
+    cold = setup.finished(setup.submit(12, render_options={"chunk_seconds": 2}))
+    assert cold["status"] == "uploaded", cold
+    asset_id = setup.submit(20, render_options={"chunk_seconds": 2})
+
+    def a_rendered_piece_under_way():
+        return next((p for p in piece_rows(setup, asset_id)
+                     if p.state == "rendering" and p.kind == "video"), None)
+
+    victim = wait_for(a_rendered_piece_under_way, 120, "a piece under way", interval=0.05)
+    assert victim.index >= 6  # the first six were reused, never claimed
+    kill(victim.worker_id)
+    done = setup.finished(asset_id)
+    assert done["status"] == "uploaded", done
+    status = setup.api("GET", f"/assets/{asset_id}/status").json()
+    assert status["pieces"] == {"total": PIECES, "done": PIECES, "reused": 6}
+    rows = piece_rows(setup, asset_id)
+    assert [p.reused for p in rows[:PIECES]] == [True] * 6 + [False] * 4
+    assert rows[victim.index].attempt == 2
+    whole = frame_hashes(done["download_url"], tmp_path / "whole.mp4")
+    assert len(whole) == 600
+    assert whole[:360] == frame_hashes(cold["download_url"], tmp_path / "cold.mp4")

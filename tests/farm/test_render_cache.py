@@ -189,3 +189,21 @@ def test_a_served_render_has_its_own_object(api, db, settings, media, tmp_path):
     assert np.array_equal(decoded(two["download_url"], tmp_path / "two.mp4"), cold)
     assert api("DELETE", f"/assets/{three['id']}").status_code in (200, 204)
     assert np.array_equal(decoded(two["download_url"], tmp_path / "two-again.mp4"), cold)
+
+
+def test_two_identical_renders_at_once_write_each_entry_once(api, db, settings, media, tmp_path):
+    video, sine = (upload_source(api, path) for path in media)
+    project = new_project(api)
+    body = edit(video, sine)
+    started = [api("POST", f"/projects/{project}/create-edit", json=body) for _ in range(2)]
+    assert all(s.status_code == 200 for s in started), [s.text for s in started]
+    done = [wait_finished(api, s.json()["asset_id"]) for s in started]
+    assert [d["status"] for d in done] == ["uploaded", "uploaded"], done
+    first, second = (decoded(d["download_url"], tmp_path / f"{i}.mp4") for i, d in enumerate(done))
+    assert np.array_equal(first, second)
+    owner = api("GET", "/users/me").json()["id"]
+    kept = {**entries(db, owner), **entries(db, owner, outputs=True)}
+    assert len(kept) == PIECES + 1 and all(e.stored for e in kept.values())
+    store = open_storage(settings)
+    objects = {o.key for o in store.list_objects(f"{owner}/render-cache")}
+    assert objects == {e.object_key for e in kept.values()}, "an entry was written twice"

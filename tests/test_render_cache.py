@@ -1,0 +1,89 @@
+"""The render cache's rows (shared/render_cache.py) on both databases: an entry is claimed
+once, found only by its owner once stored, evicted least recently used past the budget, and
+its object counted as referenced by the orphan sweep."""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from shared import keys, render_cache
+from shared.models import utcnow
+from shared.render_cache import Entry
+from shared.storage import open_storage
+from worker.orphans import sweep_orphans
+
+
+def entry(owner: str, name: str, size: int = 100) -> Entry:
+    key = name.ljust(64, "0")
+    return Entry(key, keys.cache_object_key(owner, key), size, 30, "f" * 64)
+
+
+def stored(db, owner: str, item: Entry, sources=("a" * 64,)) -> None:
+    with db.session() as session:
+        assert render_cache.claim(session, owner, item, sources) == (True, None)
+        assert render_cache.mark_stored(session, owner, item)
+
+
+def test_an_entry_is_claimed_once_and_found_by_its_owner_only(db, make_user):
+    owner, _ = make_user()
+    other, _ = make_user()
+    item = entry(owner, "a")
+    with db.session() as session:
+        assert render_cache.claim(session, owner, item, ["a" * 64]) == (True, None)
+        assert render_cache.claim(session, owner, entry(owner, "a"), []) == (False, None)
+        assert render_cache.lookup(session, owner, [item.key]) == {}  # not stored yet
+        assert render_cache.mark_stored(session, owner, item)
+        assert render_cache.lookup(session, owner, [item.key]) == {item.key: item}
+        assert render_cache.lookup(session, other, [item.key]) == {}
+        assert render_cache.size(session, other) == (0, 0)
+        assert render_cache.size(session, owner) == (1, 100)
+        # cache: false refreshes: the old object is handed back to delete
+        fresh = entry(owner, "a")
+        assert render_cache.claim(session, owner, fresh, [], replace=True) == (True,
+                                                                               item.object_key)
+
+
+def test_trim_evicts_the_least_recently_used_past_the_budget(db, make_user):
+    owner, _ = make_user()
+    small, _ = make_user()
+    items = [entry(owner, name) for name in "abc"]
+    for item in items:
+        stored(db, owner, item)
+    stored(db, small, entry(small, "a"))
+    with db.session() as session:
+        render_cache.lookup(session, owner, [items[0].key])  # a: used last
+        session.commit()
+        gone = render_cache.trim(session, budget=200, owners=[owner, small])
+        assert set(gone) == {items[1].object_key}  # b is older than c
+        left = render_cache.lookup(session, owner, [i.key for i in items])
+        assert set(left) == {items[0].key, items[2].key}
+        assert render_cache.size(session, small) == (1, 100)  # under its own budget
+        assert len(render_cache.trim(session, 0, owners=[owner, small])) == 3  # 0: all go
+
+
+def test_a_claim_whose_writer_died_is_removed(db, make_user):
+    owner, _ = make_user()
+    item = entry(owner, "d")
+    with db.session() as session:
+        render_cache.claim(session, owner, item, [])
+        assert render_cache.trim(session, 10**9, owners=[owner]) == []
+        later = utcnow() + timedelta(seconds=render_cache.CLAIM_SECONDS + 1)
+        assert render_cache.trim(session, 10**9, now=later, owners=[owner]) == [item.object_key]
+
+
+def test_the_orphan_sweep_keeps_what_an_entry_names(db, make_user, settings):
+    owner, _ = make_user()
+    item = entry(owner, "e")
+    stored(db, owner, item)
+    store = open_storage(settings)
+    try:
+        store.put_bytes(item.object_key, b"x" * 100)
+        stray = keys.cache_object_key(owner, item.key)  # no row names it
+        store.put_bytes(stray, b"y")
+        with db.session() as session:
+            gone = sweep_orphans(session, store, grace_seconds=0, now=time.time() + 5,
+                                 prefix=owner)
+        assert gone == [stray]
+        assert store.exists(item.object_key)
+    finally:
+        store.close()
