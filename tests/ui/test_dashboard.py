@@ -275,7 +275,9 @@ def test_every_page_loads_under_the_enforced_csp(farm, browser, owner_with_media
         page.wait_for_selector("ul.projects")
         for hash_, shown in [(f"#/projects/{project_id}", "#media [data-status=analyzed]"),
                              (f"#/renders/{asset_id}", "#render-status"),
-                             ("#/farm", "#farm caption"), ("#/projects", "ul.projects")]:
+                             ("#/farm", "#farm caption"),
+                             ("#/farm", "#farm-cache:has-text('Your render cache: ')"),
+                             ("#/projects", "ul.projects")]:
             page.goto(f"{farm.url}/ui/{hash_}")
             page.wait_for_selector(shown)
         assert problems == []

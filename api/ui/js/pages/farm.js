@@ -42,7 +42,7 @@ function farmSections(farm) {
       farm.running.map((r) => [label(r), statusBadge(r.state), progressBar(r.progress, "Progress"),
                                r.queue, r.worker || "", r.attempt]),
       "Nothing is rendering right now."),
-    h("p", { id: "farm-cache" }, `Your render cache: ${farm.cache.entries} piece${farm.cache.entries === 1 ? "" : "s"}, ` +
+    h("p", { id: "farm-cache" }, `Your render cache: ${farm.cache.entries} entr${farm.cache.entries === 1 ? "y" : "ies"} (pieces and outputs), ` +
       `${(farm.cache.bytes / 1e6).toFixed(1)} MB of ${(farm.cache.budget / 1e6).toFixed(0)} MB.`),
     table("Recent failures (24 hours)", ["Render", "Reason", "Queue", "Attempt", "Failed at"],
       farm.failures.map((f) => [label(f), f.error, f.queue, f.attempt, when(f.failed_at)]),
