@@ -20,7 +20,7 @@ import psutil
 from sqlalchemy import func, select
 
 from bench.chunked_engine import OUT, make_panning_video
-from bench.farm import bench_farm, upload_video
+from bench.farm import bench_farm, pin_workers, upload_video
 from shared.db import Database
 from shared.models import Asset, RenderJob, RenderPiece
 from tests.fixtures.livesrv import Worker, wait_for
@@ -77,11 +77,7 @@ def main() -> None:
     print(f"load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
           f"{os.getloadavg()[2]:.2f} on {os.cpu_count()} CPUs")
     with bench_farm(workers=0) as (farm, api):
-        for core in (0, 1):
-            worker = Worker(farm.settings, farm.log_dir, name=f"core{core}",
-                            wrap=["taskset", "-c", str(core)])
-            worker.start()
-            farm.workers.append(worker)
+        pin_workers(farm)
         # Camera-like pictures (a panning texture, keyframes every 2 s): flat test colours
         # would make encoding nearly free and every overhead look larger.
         OUT.mkdir(parents=True, exist_ok=True)

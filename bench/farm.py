@@ -53,6 +53,17 @@ def bench_farm(workers: int = 1, database_kind: str = "sqlite", **settings):
             farm.stop()
 
 
+def pin_workers(farm, cores=(0, 1)) -> None:
+    """Start one worker a core, each pinned to its core (`taskset -c N`, concurrency 1)."""
+    from tests.fixtures.livesrv import Worker
+
+    for core in cores:
+        worker = Worker(farm.settings, farm.log_dir, name=f"core{core}",
+                        wrap=["taskset", "-c", str(core)])
+        worker.start()
+        farm.workers.append(worker)
+
+
 def upload_video(api: ApiCaller, path: Path) -> str:
     created = api("POST", "/video-file", json={"name": path.stem, "filename": path.name}).json()
     with open(path, "rb") as fh:

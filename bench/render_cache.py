@@ -21,9 +21,8 @@ import os
 
 from bench.chunked import render
 from bench.chunked_engine import make_panning_video
-from bench.farm import bench_farm, upload_video
+from bench.farm import bench_farm, pin_workers, upload_video
 from bench.incremental import CLIPS, OUT
-from tests.fixtures.livesrv import Worker
 
 
 def edit_body(clips, resolution: str, chunk: float, filename: str = "bench.mp4") -> dict:
@@ -55,11 +54,7 @@ def main(argv=None) -> None:
                                 seed=seed, tone_hz=330 + 110 * seed, bframes=3)
              for seed in (1, 2)]
     with bench_farm(workers=0) as (farm, api):
-        for core in (0, 1):
-            worker = Worker(farm.settings, farm.log_dir, name=f"core{core}",
-                            wrap=["taskset", "-c", str(core)])
-            worker.start()
-            farm.workers.append(worker)
+        pin_workers(farm)
         ids = [upload_video(api, path) for path in paths]
         project = api("POST", "/projects", json={"name": "bench", "description": "cache"}).json()["id"]
         clips = [(ids[i % 2], 1 + (i % 3) * clip_s / 2, 1 + (i % 3) * clip_s / 2 + clip_s, 1.0)
