@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from pathlib import Path
 
 import av
 import requests
@@ -105,6 +106,29 @@ def test_kill_9_during_a_render_that_reuses_cached_pieces(make_farm, fault_sourc
     rows = piece_rows(setup, asset_id)
     assert [p.reused for p in rows[:PIECES]] == [True] * 6 + [False] * 4
     assert rows[victim.index].attempt == 2
+    whole = frame_hashes(done["download_url"], tmp_path / "whole.mp4")
+    assert len(whole) == 600
+    assert whole[:360] == frame_hashes(cold["download_url"], tmp_path / "cold.mp4")
+
+
+def test_a_cache_entry_deleted_while_a_render_needs_it(make_farm, fault_source, tmp_path):
+    """A reused piece's object deleted after the plan chose it: the join refuses it, the
+    piece renders anew, the render ends whole."""
+    setup = prepare(make_farm(workers=1), fault_source)
+    cold = setup.finished(setup.submit(12, render_options={"chunk_seconds": 2}))
+    assert cold["status"] == "uploaded", cold
+    asset_id = setup.submit(20, render_options={"chunk_seconds": 2})
+    reused = wait_for(lambda: next((p for p in piece_rows(setup, asset_id) if p.reused), None),
+                      120, "a reused piece planned", interval=0.02)
+    root = Path(setup.farm.settings.storage_url[len("file://"):])
+    (root / reused.output_key).unlink()
+    assert setup.job(asset_id).state == "rendering"  # deleted before the join
+    done = setup.finished(asset_id)
+    assert done["status"] == "uploaded", done
+    status = setup.api("GET", f"/assets/{asset_id}/status").json()
+    assert status["pieces"] == {"total": PIECES, "done": PIECES, "reused": 5}
+    again = piece_rows(setup, asset_id)[reused.index]
+    assert (again.reused, again.attempt, again.state) == (False, 1, "uploaded")
     whole = frame_hashes(done["download_url"], tmp_path / "whole.mp4")
     assert len(whole) == 600
     assert whole[:360] == frame_hashes(cold["download_url"], tmp_path / "cold.mp4")
