@@ -25,7 +25,7 @@ def asset_state(asset: Asset) -> AssetStatus:
                            progress=1.0 if analyzed else 0.0, error=media.error,
                            finished=media.status in ASSET_FINISHED)
     pieces = (Pieces(total=asset.pieces_total, done=asset.pieces_done,
-                     reused=asset.pieces_reused)
+                     reused=asset.pieces_reused, copied=asset.pieces_copied)
               if asset.pieces_total else None)
     return AssetStatus(id=asset.id, status=asset.status, uploaded=asset.uploaded,
                        progress=asset.progress, error=asset.error, pieces=pieces,

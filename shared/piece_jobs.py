@@ -104,7 +104,7 @@ def write_plan(session: Session, claim: Claim, ranges: list[tuple[int, int]],
                                 frame_end=0, enqueued_at=now, kind=SOUND))
         reused = sum(1 for _, reuse in cached if reuse)
         set_asset(session, claim.job_id, pieces_total=len(ranges), pieces_done=reused,
-                  pieces_reused=reused)
+                  pieces_reused=reused, pieces_copied=0)
     queued = session.execute(
         select(RenderPiece.index).where(RenderPiece.job_id == claim.job_id,
                                         RenderPiece.state == PieceState.QUEUED)
@@ -202,9 +202,11 @@ def start_upload(session: Session, claim: PieceClaim, lease_s: float) -> bool:
     return True
 
 
-def finish(session: Session, claim: PieceClaim, output_key: str, lease_s: float) -> bool:
+def finish(session: Session, claim: PieceClaim, output_key: str, lease_s: float,
+           copied: int = 0) -> bool:
     """The piece is stored at `output_key`: uploaded, unless it lost its lease or its job
-    ended meanwhile (then the caller deletes the object).
+    ended meanwhile (then the caller deletes the object). `copied`: its frames copied from
+    a source, not encoded; the asset sums them over its pieces.
 
     Its lease is renewed once more: it covers the moment between this commit and the
     join's compare-and-set, so the reaper only steps in if the worker dies right there.
@@ -215,14 +217,15 @@ def finish(session: Session, claim: PieceClaim, output_key: str, lease_s: float)
         .where(*_mine(claim, PieceState.UPLOADED, PieceState.UPLOADING),
                _job_running(claim.job_id))
         .values(state=PieceState.UPLOADED, output_key=output_key, frames_done=frames,
-                lease_until=lease_until(session, lease_s), error=None)
+                copied=copied, lease_until=lease_until(session, lease_s), error=None)
     )
     if result.rowcount != 1:
         session.rollback()
         return False
     video = select(RenderPiece.kind == VIDEO).where(
         RenderPiece.job_id == claim.job_id, RenderPiece.index == claim.index).scalar_subquery()
-    set_asset(session, claim.job_id, pieces_done=Asset.pieces_done + case((video, 1), else_=0))
+    set_asset(session, claim.job_id, pieces_done=Asset.pieces_done + case((video, 1), else_=0),
+              pieces_copied=Asset.pieces_copied + copied)
     _raise_progress(session, claim.job_id)
     session.commit()
     return True

@@ -160,11 +160,13 @@ class VideoFileOut(BaseModel):
 
 class Pieces(BaseModel):
     """(ext) A render cut into pieces: how many, how many are rendered and stored, and how
-    many of those were reused from the owner's render cache instead of rendered."""
+    many of those were reused from the owner's render cache instead of rendered; and how
+    many frames the rendered ones copied from their sources instead of encoding them."""
 
     total: int
     done: int
     reused: int = 0
+    copied: int = 0
 
 
 class AssetStatus(BaseModel):

@@ -117,6 +117,8 @@ class RenderPiece(Base):
                                          nullable=False)
     # The most frames any attempt has rendered: progress never goes back on a retry.
     frames_done: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # Of its frames, how many the stored attempt copied from a source instead of encoding.
+    copied: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     error: Mapped[str | None] = mapped_column(Reason, nullable=True)
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -98,6 +98,9 @@ class Asset(ProbedMedia, Base):
     # Of those done, how many were taken from the owner's render cache, not rendered.
     pieces_reused: Mapped[int] = mapped_column(Integer, default=0, server_default="0",
                                                nullable=False)
+    # The frames its stored pieces copied from their sources instead of encoding them.
+    pieces_copied: Mapped[int] = mapped_column(Integer, default=0, server_default="0",
+                                               nullable=False)
     created_at: Mapped[datetime] = created_column()
 
     project: Mapped["Project"] = relationship(back_populates="assets")  # noqa: F821

@@ -74,7 +74,7 @@ def test_a_chunked_render_is_exact_across_every_seam(farm, worker, second_worker
 
     status = wait_for(finished, 180, f"chunked render {asset_id}", interval=0.1)
     assert status["status"] == "uploaded", status["error"]
-    assert status["pieces"] == {"total": 7, "done": 7, "reused": 0}
+    assert status["pieces"] == {"total": 7, "done": 7, "reused": 0, "copied": 0}
     # The pieces' gauge counts the pieces of renders still running: this one's left it.
     assert moved(before, scrape(farm.url), "canopy_render_pieces", state="uploaded") == 0
     assert seen == sorted(seen) and seen[-1] == 1.0

@@ -102,7 +102,7 @@ def test_kill_9_during_a_render_that_reuses_cached_pieces(make_farm, fault_sourc
     done = setup.finished(asset_id)
     assert done["status"] == "uploaded", done
     status = setup.api("GET", f"/assets/{asset_id}/status").json()
-    assert status["pieces"] == {"total": PIECES, "done": PIECES, "reused": 6}
+    assert status["pieces"] == {"total": PIECES, "done": PIECES, "reused": 6, "copied": 0}
     rows = piece_rows(setup, asset_id)
     assert [p.reused for p in rows[:PIECES]] == [True] * 6 + [False] * 4
     assert rows[victim.index].attempt == 2
@@ -126,7 +126,7 @@ def test_a_cache_entry_deleted_while_a_render_needs_it(make_farm, fault_source, 
     done = setup.finished(asset_id)
     assert done["status"] == "uploaded", done
     status = setup.api("GET", f"/assets/{asset_id}/status").json()
-    assert status["pieces"] == {"total": PIECES, "done": PIECES, "reused": 5}
+    assert status["pieces"] == {"total": PIECES, "done": PIECES, "reused": 5, "copied": 0}
     again = piece_rows(setup, asset_id)[reused.index]
     assert (again.reused, again.attempt, again.state) == (False, 1, "uploaded")
     whole = frame_hashes(done["download_url"], tmp_path / "whole.mp4")

@@ -71,7 +71,7 @@ def test_a_second_render_reuses_every_piece_and_matches_the_cold_one(
     project = new_project(api)
     before = scrape(farm.url)
     cold_status, cold = render(api, project, edit(video, sine), tmp_path, "cold")
-    assert cold_status["pieces"] == {"total": PIECES, "done": PIECES, "reused": 0}
+    assert cold_status["pieces"] == {"total": PIECES, "done": PIECES, "reused": 0, "copied": 0}
     owner = api("GET", "/users/me").json()["id"]
     kept = entries(db, owner)
     assert len(kept) == PIECES and all(e.stored for e in kept.values())
@@ -137,7 +137,7 @@ def test_a_bad_entry_is_rendered_anew(api, db, settings, media, tmp_path):
 
     # Another level: the output is not cached, its pictures are.
     status, frames = render(api, project, edit(video, sine, level=0.7), tmp_path, "after")
-    assert status["pieces"] == {"total": PIECES, "done": PIECES, "reused": PIECES - 3}
+    assert status["pieces"] == {"total": PIECES, "done": PIECES, "reused": PIECES - 3, "copied": 0}
     assert np.array_equal(frames, cold)
     now = entries(db, owner)
     assert len(now) == PIECES

@@ -139,7 +139,7 @@ class PieceAttempt(JobAttempt):
             with self.lease.kept():
                 size = upload(key, output, fmt)
             self.steps.step("uploaded", bytes=size)
-        return self.finish(key)
+        return self.finish(key, copied.get("copied", 0))
 
     def load(self) -> tuple[Work, RenderPiece, str]:
         """The job's work, this piece, and where this attempt stores it."""
@@ -155,11 +155,12 @@ class PieceAttempt(JobAttempt):
             key = keys.piece_key(asset, piece.index, self.claim.attempt, ext)
         return work, piece, key
 
-    def finish(self, key: str) -> str:
+    def finish(self, key: str, copied: int) -> str:
         """The piece is stored at `key`: uploaded, unless its job ended or another attempt
         took it meanwhile (the object is then removed)."""
         with context.db().session() as session:
-            self.stored = piece_jobs.finish(session, self.claim, key, self.settings.lease_seconds)
+            self.stored = piece_jobs.finish(session, self.claim, key,
+                                            self.settings.lease_seconds, copied)
         if not self.stored:
             context.storage().delete(key)
             return "stored too late (its job ended or another attempt took it); removed"
