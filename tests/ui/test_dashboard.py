@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import av
 import pytest
 import requests
 
@@ -254,6 +255,46 @@ def test_projects_are_paged_created_and_deleted(farm, make_user, open_page):
     page.wait_for_selector("#media [data-status=failed]")
     assert page.inner_text("#media .title") == "notes.mp4"
     assert page.inner_text("#media .error").startswith("The file could not be read: ")
+    assert page.errors == []
+
+
+def downloaded_size(page, tmp_path, name: str) -> tuple[int, int, int]:
+    """The render shown on the page, downloaded and decoded: (width, height, frames)."""
+    response = requests.get(page.get_attribute("#download", "href"), timeout=30)
+    assert response.status_code == 200
+    path = tmp_path / name
+    path.write_bytes(response.content)
+    with av.open(str(path)) as container:
+        frames = [frame for frame in container.decode(video=0)]
+    return frames[0].width, frames[0].height, len(frames)
+
+
+@BROWSER_ONLY
+def test_preview_renders_at_half_size_and_plays_while_the_final_renders(
+        farm, open_page, owner_with_media, tmp_path):
+    page = open_page()
+    sign_in(page, farm.url, owner_with_media["key"], f"#/projects/{owner_with_media['project_id']}")
+    page.wait_for_selector("#f-video_series_sequential-0-video_id option:not([value=''])",
+                           state="attached")
+    page.fill("#f-video_series_sequential-0-video_end_time", "1")
+    page.fill("#f-video_output_resolution", "320x180")
+    page.fill("#f-video_output_fps", str(FPS))
+    page.click("#preview-button")
+
+    page.wait_for_url("**/ui/#/renders/*")
+    preview_url = page.url
+    assert wait_status(page, "uploaded", "failed", "canceled") == "uploaded", page.inner_text("main")
+    page.wait_for_selector("#download")
+    assert downloaded_size(page, tmp_path, "preview.mp4") == (160, 90, FPS)
+
+    # The final of the same edit, started from the preview's page, shows the preview meanwhile.
+    page.click("#render-final")
+    page.wait_for_function(f"location.href !== {json.dumps(preview_url)}")
+    page.wait_for_selector("#preview-player", state="attached")
+    assert wait_status(page, "uploaded", "failed", "canceled") == "uploaded", page.inner_text("main")
+    page.wait_for_selector("#download")
+    assert page.locator("#preview-player").count() == 0  # the final's player replaced it
+    assert downloaded_size(page, tmp_path, "final.mp4") == (320, 180, FPS)
     assert page.errors == []
 
 

@@ -3,6 +3,7 @@
 // next to the field their `loc` names (in the form) or at their line (in the JSON).
 import { api, ApiError, fieldLabel, plainMessage } from "./api.js";
 import { h, replace, seconds } from "./dom.js";
+import { startRender } from "./renders.js";
 
 const RESOLUTIONS = ["1920x1080", "1280x720", "854x480", "640x360", "320x180", "1080x1920", "720x1280", "1080x1080"];
 const RATES = ["23.976", "24", "25", "29.97", "30", "50", "60"];
@@ -26,6 +27,9 @@ export function editBuilder(projectId) {
   const jsonErrors = h("ul", { id: "json-errors", class: "error" });
   const jsonNote = h("p", { class: "hint" });
   const submit = h("button", { type: "submit", id: "render-button" }, "Render");
+  // The same edit at half size (render_options.preview), quick to look at before the final.
+  const preview = h("button", { type: "button", class: "secondary", id: "preview-button",
+                                onclick: (event) => send(event, true) }, "Preview");
   const formPane = h("div", { id: "form-pane" },
     h("fieldset", {}, h("legend", {}, "Clips, in order"), clipList,
       h("button", { type: "button", class: "secondary", id: "add-clip", onclick: () => {
@@ -40,7 +44,7 @@ export function editBuilder(projectId) {
     h("button", { type: "button", id: "tab-form", "aria-pressed": "true", onclick: () => show("form") }, "Form"),
     h("button", { type: "button", id: "tab-json", "aria-pressed": "false", onclick: () => show("json") }, "JSON"));
   const form = h("form", { class: "card editor", id: "edit-form", novalidate: true, onsubmit: send },
-    tabs, summary, formPane, jsonPane, h("div", { class: "actions" }, submit));
+    tabs, summary, formPane, jsonPane, h("div", { class: "actions" }, submit, preview));
 
   // A labelled input whose errors are shown right after it; `loc` is the API's field path.
   function field(label, loc, input, hint) {
@@ -220,7 +224,7 @@ export function editBuilder(projectId) {
     }));
   }
 
-  async function send(event) {
+  async function send(event, asPreview = false) {
     event.preventDefault();
     clearErrors();
     let edit;
@@ -237,10 +241,10 @@ export function editBuilder(projectId) {
           msg: sources.length ? "Choose a source for this clip" : "Upload media to this project first" })));
       }
     }
-    submit.disabled = true;
+    submit.disabled = preview.disabled = true;
     try {
-      const { data } = await api("POST", `/projects/${projectId}/create-edit`, { json: edit });
-      if (data.asset_id) location.hash = `#/renders/${data.asset_id}`;
+      const started = await startRender(projectId, edit, asPreview);
+      if (started) location.hash = `#/renders/${started}`;
       else summary.textContent = "The edit was saved; it was not rendered (skip_rendering).";
     } catch (err) {
       if (err instanceof ApiError && err.fieldErrors.length) {
@@ -248,7 +252,7 @@ export function editBuilder(projectId) {
       } else {
         summary.textContent = err.message;
       }
-    } finally { submit.disabled = false; }
+    } finally { submit.disabled = preview.disabled = false; }
   }
 
   drawClips();

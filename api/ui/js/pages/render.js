@@ -1,5 +1,8 @@
 // Watching one render: status and progress live, cancel, then the player and a download.
+// A preview started here offers the final render of its edit; while that final renders,
+// its page plays the preview.
 import { api, watchAsset } from "../api.js";
+import { previewEdit, previewOf, startRender } from "../renders.js";
 import { h, replace, progressBar, setProgress, statusBadge, seconds, setTitle, landed } from "../dom.js";
 
 const SAYS = {
@@ -36,13 +39,23 @@ export async function renderPage(root, assetId, signal) {
     try { await api("POST", `/assets/${assetId}/cancel`); }
     catch (err) { error.textContent = err.message; cancel.disabled = false; }
   } }, "Cancel render");
+  const started = previewEdit(assetId);
+  const final = started && h("button", { type: "button", id: "render-final", onclick: async () => {
+    final.disabled = true;
+    try {
+      const id = await startRender(started.projectId, started.edit, false, assetId);
+      if (id) location.hash = `#/renders/${id}`;
+    } catch (err) { error.textContent = err.message; final.disabled = false; }
+  } }, "Render full size");
 
   replace(root,
     h("p", { class: "crumbs" }, h("a", { href: "#/projects" }, "Projects"), " / ",
       h("a", { href: `#/projects/${asset.project_id}` }, "Project"), " / "),
-    h("h1", {}, asset.keyname), h("div", { class: "card" }, h("div", { class: "row" }, badge, says), bar, reused, error, cancel),
+    h("h1", {}, asset.keyname), h("div", { class: "card" }, h("div", { class: "row" }, badge, says), bar, reused, error, cancel, final),
     result);
   landed(root);
+  const preview = previewOf(assetId);
+  if (preview && !asset.finished) showPreview(result, preview, signal).catch(() => {});
 
   const update = (state) => {
     replace(badge, statusBadge(state.status));
@@ -70,9 +83,23 @@ export async function renderPage(root, assetId, signal) {
   }
 }
 
+// The preview's player in `result` while the final renders (the final's player replaces it).
+async function showPreview(result, previewId, signal) {
+  let { data: preview } = await api("GET", `/assets/${previewId}`, { signal });
+  if (!preview.finished) {
+    await watchAsset(previewId, () => {}, signal);
+    ({ data: preview } = await api("GET", `/assets/${previewId}`, { signal }));
+  }
+  if (signal.aborted || preview.status !== "uploaded" || !preview.url || result.firstChild) return;
+  replace(result, h("div", { class: "card", id: "preview" }, h("h2", {}, "Preview (half size)"),
+    h("p", { class: "muted" }, "The full-size render replaces it when it is done."),
+    h("video", { id: "preview-player", controls: true, preload: "auto", playsinline: true, src: preview.url })));
+}
+
 // What the render cache saved: how many of the render's pieces were reused, not rendered.
 function piecesReused(pieces) {
   if (!pieces) return "";
   const of = `${pieces.reused} of ${pieces.total} piece${pieces.total === 1 ? "" : "s"}`;
-  return pieces.reused ? `${of} reused from your render cache.` : `${of} reused: every piece rendered.`;
+  const said = pieces.reused ? `${of} reused from your render cache.` : `${of} reused: every piece rendered.`;
+  return pieces.copied ? `${said} ${pieces.copied} frames copied from their sources, not encoded.` : said;
 }
