@@ -207,3 +207,19 @@ def test_two_identical_renders_at_once_write_each_entry_once(api, db, settings, 
     store = open_storage(settings)
     objects = {o.key for o in store.list_objects(f"{owner}/render-cache")}
     assert objects == {e.object_key for e in kept.values()}, "an entry was written twice"
+
+
+def test_a_render_of_a_render_in_pieces_copies_its_frames(api, media, tmp_path):
+    """A render cut from a finished render, in pieces on GOP bounds: its pieces copy the
+    source's frames instead of encoding them, and the status counts them."""
+    video, _ = (upload_source(api, path) for path in media)
+    project = new_project(api)
+    first = make_edit([clip(video, 0, 8)], resolution="160x96", fps=FPS, filename="first.mp4",
+                      render_options={"cache": False})
+    first_status, first_frames = render(api, project, first, tmp_path, "first")
+    again = make_edit([clip(first_status["id"], 0, 8, kind="asset")], resolution="160x96",
+                      fps=FPS, filename="again.mp4",
+                      render_options={"chunk_seconds": 2, "cache": False})
+    status, frames = render(api, project, again, tmp_path, "again")
+    assert 0 < status["pieces"]["copied"] <= 8 * FPS, status
+    assert status["pieces"]["total"] == 4 and len(frames) == len(first_frames) == 8 * FPS
