@@ -271,7 +271,7 @@ def downloaded_size(page, tmp_path, name: str) -> tuple[int, int, int]:
 
 @BROWSER_ONLY
 def test_preview_renders_at_half_size_and_plays_while_the_final_renders(
-        farm, open_page, owner_with_media, tmp_path):
+        farm, worker, open_page, owner_with_media, tmp_path):
     page = open_page()
     sign_in(page, farm.url, owner_with_media["key"], f"#/projects/{owner_with_media['project_id']}")
     page.wait_for_selector("#f-video_series_sequential-0-video_id option:not([value=''])",
@@ -287,10 +287,13 @@ def test_preview_renders_at_half_size_and_plays_while_the_final_renders(
     page.wait_for_selector("#download")
     assert downloaded_size(page, tmp_path, "preview.mp4") == (160, 90, FPS)
 
-    # The final of the same edit, started from the preview's page, shows the preview meanwhile.
-    page.click("#render-final")
-    page.wait_for_function(f"location.href !== {json.dumps(preview_url)}")
-    page.wait_for_selector("#preview-player", state="attached")
+    # The final of the same edit, started from the preview's page, shows the preview meanwhile:
+    # the worker is held, so the final is still queued whatever the machine's speed.
+    with worker.paused():
+        page.click("#render-final")
+        page.wait_for_function(f"location.href !== {json.dumps(preview_url)}")
+        page.wait_for_selector("#preview-player", state="attached")
+        assert page.inner_text("#render-status") == "queued"
     assert wait_status(page, "uploaded", "failed", "canceled") == "uploaded", page.inner_text("main")
     page.wait_for_selector("#download")
     assert page.locator("#preview-player").count() == 0  # the final's player replaced it
