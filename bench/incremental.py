@@ -179,6 +179,10 @@ def load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+# What runs after the cold render, in this order; `--only` picks some.
+SCENARIOS = ("todays", "again", "level", "shortened", "trimmed", "preview", "short")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.incremental")
     parser.add_argument("--minutes", type=float, default=10, help="the edit's length")
@@ -189,7 +193,13 @@ def main(argv=None) -> int:
                              "--chunk, at least 10: pieces of several of its source's GOPs)")
     parser.add_argument("--short-clips", type=int, default=None,
                         help="clips of 1-3 s in the last edit (default: 10 a minute, >= 10)")
+    parser.add_argument("--only", type=lambda text: set(text.split(",")), default=set(SCENARIOS),
+                        help="the scenarios to run after the cold render, comma-separated, of: "
+                             + ", ".join(SCENARIOS) + " (default: all)")
     args = parser.parse_args(argv)
+    unknown = args.only - set(SCENARIOS)
+    if unknown:
+        parser.error(f"--only: no scenario {', '.join(sorted(unknown))}")
     clip_s = args.minutes * 60 / CLIPS
     chunk = args.chunk or max(2.0, clip_s)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -213,33 +223,41 @@ def main(argv=None) -> int:
         cold = workers.render(edit_of(clips), sources, "cold", chunk, store=store,
                               contents=contents)
         line("cold (content-planned)", cold, cold)
-        todays = workers.render(edit_of(clips), sources, "todays", chunk, todays=True)
-        line("today's plan (reference)", todays, cold, "(goal: cold within 5 % of it)",
-             f"cold/today {cold.wall / todays.wall:.3f}  ")
-        pinned = workers.render(edit_of(clips), sources, "todays_pinned", chunk, todays=True,
-                                threads=PINNED_THREADS)
-        line("today's plan, threads pinned", pinned, cold, "(the plan's share of the above)",
-             f"cold/this {cold.wall / pinned.wall:.3f}  ")
-        again = workers.render(edit_of(clips), sources, "again", chunk, store=store,
-                               contents=contents)
-        line("same edit again (engine)", again, cold, f"(farm: <= 2 s; {FARM_HOOK})")
-        level = [*clips]
-        level[3] = (*level[3][:3], 0.5)
-        changed = workers.render(edit_of(level), sources, "level", chunk, store=store,
-                                 contents=contents)
-        line("one clip's level changed", changed, cold, "(goal <= 0.15)")
-        shorter = [*clips]
-        shorter[1] = (shorter[1][0], shorter[1][1], shorter[1][2] - clip_s / 3, 1.0)
-        short = workers.render(edit_of(shorter), sources, "shortened", chunk, store=store,
-                               contents=contents)
-        line("clip 1 shortened (later ones move)", short, cold, "(goal <= 0.2, >= 90 % reused)",
-             f"{short.reused_frames / short.frames:.0%} frames reused  ")
-        check_same_bytes(workers, edit_of(shorter), sources, short, chunk, contents)
-        trimmed_figures(workers, cold, args.trim_chunk or max(chunk, 10.0))
-        preview = workers.render(edit_of(clips, preview=True), sources, "preview", chunk)
-        line("preview of the cold edit", preview, cold, "(goal <= 0.3)")
-        short_clips_figure(workers, ids, sources, chunk,
-                           args.short_clips or max(10, round(10 * args.minutes)))
+        if "todays" in args.only:
+            todays = workers.render(edit_of(clips), sources, "todays", chunk, todays=True)
+            line("today's plan (reference)", todays, cold, "(goal: cold within 5 % of it)",
+                 f"cold/today {cold.wall / todays.wall:.3f}  ")
+            pinned = workers.render(edit_of(clips), sources, "todays_pinned", chunk, todays=True,
+                                    threads=PINNED_THREADS)
+            line("today's plan, threads pinned", pinned, cold, "(the plan's share of the above)",
+                 f"cold/this {cold.wall / pinned.wall:.3f}  ")
+        if "again" in args.only:
+            again = workers.render(edit_of(clips), sources, "again", chunk, store=store,
+                                   contents=contents)
+            line("same edit again (engine)", again, cold, f"(farm: <= 2 s; {FARM_HOOK})")
+        if "level" in args.only:
+            level = [*clips]
+            level[3] = (*level[3][:3], 0.5)
+            changed = workers.render(edit_of(level), sources, "level", chunk, store=store,
+                                     contents=contents)
+            line("one clip's level changed", changed, cold, "(goal <= 0.15)")
+        if "shortened" in args.only:
+            shorter = [*clips]
+            shorter[1] = (shorter[1][0], shorter[1][1], shorter[1][2] - clip_s / 3, 1.0)
+            short = workers.render(edit_of(shorter), sources, "shortened", chunk, store=store,
+                                   contents=contents)
+            line("clip 1 shortened (later ones move)", short, cold,
+                 "(goal <= 0.2, >= 90 % reused)",
+                 f"{short.reused_frames / short.frames:.0%} frames reused  ")
+            check_same_bytes(workers, edit_of(shorter), sources, short, chunk, contents)
+        if "trimmed" in args.only:
+            trimmed_figures(workers, cold, args.trim_chunk or max(chunk, 10.0))
+        if "preview" in args.only:
+            preview = workers.render(edit_of(clips, preview=True), sources, "preview", chunk)
+            line("preview of the cold edit", preview, cold, "(goal <= 0.3)")
+        if "short" in args.only:
+            short_clips_figure(workers, ids, sources, chunk,
+                               args.short_clips or max(10, round(10 * args.minutes)))
     finally:
         workers.pool.shutdown()
         shutil.rmtree(folder, ignore_errors=True)
