@@ -33,7 +33,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bench.farm import DATABASES, database
-from shared import finishes, jobs, piece_jobs, totals
+from shared import finishes, job_reaping, jobs, piece_reaping, totals
 from shared.cli import create_user
 from shared.config import Settings
 from shared.db import Database
@@ -222,9 +222,9 @@ def _get(probe: Probe, path: str, auth: bool = True) -> None:
 def reaper_round(probe: Probe) -> None:
     """The database side of one reaper round (worker/reaper.py `reap_once`)."""
     with probe.db.session() as session:
-        jobs.reap(session, 300, 86400)
+        job_reaping.reap(session, 300, 86400)
     with probe.db.session() as session:
-        piece_jobs.reap(session, 300)
+        piece_reaping.reap(session, 300)
     with probe.db.session() as session:
         finishes.overdue_webhooks(session, 300)
 

@@ -87,7 +87,7 @@ def _send_due(session: Session) -> None:
 def ended_owners(committed: Session) -> tuple[set[str], object]:
     """The owners a render of whom ended in the transaction `committed` just committed, and
     the app to send the renders that waited for them through (None: the reaper sends them);
-    shared/jobs.py settles those renders."""
+    shared/waiting_jobs.py settles those renders."""
     return committed.info.pop(_ENDED, set()), _celery
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from shared import jobs
+from shared import job_reaping, jobs, leases
 from shared.db import Database
 from shared.cli import create_user
 from shared.models import Asset, RenderFinish, RenderJob, utcnow
@@ -32,14 +32,14 @@ def test_only_one_claim_wins(db, job_id):
     with db.session() as session:
         first = jobs.claim(session, job_id, "w1", 30)
         second = jobs.claim(session, job_id, "w2", 30)
-    assert first == jobs.Claim(job_id, 1) and second is None
+    assert first == leases.Claim(job_id, 1) and second is None
     assert state(db, job_id) == (JobState.RENDERING, 1, JobState.RENDERING)
 
 
 def test_a_taken_over_attempt_cannot_finalize(db, job_id):
     with db.session() as session:
         stale = jobs.claim(session, job_id, "w1", 30)
-        reaped = jobs.reap(session, 300, now=utcnow() + timedelta(seconds=60))
+        reaped = job_reaping.reap(session, 300, now=utcnow() + timedelta(seconds=60))
         assert job_id in reaped.requeued and (job_id, "render.cpu") in reaped.resend
         fresh = jobs.claim(session, job_id, "w2", 30)
         assert jobs.heartbeat(session, stale, 30, 0.5) == Beat.LOST
@@ -56,7 +56,7 @@ def test_three_lost_leases_fail_the_job(db, job_id):
         for attempt in range(1, 4):
             assert jobs.claim(session, job_id, "w", 1).attempt == attempt
             later += timedelta(seconds=10)
-            reaped = jobs.reap(session, 300, now=later)
+            reaped = job_reaping.reap(session, 300, now=later)
     assert job_id in reaped.failed
     assert state(db, job_id) == (JobState.FAILED, 3, JobState.FAILED)
     with db.session() as session:
@@ -91,8 +91,8 @@ def test_crash_retries_then_fails(db, job_id):
 
 def test_a_job_no_worker_takes_fails_after_the_queue_timeout(db, job_id):
     with db.session() as session:
-        assert job_id not in jobs.reap(session, 300, queue_timeout_s=3600).failed
-        reaped = jobs.reap(session, 300, queue_timeout_s=3600, now=utcnow() + timedelta(hours=2))
+        assert job_id not in job_reaping.reap(session, 300, queue_timeout_s=3600).failed
+        reaped = job_reaping.reap(session, 300, queue_timeout_s=3600, now=utcnow() + timedelta(hours=2))
     assert job_id in reaped.failed
     assert state(db, job_id) == (JobState.FAILED, 0, JobState.FAILED)
 
@@ -101,7 +101,7 @@ def test_a_cancel_outlives_its_dead_worker(db, job_id):
     with db.session() as session:
         jobs.claim(session, job_id, "w", 1)
         assert jobs.request_cancel(session, job_id) == JobState.RENDERING
-        reaped = jobs.reap(session, 300, now=utcnow() + timedelta(seconds=30))
+        reaped = job_reaping.reap(session, 300, now=utcnow() + timedelta(seconds=30))
     assert job_id not in reaped.requeued and job_id not in [j for j, _ in reaped.resend]
     assert state(db, job_id) == (JobState.CANCELED, 1, JobState.CANCELED)
 
@@ -140,9 +140,9 @@ def test_leases_follow_the_database_clock_not_the_workers(monkeypatch):
                 assert jobs.heartbeat(session, claim, 30, 0.5) == Beat.OK
             monkeypatch.undo()
             with db.session() as session:
-                assert jobs.reap(session, 300).requeued == []
+                assert job_reaping.reap(session, 300).requeued == []
                 left = session.execute(
-                    select(RenderJob.lease_until - jobs.lease_clock(session))
+                    select(RenderJob.lease_until - leases.lease_clock(session))
                     .where(RenderJob.id == job_id)).scalar_one()
             assert timedelta(seconds=25) < left <= timedelta(seconds=30)
             assert state(db, job_id) == (JobState.RENDERING, 1, JobState.RENDERING)
@@ -171,8 +171,8 @@ def test_the_queue_timeout_counts_from_the_last_requeue(db, job_id):
         session.commit()
         claim = jobs.claim(session, job_id, "w", 30)
         assert jobs.fail(session, claim, "RuntimeError: boom", retry=True) == JobState.QUEUED
-        assert job_id not in jobs.reap(session, 300, queue_timeout_s=3600).failed
-        later = jobs.reap(session, 300, queue_timeout_s=3600, now=utcnow() + timedelta(hours=2))
+        assert job_id not in job_reaping.reap(session, 300, queue_timeout_s=3600).failed
+        later = job_reaping.reap(session, 300, queue_timeout_s=3600, now=utcnow() + timedelta(hours=2))
     assert job_id in later.failed
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from shared import jobs, piece_jobs
+from shared import jobs, piece_join, piece_jobs, piece_reaping
 from shared.models import Asset, RenderJob, RenderPiece, utcnow
 from shared.states import Beat
 from tests.fixtures.jobs import PLAN, RANGES, queued_job, render_and_store
@@ -23,7 +23,7 @@ def planned(db, make_user):
     job_id = queued_job(db, make_user()[0])
     with db.session() as session:
         claim = jobs.claim(session, job_id, "coordinator", 30)
-        assert piece_jobs.write_plan(session, claim, RANGES, PLAN) == [SOUND, 0, 1, 2]
+        assert piece_join.write_plan(session, claim, RANGES, PLAN) == [SOUND, 0, 1, 2]
     return job_id, claim
 
 
@@ -56,8 +56,8 @@ def test_plan_written_once_releases_the_jobs_lease(db, planned):
         job = session.get(RenderJob, job_id)
         job.state, job.lease_until = "rendering", utcnow() + LATER
         session.commit()
-        assert piece_jobs.write_plan(session, claim, [(0, 75), (75, 150)], {}) == [SOUND, 0, 2]
-        stored = piece_jobs.pieces(session, job_id)
+        assert piece_join.write_plan(session, claim, [(0, 75), (75, 150)], {}) == [SOUND, 0, 2]
+        stored = piece_join.pieces(session, job_id)
         assert [(p.frames, p.kind) for p in stored] == [(60, "video"), (60, "video"),
                                                          (30, "video"), (0, "sound")]
 
@@ -76,9 +76,9 @@ def test_T_piece_stored_last__J_exactly_one_join(db, planned):
     with db.session() as session:
         for index in (SOUND, 0, 1):
             render_and_store(session, job_id, index)
-        assert piece_jobs.take_join(session, job_id, "early", 30) is None  # a piece is missing
+        assert piece_join.take_join(session, job_id, "early", 30) is None  # a piece is missing
         render_and_store(session, job_id, 2)
-        winners = [piece_jobs.take_join(session, job_id, f"w{i}", 30) for i in range(3)]
+        winners = [piece_join.take_join(session, job_id, f"w{i}", 30) for i in range(3)]
     assert [w is not None for w in winners] == [True, False, False]
     job, asset = job_row(db, job_id)
     assert job.worker_id == "w0" and job.lease_until is not None
@@ -113,7 +113,7 @@ def test_T_piece_lease_expires_three_times__J_fails_with_the_reason(db, planned)
         with db.session() as session:
             claim = piece_jobs.claim_piece(session, job_id, 2, f"w{attempt}", 30)
             assert claim.attempt == attempt
-            reaped = piece_jobs.reap(session, 300, now=utcnow() + LATER)
+            reaped = piece_reaping.reap(session, 300, now=utcnow() + LATER)
         if attempt < 3:
             assert ours(reaped.requeued, job_id) == [(job_id, 2)]
             assert (job_id, 2, "render.cpu") in reaped.resend
@@ -132,21 +132,21 @@ def test_T_last_piece_stored_then_its_worker_died__J_queued_again_and_joined(db,
         for index in range(4):
             render_and_store(session, job_id, index)
         # Its lease still covers the join's compare-and-set: nothing to reap yet.
-        assert ours(piece_jobs.reap(session, 300).rejoin, job_id) == []
-        reaped = piece_jobs.reap(session, 300, now=utcnow() + LATER)
+        assert ours(piece_reaping.reap(session, 300).rejoin, job_id) == []
+        reaped = piece_reaping.reap(session, 300, now=utcnow() + LATER)
         assert ours(reaped.rejoin, job_id) == [(job_id, "render.cpu")]
         claim = jobs.claim(session, job_id, "next", 30)
         assert claim.attempt == 2
-        assert piece_jobs.write_plan(session, claim, RANGES, PLAN) == []  # nothing to render again
-        assert piece_jobs.take_join(session, job_id, "next", 30) == claim
+        assert piece_join.write_plan(session, claim, RANGES, PLAN) == []  # nothing to render again
+        assert piece_join.take_join(session, job_id, "next", 30) == claim
     assert [piece_row(db, job_id, i).attempt for i in range(4)] == [1, 1, 1, 1]
 
 
 def test_T_queued_piece_message_lost__J_resent(db, planned):
     job_id, _ = planned
     with db.session() as session:
-        assert ours(piece_jobs.reap(session, 300).resend, job_id) == []
-        resend = piece_jobs.reap(session, 300, now=utcnow() + timedelta(seconds=400)).resend
+        assert ours(piece_reaping.reap(session, 300).resend, job_id) == []
+        resend = piece_reaping.reap(session, 300, now=utcnow() + timedelta(seconds=400)).resend
     assert sorted(ours(resend, job_id)) == [(job_id, i, "render.cpu") for i in range(4)]
 
 
@@ -161,7 +161,7 @@ def test_T_cancel_while_pieces_render__J_canceled_at_once_pieces_stop(db, planne
         assert not piece_jobs.start_upload(session, running, 30)
         assert piece_jobs.mark_canceled(session, running)
         assert piece_jobs.claim_piece(session, job_id, 2, "w2", 30) is None
-        assert piece_jobs.take_join(session, job_id, "w2", 30) is None
+        assert piece_join.take_join(session, job_id, "w2", 30) is None
     assert job_row(db, job_id)[1].status == "canceled"
     assert piece_row(db, job_id, 0).state == "canceled" and stored.attempt == 1
 
@@ -171,7 +171,7 @@ def test_T_cancel_during_the_join__J_the_joiner_hears_it(db, planned):
     with db.session() as session:
         for index in range(4):
             render_and_store(session, job_id, index)
-        joiner = piece_jobs.take_join(session, job_id, "w", 30)
+        joiner = piece_join.take_join(session, job_id, "w", 30)
         assert jobs.request_cancel(session, job_id) == "rendering"  # the joiner holds it
         assert jobs.heartbeat(session, joiner, 30, 1.0) == Beat.CANCELED
         assert jobs.mark_canceled(session, job_id)

@@ -17,6 +17,7 @@ import pytest
 from shared import jobs
 from shared.cli import create_user, migrate
 from shared.db import Database
+from shared.models import RenderJob
 from shared.states import JobState
 from tests.fixtures.database import postgres_database
 from tests.fixtures.livesrv import RedisServer, settings_env, wait_for
@@ -67,7 +68,7 @@ def expired_jobs(db, user_id: str, count: int) -> list[str]:
 
 def states(db, ids) -> set[str]:
     with db.session() as session:
-        return {session.get(jobs.RenderJob, job_id).state for job_id in ids}
+        return {session.get(RenderJob, job_id).state for job_id in ids}
 
 
 def rounds(log_path) -> list[dict]:

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from shared import jobs, keys
+from shared import jobs, keys, leases
 from shared.models import Asset, Project, RenderJob, VideoFile
 from shared.states import Beat, JobState, MediaState
 from tests.fixtures.jobs import queued_job
@@ -41,7 +41,7 @@ def worker_context(settings, monkeypatch):
     context.reset()
 
 
-def queued_job_of(db, user_id: str, key: str, sha: str) -> tuple[jobs.Claim, str]:
+def queued_job_of(db, user_id: str, key: str, sha: str) -> tuple[leases.Claim, str]:
     """A render job of one clip of an analysed library file stored at `key` with hash `sha`."""
     with db.session() as session:
         video = VideoFile(owner_id=user_id, name="v", filename="v.mp4", status=MediaState.ANALYZED,
@@ -50,7 +50,7 @@ def queued_job_of(db, user_id: str, key: str, sha: str) -> tuple[jobs.Claim, str
         session.flush()
         video_id = video.id
     body = make_edit([clip(video_id, 0, 1)], resolution="320x180")
-    return jobs.Claim(queued_job(db, user_id, body), 1), video_id
+    return leases.Claim(queued_job(db, user_id, body), 1), video_id
 
 
 def test_a_source_analysed_again_since_the_job_read_it_is_fetched_anew(

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 
-from shared import jobs
+from shared import jobs, leases
 from shared.config import Settings
 from shared.states import Beat, JobState
 from worker import context
@@ -53,7 +53,7 @@ def test_a_kept_lease_outlives_a_failed_renewal(monkeypatch):
     monkeypatch.setattr(jobs, "heartbeat", heartbeat)
     monkeypatch.setattr(context, "db", lambda: NoDatabase())
     monkeypatch.setattr(context, "settings", lambda: replace(Settings(), lease_seconds=2))
-    lease = Lease(jobs.Claim("job", 1))
+    lease = Lease(leases.Claim("job", 1))
     lease.uploading()
     with lease.kept():
         assert third.wait(10), f"renewals after a failed one: {renewed}"

@@ -11,7 +11,7 @@ from alembic import command
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from shared import finishes, jobs, piece_jobs, totals, webhooks
+from shared import finishes, jobs, leases, piece_join, piece_jobs, piece_reaping, totals, webhooks
 from shared.cli import alembic_config, migrate
 from shared.config import Settings
 from shared.db import Database
@@ -29,10 +29,10 @@ LATER = timedelta(seconds=60)
 
 def chunked_uploaded(session, job_id):
     claim = jobs.claim(session, job_id, "coordinator", 30)
-    piece_jobs.write_plan(session, claim, RANGES, PLAN)
+    piece_join.write_plan(session, claim, RANGES, PLAN)
     for index in range(len(RANGES) + 1):
         render_and_store(session, job_id, index)
-    joined = piece_jobs.take_join(session, job_id, "joiner", 30)
+    joined = piece_join.take_join(session, job_id, "joiner", 30)
     assert jobs.start_upload(session, joined, 30)
     assert jobs.finalize(session, joined, "k", 99_000, duration=5.0)
 
@@ -40,15 +40,15 @@ def chunked_uploaded(session, job_id):
 def chunked_failed(session, job_id):
     """A piece whose lease runs out on every attempt fails its render (pieces' reaper)."""
     claim = jobs.claim(session, job_id, "coordinator", 30)
-    piece_jobs.write_plan(session, claim, RANGES, PLAN)
-    for attempt in range(jobs.MAX_ATTEMPTS):
+    piece_join.write_plan(session, claim, RANGES, PLAN)
+    for attempt in range(leases.MAX_ATTEMPTS):
         piece_jobs.claim_piece(session, job_id, 0, f"w{attempt}", 30)
-        piece_jobs.reap(session, 300, now=utcnow() + LATER)
+        piece_reaping.reap(session, 300, now=utcnow() + LATER)
 
 
 def chunked_canceled(session, job_id):
     claim = jobs.claim(session, job_id, "coordinator", 30)
-    piece_jobs.write_plan(session, claim, RANGES, PLAN)
+    piece_join.write_plan(session, claim, RANGES, PLAN)
     running = piece_jobs.claim_piece(session, job_id, 0, "w", 30)
     jobs.request_cancel(session, job_id)
     piece_jobs.mark_canceled(session, running)

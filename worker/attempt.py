@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from celery import current_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from shared import jobs, keys
+from shared import jobs, keys, leases
 from shared.edit import SourceInfo, VideoEdit, parse_edit
 from shared.models import Asset, RenderJob
 from shared.queue import RENDER_TASK, send
@@ -95,7 +95,7 @@ class JobAttempt:
     life = jobs  # the module whose compare-and-sets move the attempt's row
     claim_with = staticmethod(jobs.claim)  # (session, *target, worker id, lease s) → claim
 
-    def __init__(self, claim: jobs.Claim):
+    def __init__(self, claim: leases.Claim):
         self.claim = claim
         self.settings = context.settings()
         self.lease = Lease(claim)
@@ -200,7 +200,7 @@ class JobAttempt:
         return f"{state}: {reason}"
 
 
-def load(claim: jobs.Claim) -> Work:
+def load(claim: leases.Claim) -> Work:
     with context.db().session() as session:
         job = session.get(RenderJob, claim.job_id)
         if job is None:

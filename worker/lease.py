@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from shared import jobs, piece_jobs
+from shared import jobs, leases, piece_jobs
 from shared.states import Beat, JobState
 
 from . import context
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 class Lease:
-    def __init__(self, claim: jobs.Claim):
+    def __init__(self, claim: leases.Claim):
         self.claim = claim
         self.settings = context.settings()
         self.phase = JobState.RENDERING  # the state the job holds while this lease is good

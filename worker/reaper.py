@@ -19,7 +19,7 @@ import redis
 from redis.exceptions import LockError
 from redis.lock import Lock
 
-from shared import finishes, jobs, piece_jobs, render_cache
+from shared import finishes, job_reaping, piece_reaping, render_cache
 from shared.queue import PIECE_TASK, RENDER_TASK, WORKER_KEY_PREFIX, send
 
 from . import context, piece_cache
@@ -77,10 +77,10 @@ class Turn:
             pass
 
 
-def reap_once(celery) -> jobs.Reaped:
+def reap_once(celery) -> job_reaping.Reaped:
     settings = context.settings()
     with context.db().session() as session:
-        reaped = jobs.reap(session, settings.resend_after_seconds, settings.queue_timeout_seconds)
+        reaped = job_reaping.reap(session, settings.resend_after_seconds, settings.queue_timeout_seconds)
     for job_id, queue in reaped.resend:
         send(celery, RENDER_TASK, [job_id], queue)
     if reaped.requeued or reaped.failed or reaped.resend:
@@ -102,12 +102,12 @@ def reap_once(celery) -> jobs.Reaped:
     return reaped
 
 
-def reap_pieces(celery) -> piece_jobs.Reaped:
+def reap_pieces(celery) -> piece_job_reaping.Reaped:
     """The pieces of chunked renders: requeue or fail those whose worker vanished, re-send
     lost messages, and queue again the renders whose join nobody took."""
     settings = context.settings()
     with context.db().session() as session:
-        reaped = piece_jobs.reap(session, settings.resend_after_seconds)
+        reaped = piece_reaping.reap(session, settings.resend_after_seconds)
     for job_id, index, queue in reaped.resend:
         send(celery, PIECE_TASK, [job_id, index], queue)
     for job_id, queue in reaped.rejoin:

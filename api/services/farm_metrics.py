@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from shared import render_cache, totals
 from shared.db import Database
-from shared.jobs import lease_clock
+from shared.leases import lease_clock
 from shared.models import RenderFinish, RenderJob, RenderPiece
 from shared.queue import QUEUES, WORKER_KEY_PREFIX, queue_depths
 from shared.states import ACTIVE, FINISHED, PENDING, DeliveryState, JobState

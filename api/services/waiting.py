@@ -1,7 +1,7 @@
 """Renders that wait for their sources' analysis: moved on whenever a source changes here."""
 from __future__ import annotations
 
-from shared.jobs import settle_waiting
+from shared.waiting_jobs import settle_waiting
 from shared.queue import RENDER_TASK, send
 
 from ..context import get_session, services

@@ -9,7 +9,7 @@ import itertools
 import pytest
 from sqlalchemy import select
 
-from shared import jobs
+from shared import jobs, leases, waiting_jobs
 from shared.models import GENERATED_VIDEO, Asset, RenderJob, VideoFile
 from shared.sources import readiness
 from shared.states import (FINISHED, MEDIA_READINESS, RENDER_READINESS, JobState, MediaState,
@@ -69,7 +69,7 @@ def state_of(client, user, asset_id) -> dict:
     return client.get(f"/assets/{asset_id}/status", headers=user["headers"]).json
 
 
-def claimed(db, asset_id) -> jobs.Claim:
+def claimed(db, asset_id) -> leases.Claim:
     """What a worker does first: claim the render."""
     with db.session() as session:
         return jobs.claim(session, job_of(db, asset_id).id, "test-worker", 60)
@@ -208,7 +208,7 @@ def test_every_combination_of_source_states_is_settled(db, user):
             session.flush()
             cases[job.id] = (video, source)
     with db.session() as session:
-        jobs.settle_waiting(session, user["id"])
+        waiting_jobs.settle_waiting(session, user["id"])
     with db.session() as session:
         for job_id, (video, source) in cases.items():
             job = session.get(RenderJob, job_id)

@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from shared import jobs
+from shared import job_reaping, jobs, waiting_jobs
 from shared.models import RenderJob, VideoFile, utcnow
 from shared.states import JobState, MediaState
 from tests.fixtures.edits import clip, make_edit
@@ -64,7 +64,7 @@ def analysis_ends(db, caller, error=None) -> list:
             video.status, video.media_kind, video.duration = MediaState.ANALYZED, "video", 2.0
             video.video_codec, video.width, video.height = "h264", 320, 180
     with db.session() as session:
-        return jobs.settle_waiting(session, caller["user"])
+        return waiting_jobs.settle_waiting(session, caller["user"])
 
 
 def test_a_render_waits_queued_then_is_sent_when_its_source_is_analysed(client, db, caller):
@@ -86,7 +86,7 @@ def test_a_waiting_render_is_not_claimed_nor_resent(client, db, caller):
     job_id = job_of(db, render(client, caller).json["asset_id"]).id
     with db.session() as session:
         assert jobs.claim(session, job_id, "w", 30) is None
-        reaped = jobs.reap(session, 0, now=utcnow() + timedelta(seconds=60))
+        reaped = job_reaping.reap(session, 0, now=utcnow() + timedelta(seconds=60))
     assert job_id not in [j for j, _ in reaped.resend]
     with db.session() as session:
         assert session.get(RenderJob, job_id).state == JobState.WAITING
@@ -115,7 +115,7 @@ def test_the_reaper_sends_a_render_whose_send_was_lost(client, db, caller):
         video = session.get(VideoFile, caller["video"])
         video.status, video.media_kind, video.duration = MediaState.ANALYZED, "video", 2.0
     with db.session() as session:
-        assert (job_id, "render.gpu") in jobs.reap(session, 300).resend
+        assert (job_id, "render.gpu") in job_reaping.reap(session, 300).resend
 
 
 def test_update_and_render_accept_a_source_being_analysed(client, db, caller):

@@ -6,7 +6,7 @@ import os
 import tempfile
 from urllib.parse import urlsplit
 
-from shared import jobs, keys
+from shared import keys, waiting_jobs
 from shared.models import Asset, VideoFile
 from shared.naming import clean_filename
 from shared.queue import FETCH_TASK, PROBE_TASK, RENDER_TASK, send
@@ -53,7 +53,7 @@ def release_renders(owner_id: str) -> None:
     """An analysis of the owner's ended: send the renders that waited for it, now ready (or
     fail those naming a source that failed)."""
     with context.db().session() as session:
-        ready = jobs.settle_waiting(session, owner_id)
+        ready = waiting_jobs.settle_waiting(session, owner_id)
     for job_id, queue in ready:
         send(app, RENDER_TASK, [job_id], queue)
 

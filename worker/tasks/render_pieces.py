@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-from shared import jobs, keys, piece_jobs
+from shared import jobs, keys, leases, piece_jobs, piece_join
 from shared.models import Asset, RenderJob, RenderPiece
 from shared.queue import PIECE_TASK, send
 from shared.states import Beat, JobState
@@ -41,7 +41,7 @@ def start_pieces(attempt: JobAttempt, work: Work, fresh, output: str | None = No
     cached, doomed = None, []  # per piece (cache key, reused object); entries found wrong
     with context.db().session() as session:
         if fresh is None:
-            stored = piece_jobs.pieces(session, job_id)
+            stored = piece_join.pieces(session, job_id)
             ranges, plan = [(p.frame_start, p.frame_end) for p in stored], {}
         else:
             timeline, spans, warnings = fresh
@@ -49,7 +49,7 @@ def start_pieces(attempt: JobAttempt, work: Work, fresh, output: str | None = No
             plan = {"timeline": timeline_to_dict(timeline), "warnings": warnings,
                     "output_key": output}
             cached, doomed = piece_cache.plan(session, work.owner_id, work, timeline, spans)
-        to_send = piece_jobs.write_plan(session, attempt.claim, ranges, plan, cached)
+        to_send = piece_join.write_plan(session, attempt.claim, ranges, plan, cached)
         if to_send is None:
             attempt.lease.answer = jobs.standing(session, attempt.claim)
     for key in doomed:  # their rows are gone
@@ -148,7 +148,7 @@ class PieceAttempt(JobAttempt):
             piece = session.get(RenderPiece, (self.claim.job_id, self.claim.index))
             if job is None or piece is None:
                 raise JobDeleted(self.claim.job_id)
-            job_claim = jobs.Claim(job.id, job.attempt)
+            job_claim = leases.Claim(job.id, job.attempt)
             asset = session.get(Asset, job.asset_id)
             work = load(job_claim)
             ext = work.edit.video_output_format if piece.kind == piece_jobs.SOUND else "mp4"
@@ -187,9 +187,9 @@ class JoinAttempt(JobAttempt):
     sound piece's copied into the output, then stored and finalized as any render's."""
 
     celery = app
-    claim_with = staticmethod(piece_jobs.take_join)
+    claim_with = staticmethod(piece_join.take_join)
 
-    def __init__(self, claim: jobs.Claim):
+    def __init__(self, claim: leases.Claim):
         super().__init__(claim)
         self.steps = StepLog(claim.job_id, claim.attempt, stage="join")
 
@@ -201,7 +201,7 @@ class JoinAttempt(JobAttempt):
         self.lease.fraction = 1.0  # every frame is rendered: progress stays where it is
         timeline = timeline_from_dict(work.plan["timeline"])
         with context.db().session() as session:
-            stored = piece_jobs.pieces(session, self.claim.job_id)
+            stored = piece_join.pieces(session, self.claim.job_id)
         video = [p for p in stored if p.kind == piece_jobs.VIDEO]
         sound = next(p for p in stored if p.kind == piece_jobs.SOUND)
         fmt = work.edit.video_output_format
@@ -259,7 +259,7 @@ class JoinAttempt(JobAttempt):
         """Reused pieces the join may not use: their entries evicted, the pieces queued to
         render anew, and the job left to the join that follows the last of them."""
         with context.db().session() as session:
-            if not piece_jobs.refuse_reused(session, self.claim, [p.index for p in pieces]):
+            if not piece_join.refuse_reused(session, self.claim, [p.index for p in pieces]):
                 self.lease.answer = jobs.standing(session, self.claim)
                 session.rollback()
                 return self.stop()
