@@ -109,6 +109,9 @@ class Settings:
     metrics_token: str = ""
     # Log lines: "text" (key=value fields) or "json" (one JSON object a line).
     log_format: str = "text"
+    # Tests only: a folder through which a test holds renders at a point (worker/hold.py);
+    # empty (production): never held.
+    hold_dir: str = ""
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -145,6 +148,7 @@ class Settings:
                 env, "CANOPY_STREAMS_PER_USER", cls.streams_per_user)),
             metrics_token=env.get("CANOPY_METRICS_TOKEN", "").strip(),
             log_format=_str(env, "CANOPY_LOG_FORMAT", cls.log_format).strip().lower(),
+            hold_dir=env.get("CANOPY_HOLD_DIR", "").strip(),
         )
 
 

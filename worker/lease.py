@@ -6,6 +6,8 @@ The render loop drives it through its progress and cancel callbacks; during a lo
 cannot call back (fetching sources, uploading), `kept()` drives it from a thread. A render
 that stops calling back stops renewing, so the reaper can take a hung attempt's job back.
 A piece's attempt holds a `PieceLease`: the piece's row renewed, its frames done recorded.
+A test may hold an attempt at its progress callback (worker/hold.py); the hold asks
+`stopped()` as the render loop does.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from contextlib import contextmanager
 from shared import jobs, leases, piece_jobs
 from shared.states import Beat, JobState
 
-from . import context
+from . import context, hold
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +36,15 @@ class Lease:
         self._writing = threading.Lock()
 
     def progress(self, done: int, total: int) -> None:
-        """The render's progress callback."""
-        self.fraction = done / max(total, 1)
+        """The render's progress callback; also where a test may hold the render
+        (worker/hold.py; never without the `hold_dir` setting)."""
+        self.record(done, total)
         self.beat()
+        hold.wait(self, hold.RENDER, done)
+
+    def record(self, done: int, total: int) -> None:
+        """What the next heartbeat writes of the progress."""
+        self.fraction = done / max(total, 1)
 
     def stopped(self) -> bool:
         """The render's cancel callback: stop once a cancel or a lost lease was heard."""
@@ -89,9 +97,8 @@ class PieceLease(Lease):
         super().__init__(claim)  # type: ignore[arg-type]
         self.frames = 0
 
-    def progress(self, done: int, total: int) -> None:
+    def record(self, done: int, total: int) -> None:
         self.frames = done
-        self.beat()
 
     def renew(self, session) -> Beat:
         return piece_jobs.heartbeat(session, self.claim, self.settings.lease_seconds, self.frames,

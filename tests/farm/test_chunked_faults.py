@@ -16,24 +16,25 @@ import requests
 from tests.fixtures.faults import PIECES, chunked, kill, piece_rows, pieces_folder, prepare
 from tests.fixtures.livesrv import wait_for
 from tests.fixtures.measure import read_video
+from worker.hold import JOIN
 
 def test_kill_9_a_pieces_worker_then_the_joins(make_farm, fault_source, tmp_path):
     setup = prepare(make_farm(workers=2), fault_source)
+    setup.hold()  # each video piece after its first frame (the sound has no frames)
+    setup.hold(JOIN)  # the join once it has fetched the pieces
     asset_id = chunked(setup)
 
-    def a_piece_under_way():  # a video piece its worker holds (the sound has no frames)
-        return next((p for p in piece_rows(setup, asset_id)
-                     if p.state == "rendering" and p.kind == "video"), None)
+    held = setup.held(asset_id)[0]
+    victim = piece_rows(setup, asset_id)[held["piece"]]
+    assert (victim.state, victim.kind) == ("rendering", "video")
+    kill(victim.worker_id, held)
+    setup.release()
 
-    victim = wait_for(a_piece_under_way, 120, "a piece under way", interval=0.05)
-    kill(victim.worker_id)
-
-    def joining():
-        job = setup.job(asset_id)
-        return job if job.plan and job.lease_until and job.state in ("rendering", "uploading") else None
-
-    joiner = wait_for(joining, 180, "the join", interval=0.01)
-    kill(joiner.worker_id)
+    joining = setup.held(asset_id, JOIN)[0]
+    joiner = setup.job(asset_id)
+    assert joiner.plan and joiner.lease_until and joiner.state == "rendering"
+    kill(joiner.worker_id, joining)
+    setup.release(JOIN)
 
     done = setup.finished(asset_id)
     assert done["status"] == "uploaded", done
@@ -51,15 +52,17 @@ def test_kill_9_a_pieces_worker_then_the_joins(make_farm, fault_source, tmp_path
 
 
 def test_cancel_stops_every_piece_within_a_second(make_farm, fault_source):
+    """Once a piece is stored, each worker's piece is held mid-render (never released): the
+    cancel is heard through the pieces' leases as their render loops hear it."""
     setup = prepare(make_farm(workers=2), fault_source)
-    asset_id = chunked(setup, "1920x1080")  # pieces long enough to be caught mid-render
-
-    def stored_and_running():  # each worker holds a piece; one more is stored
-        rows = piece_rows(setup, asset_id)
-        running = [p for p in rows if p.state == "rendering"]
-        return len(running) == 2 and any(p.state == "uploaded" for p in rows)
-
-    wait_for(stored_and_running, 120, "two pieces rendering, one stored", interval=0.02)
+    asset_id = chunked(setup, "1920x1080")
+    wait_for(lambda: any(p.state == "uploaded" for p in piece_rows(setup, asset_id)), 120,
+             "a piece stored", interval=0.02)
+    setup.hold()  # the pieces under way hold at their next progress report, the next at once
+    held = setup.held(asset_id, count=2)
+    rows = piece_rows(setup, asset_id)
+    assert [rows[h["piece"]].state for h in held] == ["rendering"] * 2  # one on each worker
+    assert any(p.state == "uploaded" for p in rows)
     asked = time.monotonic()
     assert setup.api("POST", f"/assets/{asset_id}/cancel").status_code == 200
     assert setup.api("GET", f"/assets/{asset_id}/status").json()["status"] == "canceled"
@@ -90,15 +93,15 @@ def test_kill_9_during_a_render_that_reuses_cached_pieces(make_farm, fault_sourc
     setup = prepare(make_farm(workers=2), fault_source)
     cold = setup.finished(setup.submit(12, render_options={"chunk_seconds": 2}))
     assert cold["status"] == "uploaded", cold
+    setup.hold()  # each rendered piece after its first frame
     asset_id = setup.submit(20, render_options={"chunk_seconds": 2})
 
-    def a_rendered_piece_under_way():
-        return next((p for p in piece_rows(setup, asset_id)
-                     if p.state == "rendering" and p.kind == "video"), None)
-
-    victim = wait_for(a_rendered_piece_under_way, 120, "a piece under way", interval=0.05)
+    held = setup.held(asset_id)[0]
+    victim = piece_rows(setup, asset_id)[held["piece"]]
+    assert (victim.state, victim.kind) == ("rendering", "video")
     assert victim.index >= 6  # the first six were reused, never claimed
-    kill(victim.worker_id)
+    kill(victim.worker_id, held)
+    setup.release()
     done = setup.finished(asset_id)
     assert done["status"] == "uploaded", done
     status = setup.api("GET", f"/assets/{asset_id}/status").json()
@@ -117,12 +120,14 @@ def test_a_cache_entry_deleted_while_a_render_needs_it(make_farm, fault_source, 
     setup = prepare(make_farm(workers=1), fault_source)
     cold = setup.finished(setup.submit(12, render_options={"chunk_seconds": 2}))
     assert cold["status"] == "uploaded", cold
+    setup.hold()  # the first piece rendered is held: no join before the deletion
     asset_id = setup.submit(20, render_options={"chunk_seconds": 2})
     reused = wait_for(lambda: next((p for p in piece_rows(setup, asset_id) if p.reused), None),
                       120, "a reused piece planned", interval=0.02)
     root = Path(setup.farm.settings.storage_url[len("file://"):])
     (root / reused.output_key).unlink()
     assert setup.job(asset_id).state == "rendering"  # deleted before the join
+    setup.release()
     done = setup.finished(asset_id)
     assert done["status"] == "uploaded", done
     status = setup.api("GET", f"/assets/{asset_id}/status").json()

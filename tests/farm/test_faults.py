@@ -21,9 +21,11 @@ from tests.fixtures.measure import read_video
 
 def test_kill_9_the_rendering_process(make_farm, fault_source, tmp_path):
     setup = prepare(make_farm(), fault_source)
+    setup.hold()
     asset_id = setup.submit()
-    job = setup.rendering(asset_id)
-    kill(job.worker_id)
+    [held] = setup.held(asset_id)
+    kill(setup.job(asset_id).worker_id, held)  # mid-render: it holds after its first frame
+    setup.release()
 
     done = setup.finished(asset_id)
     assert done["status"] == JobState.UPLOADED, done
@@ -37,9 +39,11 @@ def test_kill_9_the_rendering_process(make_farm, fault_source, tmp_path):
 def test_whole_worker_stopped_then_another_started(make_farm, fault_source):
     farm = make_farm()
     setup = prepare(farm, fault_source)
+    setup.hold()
     asset_id = setup.submit()
-    setup.rendering(asset_id)
+    setup.held(asset_id)
     farm.workers[0].kill()
+    setup.release()
     farm.add_worker()
 
     done = setup.finished(asset_id)
@@ -51,11 +55,12 @@ def test_whole_worker_stopped_then_another_started(make_farm, fault_source):
 def test_redis_restarted_with_jobs_queued_and_running(make_farm, fault_source):
     farm = make_farm()
     setup = prepare(farm, fault_source)
-    # Long enough that the first is still rendering when Redis goes (~3 s each here).
+    setup.hold()  # the first is held mid-render while Redis goes, the others queued
     assets = [setup.submit(seconds=12, resolution="1280x720") for _ in range(3)]
-    setup.rendering(assets[0], past=0.1)
+    setup.held(assets[0])
     farm.redis.stop()  # no persistence: every queued message is gone
     farm.redis.start()
+    setup.release()
 
     for asset_id in assets:
         assert setup.finished(asset_id)["status"] == JobState.UPLOADED
@@ -69,10 +74,11 @@ def test_s3_down_during_upload_fails_and_never_claims_an_object(make_farm, fault
     s3.start()
     try:
         setup = prepare(make_farm(storage_url=s3.url), fault_source)
-        # 600 frames at 720p: long enough (1 s and more) for a poll to see it under way.
+        setup.hold()
         asset_id = setup.submit(seconds=20, resolution="1280x720")
-        setup.rendering(asset_id, past=0.05)  # sources fetched: the render is under way
+        setup.held(asset_id)  # sources fetched: the render is under way
         s3.stop()
+        setup.release()
         done = setup.finished(asset_id, timeout=240)
     finally:
         s3.stop()
@@ -129,9 +135,12 @@ def test_a_source_rewritten_after_analysis_is_refused_until_analysed_again(
 
 
 def test_cancel_mid_render(make_farm, fault_source):
+    """The render is held mid-way (never released): the cancel is heard through the lease
+    as the render loop hears it, however fast the machine renders."""
     setup = prepare(make_farm(), fault_source)
+    setup.hold()
     asset_id = setup.submit()
-    setup.rendering(asset_id)
+    setup.held(asset_id)
     asked = time.monotonic()
     response = setup.api("POST", f"/assets/{asset_id}/cancel")
     assert response.status_code == 200

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.fixtures.faults import PIECES, chunked, fault_settings, piece_rows, prepare
-from tests.fixtures.livesrv import Farm, MotoS3, RedisServer, Worker, wait_for
+from tests.fixtures.livesrv import Farm, MotoS3, RedisServer, Worker
 from tests.fixtures.netns import Host, usable
 from tests.fixtures.measure import read_video
 
@@ -47,14 +47,18 @@ def test_a_host_cut_off_mid_render_loses_only_its_pieces(hosts, faults_database_
             worker.start()
             farm.workers.append(worker)
         setup = prepare(farm, fault_source)  # uploaded here, probed on a host over its link
+        setup.hold()  # each worker's piece after its first frame: host 1 is cut mid-render
         asset_id = chunked(setup)
+        setup.held(asset_id, count=2)
 
         def on_first_host():
             return [p for p in piece_rows(setup, asset_id) if p.state == "rendering"
                     and hosts[0].owns(int(p.worker_id.rsplit(":", 1)[1]))]
 
-        lost = wait_for(on_first_host, 120, "a piece rendering on host 1", interval=0.05)
+        lost = on_first_host()
+        assert lost, "host 1 holds no piece"
         hosts[0].cut()
+        setup.release()
 
         done = setup.finished(asset_id, timeout=180)
         assert done["status"] == "uploaded", done

@@ -25,7 +25,7 @@ from worker.render import (PieceMismatchError, PieceSpan, RenderCanceled, Render
                            render_audio, render_piece, sound_sources, sources_for,
                            timeline_from_dict, timeline_to_dict)
 
-from .. import context, piece_cache
+from .. import context, hold, piece_cache
 from ..attempt import JobAttempt, JobDeleted, Work, load, local_sources, remove_pieces, upload
 from ..celery import app
 from ..lease import PieceLease
@@ -208,6 +208,7 @@ class JoinAttempt(JobAttempt):
         with tempfile.TemporaryDirectory(dir=context.scratch()) as tmp:
             with self.lease.kept():
                 paths = [self.download(piece, tmp) for piece in [*video, sound]]
+            hold.wait(self.lease, hold.JOIN)  # a test's hold (worker/hold.py), if armed
             if self.lease.answer != Beat.OK:
                 return self.stop()
             self.steps.step("pieces_fetched", pieces=len(paths))
