@@ -50,6 +50,7 @@ from worker.render import (PieceSpan, file_sha256, join, piece_key, piece_settin
 from bench.chunked_engine import make_panning_video  # noqa: E402
 from worker.render import piece_render  # noqa: E402
 from worker.render.encode import gop_frames  # noqa: E402
+from worker.render.probe import source_keyframes  # noqa: E402
 
 OUT = REPO / "bench" / "out" / "incremental"
 FPS, CLIPS = 30, 20
@@ -125,14 +126,23 @@ class Workers:
         self.pool = ProcessPoolExecutor(2, mp_context=get_context("fork"), initializer=_pin,
                                         initargs=(cores,))
         self.folder = folder
+        self.known = {}
+
+    def keyframes(self, path):
+        """The source's keyframes, found once (the farm's probe finds them at analysis)."""
+        if path not in self.known:
+            self.known[path] = source_keyframes(path)
+        return self.known[path]
 
     def render(self, edit, sources, name, chunk, *, store=None, copy=True, todays=False,
                contents=None, threads=None) -> Run:
+        # Each source's keyframes, as the farm's probe records them at its analysis.
+        keyframes = {sid: self.keyframes(path) for sid, path in sources.items()}
         started = time.perf_counter()
         work = Path(tempfile.mkdtemp(dir=self.folder))
         timeline, _ = plan(edit, sources)
         spans = todays_plan(timeline, chunk) if todays else plan_pieces(
-            timeline, chunk, contents=contents)[0]
+            timeline, chunk, contents=contents, keyframes=keyframes)[0]
         settings = piece_settings(edit, timeline)
         keys = [piece_key(timeline, s, settings, contents or {}) for s in spans]
         sound = self.pool.submit(_sound_task, edit, sources, str(work / "sound.m4a"), timeline)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from fractions import Fraction
 
 import av
 import pytest
@@ -25,11 +26,11 @@ INFOS = {A: SourceInfo("video", 900, True, True), B: SourceInfo("video", 900, Tr
 CONTENTS = {A: "a" * 64, B: "b" * 64, C: "c" * 64, IMAGE: "d" * 64}
 
 
-def planned(clips, chunk=2, **top):
+def planned(clips, chunk=2, keyframes=None, **top):
     edit, _ = parse_edit(make_edit(clips, **top))
     timeline, _ = plan_from_infos(edit, INFOS)
     spans, warnings = plan_pieces(timeline, chunk, edit.video_output_format, edit.encoder,
-                                  contents=CONTENTS)
+                                  contents=CONTENTS, keyframes=keyframes)
     return edit, timeline, spans, warnings
 
 
@@ -65,6 +66,32 @@ def test_a_long_clip_is_cut_on_its_source_time_wherever_it_sits():
     # Trimmed by 2 s at its start: the later cuts fall on the same source times.
     edit, timeline, trimmed, _ = planned([clip(A, 2.5, 20.5)])
     assert set(keys(edit, timeline, trimmed)[1:]) <= set(alone[1:])
+
+
+def test_a_long_clip_is_cut_at_its_sources_keyframes_wherever_it_sits():
+    # A's keyframes at uneven source frames, as a render's are (each of its pieces and
+    # scene cuts starts a GOP). 20 s of A from its 0.5 s (source frame 15): each grid
+    # point (source frames 60, 120, ...) moves to the nearest keyframe within 30 frames
+    # (the earlier of two as near); 620 is past the clip's last cut (570), 0 before it.
+    frames = [0, 50, 110, 170, 230, 290, 350, 400, 470, 530, 580, 640]
+    keyframes = {A: [Fraction(k, 30) for k in frames]}
+    edit, timeline, spans, _ = planned([clip(A, 0.5, 20.5)], keyframes=keyframes)
+    cuts = [50, 110, 170, 230, 290, 350, 400, 470, 530, 580]
+    assert [s.end for s in spans] == [k - 15 for k in cuts] + [600]
+    alone = keys(edit, timeline, spans)
+    # Placed after another clip: cut at the same source frames, the same keys.
+    edit, timeline, moved, _ = planned([clip(B, 3, 10.4), clip(A, 0.5, 20.5)],
+                                       keyframes=keyframes)
+    shift = timeline.clips[1].frame_start
+    assert [(s.start - shift, s.end - shift) for s in moved[-len(spans):]] == [
+        (s.start, s.end) for s in spans]
+    assert keys(edit, timeline, moved)[-len(spans):] == alone
+    # A keyframe off the output's frame grid: the first frame at or after it.
+    edit, timeline, spans, _ = planned([clip(A, 0.5, 20.5)],
+                                       keyframes={A: [Fraction(101, 60)]})
+    assert spans[0].end == 36  # source frame 50.5 first shows at clip frame 36 (frame 51)
+    # No keyframe within half a piece of a grid point: the grid point.
+    assert [s.end for s in spans[1:3]] == [105, 165]
 
 
 @pytest.mark.parametrize("fps", [30, 25, 23.976, 29.97])

@@ -8,6 +8,15 @@ Pure: the same timeline, the same pieces. See piece_render.py for the whole sequ
   piece length, counted from the source's zero), so the cuts move with the source span,
   never with the clip's place; the parts between them are exactly a piece long (whole
   GOPs). A cut leaving less than half a piece at either end of the clip is left out.
+- Where the source's keyframes are known (`keyframes`: its packets' keyframe flags, read
+  once per source content by the probe), each grid point moves to the first frame at or
+  after the source keyframe nearest to it (within half a piece). A cut then falls on the
+  source's own IDRs: the GOPs of a source that Canopy encoded with the piece's settings
+  are copied whole (piece_copy.py), and only the clip's first and last partial GOPs are
+  encoded; any other source is decoded from a keyframe on. The cuts still depend only on
+  the clip's source span and the source's content (its keyframes are a property of its
+  bytes), never on the clip's place in the output; the pieces are then whole GOPs of the
+  source rather than of the output.
 - Shorter clips share pieces: a run of them ends after a clip whose own hash (over what it
   shows) falls below twice its share of a piece, or before the run would pass two pieces.
   So a changed clip changes its own run, and at most the next (content-defined chunking).
@@ -21,7 +30,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterator, Mapping
+from bisect import bisect_left
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Optional
@@ -33,6 +43,9 @@ from .timeline import PieceSpan, Timeline, TimelineClip
 
 # sha256 of each source's bytes, by source id (a missing one is known by its id instead).
 Contents = Mapping[str, Optional[str]]
+# Source times (exact seconds from the source's start) of a source's keyframes, ascending,
+# by source id (worker/render/probe.py `keyframe_times`); a missing one is cut on the grid.
+Keyframes = Mapping[str, Sequence[Fraction]]
 
 
 @dataclass(frozen=True)
@@ -72,13 +85,14 @@ def piece_frames(fps: Fraction, chunk_seconds: float) -> int:
 
 
 def plan_pieces(timeline: Timeline, chunk_seconds: float, fmt: str = "mp4",
-                encoder: str = "auto", contents: Optional[Contents] = None
-                ) -> tuple[list[PieceSpan], list[str]]:
+                encoder: str = "auto", contents: Optional[Contents] = None,
+                keyframes: Optional[Keyframes] = None) -> tuple[list[PieceSpan], list[str]]:
     """The pieces of a render, and warnings. Pure: the same timeline, the same pieces.
 
     One piece when chunk_seconds is 0 or the output is not longer than twice a piece. Else
     pieces on the clips (the module's rules); `contents` (sha256 by source id) makes the
-    runs of short clips follow the sources' content rather than their ids.
+    runs of short clips follow the sources' content rather than their ids; `keyframes` (by
+    source id) moves the cuts of a long clip onto its source's keyframes.
     `encoder` "gpu" stays one piece (with a warning): pieces join only when every one was
     encoded with the same settings by the same encoder, and not every worker has NVENC.
     """
@@ -94,30 +108,46 @@ def plan_pieces(timeline: Timeline, chunk_seconds: float, fmt: str = "mp4",
     if encoder == "gpu" and fmt != "webm":  # webm is VP9 on the CPU anyway
         return whole, ["render_options.encoder gpu renders in one piece: pieces are all "
                        "encoded on the CPU, so that they join"]
-    bounds = _bounds(timeline, length, contents or {})
+    bounds = _bounds(timeline, length, contents or {}, keyframes or {})
     return [PieceSpan(i, a, b) for i, (a, b) in enumerate(zip(bounds, bounds[1:]))], []
 
 
-def _cuts(clip: TimelineClip, fps: Fraction, length: int) -> list[int]:
+def _cuts(clip: TimelineClip, fps: Fraction, length: int,
+          keyframes: Optional[Sequence[Fraction]]) -> list[int]:
     """Clip frames where a long clip is cut: the first frame at or after each multiple of
-    `length` frames of source time (of clip frames, for a still image)."""
-    shift = clip.source_start * fps if clip.kind == "video" else Fraction(0)
+    `length` frames of source time (of clip frames, for a still image), or at or after the
+    source keyframe nearest to that point (within half a piece) when keyframes are known."""
+    video = clip.kind == "video"
+    shift = clip.source_start * fps if video else Fraction(0)
     half, n = length // 2, clip.frame_count
+    # The clip frame where each known keyframe is first shown (those inside the clip).
+    snaps = sorted({math.ceil(t * fps - shift) for t in keyframes or ()
+                    if video and 0 < t * fps - shift < n}) if video else []
     first = math.floor(shift / length) + 1
     cuts = []
     for j in range(first, first + n // length + 2):
-        k = math.ceil(j * length - shift)
-        if half <= k <= n - half:
+        k = _nearest(snaps, math.ceil(j * length - shift), half)
+        if half <= k <= n - half and (not cuts or k > cuts[-1]):
             cuts.append(k)
     return cuts
 
 
-def _parts(timeline: Timeline, length: int) -> Iterator[tuple[ClipPart, bool]]:
+def _nearest(snaps: Sequence[int], point: int, reach: int) -> int:
+    """The value of `snaps` nearest to `point` (the earlier of two as near), if one is
+    within `reach`; else `point`."""
+    at = bisect_left(snaps, point)
+    near = min(snaps[max(at - 1, 0):at + 1], key=lambda k: (abs(k - point), k), default=None)
+    return near if near is not None and abs(near - point) <= reach else point
+
+
+def _parts(timeline: Timeline, length: int, keyframes: Keyframes
+           ) -> Iterator[tuple[ClipPart, bool]]:
     """Each clip's parts in output order, and whether the part stands alone (a long clip's)."""
     for clip in timeline.clips:
         if clip.frame_count <= 0:
             continue
-        edges = [0, *_cuts(clip, timeline.fps, length), clip.frame_count]
+        cuts = _cuts(clip, timeline.fps, length, keyframes.get(clip.source_id))
+        edges = [0, *cuts, clip.frame_count]
         alone = len(edges) > 2 or clip.frame_count >= length
         for first, end in zip(edges, edges[1:]):
             yield ClipPart(clip, first, end), alone
@@ -131,7 +161,8 @@ def _ends_run(part: ClipPart, fps: Fraction, length: int, contents: Contents) ->
     return int.from_bytes(digest[:8], "big") / 2 ** 64 < 2 * part.frames / length
 
 
-def _bounds(timeline: Timeline, length: int, contents: Contents) -> list[int]:
+def _bounds(timeline: Timeline, length: int, contents: Contents, keyframes: Keyframes
+            ) -> list[int]:
     """The output frames where pieces start, and the end."""
     bounds, run = [0], 0  # `run`: frames of short clips since the last bound
 
@@ -139,7 +170,7 @@ def _bounds(timeline: Timeline, length: int, contents: Contents) -> list[int]:
         if at > bounds[-1]:
             bounds.append(at)
 
-    for part, alone in _parts(timeline, length):
+    for part, alone in _parts(timeline, length, keyframes):
         if alone or run + part.frames > 2 * length:
             cut(part.start)
             run = 0

@@ -1,5 +1,10 @@
-"""What a source file holds, as the edit's source rules need it (`shared.edit.SourceInfo`)."""
+"""What a source file holds, as the edit's source rules need it (`shared.edit.SourceInfo`),
+and where its keyframes are, as the piece plan cuts on them."""
 from __future__ import annotations
+
+from collections.abc import Iterable
+from fractions import Fraction
+from typing import Optional
 
 import av
 
@@ -44,3 +49,37 @@ def _duration(container) -> float:
         if stream.duration and stream.time_base:
             longest = max(longest, float(stream.duration * stream.time_base))
     return longest
+
+
+# More keyframes than this (an intra-only source) are not worth keeping: its pieces are cut
+# on the grid of its time, as any source's whose keyframes are not known.
+MAX_KEYFRAMES = 20_000
+
+
+def keyframe_times(packets: Iterable[av.Packet], stream, start_time: Optional[int]
+                   ) -> Optional[tuple[Fraction, ...]]:
+    """Source times (exact, from the container's start as the renderer counts them) of the
+    keyframes among `packets` of the video `stream` (its demuxed packets, in any order:
+    other streams' are skipped); None past MAX_KEYFRAMES. `start_time`: the container's,
+    in microseconds."""
+    origin = Fraction(start_time or 0, 1_000_000)
+    found = set()
+    for packet in packets:
+        if packet.stream.index == stream.index and packet.is_keyframe and packet.pts is not None:
+            found.add(packet.pts * stream.time_base - origin)
+            if len(found) > MAX_KEYFRAMES:
+                return None
+    return tuple(sorted(found))
+
+
+def source_keyframes(path: str) -> Optional[tuple[Fraction, ...]]:
+    """keyframe_times of a file's first video stream (its packets demuxed, none decoded);
+    None when it has none or cannot be read."""
+    try:
+        with av.open(path) as container:
+            if not container.streams.video:
+                return None
+            stream = container.streams.video[0]
+            return keyframe_times(container.demux(stream), stream, container.start_time)
+    except (OSError, av.error.FFmpegError):
+        return None
