@@ -14,7 +14,7 @@ from .encode import gpu_available
 from .engine import RenderResult, plan, plan_from_infos, render
 from .errors import (GpuUnavailableError, InvalidEditError, MissingSourceError,
                      OutputNotWritableError, RenderCanceled, RenderError, SourceDecodeError)
-from .in_process import render_in_pieces
+from .in_process import render_in_pieces, render_whole
 from .join import JoinResult, PieceMismatchError, join
 from .piece_keys import engine_build, file_sha256, piece_inputs, piece_key
 from .piece_plan import ClipPart, clip_parts, plan_pieces, sound_sources, sources_for
@@ -28,6 +28,6 @@ __all__ = [
     "PieceSpan", "RenderCanceled", "RenderError", "RenderResult", "SourceDecodeError",
     "clip_parts", "engine_build", "file_sha256", "gpu_available", "join", "piece_inputs",
     "piece_key", "piece_settings", "plan", "plan_from_infos", "plan_pieces", "probe_source",
-    "render", "render_audio", "render_in_pieces", "render_piece", "sound_sources",
-    "sources_for", "timeline_from_dict", "timeline_to_dict",
+    "render", "render_audio", "render_in_pieces", "render_piece", "render_whole",
+    "sound_sources", "sources_for", "timeline_from_dict", "timeline_to_dict",
 ]

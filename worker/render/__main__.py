@@ -11,7 +11,6 @@ from pydantic import ValidationError
 
 from shared.edit import MIN_CHUNK_SECONDS, parse_edit
 
-from .engine import render
 from .errors import InvalidEditError, RenderCanceled, RenderError
 from .in_process import render_in_pieces
 
@@ -55,12 +54,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr, flush=True)
 
     try:
-        if args.chunk_seconds:
-            result = render_in_pieces(edit, dict(args.source), args.output, args.chunk_seconds,
-                                      on_progress=progress, encoder=args.encoder)
-        else:
-            result = render(edit, dict(args.source), args.output, on_progress=progress,
-                            encoder=args.encoder)
+        result = render_in_pieces(edit, dict(args.source), args.output, args.chunk_seconds,
+                                  on_progress=progress, encoder=args.encoder)
     except InvalidEditError as exc:
         print(f"\nthe edit does not fit its sources: {json.dumps(exc.errors)}", file=sys.stderr)
         return 2
@@ -71,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     joined = f"{result.pieces} pieces joined, " if result.pieces > 1 else ""
+    joined += f"{result.copied} frames copied, " if result.copied else ""
     print(f"{result.output}: {result.frames} frames, {result.samples} samples, "
           f"{result.duration:.3f} s, {result.video_codec}, {joined}"
           f"{time.monotonic() - started:.1f} s to render")

@@ -46,6 +46,7 @@ class RenderResult:
     video_codec: str
     warnings: list[str] = field(default_factory=list)
     pieces: int = 1  # rendered apart and joined (render_in_pieces)
+    copied: int = 0  # frames copied from a source's packets, not encoded (piece_copy.py)
 
 
 def plan(edit: VideoEdit, sources: Mapping[str, str],

@@ -15,8 +15,27 @@ a fresh encoder with the piece's settings (so it opens on an IDR). A source qual
 - a copied GOP runs from an IDR to the next IDR (or the source's end), and its packets in
   decode order are exactly its frames (closed GOPs).
 
-render_piece checks the written piece as the join would (stream headers, an IDR first, its
-frame count) and decodes every frame; on any difference it encodes the piece whole.
+Pieces of such a source are cut at its keyframes (piece_plan.py), so most pieces are copied
+whole, and a clip encodes only the frames before its first IDR and after its last.
+
+render_piece checks the written piece as the join would (check_piece: SPS/PPS in its header
+and in-band byte-identical to the encoder's, an IDR first, as many packets as frames), then
+check_copied: each run, copied or encoded, starts with an IDR and its packets in decode order
+show exactly its frames, each once; the encoded runs decode, packet for packet, to pictures
+of the output's size, and so does the IDR that opens each copied run (the splice). On any
+difference it encodes the piece whole.
+
+The copied frames are not decoded again, and need not be. A copied run is the source's own
+packets, byte for byte, from an IDR to the next IDR (or the source's end), closed (checked:
+its packets in decode order are exactly its frames), under SPS/PPS byte-identical to the
+source's (both are the encoder's, checked). H.264 decoding is deterministic, and what an IDR
+starts depends only on the parameter sets and the units from it on (an IDR marks every
+reference picture unused and restarts frame numbers and picture order counts: ITU-T H.264
+8.2.1, 8.2.5.1). So the run decodes in the piece to exactly the pictures it decodes to in the
+source: those the renderer would show (the source qualifies above). Decoding it would repeat
+the source's own decode. That the bytes are the source's content is the fetch's to check
+(the farm checks each source's sha256, which the piece's key holds). A test decodes every
+frame of copied outputs against the source's (tests/render/test_piece_copy.py).
 """
 from __future__ import annotations
 
@@ -72,6 +91,21 @@ def encoder_headers(settings: VideoSettings) -> dict[str, tuple]:
     """The SPS and PPS the piece's encoder writes, as bitstream.H264Stream names them."""
     sps, pps = annexb_parameter_sets(bytes(open_video_encoder(settings).extradata or b""))
     return {"SPS": sps, "PPS": pps}
+
+
+def may_copy(timeline: Timeline, sources: Mapping[str, str], settings: VideoSettings) -> bool:
+    """Whether a video clip shows a source with the stream headers the piece's encoder
+    writes: the only sources copied_runs may copy from (each file's header read, no more)."""
+    if settings.codec != "libx264":
+        return False
+    for source_id in {clip.source_id for clip in timeline.clips if clip.kind == "video"}:
+        try:
+            with av.open(sources[source_id]) as container:
+                _matching_stream(container, settings)
+        except (NoCopy, OSError, av.error.FFmpegError):
+            continue
+        return True
+    return False
 
 
 def copied_runs(timeline: Timeline, span: PieceSpan, sources: Mapping[str, str],
@@ -266,14 +300,45 @@ def _moved(run: CopiedRun, time_base: Fraction, fps: Fraction, length_size: int
         yield packet
 
 
-def decoded_frames(path: str, size: tuple[int, int]) -> int:
-    """How many frames of the output's size a piece decodes to, every one decoded."""
+def check_copied(path: str, span: PieceSpan, settings: VideoSettings,
+                 runs: Sequence[CopiedRun]) -> None:
+    """The written piece holds its runs as planned (the module's checks, after the join's):
+    each run of packets, in decode order, starts with an IDR and holds exactly its frames'
+    times; the encoded runs, and each copied run's IDR after them, decode to one picture of
+    the output's size per packet. NoCopy when not."""
+    segments = list(_segments(span.frames, runs))
     with av.open(path) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        count = 0
-        for frame in container.decode(stream):
-            if (frame.width, frame.height) != tuple(size):
-                raise NoCopy(f"frame {count} is {frame.width}x{frame.height}")
-            count += 1
+        coded = H264Stream(bytes(stream.codec_context.extradata or b""))
+        decoder = stream.codec_context
+        decoder.thread_count = 1
+        fed, decoded = 0, 0
+        packets = (p for p in container.demux(stream) if p.size)
+        for start, end, run in segments:
+            times = []
+            for k in range(end - start):
+                packet = next(packets, None)
+                if packet is None:
+                    raise NoCopy(f"frames {start + k}-{end} are missing")
+                if k == 0 and not coded.packet(bytes(packet)).starts_alone:
+                    raise NoCopy(f"frame {start} does not start with an IDR")
+                times.append(packet.pts * packet.time_base * settings.fps)
+                if run is None or k == 0:  # new bytes, or the splice onto copied ones
+                    fed += 1
+                    decoded += _pictures(decoder, packet, settings.size)
+            if sorted(times) != list(range(start, end)):
+                raise NoCopy(f"frames {start}-{end} are not each shown once, in step")
+        decoded += _pictures(decoder, None, settings.size)
+        if next(packets, None) is not None:
+            raise NoCopy(f"more packets than its {span.frames} frames")
+    if decoded != fed:
+        raise NoCopy(f"{fed} packets decoded to {decoded} pictures")
+
+
+def _pictures(decoder, packet, size: tuple[int, int]) -> int:
+    count = 0
+    for frame in decoder.decode(packet):
+        if (frame.width, frame.height) != tuple(size):
+            raise NoCopy(f"a frame is {frame.width}x{frame.height}")
+        count += 1
     return count
