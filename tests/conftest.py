@@ -43,7 +43,8 @@ def settings(database_url, redis_server, s3_server, tmp_path_factory) -> Setting
     objects = tmp_path_factory.mktemp("objects")
     storage = s3_server if database_url.startswith("postgresql") else f"file://{objects}"
     return session_settings(database_url, redis_server.url, storage,
-                            str(tmp_path_factory.mktemp("cache")))
+                            str(tmp_path_factory.mktemp("cache")),
+                            str(tmp_path_factory.mktemp("hold")))
 
 
 @pytest.fixture(scope="session")

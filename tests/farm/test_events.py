@@ -6,8 +6,9 @@ import requests
 
 from canopy_cli import sse
 from tests.fixtures.edits import clip as cut, make_edit
-from tests.fixtures.farm import upload, wait_finished
+from tests.fixtures.farm import renders_held, upload, wait_finished
 from tests.fixtures.mediakit import make_video
+from tests.fixtures.livesrv import wait_for
 
 ORDER = ["queued", "rendering", "uploading", "uploaded"]
 
@@ -35,15 +36,20 @@ def read_all(response: requests.Response) -> list[sse.Event]:
         return list(sse.parse(response.iter_lines(chunk_size=None, decode_unicode=True)))
 
 
-def test_render_events_arrive_in_order_and_the_stream_closes(vj, api, clip):
+def test_render_events_arrive_in_order_and_the_stream_closes(farm, vj, api, clip):
     source = upload(vj, clip)
     project = api("POST", "/projects", json={"name": "events", "description": ""}).json()["id"]
-    # Long enough for a few progress steps (a worker writes one every 0.5 s).
-    started = api("POST", f"/projects/{project}/create-edit",
-                  json=small_edit(source, 6, repeat=4)).json()
-    response = open_events(api, started["asset_id"])
-    assert response.status_code == 200
-    assert response.headers["Content-Type"].startswith("text/event-stream")
+    # Held after its first frame until a progress step is written (a worker writes one
+    # every 0.5 s), however fast the machine renders.
+    with renders_held(farm.settings) as held:
+        started = api("POST", f"/projects/{project}/create-edit",
+                      json=small_edit(source, 6, repeat=4)).json()
+        response = open_events(api, started["asset_id"])
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        held()
+        wait_for(lambda: api("GET", f"/assets/{started['asset_id']}/status").json()["progress"] > 0,
+                 30, "a progress step of the held render")
     events = read_all(response)
 
     states = [e.json() for e in events]
@@ -73,17 +79,19 @@ def test_render_events_arrive_in_order_and_the_stream_closes(vj, api, clip):
         assert [e.json()["status"] for e in fresh] == ["uploaded"]
 
 
-def test_a_canceled_render_ends_its_stream(vj, api, clip):
+def test_a_canceled_render_ends_its_stream(farm, vj, api, clip):
     source = upload(vj, clip)
     project = api("POST", "/projects", json={"name": "events", "description": ""}).json()["id"]
-    started = api("POST", f"/projects/{project}/create-edit", json=small_edit(source, 6, repeat=5)).json()
-    response = open_events(api, started["asset_id"])
-    with response:
-        events = sse.parse(response.iter_lines(chunk_size=None, decode_unicode=True))
-        first = next(events)
-        assert first.json()["status"] in ("queued", "rendering")
-        assert api("POST", f"/assets/{started['asset_id']}/cancel").status_code == 200
-        rest = list(events)
+    with renders_held(farm.settings):  # it cannot end before the cancel, however fast
+        started = api("POST", f"/projects/{project}/create-edit",
+                      json=small_edit(source, 6, repeat=5)).json()
+        response = open_events(api, started["asset_id"])
+        with response:
+            events = sse.parse(response.iter_lines(chunk_size=None, decode_unicode=True))
+            first = next(events)
+            assert first.json()["status"] in ("queued", "rendering")
+            assert api("POST", f"/assets/{started['asset_id']}/cancel").status_code == 200
+            rest = list(events)
     assert rest[-1].json()["status"] == "canceled"
     assert wait_finished(api, started["asset_id"])["status"] == "canceled"
 

@@ -9,6 +9,7 @@ import requests
 
 from tests.fixtures.browser import PHONE, SOURCE_SECONDS, sign_in
 from tests.fixtures.edits import clip, make_edit
+from tests.fixtures.farm import renders_held
 from tests.fixtures.livesrv import ApiCaller
 
 FPS = 30
@@ -78,9 +79,11 @@ def test_sign_in_upload_edit_render_and_play(farm, make_user, open_page, ui_sour
     page.fill("#f-video_output_filename", "trailer")
     page.fill("#f-video_output_resolution", "1280x720")
     page.fill("#f-video_output_fps", str(FPS))
-    page.click("#render-button")
-
-    page.wait_for_url("**/ui/#/renders/*")
+    with renders_held(farm.settings):  # until the page has shown a step under way
+        page.click("#render-button")
+        page.wait_for_url("**/ui/#/renders/*")
+        page.wait_for_function("window.progressSeen.some(([value, status]) => "
+                               "status === 'rendering' && value > 0 && value < 100)")
     assert wait_status(page, "uploaded", "failed", "canceled") == "uploaded", page.inner_text("main")
     # The page followed the asset's events stream (fetch, key in its header), not polling.
     assert [(status, kind.split(";")[0]) for status, kind in streams] == [(200, "text/event-stream")]
@@ -151,12 +154,13 @@ def test_a_stored_edit_reopened_rendered_again_and_canceled(farm, open_page, own
     assert page.input_value("#f-video_series_sequential-0-video_id") == owner_with_media["library"]
     assert page.locator("#clips > li").count() == 12
 
-    page.get_by_role("button", name="Render long.mp4 again").click()
-    page.wait_for_url("**/ui/#/renders/*")
-    asset_id = page.url.rsplit("/", 1)[1]
-    assert wait_status(page, "rendering", "uploading", "uploaded", "failed") == "rendering"
-    page.click("#cancel")
-    assert wait_status(page, "canceled", "uploaded", "failed", timeout=30) == "canceled"
+    with renders_held(farm.settings):  # it cannot end before the click, however fast
+        page.get_by_role("button", name="Render long.mp4 again").click()
+        page.wait_for_url("**/ui/#/renders/*")
+        asset_id = page.url.rsplit("/", 1)[1]
+        assert wait_status(page, "rendering", "uploading", "uploaded", "failed") == "rendering"
+        page.click("#cancel")
+        assert wait_status(page, "canceled", "uploaded", "failed", timeout=30) == "canceled"
     assert page.inner_text("#render-says") == "The render was canceled."
     assert page.locator("#player").count() == 0 and not page.is_visible("#cancel")
     assert owner_with_media["api"]("GET", f"/assets/{asset_id}/status").json()["status"] == "canceled"
