@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 
 from flask import Flask, g, request
+from pydantic import ConfigDict
 from sqlalchemy import select
 
 from shared.errors import Unauthorized
 from shared.models import ApiKey, User, hash_key
 
 from .context import get_session
+from .schemas import UserOut
 
 # Endpoints anyone may call: health, the API docs, links that carry their own signature, the
 # dashboard's static files (its data comes from the API with the user's key), and metrics
@@ -23,16 +24,10 @@ PUBLIC_BLUEPRINTS = {"health", "files", "metrics", "openapi", "swagger", "docs",
 KEY_CACHE_SECONDS = 5.0
 
 
-@dataclass(frozen=True)
-class Caller:
-    """The authenticated user, detached from any database session."""
+class Caller(UserOut):
+    """The authenticated user, detached from any database session: what /users/me shows."""
 
-    id: str
-    email: str
-    name: str
-    avatar: str
-    is_verified: bool
-    is_active: bool
+    model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
 class KeyCache:
@@ -70,7 +65,7 @@ def presented_key() -> str | None:
 
 
 def caller_of(user: User) -> Caller:
-    return Caller(user.id, user.email, user.name, user.avatar, user.is_verified, user.is_active)
+    return Caller.model_validate(user)
 
 
 def find_caller(key: str) -> Caller | None:
@@ -79,13 +74,13 @@ def find_caller(key: str) -> Caller | None:
     if caller is not None:
         return caller
     row = get_session().execute(
-        select(User.id, User.email, User.name, User.avatar, User.is_verified, User.is_active)
+        select(*(getattr(User, name) for name in Caller.model_fields))
         .join(ApiKey, ApiKey.user_id == User.id)
         .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None), User.is_active)
     ).one_or_none()
     if row is None:
         return None
-    caller = Caller(*row)
+    caller = Caller.model_validate(row)
     _cache.put(digest, caller)
     return caller
 

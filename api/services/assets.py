@@ -14,9 +14,8 @@ from ..auth import Caller
 from ..context import get_session, get_storage, read_row
 from ..multipart import FileUpload
 from ..schemas import AssetCreate
-from .projects import forget_cached, owned_project
+from .projects import delete_sources, owned_project
 from .uploads import receive_file, request_probe
-from .waiting import settle_renders
 
 def owned_asset(user: Caller, asset_id) -> Asset:
     # The linked library file comes in the same query: status polls hit this path hardest.
@@ -135,11 +134,6 @@ def request_analysis(user: Caller, asset_id) -> Asset:
 def delete_asset(user: Caller, asset_id) -> str:
     """Delete the asset and its own stored objects (a linked library file stays)."""
     row = owned_asset(user, asset_id)
-    session = get_session()
-    jobs.delete_for_assets(session, [row.id])
-    session.delete(row)
-    forget_cached(session, user.id, [row.sha256])
-    session.commit()
-    settle_renders(user.id)  # renders waiting for it fail, naming it
-    get_storage().delete_prefix(keys.media_folder(row))
+    jobs.delete_for_assets(get_session(), [row.id])
+    delete_sources(user.id, row, [row.sha256], keys.media_folder(row))
     return row.id

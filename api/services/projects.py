@@ -75,22 +75,24 @@ def delete_project(user: Caller, project_id) -> str:
     contents = session.execute(select(Asset.sha256).distinct()
                                .where(Asset.project_id == project.id)).scalars().all()
     jobs.delete_for_assets(session, select(Asset.id).where(Asset.project_id == project.id))
-    session.delete(project)
-    forget_cached(session, user.id, contents)
-    session.commit()
-    settle_renders(user.id)  # renders elsewhere waiting for one of its assets fail, naming it
-    storage = get_storage()
-    if storage is not None:
-        storage.delete_prefix(keys.project_folder(project))
+    delete_sources(user.id, project, contents, keys.project_folder(project))
     return project.id
 
 
-def forget_cached(session, owner_id: str, contents) -> None:
-    """Sources with these contents are being deleted (in this transaction): the owner's
-    render-cache entries made from a content no live source of theirs holds any more go,
-    objects first (a row left by a failed commit names a missing object: a miss)."""
+def delete_sources(owner_id: str, row, contents, folder: str) -> None:
+    """Delete `row` (a project, an asset or a library file), whose sources hold `contents`
+    (sha256s), and its stored objects under `folder`. The owner's render-cache entries made
+    from a content no live source of theirs holds any more go in the same transaction
+    (objects first: a row left by a failed commit names a missing object, a miss); once it
+    commits, renders waiting for one of those sources fail, naming it."""
+    session = get_session()
+    session.delete(row)
     session.flush()
     storage = get_storage()
     for key in render_cache.forget_content(session, owner_id, contents):
         if storage is not None:
             storage.delete(key)
+    session.commit()
+    settle_renders(owner_id)
+    if storage is not None:
+        storage.delete_prefix(folder)

@@ -18,8 +18,7 @@ from shared.naming import clean_filename
 from shared.states import MediaState
 
 from .uploads import receive_file, request_probe
-from .projects import forget_cached
-from .waiting import settle_renders
+from .projects import delete_sources
 from ..auth import Caller
 
 
@@ -101,10 +100,5 @@ def search_video_files(user: Caller, search: VideoSearch) -> list[VideoFile]:
 
 def delete_video_file(user: Caller, video_file_id) -> str:
     row = owned_video_file(user, video_file_id)
-    session = get_session()
-    session.delete(row)
-    forget_cached(session, user.id, [row.sha256])
-    session.commit()
-    settle_renders(user.id)  # renders waiting for it fail, naming it
-    get_storage().delete_prefix(keys.media_folder(row))
+    delete_sources(user.id, row, [row.sha256], keys.media_folder(row))
     return row.id

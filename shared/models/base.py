@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, MetaData, String, Text
+from sqlalchemy import DateTime, ForeignKey, MetaData, String, Text
 from sqlalchemy.types import TypeDecorator
 
 from ..naming import without_paths
@@ -39,6 +39,11 @@ def iso(value: datetime | None) -> str | None:
 
 def id_column() -> Mapped[str]:
     return mapped_column(String(36), primary_key=True, default=new_id)
+
+
+def owner_column() -> Mapped[str]:
+    """The user a row belongs to: the row goes when the user is deleted."""
+    return mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
 
 
 def created_column() -> Mapped[datetime]:

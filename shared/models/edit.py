@@ -11,14 +11,14 @@ from sqlalchemy import false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..states import JobState, PieceState
-from .base import Base, Reason, created_column, id_column, utcnow
+from .base import Base, Reason, created_column, id_column, owner_column, utcnow
 
 
 class Edit(Base):
     __tablename__ = "edits"
 
     id: Mapped[str] = id_column()
-    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[str] = owner_column()
     project_id: Mapped[str] = mapped_column(
         ForeignKey("projects.id", ondelete="CASCADE"), index=True
     )
@@ -55,7 +55,7 @@ class RenderJob(Base):
     __table_args__ = (Index("ix_render_jobs_state_updated_at", "state", "updated_at"),)
 
     id: Mapped[str] = id_column()
-    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[str] = owner_column()
     asset_id: Mapped[str] = mapped_column(
         ForeignKey("assets.id", ondelete="CASCADE"), index=True, unique=True
     )

@@ -9,7 +9,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, 
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from ..states import MediaState
-from .base import Base, Reason, created_column, id_column, utcnow
+from .base import Base, Reason, created_column, id_column, owner_column, utcnow
 
 
 # The asset type of a render's output.
@@ -54,7 +54,7 @@ class VideoFile(ProbedMedia, Base):
     __table_args__ = (Index("ix_video_files_owner_sha256", "owner_id", "sha256"),)
 
     id: Mapped[str] = id_column()
-    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[str] = owner_column()
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     filename: Mapped[str] = mapped_column(String(500), nullable=False)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -70,7 +70,7 @@ class Asset(ProbedMedia, Base):
     __tablename__ = "assets"
 
     id: Mapped[str] = id_column()
-    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[str] = owner_column()
     project_id: Mapped[str] = mapped_column(
         ForeignKey("projects.id", ondelete="CASCADE"), index=True
     )

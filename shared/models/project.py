@@ -7,14 +7,14 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, created_column, id_column
+from .base import Base, created_column, id_column, owner_column
 
 
 class Prompt(Base):
     __tablename__ = "prompts"
 
     id: Mapped[str] = id_column()
-    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[str] = owner_column()
     value: Mapped[str] = mapped_column(Text, default="", nullable=False)
     persona: Mapped[str] = mapped_column(Text, default="", nullable=False)
     name: Mapped[str] = mapped_column(String(200), default="", nullable=False)
@@ -29,7 +29,7 @@ class Project(Base):
     __table_args__ = (Index("ix_projects_owner_id_created_at", "owner_id", "created_at"),)
 
     id: Mapped[str] = id_column()
-    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[str] = owner_column()
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     description: Mapped[str] = mapped_column(Text, default="", nullable=False)
     # The seed sends a string ("prompt-to-video"); objects are accepted too.
@@ -58,7 +58,7 @@ class Script(Base):
     __tablename__ = "scripts"
 
     id: Mapped[str] = id_column()
-    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[str] = owner_column()
     project_id: Mapped[str] = mapped_column(
         ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200), nullable=False)

@@ -5,10 +5,10 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, String
+from sqlalchemy import Boolean, DateTime, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, created_column, id_column
+from .base import Base, created_column, id_column, owner_column
 
 KEY_PREFIX = "cnp_"
 
@@ -43,7 +43,7 @@ class ApiKey(Base):
     __tablename__ = "api_keys"
 
     id: Mapped[str] = id_column()
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = owner_column()
     key_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     # The first characters, so a person can tell their keys apart without the secret.
     key_prefix: Mapped[str] = mapped_column(String(12), nullable=False)

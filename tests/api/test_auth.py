@@ -57,7 +57,7 @@ def test_unknown_route_is_json_404(client, auth):
 def test_key_cache_forgets_after_its_ttl():
     from api.auth import Caller, KeyCache
 
-    caller = Caller("id", "e@x.y", "n", "", True, True)
+    caller = Caller(id="id", email="e@x.y", name="n", avatar="", is_verified=True, is_active=True)
     remembering, forgetting = KeyCache(ttl=60), KeyCache(ttl=0)
     remembering.put("digest", caller)
     forgetting.put("digest", caller)

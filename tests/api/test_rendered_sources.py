@@ -15,6 +15,7 @@ from shared.sources import readiness
 from shared.states import (FINISHED, MEDIA_READINESS, RENDER_READINESS, JobState, MediaState,
                            Readiness)
 from tests.fixtures.edits import clip as fixture_clip, make_edit, overlay
+from tests.fixtures.jobs import user_with_source, video_file
 
 
 def clip(source_id: str, kind: str = "asset", end: float = 1) -> dict:
@@ -31,22 +32,16 @@ def edit(*clips, overlays=(), **top) -> dict:
 @pytest.fixture
 def user(client, db, make_user):
     """A user, a project and an analysed 2 s video file (stream facts written as the probe does)."""
-    user_id, key = make_user()
-    headers = {"X-API-Key": key}
-    project = client.post("/projects", json={"name": "p", "description": "d"}, headers=headers).json
-    with db.session() as session:
-        video = analysed_file(user_id)
-        session.add(video)
-        session.flush()
-        video_id = video.id
-    return {"id": user_id, "headers": headers, "project": project["id"], "video": video_id}
+    return user_with_source(client, db, make_user, **ANALYSED)
+
+
+# An analysed 2 s video file's columns, as the probe writes them.
+ANALYSED = dict(status=MediaState.ANALYZED, media_kind="video", duration=2.0, width=64,
+                height=36, video_codec="h264", audio_codec="aac")
 
 
 def analysed_file(owner_id: str, **fields) -> VideoFile:
-    values = dict(name="v", filename="v.mp4", status=MediaState.ANALYZED, media_kind="video",
-                  duration=2.0, width=64, height=36, video_codec="h264", audio_codec="aac",
-                  storage_key=f"{owner_id}/video-files/v.mp4")
-    return VideoFile(owner_id=owner_id, **{**values, **fields})
+    return video_file(owner_id, **{**ANALYSED, **fields})
 
 
 def post(client, user, body):

@@ -14,6 +14,7 @@ from shared import job_reaping, jobs, waiting_jobs
 from shared.models import RenderJob, VideoFile, utcnow
 from shared.states import JobState, MediaState
 from tests.fixtures.edits import clip, make_edit
+from tests.fixtures.jobs import user_with_source
 from tests.fixtures.livesrv import ApiCaller, wait_for
 
 BOUNDARY = "canopy-test-boundary"
@@ -28,16 +29,7 @@ def one_clip(video_id: str, **top) -> dict:
 @pytest.fixture
 def caller(client, db, make_user):
     """A user, a project, and a video file whose bytes arrived and whose probe is running."""
-    user_id, key = make_user()
-    headers = {"X-API-Key": key}
-    project = client.post("/projects", json={"name": "p", "description": "d"}, headers=headers).json
-    with db.session() as session:
-        video = VideoFile(owner_id=user_id, name="v", filename="v.mp4",
-                          status=MediaState.PROCESSING, storage_key=f"{user_id}/video-files/v.mp4")
-        session.add(video)
-        session.flush()
-        video_id = video.id
-    return {"user": user_id, "headers": headers, "project": project["id"], "video": video_id}
+    return user_with_source(client, db, make_user, status=MediaState.PROCESSING)
 
 
 def render(client, caller, body=None):
@@ -64,7 +56,7 @@ def analysis_ends(db, caller, error=None) -> list:
             video.status, video.media_kind, video.duration = MediaState.ANALYZED, "video", 2.0
             video.video_codec, video.width, video.height = "h264", 320, 180
     with db.session() as session:
-        return waiting_jobs.settle_waiting(session, caller["user"])
+        return waiting_jobs.settle_waiting(session, caller["id"])
 
 
 def test_a_render_waits_queued_then_is_sent_when_its_source_is_analysed(client, db, caller):

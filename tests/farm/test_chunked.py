@@ -15,7 +15,7 @@ from shared.storage import open_storage
 from tests.fixtures.edits import clip, make_edit, overlay
 from tests.fixtures.farm import moved, scrape, step_lines, upload_source
 from tests.fixtures.livesrv import Worker, wait_for
-from tests.fixtures.mediakit import make_audio, make_counting_video, read_index
+from tests.fixtures.mediakit import counting_and_sine, read_index
 from tests.fixtures.measure import largest_click, read_audio, tone_amplitude
 
 FPS = 30
@@ -45,9 +45,7 @@ def second_worker(settings, worker, tmp_path_factory):
 def counting_media(tmp_path_factory):
     """A silent video whose frame k shows k, and one unbroken 1 kHz sine to play over it."""
     folder = tmp_path_factory.mktemp("counting")
-    return (make_counting_video(folder / "count.mp4", size=(320, 180), fps=FPS, duration=15,
-                                tone_hz=None),
-            make_audio(folder / "sine.m4a", duration=13, tone_hz=1000))
+    return counting_and_sine(folder, size=(320, 180), fps=FPS, video_s=15, sine_s=13)
 
 
 def chunked_edit(video_id: str, sine_id: str, chunk_seconds: float = 2) -> dict:

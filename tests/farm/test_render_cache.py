@@ -15,7 +15,7 @@ from shared.storage import open_storage
 from tests.fixtures.edits import clip, make_edit, overlay
 from tests.fixtures.farm import moved, new_project, scrape, upload_source, wait_finished
 from tests.fixtures.livesrv import ApiCaller
-from tests.fixtures.mediakit import make_audio, make_counting_video
+from tests.fixtures.mediakit import counting_and_sine
 
 FPS = 30
 # 4 s + 4 s of a counting source in pieces of one GOP (2 s): four video pieces.
@@ -26,9 +26,7 @@ PIECES = 4
 @pytest.fixture(scope="module")
 def media(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cache-media")
-    return (make_counting_video(folder / "count.mp4", size=(160, 96), fps=FPS, duration=11,
-                                tone_hz=None),
-            make_audio(folder / "sine.m4a", duration=9, tone_hz=1000))
+    return counting_and_sine(folder, size=(160, 96), fps=FPS, video_s=11, sine_s=9)
 
 
 def edit(video: str, sine: str, level: float = 1.0, filename: str = "cached.mp4",
