@@ -89,7 +89,7 @@ class Settings:
     # A render longer than twice this is cut into pieces of about this many seconds, each
     # rendered by any worker (an edit's render_options.chunk_seconds wins); 0 = one piece.
     chunk_seconds: float = 30.0
-    # A chunked render's pieces are kept after the join as its owner's render cache
+    # A render's pieces are kept after the join as its owner's render cache
     # (shared/render_cache.py), at most this many bytes an owner; 0 turns the cache off.
     render_cache_bytes: int = 5 * 1024**3
     # Webhooks: the waits between tries (one try more than waits; ~1 hour in all by default)

@@ -153,7 +153,7 @@ def mark_canceled(session: Session, job_id: str) -> bool:
 
 
 def request_cancel(session: Session, job_id: str) -> JobState:
-    """Ask for a cancel: a job no attempt holds (waiting, queued, or a chunked render whose
+    """Ask for a cancel: a job no attempt holds (waiting, queued, or a render in pieces whose
     pieces are out) ends now; a running one when its attempt next looks, and at the latest
     when it would finalize, which a cancel refuses, even during the upload. A finished job
     is left as it is: its state says so."""

@@ -3,7 +3,7 @@
     {owner}/video-files/{video file id}/...          a library file's uploads and thumbnails
     {owner}/{project id}/{asset id}/...              an asset's uploads and thumbnails
     {owner}/{project id}/{asset id}/attempt-{n}/     what render attempt n stores
-    {owner}/{project id}/{asset id}/pieces/          a chunked render's stored pieces
+    {owner}/{project id}/{asset id}/pieces/          a render's stored pieces
     {owner}/render-cache/{entry key}/{nonce}.{ext}   a render-cache entry's piece or output
 
 A row owns its folder: deleting the row deletes the folder (a prefix), so nothing it stored
@@ -50,7 +50,7 @@ def attempt_folder(asset: Asset, attempt: int) -> str:
 
 
 def pieces_folder(asset: Asset) -> str:
-    """Where a chunked render's pieces are stored until the join (deleted after it)."""
+    """Where the pieces of a render in pieces are stored until the join (deleted after it)."""
     return f"{media_folder(asset)}pieces/"
 
 

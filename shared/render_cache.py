@@ -1,4 +1,4 @@
-"""The render cache: the pieces an owner's chunked renders stored, kept after their join so
+"""The render cache: the pieces an owner's renders in pieces stored, kept after their join so
 that the owner's later renders reuse them instead of rendering them again.
 
 An entry is keyed by what its piece's bytes depend on (worker/render/piece_keys.py), per

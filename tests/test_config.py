@@ -12,7 +12,7 @@ def test_chunk_seconds_from_the_environment(raw, expected):
 
 
 @pytest.mark.parametrize("raw", ["1", "-5", "nan", "inf", "thirty"])
-def test_a_chunk_length_no_render_could_use_is_refused_at_start(raw):
+def test_a_piece_length_no_render_could_use_is_refused_at_start(raw):
     with pytest.raises(ValueError, match="CANOPY_CHUNK_SECONDS"):
         Settings.from_env({"CANOPY_CHUNK_SECONDS": raw})
 

@@ -1,4 +1,4 @@
-"""A chunked render's pieces: compare-and-set transitions, on SQLite and PostgreSQL.
+"""The pieces of a render in pieces: compare-and-set transitions, on SQLite and PostgreSQL.
 
 Named as "T: piece move --> J: what the job does".
 """

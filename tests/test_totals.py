@@ -27,7 +27,7 @@ from tests.fixtures.livesrv import wait_for
 LATER = timedelta(seconds=60)
 
 
-def chunked_uploaded(session, job_id):
+def in_pieces_uploaded(session, job_id):
     claim = jobs.claim(session, job_id, "coordinator", 30)
     piece_join.write_plan(session, claim, RANGES, PLAN)
     for index in range(len(RANGES) + 1):
@@ -37,7 +37,7 @@ def chunked_uploaded(session, job_id):
     assert jobs.finalize(session, joined, "k", 99_000, duration=5.0)
 
 
-def chunked_failed(session, job_id):
+def in_pieces_failed(session, job_id):
     """A piece whose lease runs out on every attempt fails its render (pieces' reaper)."""
     claim = jobs.claim(session, job_id, "coordinator", 30)
     piece_join.write_plan(session, claim, RANGES, PLAN)
@@ -46,7 +46,7 @@ def chunked_failed(session, job_id):
         piece_reaping.reap(session, 300, now=utcnow() + LATER)
 
 
-def chunked_canceled(session, job_id):
+def in_pieces_canceled(session, job_id):
     claim = jobs.claim(session, job_id, "coordinator", 30)
     piece_join.write_plan(session, claim, RANGES, PLAN)
     running = piece_jobs.claim_piece(session, job_id, 0, "w", 30)
@@ -55,8 +55,8 @@ def chunked_canceled(session, job_id):
 
 
 ENDS = [uploaded, failed_by_worker, canceled_while_queued, canceled_while_rendering,
-        failed_by_reaper, failed_in_queue, failed_while_waiting, chunked_uploaded,
-        chunked_failed, chunked_canceled]
+        failed_by_reaper, failed_in_queue, failed_while_waiting, in_pieces_uploaded,
+        in_pieces_failed, in_pieces_canceled]
 # How long each render waited before its end: values in several buckets, one above them all.
 QUEUED_FOR = [0, 3, 40, 500, 4000, 30000]
 

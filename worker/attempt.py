@@ -6,7 +6,7 @@ ends it, retried or not), and between the two it may `start_upload`, `store` its
 render's attempt (worker/tasks/render.py), the piece's and the join's
 (worker/tasks/render_pieces.py) build on it.
 Around it: the job's `Work` read from the database (`load`), its sources fetched into the
-machine's cache (`local_sources`), the output stored (`upload`), a chunked render's pieces
+machine's cache (`local_sources`), the output stored (`upload`), a render's pieces
 removed once it ended (`remove_pieces`), and who this process is (`worker_id`).
 
 Nothing here imports the Celery app: the tasks build on this module and the reaper uses it.
@@ -75,7 +75,7 @@ class Work:
     output_key: str
     filename: str
     queue: str
-    plan: dict | None  # a chunked render's, once its first attempt wrote it
+    plan: dict | None  # written by the first attempt of a render in pieces
     infos: dict[str, SourceInfo]  # what the sources' analyses found
     owner_id: str = ""  # whose render: its render-cache entries are theirs alone
 
@@ -285,7 +285,7 @@ def upload(key: str, path: str, fmt: str) -> int:
 
 
 def remove_pieces(job_id: str) -> None:
-    """Delete a chunked render's stored pieces: it ended (joined, failed or canceled)."""
+    """Delete the stored pieces of a render in pieces: it ended (joined, failed or canceled)."""
     with context.db().session() as session:
         job = session.get(RenderJob, job_id)
         asset = job and job.plan is not None and session.get(Asset, job.asset_id)

@@ -103,7 +103,7 @@ def reap_once(celery) -> job_reaping.Reaped:
 
 
 def reap_pieces(celery) -> piece_job_reaping.Reaped:
-    """The pieces of chunked renders: requeue or fail those whose worker vanished, re-send
+    """The pieces of renders in pieces: requeue or fail those whose worker vanished, re-send
     lost messages, and queue again the renders whose join nobody took."""
     settings = context.settings()
     with context.db().session() as session:

@@ -1,7 +1,7 @@
 """One structured log line per step of a render attempt (claimed, sources fetched, rendered,
 uploaded, finished), each with the job id, the attempt, the step's own duration (`step_s`)
-and the time since the claim (`total_s`); a chunked render's pieces and join say which
-(`piece`, `stage`)."""
+and the time since the claim (`total_s`); the pieces and the join of a render in pieces say
+which (`piece`, `stage`)."""
 from __future__ import annotations
 
 import logging

@@ -204,7 +204,7 @@ def cancel_render(user: Caller, asset_id) -> Asset:
     if state in (JobState.UPLOADED, JobState.FAILED):
         raise Conflict(f"too late to cancel: the render already ended {state}")
     if state == JobState.CANCELED and job.plan is not None:
-        # A chunked render's stored pieces (a piece stored later removes its own).
+        # A render in pieces: its stored pieces (a piece stored later removes its own).
         get_storage().delete_prefix(keys.pieces_folder(asset))
     session.refresh(asset)
     return asset

@@ -74,7 +74,7 @@ def _held(session: Session) -> Counter[str]:
 
 
 def _running(session: Session, caller_id: str) -> list[RunningRender]:
-    # A chunked render's job holds no lease while its pieces render, each on some worker.
+    # A render in pieces: its job holds no lease while its pieces render, each on some worker.
     pieces = (select(RenderPiece.job_id, func.count().label("n"))
               .where(RenderPiece.state.in_(sorted(ACTIVE)))
               .group_by(RenderPiece.job_id).subquery())

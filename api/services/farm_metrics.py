@@ -41,7 +41,7 @@ class FarmCollector:
         yield from self._redis()
 
     def _jobs(self, session):
-        """Live jobs by state, and the pieces of live chunked renders by state; the workers
+        """Live jobs by state, and the pieces of live renders in pieces by state; the workers
         holding a live lease on either (a lease is renewed while its render or piece runs).
         Finished jobs are counted by `canopy_renders_total`: counting their rows would read
         the farm's whole history."""
@@ -54,7 +54,7 @@ class FarmCollector:
             .where(RenderJob.state.in_(live)).group_by(RenderPiece.state)).all())
         for name, doc, counts, states in (
                 ("canopy_render_jobs", "Render jobs not yet finished, by state", jobs, live),
-                ("canopy_render_pieces", "Pieces of chunked renders not yet finished, by state",
+                ("canopy_render_pieces", "Pieces of renders in pieces not yet finished, by state",
                  pieces, [state.value for state in JobState])):
             family = GaugeMetricFamily(name, doc, labels=["state"])
             for state in states:

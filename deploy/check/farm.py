@@ -1,7 +1,7 @@
 """The deploy check's farms, from containers of one image only (make deploy-check runs this):
 
 1. S3, as in production: the migration, the API and two CPU worker containers against
-   PostgreSQL, Redis and moto's S3 server on loopback. A chunked edit is rendered through the
+   PostgreSQL, Redis and moto's S3 server on loopback. An edit is rendered in pieces through the
    published `videojungle` client; both worker containers must render pieces; the file is
    downloaded and decoded frame by frame. Then the faults: a worker container killed while it
    renders a piece (the render still ends `uploaded`, with one output), and the API container
@@ -196,7 +196,7 @@ class S3Farm:
         began = time.monotonic()
         asset_id = self.farm.submit(edit(self.video, self.sine, self.CLIPS, "320x180", 2))
         status = self.farm.finished(asset_id)
-        self.figures["chunked render, submit to uploaded (s)"] = time.monotonic() - began
+        self.figures["render in pieces, submit to uploaded (s)"] = time.monotonic() - began
         assert status["pieces"]["total"] >= 2 and status["pieces"]["done"] == status["pieces"]["total"], status
         hosts = {host for host, _ in piece_hosts(self.db, asset_id).values()}
         assert hosts == set(self.workers), f"pieces rendered by {hosts}, not both {self.workers}"
@@ -204,7 +204,7 @@ class S3Farm:
         check_frames(out, self.CLIPS)
         check_sound(out, 12)
         self.metrics_served()
-        log(f"chunked render checked: 360 frames, 12 s of sound, {status['pieces']['total']} "
+        log(f"render in pieces checked: 360 frames, 12 s of sound, {status['pieces']['total']} "
             f"pieces on {sorted(hosts)}")
 
     def metrics_served(self) -> None:
@@ -257,7 +257,7 @@ class S3Farm:
 
 
 def render_and_check(farm: Farm, folder: Path, media) -> float:
-    """Once the API answers: a user, the sources, the two-clip chunked edit rendered,
+    """Once the API answers: a user, the sources, the two-clip edit rendered in pieces,
     downloaded and checked; seconds from submit to `uploaded`."""
     farm.pod.wait_healthy(farm.url)
     farm.create_user()

@@ -57,7 +57,7 @@ def test_others_renders_show_no_owner_id_or_file_name(db, make_user):
     assert worker.queues == ["media", "render.cpu"] and worker.running >= 1
 
 
-def test_a_chunked_render_shows_its_pieces_rendering(db, make_user):
+def test_a_render_in_pieces_shows_its_pieces_rendering(db, make_user):
     owner = make_user()[0]
     asset_id = add_render(db, owner, "rendering", progress=0.5)  # the job's lease released
     with db.sessionmaker() as session:

@@ -26,10 +26,10 @@ INFOS = {A: SourceInfo("video", 900, True, True), B: SourceInfo("video", 900, Tr
 CONTENTS = {A: "a" * 64, B: "b" * 64, C: "c" * 64, IMAGE: "d" * 64}
 
 
-def planned(clips, chunk=2, keyframes=None, **top):
+def planned(clips, piece_s=2, keyframes=None, **top):
     edit, _ = parse_edit(make_edit(clips, **top))
     timeline, _ = plan_from_infos(edit, INFOS)
-    spans, warnings = plan_pieces(timeline, chunk, edit.video_output_format, edit.encoder,
+    spans, warnings = plan_pieces(timeline, piece_s, edit.video_output_format, edit.encoder,
                                   contents=CONTENTS, keyframes=keyframes)
     return edit, timeline, spans, warnings
 
@@ -105,9 +105,9 @@ def test_pieces_cover_every_frame_once_and_never_cross_a_clip(fps):
             c["video_end_time"] = c["video_start_time"] + round(rng.choice(
                 [rng.uniform(0.1, 3), rng.uniform(3, 40)]), 3)
             c["type"] = "image" if c["video_id"] == IMAGE else "videofile"
-        chunk = rng.choice([2, 4, 10])
-        edit, timeline, spans, _ = planned(clips, chunk, video_output_fps=fps)
-        length = max(1, round(chunk * timeline.fps / gop)) * gop
+        piece_s = rng.choice([2, 4, 10])
+        edit, timeline, spans, _ = planned(clips, piece_s, video_output_fps=fps)
+        length = max(1, round(piece_s * timeline.fps / gop)) * gop
         if timeline.frame_count <= 2 * length:
             assert spans == [PieceSpan(0, 0, timeline.frame_count)]
             continue

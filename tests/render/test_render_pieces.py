@@ -100,7 +100,7 @@ def test_seams_lose_no_frame_and_no_sample(counting, tmp_path, name, fps, first,
     assert head.index(b"moov") < 64
 
 
-def test_chunked_output_shows_the_frames_of_the_one_piece_output(counting, tmp_path):
+def test_output_in_pieces_shows_the_frames_of_the_one_piece_output(counting, tmp_path):
     c30, c25, still = counting["c30"], counting["c25"], counting["still"]
     sources = dict([c30, c25, still])
     # Output frames: 0-122 c25, 123-221 c30, 222-266 still, 267-350 c25, 351-410 c30;
@@ -113,20 +113,20 @@ def test_chunked_output_shows_the_frames_of_the_one_piece_output(counting, tmp_p
     edit, _ = parse_edit(body)
     whole = render(edit, sources, str(tmp_path / "whole.mov"))
     reports = []
-    chunked = render_in_pieces(edit, sources, str(tmp_path / "chunked.mov"), 2,
-                               on_progress=lambda done, total: reports.append(done))
-    assert (chunked.frames, chunked.samples) == (whole.frames, whole.samples) == (411, 657600)
+    in_pieces = render_in_pieces(edit, sources, str(tmp_path / "in_pieces.mov"), 2,
+                                 on_progress=lambda done, total: reports.append(done))
+    assert (in_pieces.frames, in_pieces.samples) == (whole.frames, whole.samples) == (411, 657600)
     assert reports == sorted(reports) and reports[-1] == 411
     whole_indices, _ = _decoded(tmp_path / "whole.mov")
-    chunked_indices, times = _decoded(tmp_path / "chunked.mov")
-    assert chunked_indices == whole_indices
+    piece_indices, times = _decoded(tmp_path / "in_pieces.mov")
+    assert piece_indices == whole_indices
     # The TS source's first clip starts at its 1.0 s (frame 25; its stream times start a
     # frame off its container's). A seek there lands 1.5 s late; it is redone earlier.
     assert abs(whole_indices[0] - 25) <= 1 and whole_indices[:123] == sorted(whole_indices[:123])
-    assert chunked_indices[123:222] == list(range(90, 189))  # the 30 fps clip, frame for frame
-    assert chunked_indices[351:] == list(range(300, 360))
+    assert piece_indices[123:222] == list(range(90, 189))  # the 30 fps clip, frame for frame
+    assert piece_indices[351:] == list(range(300, 360))
     assert np.allclose(np.diff(times), 1 / 30, atol=1e-6)
-    audio, _, declared = read_audio(tmp_path / "chunked.mov")
+    audio, _, declared = read_audio(tmp_path / "in_pieces.mov")
     assert declared == audio.shape[1] == 657600
     reference, _, _ = read_audio(tmp_path / "whole.mov")
     assert np.abs(audio - reference).max() < 0.02  # the same mix, encoded once each

@@ -69,7 +69,7 @@ def plan_from_infos(edit: VideoEdit, infos: Mapping[str, SourceInfo],
                     max_output_seconds: float = MAX_OUTPUT_SECONDS
                     ) -> tuple[Timeline, list[str]]:
     """plan() from what is known of each source (every id of the edit), without files:
-    e.g. at a chunked render's planning, from the stored probes."""
+    e.g. when a render in pieces is planned, from the stored probes."""
     try:
         warnings = check_sources(edit, infos, max_output_seconds)
     except EditSourceError as exc:

@@ -48,18 +48,18 @@ def counting_media(tmp_path_factory):
     return counting_and_sine(folder, size=(320, 180), fps=FPS, video_s=15, sine_s=13)
 
 
-def chunked_edit(video_id: str, sine_id: str, chunk_seconds: float = 2) -> dict:
+def edit_in_pieces(video_id: str, sine_id: str, chunk_seconds: float = 2) -> dict:
     return make_edit([clip(video_id, start, end) for start, end in CLIPS], [overlay(sine_id)],
                 resolution="320x180", fps=FPS, filename="pieces.mp4",
                 render_options={"chunk_seconds": chunk_seconds})
 
 
-def test_a_chunked_render_is_exact_across_every_seam(farm, worker, second_worker, api, db, settings,
-                                                     counting_media, tmp_path):
+def test_a_render_in_pieces_is_exact_across_every_seam(farm, worker, second_worker, api, db,
+                                                       settings, counting_media, tmp_path):
     video, sine = (upload_source(api, path) for path in counting_media)
     before = scrape(farm.url)
     project = api("POST", "/projects", json={"name": "pieces", "description": "d"}).json()["id"]
-    started = api("POST", f"/projects/{project}/create-edit", json=chunked_edit(video, sine))
+    started = api("POST", f"/projects/{project}/create-edit", json=edit_in_pieces(video, sine))
     assert started.status_code == 200, started.text
     asset_id = started.json()["asset_id"]
 
@@ -70,7 +70,7 @@ def test_a_chunked_render_is_exact_across_every_seam(farm, worker, second_worker
         seen.append(status["progress"])
         return status if status["status"] in ("uploaded", "failed", "canceled") else None
 
-    status = wait_for(finished, 180, f"chunked render {asset_id}", interval=0.1)
+    status = wait_for(finished, 180, f"render in pieces {asset_id}", interval=0.1)
     assert status["status"] == "uploaded", status["error"]
     assert status["pieces"] == {"total": 7, "done": 7, "reused": 0, "copied": 0}
     # The pieces' gauge counts the pieces of renders still running: this one's left it.
