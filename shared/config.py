@@ -142,9 +142,9 @@ class Settings:
             webhook_timeout_seconds=_int(env, "CANOPY_WEBHOOK_TIMEOUT", cls.webhook_timeout_seconds),
             webhook_retention_days=_float(env, "CANOPY_WEBHOOK_RETENTION_DAYS",
                                           cls.webhook_retention_days),
-            events_keepalive_seconds=_at_least(0.1, "CANOPY_EVENTS_KEEPALIVE", _float(
+            events_keepalive_seconds=_not_below(0.1, "CANOPY_EVENTS_KEEPALIVE", _float(
                 env, "CANOPY_EVENTS_KEEPALIVE", cls.events_keepalive_seconds)),
-            streams_per_user=_at_least(0, "CANOPY_STREAMS_PER_USER", _int(
+            streams_per_user=_not_below(0, "CANOPY_STREAMS_PER_USER", _int(
                 env, "CANOPY_STREAMS_PER_USER", cls.streams_per_user)),
             metrics_token=env.get("CANOPY_METRICS_TOKEN", "").strip(),
             log_format=_str(env, "CANOPY_LOG_FORMAT", cls.log_format).strip().lower(),
@@ -152,7 +152,7 @@ class Settings:
         )
 
 
-def _at_least(low: float, name: str, value):
+def _not_below(low: float, name: str, value):
     if not low <= value < float("inf"):  # NaN fails too
         raise ValueError(f"{name} must be at least {low}, got {value}")
     return value

@@ -1,5 +1,6 @@
 // Building the page: elements from tags, attributes and children; text is always text
 // (never parsed as HTML), so names and errors from the API cannot inject markup.
+import { api } from "./api.js";
 
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -70,6 +71,23 @@ export function when(iso) {
 
 export function setTitle(text) {
   document.title = `${text} · Canopy`;
+}
+
+// A page's row (`what`: "project", "render"), read from `path`; null once the page says it
+// was not found. The API answers 404 alike for a missing id and another account's row.
+export async function rowOrNotFound(root, path, what, signal) {
+  try {
+    return (await api("GET", path, { signal })).data;
+  } catch (err) {
+    if (err.status !== 404) throw err;
+    const title = `${what[0].toUpperCase()}${what.slice(1)} not found`;
+    setTitle(title);
+    replace(root, h("h1", {}, title),
+      h("p", { class: "error", role: "alert" },
+        `This ${what} does not exist, or it belongs to another account.`),
+      h("p", {}, h("a", { href: "#/projects" }, "Back to your projects")));
+    return null;
+  }
 }
 
 // A page just drawn: focus its heading, so keyboard and screen-reader users start there.

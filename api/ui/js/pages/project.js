@@ -1,24 +1,14 @@
 // A project: its media (upload by drop or picker, with progress), its renders, its edits,
 // and the edit builder.
 import { api, upload, pause } from "../api.js";
-import { h, replace, progressBar, setProgress, statusBadge, seconds, bytes, when, setTitle, landed } from "../dom.js";
+import { h, replace, progressBar, setProgress, statusBadge, seconds, bytes, when, setTitle, landed, rowOrNotFound } from "../dom.js";
 import { editBuilder } from "../editor.js";
 
 const GENERATED = "generated_video";
 
 export async function projectPage(root, projectId, signal) {
-  let project;
-  try {
-    ({ data: project } = await api("GET", `/projects/${projectId}`, { signal }));
-  } catch (err) {
-    if (err.status !== 404) throw err;
-    setTitle("Project not found");
-    replace(root, h("h1", {}, "Project not found"),
-      h("p", { class: "error", role: "alert" },
-        "This project does not exist, or it belongs to another account."),
-      h("p", {}, h("a", { href: "#/projects" }, "Back to your projects")));
-    return;
-  }
+  const project = await rowOrNotFound(root, `/projects/${projectId}`, "project", signal);
+  if (!project) return;
   setTitle(project.name);
   const error = h("p", { class: "error", role: "alert" });
   const media = h("ul", { class: "media", id: "media" });

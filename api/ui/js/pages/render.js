@@ -3,7 +3,7 @@
 // its page plays the preview.
 import { api, watchAsset } from "../api.js";
 import { previewEdit, previewOf, startRender } from "../renders.js";
-import { h, replace, progressBar, setProgress, statusBadge, seconds, setTitle, landed } from "../dom.js";
+import { h, replace, progressBar, setProgress, statusBadge, seconds, setTitle, landed, rowOrNotFound } from "../dom.js";
 
 const SAYS = {
   queued: "Waiting for a worker.",
@@ -14,17 +14,8 @@ const SAYS = {
 };
 
 export async function renderPage(root, assetId, signal) {
-  let asset;
-  try {
-    ({ data: asset } = await api("GET", `/assets/${assetId}`, { signal }));
-  } catch (err) {
-    if (err.status !== 404) throw err;
-    setTitle("Render not found");
-    replace(root, h("h1", {}, "Render not found"),
-      h("p", { class: "error", role: "alert" }, "This render does not exist, or it belongs to another account."),
-      h("p", {}, h("a", { href: "#/projects" }, "Back to your projects")));
-    return;
-  }
+  let asset = await rowOrNotFound(root, `/assets/${assetId}`, "render", signal);
+  if (!asset) return;
   setTitle(asset.keyname);
   const badge = h("span", { id: "render-status" }, statusBadge(asset.status));
   const bar = progressBar(asset.progress, "Render progress");
