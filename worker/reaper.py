@@ -102,7 +102,7 @@ def reap_once(celery) -> job_reaping.Reaped:
     return reaped
 
 
-def reap_pieces(celery) -> piece_job_reaping.Reaped:
+def reap_pieces(celery) -> piece_reaping.Reaped:
     """The pieces of renders in pieces: requeue or fail those whose worker vanished, re-send
     lost messages, and queue again the renders whose join nobody took."""
     settings = context.settings()
