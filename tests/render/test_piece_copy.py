@@ -3,6 +3,7 @@ own settings, encodes the rest, and is checked; a copied frame decodes to the so
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import av
 import numpy as np
@@ -14,7 +15,8 @@ from worker.render import (PieceSpan, join, piece_settings, plan, plan_pieces, r
                            render_audio, render_in_pieces, render_piece)
 from worker.render import piece_render
 from worker.render.encode import gop_frames
-from worker.render.piece_copy import NoCopy, check_copied, copied_runs
+from worker.render.join import check_piece
+from worker.render.piece_copy import NoCopy, check_copied, copied_runs, encoder_headers
 from worker.render.probe import source_keyframes
 
 from tests.fixtures.edits import clip, make_edit
@@ -142,19 +144,23 @@ def test_check_copied_refuses_a_piece_that_does_not_hold_its_runs(rendered, tmp_
     sources = {render_id: path}
     edit, _ = parse_edit(make_edit([clip(render_id, 1, 17)]))
     timeline, _ = plan(edit, sources)
-    span = PieceSpan(0, 0, 240)
+    span = PieceSpan(1, 60, 300)
     settings = piece_settings(edit, timeline)
     runs = copied_runs(timeline, span, sources, settings)
     piece = render_piece(edit, sources, span, str(tmp_path / "p.mp4"), timeline=timeline)
     assert piece.copied == sum(r.frames for r in runs) > 0
-    check_copied(piece.output, span, settings, runs)
+
+    def check(runs):
+        check_piece(piece.output, span, timeline.fps, encoder_headers(settings),
+                    also=lambda stream, packets: check_copied(stream, packets, span, settings,
+                                                              runs))
+
+    check(runs)
     run = runs[0]
-    shifted = type(run)(run.start + 1, run.end + 1, run.packets, run.length_size)
     with pytest.raises(NoCopy):  # its IDR is not where the runs say
-        check_copied(piece.output, span, settings, [shifted, *runs[1:]])
-    shorter = type(run)(run.start, run.end - 1, run.packets, run.length_size)
+        check([replace(run, start=run.start + 1, end=run.end + 1), *runs[1:]])
     with pytest.raises(NoCopy):  # what follows it does not start with an IDR
-        check_copied(piece.output, span, settings, [shorter, *runs[1:]])
+        check([replace(run, end=run.end - 1), *runs[1:]])
 
 
 def test_a_copy_that_does_not_check_out_is_encoded_whole(rendered, tmp_path, monkeypatch):

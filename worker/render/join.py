@@ -14,7 +14,7 @@ only a few packets at once; mp4/mov get `+faststart`.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Optional
@@ -140,15 +140,22 @@ def _open_pieces(pieces: Sequence[str], spans: Sequence[PieceSpan]) -> list[_Pie
     return opened
 
 
-def check_piece(path: str, span: PieceSpan, fps: Fraction, headers: dict[str, tuple]) -> None:
+def check_piece(path: str, span: PieceSpan, fps: Fraction, headers: dict[str, tuple],
+                also: Optional[Callable[[av.video.stream.VideoStream, Iterator[av.Packet]],
+                                        None]] = None) -> None:
     """The join's checks of one piece alone: the stream `headers` it must carry (SPS/PPS,
-    in its header and in-band), a first frame that decodes alone, the span's frames."""
+    in its header and in-band), a first frame that decodes alone, the span's frames.
+    `also(stream, packets)` checks more in the same pass: its packets as the join times
+    them (from span.start), each checked first."""
     piece = _Piece(path, span)
     try:
         if piece.coded.headers != headers:
             piece._fail("has other stream headers than its encoder writes")
         piece.check_against(piece)
-        for _ in piece.packets(piece, fps):
+        packets = piece.packets(piece, fps)
+        if also is not None:
+            also(piece.stream, packets)
+        for _ in packets:
             pass
     finally:
         piece.close()

@@ -42,7 +42,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Optional
 
@@ -63,23 +63,29 @@ class NoCopy(Exception):
 
 @dataclass(frozen=True)
 class SourcePacket:
-    """A demuxed packet of a source, its bytes held (the source is closed by then)."""
+    """A demuxed packet of a source, and where its bytes lie in the file: an mp4/mov
+    sample is stored as it is demuxed, so it is read from there as it is copied (a run of
+    any length is never held in memory, nor the source demuxed twice)."""
 
     index: int  # the frame it holds, counted in the source
     pts: Fraction  # seconds from the source's start
     dts: Fraction
-    data: bytes
     key: bool
+    pos: int  # its first byte in the file
+    size: int
 
 
 @dataclass
 class CopiedRun:
-    """Piece frames [start, end) copied from a source's packets, in decode order."""
+    """Piece frames [start, end) copied from the packets of the source at `path`, in
+    decode order; `opening`: the bytes of its first packet (its IDR) as demuxed."""
 
     start: int
     end: int
     packets: list[SourcePacket]
     length_size: int  # bytes of each NAL unit's length in the source's samples
+    path: str
+    opening: bytes
 
     @property
     def frames(self) -> int:
@@ -123,8 +129,7 @@ def copied_runs(timeline: Timeline, span: PieceSpan, sources: Mapping[str, str],
             continue
         if run is not None:
             offset = part.start - span.start
-            runs.append(CopiedRun(run.start + offset, run.end + offset, run.packets,
-                                  run.length_size))
+            runs.append(replace(run, start=run.start + offset, end=run.end + offset))
     return runs
 
 
@@ -140,9 +145,8 @@ def _copied_run(part: ClipPart, path: str, fps: Fraction, settings: VideoSetting
         origin = Fraction(container.start_time or 0, 1_000_000)
         first = math.floor((part.clip.source_start + Fraction(part.first) / fps) * fps)
         end = first + part.frames  # source frames [first, end) are shown, one per frame
-        packets = _packets(container, stream, origin, fps, first, end)
         coded = H264Stream(bytes(stream.codec_context.extradata))
-        idrs = [p.index for p in packets if coded.packet(p.data).starts_alone]
+        packets, idrs = _packets(container, stream, coded, origin, fps, first, end)
         ends = [i for i in idrs if i <= end] + ([end] if _source_ends_at(packets, end) else [])
         starts = [i for i in idrs if i >= first]
         if not starts or not ends or ends[-1] <= starts[0]:
@@ -154,8 +158,8 @@ def _copied_run(part: ClipPart, path: str, fps: Fraction, settings: VideoSetting
         if (sorted(order) != list(range(lo, hi))
                 or [p.index for p in packets[at:at + len(copied)]] != order):
             raise NoCopy("its GOPs are not closed, or frames are missing")
-        _check_picture(stream, copied[0], part, settings)
-        return CopiedRun(lo - first, hi - first, copied, coded.length_size)
+        _check_picture(stream, idrs[lo], part, settings)
+        return CopiedRun(lo - first, hi - first, copied, coded.length_size, path, idrs[lo])
 
 
 def _matching_stream(container, settings: VideoSettings):
@@ -165,6 +169,8 @@ def _matching_stream(container, settings: VideoSettings):
     ctx = stream.codec_context
     if ctx.name != "h264" or (ctx.width, ctx.height) != tuple(settings.size):
         raise NoCopy("another codec or size")
+    if not container.format.name.startswith("mov,mp4"):
+        raise NoCopy("not an mp4/mov file (whose samples are stored as they are demuxed)")
     try:
         headers = H264Stream(bytes(ctx.extradata or b"")).headers
     except (ValueError, IndexError) as exc:
@@ -181,25 +187,39 @@ def _frame_index(time: Fraction, fps: Fraction) -> int:
     return int(index)
 
 
-def _packets(container, stream, origin: Fraction, fps: Fraction, first: int, end: int
-             ) -> list[SourcePacket]:
-    """(source frame index, packet) in decode order, from the keyframe at or before `first`
-    to the first IDR at or after `end` (held, not copied), or the source's end."""
+def _demuxed(container, stream, origin: Fraction, fps: Fraction, first: int
+             ) -> Iterator[tuple[SourcePacket, av.Packet]]:
+    """Each packet in decode order from the keyframe at or before source frame `first`, and
+    where it sits."""
     container.seek(int((Fraction(first) / fps + origin) / stream.time_base), stream=stream,
                    backward=True)
-    found = []
     for packet in container.demux(stream):
         if not packet.size:
             continue
-        if packet.pts is None or packet.dts is None:
-            raise NoCopy("a packet without times")
+        if packet.pts is None or packet.dts is None or packet.pos is None or packet.pos < 0:
+            raise NoCopy("a packet without times or place")
         pts = packet.pts * packet.time_base - origin
-        index = _frame_index(pts, fps)
-        found.append(SourcePacket(index, pts, packet.dts * packet.time_base - origin,
-                                  bytes(packet), packet.is_keyframe))
-        if index >= end and packet.is_keyframe:
+        yield SourcePacket(_frame_index(pts, fps), pts, packet.dts * packet.time_base - origin,
+                           packet.is_keyframe, packet.pos, packet.size), packet
+
+
+def _packets(container, stream, coded: H264Stream, origin: Fraction, fps: Fraction,
+             first: int, end: int) -> tuple[list[SourcePacket], dict[int, bytes]]:
+    """The packets in decode order from the keyframe at or before `first` to the first IDR
+    at or after `end` (held, not copied), or the source's end; and the IDRs among them, by
+    frame (the bytes of the first at or after `first`: the run's, whose picture is checked;
+    b"" for the others)."""
+    found, idrs = [], {}
+    for where, packet in _demuxed(container, stream, origin, fps, first):
+        found.append(where)
+        if where.key:
+            data = bytes(packet)
+            if coded.packet(data).starts_alone:
+                opening = where.index >= first and not any(i >= first for i in idrs)
+                idrs[where.index] = data if opening else b""
+        if where.index >= end and where.key:
             break
-    return found
+    return found, idrs
 
 
 def _source_ends_at(packets: Sequence[SourcePacket], end: int) -> bool:
@@ -207,16 +227,16 @@ def _source_ends_at(packets: Sequence[SourcePacket], end: int) -> bool:
     return bool(packets) and max(p.index for p in packets) == end - 1
 
 
-def _check_picture(stream, idr: SourcePacket, part: ClipPart, settings: VideoSettings) -> None:
+def _check_picture(stream, idr: bytes, part: ClipPart, settings: VideoSettings) -> None:
     """The renderer would show this source's pictures as they are: decode the run's IDR
     (with the stream's own decoder, which knows its rotation and pixel shape)."""
     decoder = stream.codec_context
     try:
-        frames = decoder.decode(av.Packet(idr.data)) + decoder.decode(None)
+        frames = decoder.decode(av.Packet(idr)) + decoder.decode(None)
     except av.error.FFmpegError as exc:
         raise NoCopy(f"its IDR does not decode: {exc}") from exc
     if not frames:
-        raise NoCopy(f"frame {idr.index} does not decode alone")
+        raise NoCopy("its first IDR does not decode alone")
     sar = stream.codec_context.sample_aspect_ratio
     converter = FrameConverter(frames[0], tuple(settings.size), part.clip.framing, sar)
     if not converter.passthrough:
@@ -234,7 +254,7 @@ def write_with_copies(timeline: Timeline, sources: Mapping[str, str], span: Piec
             packets = _encoded(timeline, sources, span.start + start, span.start + end,
                                settings, written, done)
         else:
-            packets = _moved(run, stream.time_base, settings.fps, run.length_size)
+            packets = _moved(run, stream.time_base, settings.fps)
         for packet in packets:
             packet.stream = stream
             writer.container.mux(packet)
@@ -280,57 +300,62 @@ def _shifted(packets, frames: int, time_base: Fraction) -> Iterator[av.Packet]:
         yield packet
 
 
-def _moved(run: CopiedRun, time_base: Fraction, fps: Fraction, length_size: int
-           ) -> Iterator[av.Packet]:
-    """The run's source packets, retimed so that its first frame shows at run.start, their
-    units after start codes: the mp4 muxer takes H.264 so from an encoder whose extradata
-    is Annex B, and would misread length-prefixed samples."""
+def _moved(run: CopiedRun, time_base: Fraction, fps: Fraction) -> Iterator[av.Packet]:
+    """The run's source packets, read from where they lie in the source (the first must be
+    the bytes demuxed), retimed so that its first frame shows at run.start, their units
+    after start codes: the mp4 muxer takes H.264 so from an encoder whose extradata is
+    Annex B, and would misread length-prefixed samples."""
     # Source frame i (i / fps from the source's start) shows at (run.start + i - first) / fps.
     shift = Fraction(run.start - run.packets[0].index) / fps
-    for source in run.packets:
-        pts, dts = (source.pts + shift) / time_base, (source.dts + shift) / time_base
-        if pts.denominator != 1 or dts.denominator != 1:
-            raise NoCopy("its times do not fall on the piece's time base")
-        try:
-            packet = av.Packet(annexb_sample(source.data, length_size))
-        except ValueError as exc:
-            raise NoCopy(str(exc)) from exc
-        packet.pts, packet.dts, packet.time_base = int(pts), int(dts), time_base
-        packet.is_keyframe = source.key
-        yield packet
+    try:
+        source_file = open(run.path, "rb")
+    except OSError as exc:
+        raise NoCopy(f"cannot open: {exc}") from exc
+    with source_file:
+        for source in run.packets:
+            pts, dts = (source.pts + shift) / time_base, (source.dts + shift) / time_base
+            if pts.denominator != 1 or dts.denominator != 1:
+                raise NoCopy("its times do not fall on the piece's time base")
+            source_file.seek(source.pos)
+            data = source_file.read(source.size)
+            if len(data) != source.size or (source is run.packets[0] and data != run.opening):
+                raise NoCopy(f"frame {source.index} is not where the source's index puts it")
+            try:
+                packet = av.Packet(annexb_sample(data, run.length_size))
+            except ValueError as exc:
+                raise NoCopy(str(exc)) from exc
+            packet.pts, packet.dts, packet.time_base = int(pts), int(dts), time_base
+            packet.is_keyframe = source.key
+            yield packet
 
 
-def check_copied(path: str, span: PieceSpan, settings: VideoSettings,
-                 runs: Sequence[CopiedRun]) -> None:
-    """The written piece holds its runs as planned (the module's checks, after the join's):
-    each run of packets, in decode order, starts with an IDR and holds exactly its frames'
-    times; the encoded runs, and each copied run's IDR after them, decode to one picture of
-    the output's size per packet. NoCopy when not."""
-    segments = list(_segments(span.frames, runs))
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        coded = H264Stream(bytes(stream.codec_context.extradata or b""))
-        decoder = stream.codec_context
-        decoder.thread_count = 1
-        fed, decoded = 0, 0
-        packets = (p for p in container.demux(stream) if p.size)
-        for start, end, run in segments:
-            times = []
-            for k in range(end - start):
-                packet = next(packets, None)
-                if packet is None:
-                    raise NoCopy(f"frames {start + k}-{end} are missing")
-                if k == 0 and not coded.packet(bytes(packet)).starts_alone:
-                    raise NoCopy(f"frame {start} does not start with an IDR")
-                times.append(packet.pts * packet.time_base * settings.fps)
-                if run is None or k == 0:  # new bytes, or the splice onto copied ones
-                    fed += 1
-                    decoded += _pictures(decoder, packet, settings.size)
-            if sorted(times) != list(range(start, end)):
-                raise NoCopy(f"frames {start}-{end} are not each shown once, in step")
-        decoded += _pictures(decoder, None, settings.size)
-        if next(packets, None) is not None:
-            raise NoCopy(f"more packets than its {span.frames} frames")
+def check_copied(stream, packets: Iterator[av.Packet], span: PieceSpan,
+                 settings: VideoSettings, runs: Sequence[CopiedRun]) -> None:
+    """The written piece holds its runs as planned (the module's checks, in the pass of the
+    join's: `packets` of its `stream` from join.check_piece, timed from span.start): each
+    run of packets, in decode order, starts with an IDR and holds exactly its frames'
+    times; the encoded runs, and the IDR of each copied run after another run (a splice),
+    decode to one picture of the output's size per packet. NoCopy when not."""
+    coded = H264Stream(bytes(stream.codec_context.extradata or b""))
+    decoder = stream.codec_context
+    decoder.thread_count = 1
+    fed, decoded = 0, 0
+    for start, end, run in _segments(span.frames, runs):
+        times = []
+        for k in range(end - start):
+            packet = next(packets, None)
+            if packet is None:
+                raise NoCopy(f"frames {start + k}-{end} are missing")
+            if k == 0 and not coded.packet(bytes(packet)).starts_alone:
+                raise NoCopy(f"frame {start} does not start with an IDR")
+            times.append(packet.pts * packet.time_base * settings.fps - span.start)
+            if run is None or (k == 0 and start > 0):  # new bytes, or a splice onto copied
+                # ones (a run that opens the piece has its IDR decoded by _check_picture)
+                fed += 1
+                decoded += _pictures(decoder, packet, settings.size)
+        if sorted(times) != list(range(start, end)):
+            raise NoCopy(f"frames {start}-{end} are not each shown once, in step")
+    decoded += _pictures(decoder, None, settings.size)
     if decoded != fed:
         raise NoCopy(f"{fed} packets decoded to {decoded} pictures")
 

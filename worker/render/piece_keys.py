@@ -12,7 +12,10 @@ It hashes (canonical JSON: sorted keys, no spaces) what piece_inputs returns:
   the pieces' container;
 - `engine`: ENGINE_SCHEMA and the build (PyAV, FFmpeg and its libraries, x264's core).
 Not the piece's place in the output (the join offsets its times), nor the edit's name,
-output filename, project, owner or source ids.
+output filename, project, owner or source ids. Which of its frames are copied from a
+source's packets rather than encoded (piece_copy.py) follows from these too: the source's
+content, the span it shows and the encoder's settings decide it; and where the plan cut
+(at a source's keyframes, piece_plan.py) is in each part's source time and frame count.
 """
 from __future__ import annotations
 

@@ -137,8 +137,9 @@ def _render_copying(timeline: Timeline, sources: Mapping[str, str], span: PieceS
                 open_writer(path, PIECE_FORMAT, settings, audio=False, faststart=False) as writer:
             copied = write_with_copies(timeline, sources, span, writer, settings, runs,
                                        progress.written)
-        check_piece(output, span, timeline.fps, encoder_headers(settings))
-        check_copied(output, span, settings, runs)
+        check_piece(output, span, timeline.fps, encoder_headers(settings),
+                    also=lambda stream, packets: check_copied(stream, packets, span, settings,
+                                                              runs))
     except (NoCopy, RenderError, av.error.FFmpegError) as exc:
         Path(output).unlink(missing_ok=True)
         return None, f"piece {span.index}: copying failed ({exc}); encoded whole"
