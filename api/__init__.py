@@ -6,6 +6,7 @@ from flask_openapi3 import Info
 from flask_openapi3.models import Schema
 
 from shared import finishes, logs
+from shared import waiting_jobs  # noqa: F401  its after-commit listener: see create_app
 from shared.config import Settings
 from shared.db import Database
 from shared.edit import VideoEdit
@@ -54,7 +55,9 @@ def create_app(settings: Settings | None = None) -> CanopyOpenAPI:
                    per_user=settings.streams_per_user),
     )
     app.extensions["canopy"] = services
-    finishes.use_celery(services.celery)  # a cancel of a queued render sends its webhook
+    # A cancel of a queued render sends its webhook, and the renders that waited for it as a
+    # source are settled (shared/waiting_jobs.py), once its commit is done.
+    finishes.use_celery(services.celery)
     app.teardown_appcontext(close_session)
     errors.init_app(app)
     metrics.init_app(app)  # before auth: refused requests are counted too

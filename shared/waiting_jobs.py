@@ -8,7 +8,7 @@ api/services/waiting.py), right after the API commits a waiting job, and by the 
 safety net. A render that ends releases those that waited for it as a source: after the
 commit that recorded its end (`finishes.ended_owners`), `_release_waiting` settles its
 owner's waiting jobs and sends the ones queued, in every process that sends through Celery
-(the API and the workers, which load this module through their callers of `settle_waiting`).
+(`finishes.use_celery`: the API and the workers, whose entry points import this module).
 """
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ import logging
 from celery.signals import celeryd_after_setup, setup_logging, worker_process_init, worker_ready
 
 from shared import finishes, logs
+from shared import waiting_jobs  # noqa: F401  its after-commit listener: see below
 from shared.queue import HOOKS_QUEUE, RENDER_GPU_QUEUE, make_celery
 
 from . import context
@@ -20,7 +21,8 @@ from . import context
 app = make_celery(context.settings(), name="canopy-worker")
 app.conf.include = ["worker.tasks.hooks", "worker.tasks.media", "worker.tasks.render",
                     "worker.tasks.render_pieces"]
-finishes.use_celery(app)  # finishes decided here send their webhook once committed
+finishes.use_celery(app)  # finishes decided here send their webhook once committed, and the
+# renders that waited for them as a source are sent then too (shared/waiting_jobs.py)
 
 
 @setup_logging.connect

@@ -106,7 +106,7 @@ def test_a_loaded_asset_has_the_version_the_poll_reads(app, db, make_user):
         session.add(alone)
         session.flush()
         ids = [linked, alone.id]
-    caller = Caller(user_id, "", "", "", True, True)
+    caller = Caller(id=user_id, email="", name="", avatar="", is_verified=True, is_active=True)
     with app.app_context():
         for asset_id in ids:
             loaded = service.version_of(service.owned_asset(caller, asset_id))
