@@ -4,6 +4,8 @@ miss, never a failed render; owners never share entries; deleting the last sourc
 content removes the entries made from it."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import av
 import numpy as np
 import pytest
@@ -14,8 +16,8 @@ from shared.models import RenderCacheEntry
 from shared.storage import open_storage
 from tests.fixtures.edits import clip, make_edit, overlay
 from tests.fixtures.farm import moved, new_project, scrape, upload_source, wait_finished
-from tests.fixtures.livesrv import ApiCaller
-from tests.fixtures.mediakit import counting_and_sine
+from tests.fixtures.livesrv import ApiCaller, Farm, RedisServer
+from tests.fixtures.mediakit import counting_and_sine, read_index
 
 FPS = 30
 # 4 s + 4 s of a counting source in pieces of one GOP (2 s): four video pieces.
@@ -221,3 +223,41 @@ def test_a_render_of_a_render_in_pieces_copies_its_frames(api, media, tmp_path):
     status, frames = render(api, project, again, tmp_path, "again")
     assert 0 < status["pieces"]["copied"] <= 8 * FPS, status
     assert status["pieces"]["total"] == 4 and len(frames) == len(first_frames) == 8 * FPS
+
+
+@pytest.fixture
+def cache_off(settings, tmp_path, make_user):
+    """A farm of its own with CANOPY_RENDER_CACHE_BYTES=0, on the session's database and
+    store (its own Redis, source cache and hold folder); a fresh user's API calls to it."""
+    redis = RedisServer(tmp_path)
+    redis.start()
+    own = replace(settings, redis_url=redis.url, render_cache_bytes=0,
+                  cache_dir=str(tmp_path / "cache"), hold_dir=str(tmp_path / "hold"))
+    farm = Farm(own, tmp_path, redis)
+    try:
+        farm.start(workers=1)
+        yield ApiCaller(farm.url, make_user()[1])
+    finally:
+        farm.stop()
+
+
+def test_a_cache_of_zero_bytes_keeps_nothing_and_reuses_nothing(cache_off, db, settings,
+                                                                 media, tmp_path):
+    """The same edit twice on a farm whose cache is off: both encode every piece, both
+    decode to the same frames, and no entry or cached object is left."""
+    api = cache_off
+    video, sine = (upload_source(api, path) for path in media)
+    project = new_project(api)
+    first_status, first = render(api, project, edit(video, sine), tmp_path, "first")
+    second_status, second = render(api, project, edit(video, sine), tmp_path, "second")
+    for status in (first_status, second_status):
+        assert status["pieces"] == {"total": PIECES, "done": PIECES, "reused": 0, "copied": 0}
+    shown = [k for a, b in CLIPS for k in range(a * FPS, b * FPS)]
+    for name in ("first", "second"):
+        with av.open(str(tmp_path / f"{name}.mp4")) as container:
+            assert [read_index(f) for f in container.decode(video=0)] == shown, name
+    assert np.array_equal(first, second)
+    owner = api("GET", "/users/me").json()["id"]
+    assert entries(db, owner) == {} and entries(db, owner, outputs=True) == {}
+    assert list(open_storage(settings).list_objects(f"{owner}/render-cache")) == []
+    assert api("GET", "/farm").json()["cache"]["entries"] == 0
