@@ -1,6 +1,7 @@
 """Render only what changed: each render of an edit series timed against the cold render.
 
     .venv/bin/python -m bench.incremental [--minutes 10] [--chunk SECONDS] [--short-clips N]
+                                          [--only SCENARIO,...] [--repeat PAIRS]
 
 Two one-core workers, as bench/chunked.py has them, here two processes of the engine, each
 pinned to one core (sched_setaffinity) and fed from one queue as the farm feeds its
@@ -11,7 +12,8 @@ workers: the sound first, then the pieces in order; the join in this process. A 
 Figures, each a ratio to the cold render in the same run:
 - cold: content-planned pieces against today's plan (balanced whole-GOP pieces, the
   encoder's own thread count) of the same edit: within 5 %; and against today's plan with
-  the pinned thread count, which tells the plan's share from the threads';
+  the pinned thread count, which tells the plan's share from the threads'; --repeat pairs
+  of cold and today's renders, alternating which goes first, give the median ratio;
 - the same edit again, one clip's level changed, one clip near the start shortened: pieces
   looked up by piece_key in a local piece store (`PieceStore`, the engine side of the farm's
   render cache: a hit is used as it is, a miss rendered); the sound is mixed and the pieces
@@ -30,6 +32,7 @@ import argparse
 import os
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -203,6 +206,9 @@ def main(argv=None) -> int:
                              "--chunk, at least 10: pieces of several of its source's GOPs)")
     parser.add_argument("--short-clips", type=int, default=None,
                         help="clips of 1-3 s in the last edit (default: 10 a minute, >= 10)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="todays: pairs of cold and today's renders, alternating which "
+                             "goes first; the median of their ratios (default 1)")
     parser.add_argument("--only", type=lambda text: set(text.split(",")), default=set(SCENARIOS),
                         help="the scenarios to run after the cold render, comma-separated, of: "
                              + ", ".join(SCENARIOS) + " (default: all)")
@@ -234,9 +240,8 @@ def main(argv=None) -> int:
                               contents=contents)
         line("cold (content-planned)", cold, cold)
         if "todays" in args.only:
-            todays = workers.render(edit_of(clips), sources, "todays", chunk, todays=True)
-            line("today's plan (reference)", todays, cold, "(goal: cold within 5 % of it)",
-                 f"cold/today {cold.wall / todays.wall:.3f}  ")
+            todays_figure(workers, edit_of(clips), sources, chunk, contents, cold,
+                          args.repeat)
             pinned = workers.render(edit_of(clips), sources, "todays_pinned", chunk, todays=True,
                                     threads=PINNED_THREADS)
             line("today's plan, threads pinned", pinned, cold, "(the plan's share of the above)",
@@ -273,6 +278,28 @@ def main(argv=None) -> int:
         shutil.rmtree(folder, ignore_errors=True)
     print(f"load after: {load()}")
     return 0
+
+
+def todays_figure(workers, edit, sources, chunk, contents, cold: Run, pairs: int) -> None:
+    """Cold against today's plan, in `pairs` pairs whose order alternates (cold first in
+    the first, today's first in the next...), so that a load drifting through the run
+    weighs on both sides alike: each pair's ratio, and their median."""
+    ratios = []
+    for pair in range(pairs):
+        if pair % 2:  # today's first
+            todays = workers.render(edit, sources, "todays", chunk, todays=True)
+            cold = workers.render(edit, sources, "cold_again", chunk, contents=contents)
+        else:
+            if pair:
+                cold = workers.render(edit, sources, "cold_again", chunk, contents=contents)
+            todays = workers.render(edit, sources, "todays", chunk, todays=True)
+        ratios.append(cold.wall / todays.wall)
+        line("today's plan (reference)", todays, cold, "(goal: cold within 5 % of it)",
+             f"cold/today {ratios[-1]:.3f}  ")
+    if pairs > 1:
+        print(f"{'cold/today, median of ' + str(pairs) + ' pairs':<34} "
+              f"{statistics.median(ratios):.3f}  (pairs: "
+              f"{', '.join(f'{r:.3f}' for r in ratios)}; load {load()})", flush=True)
 
 
 def check_same_bytes(workers, edit, sources, run: Run, chunk, contents) -> None:
