@@ -5,7 +5,8 @@ A job moves by one conditional UPDATE whose WHERE `may_go` builds from the table
 workers, a late worker whose lease was taken over, or several reapers can never both win.
 The winner then calls `moved`, whoever it is (a worker, a piece, the reaper, a cancel, a
 source's analysis): the asset shows the state, and a job that ended gets its finish recorded
-(shared/finishes.py). `moved` is the one place a job ends.
+(shared/finishes.py). `moved` is the one place a job ends. (A waiting job that is queued
+needs no call: its asset showed queued all along.)
 """
 from __future__ import annotations
 

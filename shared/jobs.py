@@ -3,7 +3,7 @@
 waiting → queued → rendering (claimed: attempt + 1, a lease) → uploading → uploaded, or
 failed (with the reason), or canceled; the allowed moves are `shared.states.JOB`, each one
 conditional UPDATE whose WHERE that table builds, followed by `moved` in the same
-transaction (shared/job_moves.py). The attempt that claims a job (shared/leases.py) renews
+transaction (shared/job_moves.py), which every end of a job goes through. The attempt that claims a job (shared/leases.py) renews
 its lease by `heartbeat`, which answers whether to go on; a write of an attempt whose lease
 ran out and was taken over changes nothing. Around these: a waiting job moves on in
 shared/waiting_jobs.py, a render in pieces lives in shared/piece_jobs.py and
