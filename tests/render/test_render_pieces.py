@@ -7,6 +7,7 @@ unbroken sine, so a dropped, repeated or misplaced frame, or a gap in the sound,
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import av
 import numpy as np
@@ -250,3 +251,8 @@ def test_a_preview_has_half_the_size_and_the_same_frames_cuts_and_sound(counting
     preview_sound, _, _ = read_audio(outputs[1].output)
     assert final_sound.shape == preview_sound.shape
     assert np.abs(final_sound - preview_sound).max() < 1e-6
+    # Its pieces are keyed as any piece: the same piece rendered again is the same bytes.
+    span = plan_pieces(plans[1], 2)[0][1]
+    again = [render_piece(preview, sources, span, str(tmp_path / f"again{i}.mp4"),
+                          timeline=plans[1]).output for i in range(2)]
+    assert Path(again[0]).read_bytes() == Path(again[1]).read_bytes()

@@ -171,7 +171,7 @@ def render(edit: VideoEdit, sources: Mapping[str, str], output: str, *,
     with partial_output(output) as path, \
             open_writer(path, edit.video_output_format, settings) as writer:
         _write(timeline, sources, writer, FrameProgress(timeline.frame_count, on_progress,
-                                                        should_cancel))
+                                                        should_cancel), settings)
     return RenderResult(str(Path(output)), writer.frames, writer.samples,
                         writer.samples / timeline.sample_rate, codec, warnings + notes)
 
@@ -193,12 +193,14 @@ def audio_packets(timeline: Timeline, sources, writer: OutputWriter
         mixer.close()
 
 
-def _write(timeline: Timeline, sources, writer: OutputWriter, progress: FrameProgress) -> None:
+def _write(timeline: Timeline, sources, writer: OutputWriter, progress: FrameProgress,
+           settings: VideoSettings) -> None:
     total = timeline.frame_count
     block = writer.audio_frame_size
     heard = 0
     # Pictures and sound are each made in their own thread, a little ahead of the encoder.
-    with Prefetch(timeline_frames(timeline, sources), VIDEO_AHEAD, "video") as frames, \
+    with Prefetch(timeline_frames(timeline, sources, preview=settings.preview),
+                  VIDEO_AHEAD, "video") as frames, \
             Prefetch(audio_packets(timeline, sources, writer), AUDIO_AHEAD, "audio") as sound:
         for frame in frames:
             writer.add_video(frame)

@@ -282,8 +282,8 @@ def _encoded(timeline, sources, start: int, end: int, settings: VideoSettings, w
     """Output frames [start, end) by a fresh encoder, timed from the piece's start."""
     encoder = open_video_encoder(settings)
     offset = before  # this run's first frame, counted in the piece
-    with Prefetch(timeline_frames(timeline, sources, start, end), VIDEO_AHEAD,
-                  "video") as frames:
+    with Prefetch(timeline_frames(timeline, sources, start, end, settings.preview),
+                  VIDEO_AHEAD, "video") as frames:
         for k, frame in enumerate(frames):
             frame.pts, frame.time_base = k, encoder.time_base
             frame.pict_type = av.video.frame.PictureType.NONE

@@ -10,6 +10,8 @@ It hashes (canonical JSON: sorted keys, no spaces) what piece_inputs returns:
 - `encoder`: everything the encoder is opened with (encode.encoder_setup: codec, output
   size, fps, pixel format, GOP, thread count, preset, CRF, x264 parameters, preview) and
   the pieces' container;
+- `decoder`: the sources' decoder options (video.decoder_options: a preview's skip
+  some deblocking);
 - `engine`: ENGINE_SCHEMA and the build (PyAV, FFmpeg and its libraries, x264's core).
 Not the piece's place in the output (the join offsets its times), nor the edit's name,
 output filename, project, owner or source ids. Which of its frames are copied from a
@@ -30,6 +32,7 @@ import av
 from .encode import VideoSettings, encoder_setup
 from .piece_plan import Contents, clip_parts
 from .timeline import PieceSpan, Timeline
+from .video import decoder_options
 
 # Raise when what a piece's bytes depend on changes without a change of the inputs above
 # (a new rule in the pictures' making, another muxer setting): old keys then miss.
@@ -73,6 +76,7 @@ def piece_inputs(timeline: Timeline, span: PieceSpan, settings: VideoSettings,
             return None
         pictures.append(part.shows(timeline.fps, content))
     return {"pictures": pictures, "engine": engine_build(),
+            "decoder": decoder_options(settings.preview),
             "encoder": {**encoder_setup(settings), "container": PIECE_CONTAINER}}
 
 

@@ -111,7 +111,8 @@ def render_piece(edit: VideoEdit, sources: Mapping[str, str], span: PieceSpan, o
     progress = FrameProgress(span.frames, on_progress, should_cancel)
     with partial_output(output) as path, \
             open_writer(path, PIECE_FORMAT, settings, audio=False, faststart=False) as writer, \
-            Prefetch(timeline_frames(timeline, sources, span.start, span.end), VIDEO_AHEAD,
+            Prefetch(timeline_frames(timeline, sources, span.start, span.end,
+                                     settings.preview), VIDEO_AHEAD,
                      "video") as frames:
         for frame in frames:
             writer.add_video(frame)

@@ -41,6 +41,17 @@ def _usable_cpus() -> int:
 # 20 % more (measured). A single thread for each there; 0 is libav's own choice.
 DECODE_THREADS = 1 if _usable_cpus() <= 2 else 0
 FILTER_THREADS = DECODE_THREADS
+# A preview's decoder skips the deblocking of B-frames: 2-4 % of the decode of 1080p H.264
+# on one core, for nothing a half-size picture shows (75 dB PSNR-Y against the exact decode,
+# scaled; skipping it in every frame saves 5 %, but the error drifts through each GOP: 49
+# dB). Measured with bench/preview_stages.py, see bench/README.md.
+PREVIEW_DECODER = {"skip_loop_filter": "bidir"}
+
+
+def decoder_options(preview: bool) -> dict[str, str]:
+    """The sources' decoder options (libav's names): what a piece's key hashes
+    (piece_keys.py) and the one place ClipPictures takes them from."""
+    return dict(PREVIEW_DECODER) if preview else {}
 
 
 @dataclass(frozen=True)
@@ -158,8 +169,10 @@ class FrameConverter:
 class ClipPictures:
     """The frame_count output frames of one clip, decoded from its source as they are needed."""
 
-    def __init__(self, clip: TimelineClip, path: str, out: tuple[int, int], fps: Fraction):
+    def __init__(self, clip: TimelineClip, path: str, out: tuple[int, int], fps: Fraction,
+                 preview: bool = False):
         self.clip, self.path, self.out, self.fps = clip, path, out, fps
+        self.decoder = decoder_options(preview)
         self._converter: Optional[FrameConverter] = None
         self._sar: Optional[Fraction] = None  # the source's pixel shape, from its stream
 
@@ -205,6 +218,7 @@ class ClipPictures:
             stream.codec_context.thread_count = 1
         else:
             stream.thread_type = "AUTO"
+        stream.codec_context.options = self.decoder
         self._sar = stream.codec_context.sample_aspect_ratio
         return container, stream
 
@@ -308,15 +322,17 @@ def _return_free_memory() -> None:
 
 
 def timeline_frames(timeline: Timeline, sources: Mapping[str, str], start: int = 0,
-                    end: Optional[int] = None) -> Iterator[av.VideoFrame]:
+                    end: Optional[int] = None, preview: bool = False
+                    ) -> Iterator[av.VideoFrame]:
     """Output frames [start, end) (end None: to the last), clip after clip, one source
-    open at a time; `sources` needs only the clips that overlap the range."""
+    open at a time; `sources` needs only the clips that overlap the range; `preview`
+    decodes them as a preview's pieces do (decoder_options)."""
     end = timeline.frame_count if end is None else end
     out = (timeline.width, timeline.height)
     for clip in timeline.clips:
         first, last = start - clip.frame_start, end - clip.frame_start
         if last <= 0 or first >= clip.frame_count:
             continue
-        pictures = ClipPictures(clip, sources[clip.source_id], out, timeline.fps)
+        pictures = ClipPictures(clip, sources[clip.source_id], out, timeline.fps, preview)
         yield from pictures.frames(max(first, 0), min(last, clip.frame_count))
         _return_free_memory()
