@@ -19,7 +19,8 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fractions import Fraction
 
 from celery import current_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -78,6 +79,8 @@ class Work:
     plan: dict | None  # written by the first attempt of a render in pieces
     infos: dict[str, SourceInfo]  # what the sources' analyses found
     owner_id: str = ""  # whose render: its render-cache entries are theirs alone
+    # Each video source's keyframes (source times) as its analysis found them, where known.
+    keyframes: dict[str, list[Fraction]] = field(default_factory=dict)
 
 
 def worker_id() -> str:
@@ -210,7 +213,9 @@ def load(claim: leases.Claim) -> Work:
         return Work(edit=edit, sources={i: (r.storage_key, r.sha256) for i, r in rows.items()},
                     output_key=keys.attempt_folder(asset, claim.attempt) + asset.filename,
                     filename=asset.filename, queue=job.queue, plan=job.plan,
-                    infos={i: source_info(r) for i, r in rows.items()}, owner_id=job.owner_id)
+                    infos={i: source_info(r) for i, r in rows.items()}, owner_id=job.owner_id,
+                    keyframes={i: [Fraction(t) for t in r.keyframes]
+                               for i, r in rows.items() if r.keyframes})
 
 
 def read_sources(session, job: RenderJob) -> tuple[VideoEdit, dict]:

@@ -35,6 +35,9 @@ class ProbedMedia:
     audio_codec: Mapped[str | None] = mapped_column(String(50), nullable=True)
     sample_rate: Mapped[int | None] = mapped_column(Integer, nullable=True)
     channels: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # A video's keyframes, as the probe found them (source times, "n/d" seconds): where the
+    # piece plan cuts its long clips (worker/render/piece_plan.py).
+    keyframes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default=MediaState.WAITING, nullable=False)
     error: Mapped[str | None] = mapped_column(Reason, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

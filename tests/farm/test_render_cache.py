@@ -5,6 +5,7 @@ content removes the entries made from it."""
 from __future__ import annotations
 
 from dataclasses import replace
+from fractions import Fraction
 
 import av
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from shared.models import RenderCacheEntry
+from shared.models import Asset, RenderCacheEntry, RenderJob, RenderPiece
 from shared.storage import open_storage
 from tests.fixtures.edits import clip, make_edit, overlay
 from tests.fixtures.farm import moved, new_project, scrape, upload_source, wait_finished
@@ -209,20 +210,44 @@ def test_two_identical_renders_at_once_write_each_entry_once(api, db, settings, 
     assert objects == {e.object_key for e in kept.values()}, "an entry was written twice"
 
 
-def test_a_render_of_a_render_in_pieces_copies_its_frames(api, media, tmp_path):
-    """A render cut from a finished render, in pieces on GOP bounds: its pieces copy the
-    source's frames instead of encoding them, and the status counts them."""
+def video_pieces(db, asset_id: str) -> list[tuple[int, int, int]]:
+    """(first frame, end, frames copied) of each video piece of the asset's render."""
+    with db.session() as session:
+        job = session.execute(select(RenderJob).where(RenderJob.asset_id == asset_id)
+                              ).scalar_one()
+        pieces = session.execute(select(RenderPiece).where(RenderPiece.job_id == job.id,
+                                                           RenderPiece.kind == "video")
+                                 .order_by(RenderPiece.index)).scalars().all()
+        return [(p.frame_start, p.frame_end, p.copied) for p in pieces]
+
+
+def test_a_render_of_a_render_is_cut_at_its_keyframes_and_copies_them(api, db, media, tmp_path):
+    """A render cut from a finished render: its pieces fall on the render's own keyframes
+    (recorded when it finished), so every piece between the clip's first and last copies
+    its frames whole, exactly the render's, and the status counts the copied frames."""
     video, _ = (upload_source(api, path) for path in media)
     project = new_project(api)
-    first = make_edit([clip(video, 0, 8)], resolution="160x96", fps=FPS, filename="first.mp4",
-                      render_options={"cache": False})
+    # Pieces of a GOP on two clips: the first render's IDRs are not all on a 2 s grid.
+    first = make_edit([clip(video, 0, 3.5), clip(video, 4, 8.5)], resolution="160x96",
+                      fps=FPS, filename="first.mp4",
+                      render_options={"chunk_seconds": 2, "cache": False})
     first_status, first_frames = render(api, project, first, tmp_path, "first")
-    again = make_edit([clip(first_status["id"], 0, 8, kind="asset")], resolution="160x96",
+    with db.session() as session:
+        recorded = session.get(Asset, first_status["id"]).keyframes
+    keyframes = {Fraction(t) * FPS for t in recorded}
+    assert {start for start, _, _ in video_pieces(db, first_status["id"])} <= keyframes
+    again = make_edit([clip(first_status["id"], 0.5, 7.5, kind="asset")], resolution="160x96",
                       fps=FPS, filename="again.mp4",
                       render_options={"chunk_seconds": 2, "cache": False})
     status, frames = render(api, project, again, tmp_path, "again")
-    assert 0 < status["pieces"]["copied"] <= 8 * FPS, status
-    assert status["pieces"]["total"] == 4 and len(frames) == len(first_frames) == 8 * FPS
+    cut = video_pieces(db, status["id"])
+    assert len(frames) == 210 and len(cut) >= 3, cut
+    assert all(start + 15 in keyframes for start, _, _ in cut[1:]), cut
+    assert all(copied == end - start for start, end, copied in cut[1:-1]), cut
+    assert status["pieces"] == {"total": len(cut), "done": len(cut), "reused": 0,
+                                "copied": sum(c for _, _, c in cut)}, status
+    for start, end, _ in cut[1:-1]:
+        assert np.array_equal(frames[start:end], first_frames[start + 15:end + 15])
 
 
 @pytest.fixture

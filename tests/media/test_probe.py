@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from fractions import Fraction
 
 import pytest
 
 from tests.fixtures.mediakit import PALETTE, make_audio, make_image, make_video
 from worker.media import ProbeError, probe
+from worker.render.probe import source_keyframes
 
 from tests.fixtures.badmedia import png_header_only, remux_faststart, silent_wav, truncate
 
@@ -30,6 +32,10 @@ def test_video_with_audio(clip):
     assert (result.video_codec, result.audio_codec) == ("h264", "aac")
     assert (result.sample_rate, result.channels) == (48000, 2)
     assert set(result.columns()) >= {"media_kind", "sha256", "channels"}
+    # Its keyframes, as the piece plan cuts on them: what the renderer finds in the file.
+    assert result.keyframes[0] == "0"
+    assert [Fraction(t) for t in result.keyframes] == list(source_keyframes(str(clip)))
+    assert "keyframes" not in result.described()
 
 
 def test_silent_video_in_matroska(tmp_path):
@@ -77,7 +83,7 @@ def test_audio(tmp_path, name, content_type, codec, channels):
     assert (result.media_kind, result.content_type, result.audio_codec) == ("audio", content_type, codec)
     assert (result.sample_rate, result.channels) == (44100, channels)
     assert result.duration == pytest.approx(2.0, abs=0.05)
-    assert result.width is None and result.video_codec is None
+    assert result.width is None and result.video_codec is None and result.keyframes is None
 
 
 def test_empty_file(tmp_path):

@@ -7,10 +7,12 @@ the rest to find truncation. It fills exactly the `ProbedMedia` columns.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import av
+
+from worker.render.probe import keyframe_times
 
 MAX_SIDE = 16384
 MAX_PIXELS = 100_000_000
@@ -55,10 +57,18 @@ class ProbeResult:
     audio_codec: str | None = None
     sample_rate: int | None = None
     channels: int | None = None
+    # A video's keyframes: their source times as exact fractions ("n/d" seconds, as the
+    # renderer counts them), where the piece plan cuts its long clips; None for others.
+    keyframes: list[str] | None = None
 
     def columns(self) -> dict:
         """The fields as keyword arguments for a VideoFile or Asset row."""
         return asdict(self)
+
+    def described(self) -> dict:
+        """The fields a client is shown (a video file's analysis): the columns but the
+        keyframes, which only the piece plan reads."""
+        return {name: value for name, value in self.columns().items() if name != "keyframes"}
 
 
 @dataclass
@@ -70,6 +80,7 @@ class _Scan:
     audio_frame: av.AudioFrame | None = None
     audio_packets: int = 0
     end: float = 0.0  # seconds: where the last demuxed packet ends
+    keyframes: list[int] = field(default_factory=list)  # the video's keyframe packets' pts
 
 
 def probe(path: str | Path) -> ProbeResult:
@@ -122,6 +133,9 @@ def _describe(container, size: int, sha256: str) -> ProbeResult:
     )
     if video is not None:
         _fill_picture(result, video, scan.frame)
+    if kind == "video":
+        times = keyframe_times(scan.keyframes, video.time_base, container.start_time)
+        result.keyframes = [str(t) for t in times] if times is not None else None
     if audio is not None and scan.audio_frame is not None:
         result.audio_codec = audio.codec_context.name
         result.sample_rate = scan.audio_frame.sample_rate
@@ -205,6 +219,8 @@ def _scan(container, video, audio) -> _Scan:
                 ends = (packet.pts - start + (packet.duration or 0)) * packet.time_base
                 scan.end = max(scan.end, float(ends))
             if packet.stream is video:
+                if packet.is_keyframe and packet.pts is not None:
+                    scan.keyframes.append(packet.pts)
                 if scan.video_frames < 2:  # an empty packet flushes the decoder
                     for frame in packet.decode():
                         scan.frame = scan.frame or frame

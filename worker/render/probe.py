@@ -56,20 +56,14 @@ def _duration(container) -> float:
 MAX_KEYFRAMES = 20_000
 
 
-def keyframe_times(packets: Iterable[av.Packet], stream, start_time: Optional[int]
+def keyframe_times(pts: Iterable[int], time_base: Fraction, start_time: Optional[int]
                    ) -> Optional[tuple[Fraction, ...]]:
-    """Source times (exact, from the container's start as the renderer counts them) of the
-    keyframes among `packets` of the video `stream` (its demuxed packets, in any order:
-    other streams' are skipped); None past MAX_KEYFRAMES. `start_time`: the container's,
-    in microseconds."""
+    """Source times (exact, from the container's start, as the renderer counts them) of
+    the keyframe packets of a video stream, given their `pts` in its `time_base`, in any
+    order; None past MAX_KEYFRAMES. `start_time`: the container's, in microseconds."""
     origin = Fraction(start_time or 0, 1_000_000)
-    found = set()
-    for packet in packets:
-        if packet.stream.index == stream.index and packet.is_keyframe and packet.pts is not None:
-            found.add(packet.pts * stream.time_base - origin)
-            if len(found) > MAX_KEYFRAMES:
-                return None
-    return tuple(sorted(found))
+    found = {value * Fraction(time_base) - origin for value in pts}
+    return tuple(sorted(found)) if len(found) <= MAX_KEYFRAMES else None
 
 
 def source_keyframes(path: str) -> Optional[tuple[Fraction, ...]]:
@@ -80,6 +74,8 @@ def source_keyframes(path: str) -> Optional[tuple[Fraction, ...]]:
             if not container.streams.video:
                 return None
             stream = container.streams.video[0]
-            return keyframe_times(container.demux(stream), stream, container.start_time)
+            pts = [packet.pts for packet in container.demux(stream)
+                   if packet.is_keyframe and packet.pts is not None]
+            return keyframe_times(pts, stream.time_base, container.start_time)
     except (OSError, av.error.FFmpegError):
         return None

@@ -87,7 +87,7 @@ def _finish(kind, row_id, key, *, found=None, thumbnail_key=None, error=None) ->
         if isinstance(row, Asset):
             row.uploaded, row.progress = True, 1.0
         else:
-            row.analysis = [{"type": "probe", **found.columns()}]
+            row.analysis = [{"type": "probe", **found.described()}]
 
 
 @app.task(name=FETCH_TASK)

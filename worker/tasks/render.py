@@ -52,7 +52,8 @@ class RenderAttempt(JobAttempt):
             return served
         spans, notes = plan_pieces(timeline, chunk_seconds,
                                    work.edit.video_output_format, work.edit.encoder,
-                                   contents=piece_cache.contents(work))
+                                   contents=piece_cache.contents(work),
+                                   keyframes=work.keyframes)
         if len(spans) > 1:
             return start_pieces(self, work, (timeline, spans, warnings + notes), output)
         with self.lease.kept():
