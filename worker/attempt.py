@@ -163,6 +163,9 @@ class JobAttempt:
                  "content_type": CONTENT_TYPES[work.edit.video_output_format],
                  "warnings": list(result.warnings)}
         media.pop("size", None)  # the stored object's, given apart
+        if result.copied:  # a render in one piece that copied frames (render_whole)
+            media.update(pieces_total=result.pieces, pieces_done=result.pieces,
+                         pieces_copied=result.copied)
         with context.db().session() as session:
             if jobs.finalize(session, self.claim, work.output_key, size, **media):
                 return JobState.UPLOADED

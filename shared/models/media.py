@@ -95,7 +95,7 @@ class Asset(ProbedMedia, Base):
         ForeignKey("edits.id", ondelete="SET NULL", use_alter=True), nullable=True
     )
     # A render cut into pieces mirrors their count here (as it mirrors its job's state and
-    # progress); None for a render in one piece and for uploads.
+    # progress); None for a render in one piece (but one that copied frames: 1) and uploads.
     pieces_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
     pieces_done: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     # Of those done, how many were taken from the owner's render cache, not rendered.

@@ -250,6 +250,24 @@ def test_a_render_of_a_render_is_cut_at_its_keyframes_and_copies_them(api, db, m
         assert np.array_equal(frames[start:end], first_frames[start + 15:end + 15])
 
 
+def test_a_render_of_a_render_in_one_piece_copies(api, media, tmp_path):
+    """A render of a render short enough for one piece copies its source's GOPs too."""
+    video, _ = (upload_source(api, path) for path in media)
+    project = new_project(api)
+    first = make_edit([clip(video, 0, 8)], resolution="160x96", fps=FPS, filename="first.mp4",
+                      render_options={"cache": False})
+    first_status, first_frames = render(api, project, first, tmp_path, "first")
+    again = make_edit([clip(first_status["id"], 1, 5, kind="asset")], resolution="160x96",
+                      fps=FPS, filename="again.mp4",
+                      render_options={"chunk_seconds": 0, "cache": False})
+    status, frames = render(api, project, again, tmp_path, "again")
+    pieces = status["pieces"]
+    assert pieces["total"] == pieces["done"] == 1 and pieces["copied"] >= 60, status
+    assert len(frames) == 120
+    exact = sum(np.array_equal(frame, first_frames[30 + k]) for k, frame in enumerate(frames))
+    assert exact >= pieces["copied"]
+
+
 @pytest.fixture
 def cache_off(settings, tmp_path, make_user):
     """A farm of its own with CANOPY_RENDER_CACHE_BYTES=0, on the session's database and

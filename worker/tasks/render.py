@@ -11,7 +11,7 @@ import tempfile
 
 from shared.queue import RENDER_TASK
 from shared.states import Beat, JobState
-from worker.render import RenderCanceled, plan_from_infos, plan_pieces, render
+from worker.render import RenderCanceled, plan_from_infos, plan_pieces, render_whole
 
 from .. import context, piece_cache
 from ..attempt import JobAttempt, load, local_sources
@@ -64,9 +64,11 @@ class RenderAttempt(JobAttempt):
         with tempfile.TemporaryDirectory(dir=context.scratch()) as tmp:
             output_key, output = output, os.path.join(tmp, work.filename)
             try:
-                result = render(work.edit, local, output, on_progress=self.lease.progress,
-                                should_cancel=self.lease.stopped, encoder=self.settings.encoder,
-                                max_output_seconds=self.settings.max_output_seconds)
+                result = render_whole(work.edit, local, output,
+                                      on_progress=self.lease.progress,
+                                      should_cancel=self.lease.stopped,
+                                      encoder=self.settings.encoder,
+                                      max_output_seconds=self.settings.max_output_seconds)
             except RenderCanceled:
                 return self.stop()
             result.warnings += notes
