@@ -161,7 +161,8 @@ class VideoFileOut(BaseModel):
 class Pieces(BaseModel):
     """(ext) A render cut into pieces: how many, how many are rendered and stored, and how
     many of those were reused from the owner's render cache instead of rendered; and how
-    many frames the rendered ones copied from their sources instead of encoding them."""
+    many frames the rendered ones copied from their sources instead of encoding them (a
+    render in one piece that copied frames reports itself as one piece)."""
 
     total: int
     done: int
