@@ -11,13 +11,13 @@ import av
 import numpy as np
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from shared.models import Asset, RenderCacheEntry, RenderJob, RenderPiece
 from shared.storage import open_storage
 from tests.fixtures.edits import clip, make_edit, overlay
 from tests.fixtures.farm import moved, new_project, scrape, upload_source, wait_finished
-from tests.fixtures.livesrv import ApiCaller, Farm, RedisServer
+from tests.fixtures.livesrv import ApiCaller, Farm, RedisServer, wait_for
 from tests.fixtures.mediakit import counting_and_sine, read_index
 
 FPS = 30
@@ -66,6 +66,16 @@ def entries(db, owner_id: str, outputs: bool = False) -> dict[str, RenderCacheEn
     return {row.key: row for row in rows if (row.facts is not None) == outputs}
 
 
+def outputs_kept(db, owner_id: str, count: int) -> dict[str, RenderCacheEntry]:
+    """The owner's whole outputs' entries once `count` are stored: a render keeps its output
+    just after it is uploaded, so its status may say uploaded first."""
+    def stored():
+        kept = entries(db, owner_id, outputs=True)
+        return kept if sum(e.stored for e in kept.values()) == count else None
+
+    return wait_for(stored, 30, f"{count} outputs kept")
+
+
 def test_a_second_render_reuses_every_piece_and_matches_the_cold_one(
         farm, api, db, settings, media, tmp_path, make_user):
     video, sine = (upload_source(api, path) for path in media)
@@ -78,7 +88,7 @@ def test_a_second_render_reuses_every_piece_and_matches_the_cold_one(
     assert len(kept) == PIECES and all(e.stored for e in kept.values())
     assert all(e.object_key.startswith(f"{owner}/render-cache/") for e in kept.values())
 
-    assert len(entries(db, owner, outputs=True)) == 1
+    [cold_output] = outputs_kept(db, owner, 1).values()
     # The same edit again (another file name): its output is copied, nothing rendered.
     again_status, again = render(api, project, edit(video, sine, filename="again.mp4"),
                                  tmp_path, "again")
@@ -88,14 +98,17 @@ def test_a_second_render_reuses_every_piece_and_matches_the_cold_one(
     level_status, level = render(api, project, edit(video, sine, level=0.5), tmp_path, "level")
     assert level_status["pieces"]["reused"] == PIECES
     assert np.array_equal(level, cold)
+    everything = {**entries(db, owner), **outputs_kept(db, owner, 2)}  # cold's and level's
     after = scrape(farm.url)
-    # hits: the served output, then the level's pieces
+    # hits: the served output, then the level's pieces; their bytes, and what the cache holds
     assert moved(before, after, "canopy_render_cache_pieces_total", outcome="hit") >= PIECES + 1
     assert moved(before, after, "canopy_render_cache_pieces_total", outcome="miss") >= PIECES
+    assert moved(before, after, "canopy_render_cache_hit_bytes_total") >= (
+        cold_output.bytes + sum(e.bytes for e in kept.values()))
     farm_page = api("GET", "/farm").json()["cache"]
-    everything = {**entries(db, owner), **entries(db, owner, outputs=True)}
     assert farm_page["entries"] == PIECES + 2  # the pieces, the cold and the level outputs
     assert farm_page["bytes"] == sum(e.bytes for e in everything.values())
+    assert after[("canopy_render_cache_bytes", ())] >= farm_page["bytes"]  # all owners'
 
     # cache: false renders every piece anew and refreshes the entries (new objects).
     fresh_status, fresh = render(api, project, edit(video, sine, cache=False), tmp_path, "fresh")
@@ -115,34 +128,40 @@ def test_a_second_render_reuses_every_piece_and_matches_the_cold_one(
                                         "other")
     assert other_status["pieces"]["reused"] == 0
     assert np.array_equal(other_frames, cold)
+    outputs_kept(db, other("GET", "/users/me").json()["id"], 1)
     assert other("GET", "/farm").json()["cache"]["entries"] == PIECES + 1
     assert set(entries(db, owner)) == set(kept)  # their render left this owner's alone
 
 
 def test_a_bad_entry_is_rendered_anew(api, db, settings, media, tmp_path):
-    """Flipped bytes (same size: found at the join), a truncated object and a deleted one
-    (found at the plan): each render still ends uploaded and right, its entry replaced."""
+    """Flipped bytes (same size: found at the join), a truncated object, a deleted one and
+    an entry whose frame count is not the piece's (found at the plan): the render still ends
+    uploaded and right, each entry replaced."""
     video, sine = (upload_source(api, path) for path in media)
     project = new_project(api)
     _, cold = render(api, project, edit(video, sine), tmp_path, "cold")
     owner = api("GET", "/users/me").json()["id"]
     store = open_storage(settings)
-    first, second, third = sorted(entries(db, owner).values(), key=lambda e: e.key)[:3]
-    assert len(entries(db, owner)) == PIECES
+    first, second, third, fourth = sorted(entries(db, owner).values(), key=lambda e: e.key)
 
     data = bytearray(store.read_bytes(first.object_key))
     data[len(data) // 2] ^= 0xFF
     store.put_bytes(first.object_key, bytes(data))
     store.put_bytes(second.object_key, store.read_bytes(second.object_key)[:-100])
     store.delete(third.object_key)
+    with db.session() as session:
+        session.execute(update(RenderCacheEntry).where(RenderCacheEntry.owner_id == owner,
+                                                       RenderCacheEntry.key == fourth.key)
+                        .values(frames=fourth.frames + 1))
+        session.commit()
 
     # Another level: the output is not cached, its pictures are.
     status, frames = render(api, project, edit(video, sine, level=0.7), tmp_path, "after")
-    assert status["pieces"] == {"total": PIECES, "done": PIECES, "reused": PIECES - 3, "copied": 0}
+    assert status["pieces"] == {"total": PIECES, "done": PIECES, "reused": 0, "copied": 0}
     assert np.array_equal(frames, cold)
     now = entries(db, owner)
     assert len(now) == PIECES
-    for bad in (first, second, third):
+    for bad in (first, second, third, fourth):
         assert now[bad.key].object_key != bad.object_key  # evicted, written anew
         assert not store.exists(bad.object_key)
 
@@ -153,7 +172,7 @@ def test_deleting_the_last_source_with_a_content_removes_its_entries(
     twin = upload_source(api, media[0], "twin")  # the same bytes again
     render(api, new_project(api), edit(video, sine), tmp_path, "cold")
     owner = api("GET", "/users/me").json()["id"]
-    kept = {**entries(db, owner), **entries(db, owner, outputs=True)}
+    kept = {**entries(db, owner), **outputs_kept(db, owner, 1)}
     assert len(kept) == PIECES + 1
     assert api("DELETE", f"/video-file/{video}").status_code in (200, 204)
     assert set(entries(db, owner)) | set(entries(db, owner, outputs=True)) == set(kept), \
@@ -176,6 +195,7 @@ def test_a_served_render_has_its_own_object(api, db, settings, media, tmp_path):
     """An identical edit is served by a copy: deleting either asset leaves the other whole."""
     video, sine = (upload_source(api, path) for path in media)
     project = new_project(api)
+    owner = api("GET", "/users/me").json()["id"]
     assets = []
     for name in ("one", "two", "three"):
         started = api("POST", f"/projects/{project}/create-edit", json=edit(video, sine))
@@ -183,7 +203,10 @@ def test_a_served_render_has_its_own_object(api, db, settings, media, tmp_path):
         done = wait_finished(api, started.json()["asset_id"])
         assert done["status"] == "uploaded", done
         assets.append(done)
+        outputs_kept(db, owner, 1)
     one, two, three = assets
+    served = [api("GET", f"/assets/{a['id']}/status").json()["pieces"] for a in assets]
+    assert served[0]["total"] == PIECES and served[1:] == [None, None]  # two, three: copies
     assert len({a["asset_path"] for a in assets}) == 3
     cold = decoded(one["download_url"], tmp_path / "one.mp4")
     assert api("DELETE", f"/assets/{one['id']}").status_code in (200, 204)
@@ -203,7 +226,7 @@ def test_two_identical_renders_at_once_write_each_entry_once(api, db, settings, 
     first, second = (decoded(d["download_url"], tmp_path / f"{i}.mp4") for i, d in enumerate(done))
     assert np.array_equal(first, second)
     owner = api("GET", "/users/me").json()["id"]
-    kept = {**entries(db, owner), **entries(db, owner, outputs=True)}
+    kept = {**entries(db, owner), **outputs_kept(db, owner, 1)}
     assert len(kept) == PIECES + 1 and all(e.stored for e in kept.values())
     store = open_storage(settings)
     objects = {o.key for o in store.list_objects(f"{owner}/render-cache")}
