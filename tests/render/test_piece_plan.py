@@ -195,6 +195,11 @@ def test_the_key_changes_with_each_input_and_with_nothing_else(monkeypatch):
     monkeypatch.setattr(piece_keys, "x264_build", lambda: "core 999")
     piece_keys.engine_build.cache_clear()
     flipped["x264"] = key_of()
+    for name, value in (("__version__", "0.0.0"), ("ffmpeg_version_info", "0.0"),
+                        ("library_versions", {"libavcodec": (0, 0, 0)})):
+        monkeypatch.setattr(piece_keys.av, name, value, raising=False)  # each on top: new key
+        piece_keys.engine_build.cache_clear()
+        flipped[name] = key_of()
     monkeypatch.undo()
     piece_keys.engine_build.cache_clear()
     assert key_of() == base
