@@ -14,9 +14,11 @@ from tests.fixtures.measure import read_audio, read_video, tone_amplitude
 RED, GREEN, BLUE = PALETTE[:3]
 
 
-def cut(source_id: str, start: float, end: float, name: str, overlay: str | None = None) -> dict:
-    """One clip of the source (a render: type `asset`) at 64x36, 10 fps."""
-    return make_edit([clip(source_id, start, end, kind="asset")],
+def cut(source_id: str, start: float, end: float, name: str, overlay: str | None = None,
+        kind: str = "asset") -> dict:
+    """One clip of the source (a render: type `asset`; a library file: `kind="videofile"`)
+    at 64x36, 10 fps."""
+    return make_edit([clip(source_id, start, end, kind=kind)],
                      [music(overlay)] if overlay else [], resolution="64x36", fps=10,
                      filename=f"{name}.mp4")
 
@@ -38,10 +40,8 @@ def test_a_render_of_a_render_of_a_render(vj, api, tmp_path):
                         colors_per_second=[RED, GREEN, BLUE], tone_hz=440)
     video_id = upload(vj, source)
     project = vj.projects.create("Chain", "renders of renders")
-    first = vj.projects.render_edit(project.id, {
-        **cut(video_id, 0, 3, "first"),
-        "video_series_sequential": [{"video_id": video_id, "type": "videofile",
-                                     "video_start_time": 0, "video_end_time": 3}]})["asset_id"]
+    first = vj.projects.render_edit(project.id, cut(video_id, 0, 3, "first",
+                                                    kind="videofile"))["asset_id"]
     # Posted at once: each waits for the render it cuts from, if that one is still running.
     muted = cut(first, 1, 3, "second", overlay=first)  # its sound: only the overlay's
     muted["video_series_sequential"][0]["audio_levels"] = [{"audio_level": 0}]
@@ -63,10 +63,8 @@ def test_a_render_of_a_render_of_a_render(vj, api, tmp_path):
 
 def test_a_render_named_as_a_video_file_is_refused_with_the_type_to_use(vj, api, tiny_source):
     project = vj.projects.create("Mistyped", "a render named as a video file")
-    first = vj.projects.render_edit(project.id, {
-        **cut(tiny_source, 0, 1, "tiny"),
-        "video_series_sequential": [{"video_id": tiny_source, "type": "videofile",
-                                     "video_start_time": 0, "video_end_time": 1}]})["asset_id"]
+    first = vj.projects.render_edit(project.id, cut(tiny_source, 0, 1, "tiny",
+                                                    kind="videofile"))["asset_id"]
     body = cut(first, 0, 1, "again")
     body["video_series_sequential"][0]["type"] = "videofile"
     with pytest.raises(requests.HTTPError) as refused:
