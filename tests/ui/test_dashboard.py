@@ -9,7 +9,7 @@ import requests
 
 from tests.fixtures.browser import PHONE, SOURCE_SECONDS, sign_in
 from tests.fixtures.edits import clip, make_edit
-from tests.fixtures.farm import renders_held
+from tests.fixtures.farm import renders_held, wait_finished
 from tests.fixtures.livesrv import ApiCaller
 
 FPS = 30
@@ -302,6 +302,37 @@ def test_preview_renders_at_half_size_and_plays_while_the_final_renders(
     page.wait_for_selector("#download")
     assert page.locator("#preview-player").count() == 0  # the final's player replaced it
     assert downloaded_size(page, tmp_path, "final.mp4") == (320, 180, FPS)
+    assert page.errors == []
+
+
+@BROWSER_ONLY
+def test_the_render_page_says_how_many_pieces_the_cache_served(farm, open_page, owner_with_media):
+    """An edit in pieces, then the same pictures with another level: the first's page says
+    every piece was rendered, the second's that every one came from the render cache."""
+    api, library = owner_with_media["api"], owner_with_media["library"]
+
+    def rendered(level: float) -> tuple[str, dict]:
+        body = make_edit([clip(library, 0, 4, levels=[level]), clip(library, 0.5, 4)],
+                         render_options={"chunk_seconds": 2})
+        started = api("POST", f"/projects/{owner_with_media['project_id']}/create-edit",
+                      json=body)
+        assert started.status_code == 200, started.text
+        asset_id = started.json()["asset_id"]
+        assert wait_finished(api, asset_id)["status"] == "uploaded"
+        return asset_id, api("GET", f"/assets/{asset_id}/status").json()["pieces"]
+
+    cold, cold_pieces = rendered(1.0)
+    again, again_pieces = rendered(0.5)
+    total = cold_pieces["total"]
+    assert total > 2 and cold_pieces["reused"] == 0, cold_pieces
+    assert again_pieces == {**cold_pieces, "reused": total}
+    page = open_page()
+    sign_in(page, farm.url, owner_with_media["key"], f"#/renders/{cold}")
+    said = f"0 of {total} pieces reused: every piece rendered."
+    page.wait_for_selector(f"#render-reused:text-is('{said}')")
+    page.goto(f"{farm.url}/ui/#/renders/{again}")
+    said = f"{total} of {total} pieces reused from your render cache."
+    page.wait_for_selector(f"#render-reused:text-is('{said}')")
     assert page.errors == []
 
 
