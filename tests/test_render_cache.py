@@ -1,6 +1,7 @@
 """The render cache's rows (shared/render_cache.py) on both databases: an entry is claimed
 once, found only by its owner once stored, evicted least recently used past the budget, and
-its object counted as referenced by the orphan sweep."""
+its object counted as referenced by the orphan sweep; the reaper's trim deletes the objects of
+the entries it evicts."""
 from __future__ import annotations
 
 import time
@@ -85,5 +86,33 @@ def test_the_orphan_sweep_keeps_what_an_entry_names(db, make_user, settings):
                                  prefix=owner)
         assert gone == [stray]
         assert store.exists(item.object_key)
+    finally:
+        store.close()
+
+
+def test_the_reapers_trim_deletes_what_it_evicts(db, make_user, settings, monkeypatch):
+    """worker/reaper.py's `trim_cache` (each round, with CANOPY_RENDER_CACHE_BYTES): the
+    least recently used entries past the budget go, and their objects with them."""
+    from worker import context, reaper
+
+    owner, _ = make_user()
+    store = open_storage(settings)
+    monkeypatch.setattr(context, "db", lambda: db)
+    monkeypatch.setattr(context, "storage", lambda: store)
+    trim = render_cache.trim  # this owner's entries only: the session's others stay
+    monkeypatch.setattr(render_cache, "trim",
+                        lambda session, budget: trim(session, budget, owners=[owner]))
+    items = [entry(owner, name) for name in "fgh"]
+    try:
+        for item in items:
+            stored(db, owner, item)
+            store.put_bytes(item.object_key, b"x" * 100)
+        with db.session() as session:
+            render_cache.lookup(session, owner, [items[0].key])  # f: used last
+            session.commit()
+        assert reaper.trim_cache(200) == [items[1].object_key]  # g is older than h
+        assert [store.exists(i.object_key) for i in items] == [True, False, True]
+        assert sorted(reaper.trim_cache(0)) == sorted([items[0].object_key, items[2].object_key])
+        assert not any(store.exists(i.object_key) for i in items)
     finally:
         store.close()
