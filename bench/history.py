@@ -261,7 +261,7 @@ def metrics_db_side(probe: Probe) -> None:
     """The database's part of a scrape (the rest reads Redis and writes the text)."""
     from api.services.farm_metrics import FarmCollector
 
-    collector = FarmCollector(probe.db, None, None)
+    collector = FarmCollector(probe.db, None)
     with probe.db.session() as session:
         list(collector._jobs(session))
         list(collector._finishes(session))

@@ -84,7 +84,7 @@ def broker_view(celery: Celery, timeout: float, queues=QUEUES) -> BrokerView:
     try:
         with celery.connection_for_read() as conn:
             conn.ensure_connection(max_retries=1)
-            depths = queue_depths(conn.default_channel, queues)
+            depths = queue_depths(conn.default_channel.client, queues)
             answers = celery.control.inspect(timeout=timeout, connection=conn).active_queues()
     except Exception as exc:  # kombu raises several connection error types
         logging.getLogger(__name__).warning("the broker did not answer: %s", exc)
@@ -94,8 +94,20 @@ def broker_view(celery: Celery, timeout: float, queues=QUEUES) -> BrokerView:
     return BrokerView(depths, workers)
 
 
-def queue_depths(channel, queues=QUEUES) -> dict[str, int]:
-    """Messages waiting in each queue (not those a worker holds)."""
-    # On Redis a declare counts the queue's lists (every priority); it creates nothing.
-    return {name: channel.queue_declare(queue=name, passive=False).message_count
-            for name in queues}
+def queue_depths(client, queues=QUEUES) -> dict[str, int]:
+    """Messages waiting in each queue (not those a worker holds), read with `client`, a
+    redis.Redis on the broker's database: no broker connection of its own.
+
+    Kombu's Redis transport keeps a queue as one list per priority step: the queue's name
+    for step 0, `<name><sep><step>` for the others (its Channel._q_for_pri); its size is
+    their lengths' sum (Channel._size). A message a worker holds is in no list."""
+    from kombu.transport.redis import PRIORITY_STEPS, Channel
+
+    lists = {name: [f"{name}{Channel.sep}{step}" if step else name for step in PRIORITY_STEPS]
+             for name in queues}
+    with client.pipeline(transaction=False) as pipe:
+        for names in lists.values():
+            for key in names:
+                pipe.llen(key)
+        lengths = iter(pipe.execute())
+    return {name: sum(next(lengths) for _ in names) for name, names in lists.items()}

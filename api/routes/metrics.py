@@ -54,5 +54,5 @@ def metrics():
                       request.remote_addr, proxied(request.headers))
     if refused is not None:
         return refused
-    body = exposition(FarmCollector(services().db, services().celery, services().redis))
+    body = exposition(FarmCollector(services().db, services().redis))
     return Response(body, mimetype=CONTENT_TYPE_LATEST)

@@ -29,9 +29,8 @@ OUTCOMES = [state.value for state in JobState if state in FINISHED]
 class FarmCollector:
     """A prometheus_client collector over the database and Redis."""
 
-    def __init__(self, db: Database, celery, redis_client: redis.Redis):
+    def __init__(self, db: Database, redis_client: redis.Redis):
         self.db = db
-        self.celery = celery
         self.redis = redis_client
 
     def collect(self):
@@ -136,9 +135,9 @@ class FarmCollector:
     def _redis(self):
         up = GaugeMetricFamily("canopy_redis_up", "1 when the scrape could read Redis")
         try:
-            with self.celery.connection_for_read() as conn:
-                conn.ensure_connection(max_retries=1)
-                depths = queue_depths(conn.default_channel)
+            # The app's Redis client (its pool's connection), not a broker connection per
+            # scrape: connecting and pinging cost a scrape ~60 ms under load.
+            depths = queue_depths(self.redis)
             keys = list(self.redis.scan_iter(match=WORKER_KEY_PREFIX + "*", count=500))
             presences = self.redis.mget(keys) if keys else []
         except Exception:  # redis-py's and kombu's connection errors

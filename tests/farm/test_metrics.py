@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import replace
 
 import pytest
@@ -129,6 +130,42 @@ def test_made_up_methods_and_statuses_add_no_series(app):
 
     assert others(after) - others(before) == 8 and len(after) - len(before) <= 2
     assert all("ZZZ" not in value for labels in after for _, value in labels)
+
+
+def test_a_scrape_opens_no_connection(app, monkeypatch):
+    """Queue depths come through the app's Redis pool, not a broker connection per scrape."""
+    from redis.connection import Connection
+
+    opened = []  # TCP connections made to Redis (kombu's broker connections are redis-py's)
+    connect = Connection._connect
+    monkeypatch.setattr(Connection, "_connect", lambda self: opened.append(self) or connect(self))
+    client = app.test_client()
+    local = {"REMOTE_ADDR": "127.0.0.1"}
+    first = client.get("/metrics", environ_base=local)  # the pool's first connection, if none yet
+    assert first.status_code == 200 and "canopy_redis_up 1.0" in first.get_data(as_text=True)
+    opened.clear()
+    for _ in range(3):
+        assert client.get("/metrics", environ_base=local).status_code == 200
+    assert opened == []
+
+
+def test_queue_depths_count_every_priority_list(settings):
+    """The depths read from Redis's lists are what kombu's own count says, priorities too."""
+    import redis
+
+    from shared.queue import make_celery, queue_depths
+
+    celery = make_celery(settings)
+    client = redis.Redis.from_url(settings.redis_url)
+    queues = [f"canopy.test.{uuid.uuid4()}", f"canopy.test.{uuid.uuid4()}"]
+    for priority in (None, 0, 3, 5, 9, 9):
+        celery.send_task("canopy.test.never_run", args=[], queue=queues[0], priority=priority)
+    depths = queue_depths(client, queues)
+    with celery.connection_for_read() as conn:
+        counted = {name: conn.default_channel.queue_declare(queue=name, passive=False).message_count
+                   for name in queues}
+    client.delete(*client.keys(f"*{queues[0]}*"))
+    assert depths == counted == {queues[0]: 6, queues[1]: 0}
 
 
 def test_labels_keep_to_their_sets():
