@@ -13,10 +13,12 @@ import pytest
 import requests
 from sqlalchemy import select, update
 
+from shared import keys
 from shared.models import Asset, RenderCacheEntry, RenderJob, RenderPiece
 from shared.storage import open_storage
 from tests.fixtures.edits import clip, make_edit, overlay
-from tests.fixtures.farm import moved, new_project, scrape, upload_source, wait_finished
+from tests.fixtures.farm import (moved, new_project, scrape, step_lines, upload_source,
+                                  wait_finished)
 from tests.fixtures.livesrv import ApiCaller, Farm, RedisServer, wait_for
 from tests.fixtures.mediakit import counting_and_sine, read_index
 
@@ -164,6 +166,42 @@ def test_a_bad_entry_is_rendered_anew(api, db, settings, media, tmp_path):
     for bad in (first, second, third, fourth):
         assert now[bad.key].object_key != bad.object_key  # evicted, written anew
         assert not store.exists(bad.object_key)
+
+
+def test_an_entry_the_join_refuses_is_rendered_anew(api, db, settings, media, tmp_path, worker):
+    """An entry whose bytes are whole (its size, frame count and sha256 as recorded) but
+    whose parameter sets are not the other pieces' (encoded with another preset, as another
+    engine build would): the join's check refuses it, and the render still ends uploaded and
+    right, the reused pieces rendered anew and the entry replaced."""
+    video, sine = (upload_source(api, path) for path in media)
+    project = new_project(api)
+    _, cold = render(api, project, edit(video, sine), tmp_path, "cold")
+    owner = api("GET", "/users/me").json()["id"]
+    kept = entries(db, owner)
+    first = min(kept.values(), key=lambda e: e.key)
+    render(api, project, edit(video, sine, preset="medium"), tmp_path, "medium")
+    other = next(e for key, e in entries(db, owner).items()  # a piece of the medium render
+                 if key not in kept and e.frames == first.frames)
+    store = open_storage(settings)
+    doctored = keys.cache_object_key(owner, first.key)
+    store.put_bytes(doctored, store.read_bytes(other.object_key))
+    with db.session() as session:
+        session.execute(update(RenderCacheEntry).where(RenderCacheEntry.owner_id == owner,
+                                                       RenderCacheEntry.key == first.key)
+                        .values(object_key=doctored, bytes=other.bytes, sha256=other.sha256))
+        session.commit()
+
+    status, frames = render(api, project, edit(video, sine, level=0.7), tmp_path, "after")
+    assert status["pieces"] == {"total": PIECES, "done": PIECES, "reused": 0, "copied": 0}
+    assert np.array_equal(frames, cold)
+    assert entries(db, owner)[first.key].object_key not in (doctored, first.object_key)
+    assert not store.exists(doctored)
+    with db.session() as session:  # refused by the join, not missed at the plan
+        job_id = session.execute(select(RenderJob.id)
+                                 .where(RenderJob.asset_id == status["id"])).scalar_one()
+    wait_for(lambda: any(line["event"] == "render.refused"
+                         for line in step_lines(worker.log_path, job_id, 0) or []),
+             10, "the join's refusal in the worker's log")
 
 
 def test_deleting_the_last_source_with_a_content_removes_its_entries(
