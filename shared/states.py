@@ -1,9 +1,11 @@
 """The states things live through, as types, and the one table of moves each may make.
 
 A life is a `StrEnum` of states plus a `Lifecycle`: the table of allowed transitions. Every
-compare-and-set on a row builds its WHERE from the table (`Lifecycle.may_go`), so no update
-can move a row along an edge the table lacks, and the table is the whole diagram. Render
-jobs live by `JOB`, the pieces of a render in pieces by `PIECE`.
+compare-and-set that moves a row's state builds its WHERE from the table (`Lifecycle.may_go`),
+so no update can move a row along an edge the table lacks, and the table is the whole
+diagram. (A heartbeat moves no state: it renews the lease only while the row is still in
+the state its attempt holds.) Render jobs live by `JOB`, the pieces of a render in pieces by
+`PIECE`.
 """
 from __future__ import annotations
 
