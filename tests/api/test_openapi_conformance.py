@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
+from tests.fixtures.edits import clip as one_clip, make_edit
+
 CONFIG = Path(__file__).parent.parent / "schemathesis.toml"
 SEED = os.environ.get("CANOPY_SCHEMATHESIS_SEED", "20261204")
 
@@ -34,11 +36,7 @@ def test_the_document_says_what_errors_look_like(client):
     assert "501" in spec["paths"]["/prompts/generate"]["post"]["responses"]
 
 
-EDIT = {"video_edit_version": "1.0", "video_output_format": "mp4",
-        "video_output_resolution": "1920x1080", "video_output_fps": 30,
-        "video_output_filename": "out.mp4",
-        "video_series_sequential": [{"video_id": str(uuid.uuid4()), "type": "videofile",
-                                     "video_start_time": 0, "video_end_time": 1}]}
+EDIT = make_edit([one_clip(str(uuid.uuid4()), 0, 1)], resolution="1920x1080")
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -61,7 +59,7 @@ CASES = {
                                  ["body", "video_output_filename"]),
     "crf 60 for mp4": (EDITS, None, {**EDIT, "render_options": {"crf": 60}},
                        ["body", "render_options"]),
-    "chunks of 1 s": (EDITS, None, {**EDIT, "render_options": {"chunk_seconds": 1}},
+    "pieces of 1 s": (EDITS, None, {**EDIT, "render_options": {"chunk_seconds": 1}},
                       ["body", "render_options", "chunk_seconds"]),
     "url without a url": ("POST /video-file", None,
                           {"name": "n", "filename": "0", "upload_method": "url"},
