@@ -1,5 +1,6 @@
 """The render cache on the session's farm, on both databases: a second render of an edit
-reuses its owner's checked pieces and is frame for frame the cold render; a bad entry is a
+reuses its owner's checked pieces and is frame for frame the cold render (every output passes
+the seam checks: the source frames in order, one unbroken sine); a bad entry is a
 miss, never a failed render; owners never share entries; deleting the last source with a
 content removes the entries made from it."""
 from __future__ import annotations
@@ -20,12 +21,14 @@ from tests.fixtures.edits import clip, make_edit, overlay
 from tests.fixtures.farm import (moved, new_project, scrape, step_lines, upload_source,
                                   wait_finished)
 from tests.fixtures.livesrv import ApiCaller, Farm, RedisServer, wait_for
+from tests.fixtures.measure import largest_click, read_audio, tone_amplitude
 from tests.fixtures.mediakit import counting_and_sine, read_index
 
 FPS = 30
 # 4 s + 4 s of a counting source in pieces of one GOP (2 s): four video pieces.
 CLIPS = [(0, 4), (6, 10)]
 PIECES = 4
+SHOWN = [k for a, b in CLIPS for k in range(a * FPS, b * FPS)]  # the source frames shown
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +62,17 @@ def decoded(url: str, path) -> np.ndarray:
         return np.stack([f.to_ndarray(format="gray") for f in container.decode(video=0)])
 
 
+def seamless(path, level: float = 1.0) -> None:
+    """The output shows the clips' source frames in order, with the overlay's sine unbroken
+    at `level` (the sine is 0.5 at 1.0) across every seam."""
+    with av.open(str(path)) as container:
+        assert [read_index(f) for f in container.decode(video=0)] == SHOWN
+    samples, rate, _ = read_audio(path)
+    assert largest_click(samples) < 0.02  # no gap or jump at a seam
+    for second in range(len(SHOWN) // FPS):
+        assert abs(tone_amplitude(samples, 1000, rate, second + 0.25) - 0.5 * level) < 0.02
+
+
 def entries(db, owner_id: str, outputs: bool = False) -> dict[str, RenderCacheEntry]:
     """The owner's piece entries (or whole outputs' entries)."""
     with db.session() as session:
@@ -85,6 +99,7 @@ def test_a_second_render_reuses_every_piece_and_matches_the_cold_one(
     before = scrape(farm.url)
     cold_status, cold = render(api, project, edit(video, sine), tmp_path, "cold")
     assert cold_status["pieces"] == {"total": PIECES, "done": PIECES, "reused": 0, "copied": 0}
+    seamless(tmp_path / "cold.mp4")
     owner = api("GET", "/users/me").json()["id"]
     kept = entries(db, owner)
     assert len(kept) == PIECES and all(e.stored for e in kept.values())
@@ -96,10 +111,12 @@ def test_a_second_render_reuses_every_piece_and_matches_the_cold_one(
                                  tmp_path, "again")
     assert again_status["pieces"] is None
     assert np.array_equal(again, cold), "a served render differs from the cold one"
+    seamless(tmp_path / "again.mp4")
     # A change of the sound only: every picture is reused.
     level_status, level = render(api, project, edit(video, sine, level=0.5), tmp_path, "level")
     assert level_status["pieces"]["reused"] == PIECES
     assert np.array_equal(level, cold)
+    seamless(tmp_path / "level.mp4", 0.5)
     everything = {**entries(db, owner), **outputs_kept(db, owner, 2)}  # cold's and level's
     after = scrape(farm.url)
     # hits: the served output, then the level's pieces; their bytes, and what the cache holds
@@ -161,6 +178,7 @@ def test_a_bad_entry_is_rendered_anew(api, db, settings, media, tmp_path):
     status, frames = render(api, project, edit(video, sine, level=0.7), tmp_path, "after")
     assert status["pieces"] == {"total": PIECES, "done": PIECES, "reused": 0, "copied": 0}
     assert np.array_equal(frames, cold)
+    seamless(tmp_path / "after.mp4", 0.7)
     now = entries(db, owner)
     assert len(now) == PIECES
     for bad in (first, second, third, fourth):
@@ -194,6 +212,7 @@ def test_an_entry_the_join_refuses_is_rendered_anew(api, db, settings, media, tm
     status, frames = render(api, project, edit(video, sine, level=0.7), tmp_path, "after")
     assert status["pieces"] == {"total": PIECES, "done": PIECES, "reused": 0, "copied": 0}
     assert np.array_equal(frames, cold)
+    seamless(tmp_path / "after.mp4", 0.7)
     assert entries(db, owner)[first.key].object_key not in (doctored, first.object_key)
     assert not store.exists(doctored)
     with db.session() as session:  # refused by the join, not missed at the plan
@@ -356,10 +375,8 @@ def test_a_cache_of_zero_bytes_keeps_nothing_and_reuses_nothing(cache_off, db, s
     second_status, second = render(api, project, edit(video, sine), tmp_path, "second")
     for status in (first_status, second_status):
         assert status["pieces"] == {"total": PIECES, "done": PIECES, "reused": 0, "copied": 0}
-    shown = [k for a, b in CLIPS for k in range(a * FPS, b * FPS)]
     for name in ("first", "second"):
-        with av.open(str(tmp_path / f"{name}.mp4")) as container:
-            assert [read_index(f) for f in container.decode(video=0)] == shown, name
+        seamless(tmp_path / f"{name}.mp4")
     assert np.array_equal(first, second)
     owner = api("GET", "/users/me").json()["id"]
     assert entries(db, owner) == {} and entries(db, owner, outputs=True) == {}
