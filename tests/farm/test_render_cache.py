@@ -93,7 +93,7 @@ def outputs_kept(db, owner_id: str, count: int) -> dict[str, RenderCacheEntry]:
 
 
 def test_a_second_render_reuses_every_piece_and_matches_the_cold_one(
-        farm, api, db, settings, media, tmp_path, make_user):
+        farm, api, db, settings, media, tmp_path):
     video, sine = (upload_source(api, path) for path in media)
     project = new_project(api)
     before = scrape(farm.url)
@@ -139,17 +139,31 @@ def test_a_second_render_reuses_every_piece_and_matches_the_cold_one(
     store = open_storage(settings)
     assert not any(store.exists(e.object_key) for e in kept.values())
 
-    # Another owner with the very same files and edit reuses nothing of this one's.
+
+def test_owners_never_share_the_cache(farm, api, db, media, tmp_path, make_user):
+    """Another owner with the very same files and edit: no entry of the first owner's serves
+    them, not a piece nor the output, each farm page counts its caller's entries only, and
+    their render leaves the first owner's entries as they were."""
+    video, sine = (upload_source(api, path) for path in media)
+    _, cold = render(api, new_project(api), edit(video, sine), tmp_path, "cold")
+    owner = api("GET", "/users/me").json()["id"]
+    kept = {**entries(db, owner), **outputs_kept(db, owner, 1)}
+
     other = ApiCaller(farm.url, make_user()[1])
-    assert other("GET", "/farm").json()["cache"]["entries"] == 0
+    assert other("GET", "/farm").json()["cache"] == {**api("GET", "/farm").json()["cache"],
+                                                     "entries": 0, "bytes": 0}
     theirs = [upload_source(other, path) for path in media]
     other_status, other_frames = render(other, new_project(other), edit(*theirs), tmp_path,
                                         "other")
-    assert other_status["pieces"]["reused"] == 0
+    # rendered whole: not served (no pieces), and no piece reused
+    assert other_status["pieces"] == {"total": PIECES, "done": PIECES, "reused": 0, "copied": 0}
     assert np.array_equal(other_frames, cold)
     outputs_kept(db, other("GET", "/users/me").json()["id"], 1)
-    assert other("GET", "/farm").json()["cache"]["entries"] == PIECES + 1
-    assert set(entries(db, owner)) == set(kept)  # their render left this owner's alone
+    for caller in (api, other):
+        assert caller("GET", "/farm").json()["cache"]["entries"] == PIECES + 1
+    after = {**entries(db, owner), **entries(db, owner, outputs=True)}
+    assert {k: (e.object_key, e.stored) for k, e in after.items()} == {
+        k: (e.object_key, e.stored) for k, e in kept.items()}  # theirs left this owner's alone
 
 
 def test_a_bad_entry_is_rendered_anew(api, db, settings, media, tmp_path):
