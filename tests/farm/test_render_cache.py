@@ -18,8 +18,8 @@ from shared import keys
 from shared.models import Asset, RenderCacheEntry, RenderJob, RenderPiece
 from shared.storage import open_storage
 from tests.fixtures.edits import clip, make_edit, overlay
-from tests.fixtures.farm import (moved, new_project, scrape, step_lines, upload_source,
-                                  wait_finished)
+from tests.fixtures.farm import (moved, new_project, scrape, step_lines, upload_asset,
+                                  upload_source, wait_finished)
 from tests.fixtures.livesrv import ApiCaller, Farm, RedisServer, wait_for
 from tests.fixtures.measure import largest_click, read_audio, tone_amplitude
 from tests.fixtures.mediakit import counting_and_sine, read_index
@@ -239,16 +239,20 @@ def test_an_entry_the_join_refuses_is_rendered_anew(api, db, settings, media, tm
 
 def test_deleting_the_last_source_with_a_content_removes_its_entries(
         api, db, settings, media, tmp_path):
+    """A library file and a project asset of the same bytes: deleting the file leaves the
+    entries made from it (the asset holds the content); deleting the asset then removes them
+    and their objects."""
     video, sine = (upload_source(api, path) for path in media)
-    twin = upload_source(api, media[0], "twin")  # the same bytes again
-    render(api, new_project(api), edit(video, sine), tmp_path, "cold")
+    project = new_project(api)
+    twin = upload_asset(api, project, media[0])  # the same bytes again, as an asset
+    render(api, project, edit(video, sine), tmp_path, "cold")
     owner = api("GET", "/users/me").json()["id"]
     kept = {**entries(db, owner), **outputs_kept(db, owner, 1)}
     assert len(kept) == PIECES + 1
     assert api("DELETE", f"/video-file/{video}").status_code in (200, 204)
     assert set(entries(db, owner)) | set(entries(db, owner, outputs=True)) == set(kept), \
         "the twin still holds the content"
-    assert api("DELETE", f"/video-file/{twin}").status_code in (200, 204)
+    assert api("DELETE", f"/assets/{twin}").status_code in (200, 204)
     assert entries(db, owner) == {} and entries(db, owner, outputs=True) == {}
     store = open_storage(settings)
     assert not any(store.exists(e.object_key) for e in kept.values())
