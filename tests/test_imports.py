@@ -1,6 +1,7 @@
 """The house's imports: no module of api/, worker/, shared/ or canopy_cli/ imports itself back
 through others (function-level imports included), api/ never imports worker/, and the render
-pipeline (worker/render/) never imports Flask, Celery or SQLAlchemy."""
+pipeline (worker/render/) never imports Flask, Celery or SQLAlchemy; what every attempt and
+the reaper use (worker/attempt.py) never reaches the Celery app."""
 from __future__ import annotations
 
 import ast
@@ -85,3 +86,24 @@ def test_api_never_imports_the_worker_and_the_pipeline_stays_pure():
              or (name.startswith("worker.render")
                  and module.split(".")[0] in ("flask", "celery", "sqlalchemy"))}
     assert wrong == set()
+
+
+def reachable(edges: dict[str, set[str]], start: str) -> set[str]:
+    """Every module `start` imports, directly or through others."""
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in edges.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_the_attempts_toolbox_and_the_reaper_never_import_the_celery_app():
+    """worker/attempt.py is what every task builds on and the reaper uses: imports run one
+    way, from the task modules (which import worker.celery) to it, never back."""
+    edges = graph()
+    assert {name: "worker.celery" in reachable(edges, name)
+            for name in ("worker.attempt", "worker.reaper", "worker.piece_cache")} == {
+        "worker.attempt": False, "worker.reaper": False, "worker.piece_cache": False}
+    assert "worker.attempt" in reachable(edges, "worker.tasks.render")  # the walk sees edges
