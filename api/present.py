@@ -8,17 +8,39 @@ from shared.states import ASSET_FINISHED, MediaState
 from .schemas import AssetOut, AssetStatus, Pieces, ProjectOut, PromptOut, ScriptOut, VideoFileOut
 
 
+class Links:
+    """Signs time-limited links to stored objects, the store and the links' lifetime read
+    once for a whole answer (a project's may sign 10,000)."""
+
+    def __init__(self):
+        self.storage = get_storage()
+        self.ttl = get_settings().link_ttl_seconds
+
+    def __call__(self, key: str | None, filename: str | None = None) -> str | None:
+        if not key or self.storage is None:
+            return None
+        return self.storage.download_url(key, filename=filename, ttl=self.ttl)
+
+
 def signed_link(key: str | None, filename: str | None = None) -> str | None:
     """A time-limited link to a stored object; an attachment when `filename` is given."""
-    storage = get_storage()
-    if not key or storage is None:
-        return None
-    return storage.download_url(key, filename=filename, ttl=get_settings().link_ttl_seconds)
+    return Links()(key, filename)
 
 
-def asset_state(asset: Asset) -> AssetStatus:
-    """Status of the asset; a video-reference asset follows the library file it links to."""
-    media = asset.video_file if asset.video_file_id and asset.video_file else None
+# `media` not given: the library file is read from the ORM asset's relationship.
+_LINKED = object()
+
+
+def _linked(asset, media):
+    return (asset.video_file if asset.video_file_id else None) if media is _LINKED else media
+
+
+def asset_state(asset: Asset, media=_LINKED) -> AssetStatus:
+    """Status of the asset; a video-reference asset follows the library file it links to.
+
+    `asset` is an Asset or a row of api/services/asset_rows.py; `media`, the linked
+    library file (None: none)."""
+    media = _linked(asset, media)
     if media is not None:
         analyzed = media.status == MediaState.ANALYZED
         return AssetStatus(id=asset.id, status=media.status, uploaded=analyzed,
@@ -32,15 +54,19 @@ def asset_state(asset: Asset) -> AssetStatus:
                        finished=asset.status in ASSET_FINISHED)
 
 
-def asset_out(asset: Asset) -> AssetOut:
-    media = asset.video_file if asset.video_file_id and asset.video_file else asset
-    state = asset_state(asset)
-    stored = media.storage_key if state.uploaded else None
+def asset_out(asset: Asset, media=_LINKED, links: Links | None = None) -> AssetOut:
+    """The asset as answered (`asset`, `media`: as asset_state takes them); `links`
+    signs for a whole answer."""
+    media = _linked(asset, media)
+    links = links or Links()
+    state = asset_state(asset, media)
+    stored_in = media if media is not None else asset
+    stored = stored_in.storage_key if state.uploaded else None
     return AssetOut(
         id=asset.id,
         keyname=asset.keyname,
-        url=signed_link(stored),
-        download_url=signed_link(stored, asset.filename or asset.keyname),
+        url=links(stored),
+        download_url=links(stored, asset.filename or asset.keyname),
         asset_path=stored,
         asset_type=asset.asset_type,
         created_at=iso(asset.created_at),
@@ -53,18 +79,25 @@ def asset_out(asset: Asset) -> AssetOut:
         progress=state.progress,
         error=state.error,
         warnings=list(asset.warnings or []),
-        content_type=media.content_type,
-        size=media.size,
-        duration=media.duration,
-        width=media.width,
-        height=media.height,
-        thumbnail_url=signed_link(media.thumbnail_key),
+        content_type=stored_in.content_type,
+        size=stored_in.size,
+        duration=stored_in.duration,
+        width=stored_in.width,
+        height=stored_in.height,
+        thumbnail_url=links(stored_in.thumbnail_key),
         pieces=state.pieces,
         finished=state.finished,
     )
 
 
-def project_out(project: Project, with_assets: bool = True) -> ProjectOut:
+def assets_out(rows) -> list[AssetOut]:
+    """Rows of api/services/asset_rows.py as answered, signed by one Links."""
+    links = Links()
+    return [asset_out(asset, media, links) for asset, media in rows]
+
+
+def project_out(project: Project, assets: list) -> ProjectOut:
+    """`assets`: the project's rows of api/services/asset_rows.py."""
     prompts = [PromptOut.from_row(project.prompt).model_dump()] if project.prompt else []
     return ProjectOut(
         id=project.id,
@@ -74,8 +107,8 @@ def project_out(project: Project, with_assets: bool = True) -> ProjectOut:
         created_at=iso(project.created_at),
         owner_id=project.owner_id,
         # Counted, not stored: deleting a render can never leave it wrong.
-        asset_count=sum(1 for a in project.assets if a.asset_type == GENERATED_VIDEO and a.uploaded),
-        assets=[asset_out(a) for a in project.assets] if with_assets else [],
+        asset_count=sum(1 for a, _ in assets if a.asset_type == GENERATED_VIDEO and a.uploaded),
+        assets=assets_out(assets),
         prompts=prompts,
         scripts=[ScriptOut.from_row(s) for s in project.scripts],
         template_key=project.template_key,

@@ -9,7 +9,7 @@ from ..auth import current_user
 from ..body import upload_doc
 from ..context import services
 from ..multipart import FileUpload
-from ..present import asset_out, asset_state
+from ..present import asset_out, asset_state, assets_out
 from ..paging import page_headers
 from ..schemas import (AssetCreate, AssetCreated, AssetList, AssetPageQuery, AssetOut, AssetPath,
                        AssetStatus, Deleted, EventsHeader, ProjectAssetPath)
@@ -44,7 +44,7 @@ def analyse(path: AssetPath):
 def _asset_list(path: ProjectAssetPath, query: AssetPageQuery, generated_only: bool = False):
     rows, total = service.list_assets(current_user(), path.project_id, generated_only,
                                       query.limit, query.page)
-    body = [asset_out(a).model_dump() for a in rows]
+    body = [a.model_dump() for a in assets_out(rows)]
     if total is None:
         return body
     return body, 200, page_headers(total, query.limit, query.page)

@@ -17,7 +17,8 @@ bp = APIBlueprint("projects", __name__, url_prefix="/projects", abp_tags=[Tag(na
 def list_projects(query: ProjectListQuery):
     """List the caller's projects, newest first."""
     rows, total = service.list_projects(current_user(), query.limit, query.page)
-    body = [project_out(p).model_dump() for p in rows]
+    assets = service.project_assets(rows)
+    body = [project_out(p, assets[p.id]).model_dump() for p in rows]
     return body, 200, page_headers(total, query.limit, query.page)
 
 
@@ -25,13 +26,14 @@ def list_projects(query: ProjectListQuery):
 def create_project():
     """Create a project from JSON or form fields."""
     project = service.create_project(current_user(), parse_body(ProjectCreate))
-    return project_out(project).model_dump(), 201
+    return project_out(project, service.project_assets([project])[project.id]).model_dump(), 201
 
 
 @bp.get("/<uuid:project_id>", responses={200: ProjectOut})
 def get_project(path: ProjectPath):
     """One project with its assets, prompts and scripts."""
-    return project_out(service.owned_project(current_user(), path.project_id, whole=True)).model_dump()
+    project = service.owned_project(current_user(), path.project_id, whole=True)
+    return project_out(project, service.project_assets([project])[project.id]).model_dump()
 
 
 @bp.delete("/<uuid:project_id>", responses={200: Deleted})

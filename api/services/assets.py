@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import bindparam, func, null, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from shared import jobs, keys
 from shared.errors import Conflict, NotFound, Unprocessable
@@ -14,6 +14,7 @@ from ..auth import Caller
 from ..context import get_session, get_storage, read_row
 from ..multipart import FileUpload
 from ..schemas import AssetCreate
+from .asset_rows import asset_rows
 from .projects import delete_sources, owned_project
 from .uploads import receive_file, request_probe
 
@@ -77,20 +78,18 @@ def asset_version(user: Caller, asset_id) -> tuple:
 
 
 def list_assets(user: Caller, project_id, generated_only: bool = False,
-                limit: int | None = None, page: int = 1) -> tuple[list[Asset], int | None]:
-    """The project's assets, oldest first: all of them (total None), or page `page` of
-    `limit` and how many there are."""
+                limit: int | None = None, page: int = 1) -> tuple[list[tuple], int | None]:
+    """The project's assets, oldest first, as api/services/asset_rows.py reads them: all of
+    them (total None), or page `page` of `limit` and how many there are."""
     project = owned_project(user, project_id)
     where = [Asset.project_id == project.id]
     if generated_only:
         where.append(Asset.asset_type == GENERATED_VIDEO)
-    query = (select(Asset).where(*where).order_by(Asset.created_at, Asset.id)
-             .options(selectinload(Asset.video_file)))
     session = get_session()
     if limit is None:
-        return list(session.execute(query).scalars()), None
+        return asset_rows(session, *where), None
     total = session.execute(select(func.count()).select_from(Asset).where(*where)).scalar_one()
-    return list(session.execute(query.limit(limit).offset((page - 1) * limit)).scalars()), total
+    return asset_rows(session, *where, limit=limit, offset=(page - 1) * limit), total
 
 
 def create_asset(user: Caller, project_id, body: AssetCreate) -> tuple[Asset, dict | None]:

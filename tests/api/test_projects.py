@@ -145,3 +145,69 @@ def test_created_at_is_utc_now(client, auth):
     project = create(client, auth)
     created = datetime.fromisoformat(project["created_at"])
     assert abs((datetime.utcnow() - created).total_seconds()) < 60
+
+
+def test_a_projects_statements_do_not_grow_with_its_assets(client, make_user, db):
+    """A project's answer reads its assets in a fixed number of SQL statements, however
+    many (no statement per asset, per linked library file or per thumbnail)."""
+    from sqlalchemy import Engine, event
+
+    from shared.models import GENERATED_VIDEO, Asset, VideoFile
+    from shared.states import MediaState
+
+    user_id, key = make_user()
+    auth = {"Authorization": f"Bearer {key}"}
+    project = create(client, auth)["id"]
+
+    def add_assets(count: int) -> None:
+        with db.session() as session:
+            for i in range(count):
+                linked = VideoFile(owner_id=user_id, name=f"v{i}", filename=f"v{i}.mp4",
+                                   status=MediaState.ANALYZED, storage_key=f"{user_id}/v/{i}.mp4",
+                                   thumbnail_key=f"{user_id}/v/{i}.jpg")
+                session.add(linked)
+                session.flush()
+                session.add_all([
+                    Asset(owner_id=user_id, project_id=project, keyname=f"u{i}.mp4", asset_type="user",
+                          status=MediaState.ANALYZED, uploaded=True, storage_key=f"{user_id}/a/{i}.mp4",
+                          thumbnail_key=f"{user_id}/a/{i}.jpg", filename=f"u{i}.mp4"),
+                    Asset(owner_id=user_id, project_id=project, keyname=f"r{i}.mp4",
+                          asset_type=GENERATED_VIDEO, status="uploaded", uploaded=True,
+                          storage_key=f"{user_id}/r/{i}.mp4", pieces_total=4, pieces_done=4),
+                    Asset(owner_id=user_id, project_id=project, keyname=linked.id,
+                          asset_type="video-reference", video_file_id=linked.id),
+                ])
+            session.commit()
+
+    paths = [f"/projects/{project}", f"/projects/{project}/asset", f"/projects/{project}/assets",
+             f"/projects/{project}/asset/generated", "/projects", f"/projects/{project}/asset?limit=50"]
+
+    def statements() -> tuple[dict[str, int], dict]:
+        counts, answers = {}, {}
+        for path in paths:
+            seen = []
+
+            def count(*_args):
+                seen.append(1)
+
+            event.listen(Engine, "before_cursor_execute", count)
+            try:
+                response = client.get(path, headers=auth)
+            finally:
+                event.remove(Engine, "before_cursor_execute", count)
+            assert response.status_code == 200, response.json
+            counts[path], answers[path] = len(seen), response.json
+        return counts, answers
+
+    add_assets(2)
+    few, answers = statements()
+    whole = answers[f"/projects/{project}"]
+    assert (len(whole["assets"]), whole["asset_count"]) == (6, 2)
+    assert whole["assets"] == answers[f"/projects/{project}/asset"]
+    linked = next(a for a in whole["assets"] if a["asset_type"] == "video-reference")
+    assert linked["status"] == "analyzed" and linked["thumbnail_url"] and linked["url"]
+    add_assets(40)
+    many, answers = statements()
+    assert len(answers[f"/projects/{project}"]["assets"]) == 126
+    assert len(answers[f"/projects/{project}/asset/generated"]) == 42
+    assert many == few
