@@ -20,11 +20,13 @@ from tests.fixtures.measure import largest_click, read_audio, tone_amplitude
 
 FPS = 30
 # Clip 1 shows source seconds 0-5, clip 2 seconds 7-14: 12 s, 360 frames. Pieces of 2 s (one
-# GOP, 60 frames) are cut on each clip's source time (every 2 s of it), and at the clips' cut:
-# clip 1 at its 2 and 4 s, clip 2 at its 8, 10 and 12 s.
+# GOP, 60 frames) are cut on each clip's source time (every 2 s of it), moved to the source's
+# keyframe (every 2.5 s, as its probe recorded) nearest to each within a second, and at the
+# clips' cut: clip 1 at its 2.5 s (for 2 s) and 4 s, clip 2 at its 8 s (its keyframe at 7.5 s
+# leaves under a second of the clip before it), 10 s and 12.5 s (for 12 s).
 CLIPS = [(0, 5), (7, 14)]
 FRAMES = 360
-PIECES = [(0, 60), (60, 120), (120, 150), (150, 180), (180, 240), (240, 300), (300, 360)]
+PIECES = [(0, 75), (75, 120), (120, 150), (150, 180), (180, 240), (240, 315), (315, 360)]
 
 
 def expected_index(k: int) -> int:

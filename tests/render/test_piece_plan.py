@@ -92,6 +92,10 @@ def test_a_long_clip_is_cut_at_its_sources_keyframes_wherever_it_sits():
     assert spans[0].end == 36  # source frame 50.5 first shows at clip frame 36 (frame 51)
     # No keyframe within half a piece of a grid point: the grid point.
     assert [s.end for s in spans[1:3]] == [105, 165]
+    # Nor one that would leave under half a piece of the clip before it (clip frame 5).
+    edit, timeline, spans, _ = planned([clip(A, 0.5, 20.5)],
+                                       keyframes={A: [Fraction(20, 30)]})
+    assert spans[0].end == 45
 
 
 @pytest.mark.parametrize("fps", [30, 25, 23.976, 29.97])

@@ -10,13 +10,13 @@ Pure: the same timeline, the same pieces. See piece_render.py for the whole sequ
   GOPs). A cut leaving less than half a piece at either end of the clip is left out.
 - Where the source's keyframes are known (`keyframes`: its packets' keyframe flags, read
   once per source content by the probe), each grid point moves to the first frame at or
-  after the source keyframe nearest to it (within half a piece). A cut then falls on the
-  source's own IDRs: the GOPs of a source that Canopy encoded with the piece's settings
-  are copied whole (piece_copy.py), and only the clip's first and last partial GOPs are
-  encoded; any other source is decoded from a keyframe on. The cuts still depend only on
-  the clip's source span and the source's content (its keyframes are a property of its
-  bytes), never on the clip's place in the output; the pieces are then whole GOPs of the
-  source rather than of the output.
+  after the source keyframe nearest to it (within half a piece, and leaving half a piece at
+  each end of the clip). A cut then falls on the source's own IDRs: the GOPs of a source
+  that Canopy encoded with the piece's settings are copied whole (piece_copy.py), and only
+  the clip's first and last partial GOPs are encoded; any other source is decoded from a
+  keyframe on. The cuts still depend only on the clip's source span and the source's
+  content (its keyframes are a property of its bytes), never on the clip's place in the
+  output; the pieces are then whole GOPs of the source rather than of the output.
 - Shorter clips share pieces: a run of them ends after a clip whose own hash (over what it
   shows) falls below twice its share of a piece, or before the run would pass two pieces.
   So a changed clip changes its own run, and at most the next (content-defined chunking).
@@ -120,9 +120,9 @@ def _cuts(clip: TimelineClip, fps: Fraction, length: int,
     video = clip.kind == "video"
     shift = clip.source_start * fps if video else Fraction(0)
     half, n = length // 2, clip.frame_count
-    # The clip frame where each known keyframe is first shown (those inside the clip).
-    snaps = sorted({math.ceil(t * fps - shift) for t in keyframes or ()
-                    if video and 0 < t * fps - shift < n}) if video else []
+    # The clip frame where each known keyframe is first shown, of those a cut may fall on.
+    snaps = sorted({k for k in (math.ceil(t * fps - shift) for t in keyframes or ())
+                    if half <= k <= n - half}) if video else []
     first = math.floor(shift / length) + 1
     cuts = []
     for j in range(first, first + n // length + 2):
