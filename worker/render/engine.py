@@ -157,14 +157,16 @@ def render(edit: VideoEdit, sources: Mapping[str, str], output: str, *,
            on_progress: Optional[ProgressCallback] = None,
            should_cancel: Optional[Callable[[], bool]] = None,
            encoder: Optional[str] = None,
-           max_output_seconds: float = MAX_OUTPUT_SECONDS) -> RenderResult:
+           max_output_seconds: float = MAX_OUTPUT_SECONDS,
+           planned: Optional[tuple[Timeline, list[str]]] = None) -> RenderResult:
     """Render `edit` from `sources` ({source id: local path}) into the file `output`.
 
     `encoder` (auto|cpu|gpu) is the machine's default; the edit's render_options.encoder
     wins when it says cpu or gpu. An output longer than `max_output_seconds` is an
-    InvalidEditError. Raises a RenderError subclass, or RenderCanceled.
+    InvalidEditError. Raises a RenderError subclass, or RenderCanceled. `planned`: what
+    plan(edit, sources, max_output_seconds) returned, when the caller has it already.
     """
-    timeline, warnings = plan(edit, sources, max_output_seconds)
+    timeline, warnings = planned or plan(edit, sources, max_output_seconds)
     choice = edit.encoder if edit.encoder != "auto" else (encoder or "auto")
     codec, notes = choose_video_codec(edit.video_output_format, choice)
     settings = video_settings(edit, timeline, codec)

@@ -52,7 +52,7 @@ def render_whole(edit: VideoEdit, sources: Mapping[str, str], output: str, *,
             or not may_copy(timeline, sources, piece_settings(edit, timeline))):
         return render(edit, sources, output, on_progress=on_progress,
                       should_cancel=should_cancel, encoder=encoder,
-                      max_output_seconds=max_output_seconds)
+                      max_output_seconds=max_output_seconds, planned=(timeline, warnings))
     return _joined(edit, sources, output, timeline, [PieceSpan(0, 0, timeline.frame_count)],
                    warnings, on_progress, should_cancel)
 
