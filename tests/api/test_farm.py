@@ -7,26 +7,22 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from api.services.farm import farm_view
-from shared.models import GENERATED_VIDEO, Asset, Project, RenderJob, RenderPiece, utcnow
+from shared.models import RenderJob, RenderPiece, utcnow
 from shared.queue import QUEUES, BrokerView
 from shared.states import JobState
+from tests.fixtures.jobs import queued_job
 
 
 def add_render(db, owner_id: str, state: str, error: str | None = None, progress: float = 0.0,
                filename: str = "secret-plans.mp4", worker_id: str | None = None) -> str:
-    """A project with one render job in `state`, written straight to the database."""
-    with db.sessionmaker() as session:
-        project = Project(owner_id=owner_id, name="p", description="")
-        session.add(project)
-        session.flush()
-        asset = Asset(owner_id=owner_id, project_id=project.id, keyname=filename, filename=filename,
-                      asset_type=GENERATED_VIDEO, status=state, progress=progress, error=error)
-        session.add(asset)
-        session.flush()
-        session.add(RenderJob(owner_id=owner_id, asset_id=asset.id, edit_data={}, state=state,
-                              queue="render.cpu", attempt=1, error=error, worker_id=worker_id))
-        session.commit()
-        return asset.id
+    """A project with one render job in `state`, written straight to the database; its
+    asset's id."""
+    job_id = queued_job(db, owner_id, asset=dict(keyname=filename, filename=filename,
+                                                 status=state, progress=progress, error=error),
+                        state=state, queue="render.cpu", attempt=1, error=error,
+                        worker_id=worker_id)
+    with db.session() as session:
+        return session.get(RenderJob, job_id).asset_id
 
 
 def test_others_renders_show_no_owner_id_or_file_name(db, make_user):
