@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import replace
@@ -22,6 +23,7 @@ from shared.states import JobState
 from tests.fixtures.database import postgres_database
 from tests.fixtures.livesrv import RedisServer, settings_env, wait_for
 from tests.fixtures.jobs import queued_job
+from worker.reaper import ForkGuard
 
 INTERVAL = 1  # seconds between a worker's rounds: the farm's turns are as far apart
 
@@ -114,3 +116,29 @@ def test_two_workers_take_turns_and_go_on_when_the_holder_dies(farm_state, tmp_p
     assert states(db, first + second) == {JobState.QUEUED}
     requeued = Counter(job_id for r in done for job_id in r["requeued"])
     assert {job_id: requeued[job_id] for job_id in first + second} == dict.fromkeys(first + second, 1)
+
+
+def test_the_parent_forks_only_between_the_reapers_steps():
+    """A fork copies the locks other threads hold (a module being imported): a pool process
+    forked mid-step could wait on one for ever, so the fork waits for the step to end."""
+    guard = ForkGuard()
+    guard.register()
+    stepping, ended = threading.Event(), []
+
+    def step():
+        with guard.lock:
+            stepping.set()
+            threading.Event().wait(0.3)  # a step under way: a lock held, as an import holds it
+            ended.append(True)
+
+    thread = threading.Thread(target=step)
+    thread.start()
+    stepping.wait(10)
+    pid = os.fork()
+    if pid == 0:  # the child: the guard is free here too
+        os._exit(0 if guard.lock.acquire(timeout=5) else 1)
+    assert ended == [True]  # the fork came once the step ended
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    thread.join(10)
+    assert guard.lock.acquire(blocking=False)

@@ -7,11 +7,16 @@ Redis key that keeps the others out while the round runs and for one interval af
 the database sees about one round per interval however many workers there are (200 workers
 each reaping every 10 s made 20 rounds a second), the hourly orphan sweep runs on one
 worker, and a worker that dies holding the turn only delays the next round.
+
+The parent forks a new pool process whenever one dies, and a fork copies every lock another
+thread holds at that instant (a module being imported, a connection pool's): the child then
+waits on it for ever. So the parent forks only between the reaper's steps (`ForkGuard`).
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 
@@ -30,6 +35,8 @@ log = logging.getLogger(__name__)
 
 # The orphan sweep lists the whole store: once an hour for the farm is enough.
 SWEEP_EVERY = 3600
+# A fork waits at most this long for the reaper's step (a hung one must not stop the pool).
+FORK_WAIT_S = 60
 ROUND_KEY = "canopy:reaper:round"
 SWEEP_KEY = "canopy:reaper:sweep"
 
@@ -75,6 +82,29 @@ class Turn:
             self.lock.extend(seconds, replace_ttl=True)
         except (redis.RedisError, LockError):  # Redis away, or the turn lapsed meanwhile
             pass
+
+
+class ForkGuard:
+    """The reaper's steps and the parent's forks, one at a time. A pool process killed within
+    a second of its worker's start left its replacement stuck for ever in `import psycopg`,
+    which the reaper's first round was importing when the parent forked."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.held = False  # by the fork under way
+
+    def register(self) -> None:
+        """Every fork of this process (the pool's) waits for the step under way."""
+        os.register_at_fork(before=self._before_fork, after_in_parent=self._after_fork,
+                            after_in_child=self._after_fork)
+
+    def _before_fork(self) -> None:
+        self.held = self.lock.acquire(timeout=FORK_WAIT_S)
+
+    def _after_fork(self) -> None:
+        if self.held:
+            self.held = False
+            self.lock.release()
 
 
 def reap_once(celery) -> job_reaping.Reaped:
@@ -139,24 +169,32 @@ class Reaper(threading.Thread):
         self.node = node
         self.queues = queues
         self.stopping = threading.Event()
+        self.steps = ForkGuard()
+
+    def start(self) -> None:
+        self.steps.register()
+        super().start()
 
     def run(self) -> None:
-        interval = context.settings().reap_interval_seconds
-        presence = redis.Redis.from_url(context.settings().redis_url, socket_timeout=5)
-        # A round (or sweep) that hangs past `longest` lets the others go on without it.
-        rounds = Turn(presence, ROUND_KEY, hold=3 * interval, spacing=interval,
-                      longest=max(60 * interval, 600))
-        sweeps = Turn(presence, SWEEP_KEY, hold=60, spacing=SWEEP_EVERY, longest=SWEEP_EVERY)
+        with self.steps.lock:  # each step below holds it: see ForkGuard
+            interval = context.settings().reap_interval_seconds
+            presence = redis.Redis.from_url(context.settings().redis_url, socket_timeout=5)
+            # A round (or sweep) that hangs past `longest` lets the others go on without it.
+            rounds = Turn(presence, ROUND_KEY, hold=3 * interval, spacing=interval,
+                          longest=max(60 * interval, 600))
+            sweeps = Turn(presence, SWEEP_KEY, hold=60, spacing=SWEEP_EVERY,
+                          longest=SWEEP_EVERY)
         while True:
-            try:
-                self.announce(presence, interval)
-            except redis.RedisError:  # Redis may be briefly away: the key lives 3 rounds
-                log.warning("could not renew the presence of %s", self.node, exc_info=True)
+            with self.steps.lock:
+                try:
+                    self.announce(presence, interval)
+                except redis.RedisError:  # Redis may be briefly away: the key lives 3 rounds
+                    log.warning("could not renew the presence of %s", self.node, exc_info=True)
             if self.stopping.wait(interval):
                 return
-            # the database or Redis may be briefly away: the next turn tries again
-            self.in_turn(rounds, lambda: reap_once(self.celery), "reaper round")
-            self.in_turn(sweeps, self.sweep, "orphan sweep")
+            with self.steps.lock:  # the database or Redis may be briefly away: next turn
+                self.in_turn(rounds, lambda: reap_once(self.celery), "reaper round")
+                self.in_turn(sweeps, self.sweep, "orphan sweep")
 
     @staticmethod
     def in_turn(turn: Turn, work, what: str) -> None:
