@@ -5,7 +5,7 @@ from .context import get_settings, get_storage
 from shared.models import GENERATED_VIDEO, Asset, Project, VideoFile, iso
 from shared.states import ASSET_FINISHED, MediaState
 
-from .schemas import AssetOut, AssetStatus, Pieces, ProjectOut, PromptOut, ScriptOut, VideoFileOut
+from .schemas import AssetOut, AssetStatus, ProjectOut, PromptOut, ScriptOut, VideoFileOut
 
 
 class Links:
@@ -40,18 +40,21 @@ def asset_state(asset: Asset, media=_LINKED) -> AssetStatus:
 
     `asset` is an Asset or a row of api/services/asset_rows.py; `media`, the linked
     library file (None: none)."""
-    media = _linked(asset, media)
+    return AssetStatus(id=asset.id, **_state(asset, _linked(asset, media)))
+
+
+def _state(asset, media) -> dict:
+    """asset_state's fields but the id, as plain values: asset_out validates them once, in
+    its own model (a project's answer presents thousands)."""
     if media is not None:
         analyzed = media.status == MediaState.ANALYZED
-        return AssetStatus(id=asset.id, status=media.status, uploaded=analyzed,
-                           progress=1.0 if analyzed else 0.0, error=media.error,
-                           finished=media.status in ASSET_FINISHED)
-    pieces = (Pieces(total=asset.pieces_total, done=asset.pieces_done,
-                     reused=asset.pieces_reused, copied=asset.pieces_copied)
+        return dict(status=media.status, uploaded=analyzed, progress=1.0 if analyzed else 0.0,
+                    error=media.error, pieces=None, finished=media.status in ASSET_FINISHED)
+    pieces = (dict(total=asset.pieces_total, done=asset.pieces_done,
+                   reused=asset.pieces_reused, copied=asset.pieces_copied)
               if asset.pieces_total else None)
-    return AssetStatus(id=asset.id, status=asset.status, uploaded=asset.uploaded,
-                       progress=asset.progress, error=asset.error, pieces=pieces,
-                       finished=asset.status in ASSET_FINISHED)
+    return dict(status=asset.status, uploaded=asset.uploaded, progress=asset.progress,
+                error=asset.error, pieces=pieces, finished=asset.status in ASSET_FINISHED)
 
 
 def asset_out(asset: Asset, media=_LINKED, links: Links | None = None) -> AssetOut:
@@ -59,9 +62,9 @@ def asset_out(asset: Asset, media=_LINKED, links: Links | None = None) -> AssetO
     signs for a whole answer."""
     media = _linked(asset, media)
     links = links or Links()
-    state = asset_state(asset, media)
+    state = _state(asset, media)
     stored_in = media if media is not None else asset
-    stored = stored_in.storage_key if state.uploaded else None
+    stored = stored_in.storage_key if state["uploaded"] else None
     return AssetOut(
         id=asset.id,
         keyname=asset.keyname,
@@ -73,11 +76,11 @@ def asset_out(asset: Asset, media=_LINKED, links: Links | None = None) -> AssetO
         description=asset.description,
         generated_description=asset.generated_description,
         create_parameters=asset.create_parameters,
-        status=state.status,
-        uploaded=state.uploaded,
+        status=state["status"],
+        uploaded=state["uploaded"],
         project_id=asset.project_id,
-        progress=state.progress,
-        error=state.error,
+        progress=state["progress"],
+        error=state["error"],
         warnings=list(asset.warnings or []),
         content_type=stored_in.content_type,
         size=stored_in.size,
@@ -85,8 +88,8 @@ def asset_out(asset: Asset, media=_LINKED, links: Links | None = None) -> AssetO
         width=stored_in.width,
         height=stored_in.height,
         thumbnail_url=links(stored_in.thumbnail_key),
-        pieces=state.pieces,
-        finished=state.finished,
+        pieces=state["pieces"],
+        finished=state["finished"],
     )
 
 
