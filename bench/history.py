@@ -5,7 +5,7 @@ has finished N renders, in the same run.
                                       [--repeat 7] [--only /status]
 
 Each database kind gets two databases (PostgreSQL: new ones on 127.0.0.1:5432, as the tests
-make them): both hold the same probe user (a project of 5,000 assets, ten small projects,
+make them): both hold the same probe user (projects of 5,000 and 500 assets, ten small ones,
 an analysed video file); the second also holds the history, bulk-inserted with SQL: N
 finished renders (asset, job and `render_finishes` rows; 80 % uploaded, 10 % failed, 10 %
 canceled, a delivered webhook on every fifth) over the past year, spread over 1,000 users
@@ -15,7 +15,8 @@ would); SQLite is left as a farm leaves it.
 Each call runs in this process (the Flask app's test client, or the function the worker
 calls), alternately on both databases: one unmeasured warm-up, then `--repeat` times; the
 median is printed, with its ratio to the empty database. Goal: every ratio <= 2 and
-/metrics under 50 ms.
+/metrics under 50 ms. The 5,000-asset project's answer against the 500-asset one's says what
+an asset costs it (10: all of it per asset).
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ from tests.fixtures.livesrv import RedisServer
 USERS = 1000
 PROJECTS = 20000
 BIG_PROJECT_ASSETS = 5000
+MID_PROJECT_ASSETS = 500  # the big project's answer against this one's: its cost per asset
 SMALL_PROJECTS = 10
 SWEEP_CANDIDATES = 1000
 YEAR_S = 365 * 86400
@@ -143,6 +145,7 @@ class Probe:
     headers: dict
     user_id: str
     big_project: str
+    mid_project: str
     status_asset: str
     small_project: str
     source: str
@@ -157,7 +160,8 @@ def seed_probe(db: Database) -> tuple[str, str, dict]:
         big = Project(owner_id=user.id, name="big", description="", created_at=now - timedelta(days=1))
         small = [Project(owner_id=user.id, name=f"small {i}", description="",
                          created_at=now - timedelta(hours=1, seconds=-i)) for i in range(SMALL_PROJECTS)]
-        session.add_all([big, *small])
+        mid = Project(owner_id=user.id, name="mid", description="", created_at=now - timedelta(days=2))
+        session.add_all([big, mid, *small])
         session.flush()
         session.add_all([Asset(owner_id=user.id, project_id=p.id, keyname=f"a{i}.mp4", asset_type="user",
                                status=MediaState.ANALYZED, uploaded=True, storage_key=f"k/{p.id}/{i}",
@@ -167,17 +171,20 @@ def seed_probe(db: Database) -> tuple[str, str, dict]:
                            audio_codec="aac", status=MediaState.ANALYZED, storage_key=f"{user.id}/v/src.mp4")
         session.add(source)
         session.flush()
-        ids = {"user": user.id, "big": big.id, "small": small[-1].id, "source": source.id}
+        ids = {"user": user.id, "big": big.id, "mid": mid.id, "small": small[-1].id, "source": source.id}
     d = db.engine.dialect.name
     with db.engine.begin() as conn:
-        conn.execute(text(
-            f"INSERT INTO assets (id, owner_id, project_id, keyname, asset_type, uploaded, progress, "
-            f"warnings, status, created_at, updated_at, revision, pieces_done, storage_key, filename) "
-            f"SELECT {ident(d, 'b16b16b1', 'n')}, :user, :big, 'a' || n || '.mp4', 'user', true, 1.0, "
-            f"'[]', 'analyzed', {ago(d, 'n')}, :now, 1, 0, :folder || "
-            f"{ident(d, 'b16b16b1', 'n')} || '/a.mp4', 'a.mp4' FROM {seq(d, BIG_PROJECT_ASSETS)}"),
-            {"user": user.id, "big": big.id, "now": now.isoformat(sep=" "),
-             "folder": f"{user.id}/{big.id}/"})
+        for project, count, prefix in ((big, BIG_PROJECT_ASSETS, "b16b16b1"),
+                                       (mid, MID_PROJECT_ASSETS, "b16b16b2")):
+            conn.execute(text(
+                f"INSERT INTO assets (id, owner_id, project_id, keyname, asset_type, uploaded, "
+                f"progress, warnings, status, created_at, updated_at, revision, pieces_done, "
+                f"storage_key, filename) "
+                f"SELECT {ident(d, prefix, 'n')}, :user, :project, 'a' || n || '.mp4', 'user', true, "
+                f"1.0, '[]', 'analyzed', {ago(d, 'n')}, :now, 1, 0, :folder || "
+                f"{ident(d, prefix, 'n')} || '/a.mp4', 'a.mp4' FROM {seq(d, count)}"),
+                {"user": user.id, "project": project.id, "now": now.isoformat(sep=" "),
+                 "folder": f"{user.id}/{project.id}/"})
     with db.session() as session:
         status_asset = session.execute(text(
             "SELECT id FROM assets WHERE project_id = :p ORDER BY id LIMIT 1"), {"p": ids["small"]}).scalar_one()
@@ -209,7 +216,7 @@ def make_probe(url: str, redis_url: str, folder: Path, renders: int) -> Probe:
                               storage_url=f"file://{folder / 'objects'}", secret_key="bench",
                               cache_dir=str(folder / "cache")))
     return Probe(db=db, client=app.test_client(), headers={"X-API-Key": key}, user_id=ids["user"],
-                 big_project=ids["big"], status_asset=ids["status_asset"],
+                 big_project=ids["big"], mid_project=ids["mid"], status_asset=ids["status_asset"],
                  small_project=ids["small"], source=ids["source"], candidates=candidates)
 
 
@@ -267,12 +274,17 @@ def metrics_db_side(probe: Probe) -> None:
         list(collector._finishes(session))
 
 
+BIG_CALL = f"GET /projects/{{id}} ({BIG_PROJECT_ASSETS:,} assets)"
+MID_CALL = f"GET /projects/{{id}} ({MID_PROJECT_ASSETS:,} assets)"
 CALLS = {
     "/metrics": lambda p: _get(p, "/metrics", auth=False),
     "/metrics, database side": metrics_db_side,
     "GET /farm": lambda p: _get(p, "/farm"),
     "GET /projects?limit=10": lambda p: _get(p, "/projects?limit=10"),
-    f"GET /projects/{{id}} ({BIG_PROJECT_ASSETS:,} assets)": lambda p: _get(p, f"/projects/{p.big_project}"),
+    BIG_CALL: lambda p: _get(p, f"/projects/{p.big_project}"),
+    MID_CALL: lambda p: _get(p, f"/projects/{p.mid_project}"),
+    f"GET /projects/{{id}}/assets ({BIG_PROJECT_ASSETS:,} assets)":
+        lambda p: _get(p, f"/projects/{p.big_project}/assets"),
     "GET /assets/{id}/status": lambda p: _get(p, f"/assets/{p.status_asset}/status"),
     "reaper round (database)": reaper_round,
     f"orphan sweep, database side ({SWEEP_CANDIDATES:,} keys)": sweep_db_side,
@@ -280,13 +292,16 @@ CALLS = {
 }
 
 
-def timed(call, probe: Probe) -> float:
-    started = time.perf_counter()
+def timed(call, probe: Probe) -> tuple[float, float]:
+    """Wall and CPU seconds of this process (on a loaded machine the CPU time says what the
+    call costs; the wall time, what a client waits)."""
+    started, cpu = time.perf_counter(), time.process_time()
     call(probe)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
-def measure(empty: Probe, full: Probe, repeat: int, only: str = "") -> dict[str, tuple[float, float]]:
+def measure(empty: Probe, full: Probe, repeat: int, only: str = "") -> dict[str, tuple]:
+    """Each call's median (wall, CPU) seconds on the empty and the full database."""
     import api.routes.farm as farm_route
 
     farm_route._broker.ttl = float("inf")  # one broadcast (0.5 s) for the run: /farm's own cost
@@ -300,21 +315,28 @@ def measure(empty: Probe, full: Probe, repeat: int, only: str = "") -> dict[str,
         for _ in range(repeat):  # alternate, so drift hits both alike
             samples["empty"].append(timed(call, empty))
             samples["full"].append(timed(call, full))
-        results[name] = (statistics.median(samples["empty"]), statistics.median(samples["full"]))
+        results[name] = tuple(tuple(statistics.median(s[i] for s in samples[db]) for i in (0, 1))
+                              for db in ("empty", "full"))
     return results
 
 
 def report(kind: str, renders: int, results: dict, load: tuple) -> None:
     print(f"\n{kind}, {renders:,} finished renders against none (median ms; load "
           f"{load[0]:.1f} / {load[1]:.1f} at start / end)")
-    print(f"| call | empty | {renders:,} renders | ratio |")
-    print("|---|---:|---:|---:|")
+    print(f"| call | empty | {renders:,} renders | ratio | CPU empty | CPU {renders:,} |")
+    print("|---|---:|---:|---:|---:|---:|")
     worst = 0.0
-    for name, (empty, full) in results.items():
+    for name, ((empty, empty_cpu), (full, full_cpu)) in results.items():
         ratio = full / empty if empty else float("inf")
         worst = max(worst, ratio)
-        print(f"| {name} | {empty * 1000:.1f} | {full * 1000:.1f} | {ratio:.2f} |")
-    metrics_ms = results["/metrics"][1] * 1000 if "/metrics" in results else 0.0
+        print(f"| {name} | {empty * 1000:.1f} | {full * 1000:.1f} | {ratio:.2f} | "
+              f"{empty_cpu * 1000:.1f} | {full_cpu * 1000:.1f} |")
+    if BIG_CALL in results and MID_CALL in results:
+        per_asset = [results[BIG_CALL][db][i] / results[MID_CALL][db][i] for db in (0, 1) for i in (0, 1)]
+        print(f"GET /projects/{{id}}, {BIG_PROJECT_ASSETS:,} assets against {MID_PROJECT_ASSETS:,} "
+              f"(wall, CPU): {per_asset[0]:.2f}, {per_asset[1]:.2f} (empty); "
+              f"{per_asset[2]:.2f}, {per_asset[3]:.2f} ({renders:,} renders)")
+    metrics_ms = results["/metrics"][1][0] * 1000 if "/metrics" in results else 0.0
     print(f"goal (every ratio <= 2, /metrics < 50 ms): "
           f"{'met' if worst <= 2 and metrics_ms < 50 else 'NOT met'} "
           f"(worst ratio {worst:.2f}, /metrics {metrics_ms:.1f} ms)", flush=True)
