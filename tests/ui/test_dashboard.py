@@ -235,7 +235,11 @@ def test_projects_are_paged_created_and_deleted(farm, make_user, open_page):
     page.wait_for_selector(".page-of:text('Page 1 of 1 · 10 projects')")  # back to the last page
     assert [p["name"] for p in owner("GET", "/projects?limit=100").json()][-1] == "Project 01"
 
+    # The page shown now (…?page=1) is drawn anew for #/projects once its fetch answers: the
+    # click waits for that drawing, or it lands on a form about to be replaced.
+    page.eval_on_selector("#create-error", "error => error.dataset.drawnBefore = 'yes'")
     page.goto(f"{farm.url}/ui/#/projects")
+    page.wait_for_selector("#create-error:not([data-drawn-before])", state="attached")
     page.get_by_role("button", name="Create project").click()  # no name: said so, nothing made
     page.wait_for_selector("#create-error:not(:empty)")
     assert page.inner_text("#create-error") == "Give the project a name."
