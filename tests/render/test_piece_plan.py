@@ -180,6 +180,10 @@ def test_the_key_changes_with_each_input_and_with_nothing_else(monkeypatch):
         key_of(clips=[clip(B, 1, 5), clip(A, 0.5, 20.5, [(0.3, 0, 5)], crop=crop)]),  # sound
         key_of(render_options={"chunk_seconds": 2}),
     ]
+    still = [clip(B, 1, 5), clip(A, 0.5, 20.5, crop=crop)]  # then the image's clip
+    image = key_of(piece=2)
+    # a still image shows the same picture at any time of its source
+    assert key_of(piece=2, clips=[*still, clip(IMAGE, 3, 8, kind="image")]) == image
     assert same == [base] * len(same)
     flipped = {
         "content": key_of(contents={**CONTENTS, A: "f" * 64}),
@@ -192,6 +196,8 @@ def test_the_key_changes_with_each_input_and_with_nothing_else(monkeypatch):
         "crf": key_of(render_options={"crf": 20}),
         "preview": key_of(render_options={"preview": True}),
         "image content": key_of(piece=2, contents={**CONTENTS, IMAGE: "0" * 64}),
+        "image crop": key_of(piece=2, clips=[*still, clip(IMAGE, 0, 5, kind="image",
+                                                          crop=crop)]),
     }
     monkeypatch.setattr(piece_keys, "ENGINE_SCHEMA", 2)
     piece_keys.engine_build.cache_clear()
@@ -207,7 +213,7 @@ def test_the_key_changes_with_each_input_and_with_nothing_else(monkeypatch):
     monkeypatch.undo()
     piece_keys.engine_build.cache_clear()
     assert key_of() == base
-    assert len({base, *flipped.values()}) == len(flipped) + 1, flipped
+    assert len({base, image, *flipped.values()}) == len(flipped) + 2, flipped
     assert key_of(contents={B: "b" * 64}) is None  # A's content unknown: no key
 
 
