@@ -138,6 +138,10 @@ def test_a_second_render_reuses_every_piece_and_matches_the_cold_one(
     assert all(refreshed[k].object_key != kept[k].object_key for k in kept)
     store = open_storage(settings)
     assert not any(store.exists(e.object_key) for e in kept.values())
+    # and its output replaces the cold render's (the cache flag is no part of an output's key)
+    wait_for(lambda: (now := entries(db, owner, outputs=True).get(cold_output.key)) and now.stored
+             and now.object_key != cold_output.object_key, 30, "the output entry refreshed")
+    assert not store.exists(cold_output.object_key)
 
 
 def test_owners_never_share_the_cache(farm, api, db, media, tmp_path, make_user):
