@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> CanopyOpenAPI:
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         JSON_SORT_KEYS=False,
     )
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, settings.db_idle_transaction_seconds)
     Announcer(settings.redis_url).attach(db)  # status events of the rows requests change
     services = Services(
         settings=settings,

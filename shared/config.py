@@ -78,6 +78,10 @@ class Settings:
     heartbeat_seconds: float = 0.5
     reap_interval_seconds: int = 10
     resend_after_seconds: int = 300
+    # PostgreSQL ends a session that sits in a transaction this long: its client lost its
+    # link between a statement and the commit (a worker host unplugged mid-heartbeat), and
+    # the row locks it holds would stop the reaper taking that render back for hours.
+    db_idle_transaction_seconds: float = 60.0
     # A render no worker has taken after this long fails (e.g. a GPU job and no GPU worker).
     queue_timeout_seconds: int = 86400
     # The longest output a render may make; longer edits are a 422 (and fail on a worker).
@@ -136,6 +140,9 @@ class Settings:
             render_cache_bytes=_int(env, "CANOPY_RENDER_CACHE_BYTES", cls.render_cache_bytes),
             reap_interval_seconds=_int(env, "CANOPY_REAP_INTERVAL", cls.reap_interval_seconds),
             resend_after_seconds=_int(env, "CANOPY_RESEND_AFTER", cls.resend_after_seconds),
+            db_idle_transaction_seconds=_not_below(
+                0.1, "CANOPY_DB_IDLE_TRANSACTION_SECONDS", _float(
+                    env, "CANOPY_DB_IDLE_TRANSACTION_SECONDS", cls.db_idle_transaction_seconds)),
             queue_timeout_seconds=_int(env, "CANOPY_QUEUE_TIMEOUT", cls.queue_timeout_seconds),
             chunk_seconds=_chunk_setting(_float(env, "CANOPY_CHUNK_SECONDS", cls.chunk_seconds)),
             webhook_backoff=_seconds_list(env, "CANOPY_WEBHOOK_BACKOFF", cls.webhook_backoff),

@@ -12,12 +12,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(url: str, *, autocommit: bool = False) -> Engine:
+def make_engine(url: str, *, autocommit: bool = False,
+                idle_transaction_s: float | None = None) -> Engine:
     """An engine for `url`; SQLite gets WAL and a busy timeout so web and workers can share it.
 
     `autocommit`: for single-statement reads, with no transaction to begin and roll back and
     no ping at checkout (on PostgreSQL: 120 µs a read instead of 390 µs); the caller retries
     once on a dropped connection instead (`Database.read_one`).
+    `idle_transaction_s`: PostgreSQL ends a session left that long inside a transaction, so
+    a client that vanished mid-transaction frees its row locks (SQLite has no sessions).
     """
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
@@ -26,7 +29,11 @@ def make_engine(url: str, *, autocommit: bool = False) -> Engine:
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     # A server connection can drop between uses and is pinged at checkout; a SQLite file can't.
-    options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+    options: dict = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+    if idle_transaction_s and url.startswith("postgresql"):
+        milliseconds = max(1, round(idle_transaction_s * 1000))
+        options["connect_args"] = {
+            "options": f"-c idle_in_transaction_session_timeout={milliseconds}"}
     engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite") and not autocommit,
                            future=True, **options)
     if engine.dialect.name == "sqlite":
@@ -59,11 +66,14 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 class Database:
-    """An engine and its session factory; `with db.session() as s:` commits or rolls back."""
+    """An engine and its session factory; `with db.session() as s:` commits or rolls back.
 
-    def __init__(self, url: str):
+    A session holds no transaction open across slow work (a store call, a stream): past
+    `idle_transaction_s` the server ends it (`make_engine`)."""
+
+    def __init__(self, url: str, idle_transaction_s: float | None = None):
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, idle_transaction_s=idle_transaction_s)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     @functools.cached_property

@@ -50,7 +50,7 @@ def settings(database_url, redis_server, s3_server, tmp_path_factory) -> Setting
 @pytest.fixture(scope="session")
 def db(settings) -> Database:
     """The session's database, as the app and workers open it."""
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, settings.db_idle_transaction_seconds)
     yield database
     database.dispose()
 

@@ -4,11 +4,15 @@ Named as "T: piece move --> J: what the job does".
 """
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text, update
+from sqlalchemy.exc import DBAPIError
 
 from shared import jobs, piece_join, piece_jobs, piece_reaping
+from shared.db import Database
 from shared.models import Asset, RenderJob, RenderPiece, utcnow
 from shared.states import Beat
 from tests.fixtures.jobs import PLAN, RANGES, queued_job, render_and_store
@@ -140,6 +144,41 @@ def test_T_last_piece_stored_then_its_worker_died__J_queued_again_and_joined(db,
         assert piece_join.write_plan(session, claim, RANGES, PLAN) == []  # nothing to render again
         assert piece_join.take_join(session, job_id, "next", 30) == claim
     assert [piece_row(db, job_id, i).attempt for i in range(4)] == [1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # server sessions
+def test_T_worker_cut_off_mid_heartbeat__J_its_piece_taken_back_once_the_server_ends_it(
+        db, planned):
+    """A worker host unplugged between its heartbeat's UPDATE and the commit leaves a
+    session holding the piece's row lock (its server side never hears the host go). The
+    server ends a session idle that long in a transaction, so the reaper, waiting on that
+    lock, takes the piece back instead of waiting for ever."""
+    job_id, _ = planned
+    with db.session() as session:
+        claim = piece_jobs.claim_piece(session, job_id, 1, "cut-off", 30)
+    cut_off = Database(db.url, idle_transaction_s=0.5)  # the worker's engine, set so
+    vanished = cut_off.engine.connect()
+    try:
+        vanished.execute(update(RenderPiece).where(
+            RenderPiece.job_id == job_id, RenderPiece.index == 1).values(frames_done=1))
+        reaped = []
+
+        def reap() -> None:
+            with db.session() as session:
+                reaped.append(piece_reaping.reap(session, 300, now=utcnow() + LATER))
+
+        reaper = threading.Thread(target=reap, daemon=True)
+        reaper.start()
+        reaper.join(timeout=60)
+        assert not reaper.is_alive(), "the reaper still waits on the cut-off worker's lock"
+        assert ours(reaped[0].requeued, job_id) == [(job_id, 1)]
+        assert piece_row(db, job_id, 1).attempt == claim.attempt
+        with pytest.raises(DBAPIError):  # the server ended the session, its UPDATE undone
+            vanished.execute(text("SELECT 1"))
+        assert piece_row(db, job_id, 1).frames_done == 0
+    finally:
+        vanished.close()
+        cut_off.dispose()
 
 
 def test_T_queued_piece_message_lost__J_resent(db, planned):

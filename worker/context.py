@@ -21,7 +21,7 @@ def settings() -> Settings:
 
 @functools.cache
 def db() -> Database:
-    database = Database(settings().database_url)
+    database = Database(settings().database_url, settings().db_idle_transaction_seconds)
     Announcer(settings().redis_url).attach(database)  # status events of the rows it changes
     return database
 

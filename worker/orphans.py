@@ -36,6 +36,7 @@ def sweep_orphans(session: Session, storage, grace_seconds: float, now: float | 
         if found is not None and stored.modified < cutoff:
             candidates[found].append(stored.key)
     orphans = _orphans(session, candidates)
+    session.commit()  # read: no transaction held across the store's deletes
     for key in orphans:
         storage.delete(key)
     if orphans:

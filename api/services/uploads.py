@@ -32,6 +32,7 @@ def receive_file(row: Asset | VideoFile, upload: FileUpload) -> None:
     touches the object the row already has. A row deleted while the bytes arrive (its own
     delete, or its project's) is a 404, and the new object is removed.
     """
+    get_session().commit()  # the body may take minutes to arrive: hold no transaction meanwhile
     reader, part = upload.open()
     previous = claim_for_upload(row)
     filename = clean_filename(part.filename or row.filename)
@@ -112,7 +113,9 @@ def expects_direct_upload(key: str) -> bool:
     if found is None:
         return False
     model, row_id, owner_id = found
-    row = get_session().get(model, row_id)
+    session = get_session()
+    row = session.get(model, row_id)
+    session.commit()  # the body may take minutes to arrive: hold no transaction meanwhile
     return row is not None and row.owner_id == owner_id and row.storage_key == key
 
 
