@@ -72,11 +72,12 @@ def test_a_long_clip_is_cut_at_its_sources_keyframes_wherever_it_sits():
     # A's keyframes at uneven source frames, as a render's are (each of its pieces and
     # scene cuts starts a GOP). 20 s of A from its 0.5 s (source frame 15): each grid
     # point (source frames 60, 120, ...) moves to the nearest keyframe within 30 frames
-    # (the earlier of two as near); 620 is past the clip's last cut (570), 0 before it.
+    # (the earlier of two as near). The grid point at 600 (clip frame 585) would leave 15
+    # frames, under half a piece: left out, though keyframe 580 is near.
     frames = [0, 50, 110, 170, 230, 290, 350, 400, 470, 530, 580, 640]
     keyframes = {A: [Fraction(k, 30) for k in frames]}
     edit, timeline, spans, _ = planned([clip(A, 0.5, 20.5)], keyframes=keyframes)
-    cuts = [50, 110, 170, 230, 290, 350, 400, 470, 530, 580]
+    cuts = [50, 110, 170, 230, 290, 350, 400, 470, 530]
     assert [s.end for s in spans] == [k - 15 for k in cuts] + [600]
     alone = keys(edit, timeline, spans)
     # Placed after another clip: cut at the same source frames, the same keys.
@@ -96,6 +97,18 @@ def test_a_long_clip_is_cut_at_its_sources_keyframes_wherever_it_sits():
     edit, timeline, spans, _ = planned([clip(A, 0.5, 20.5)],
                                        keyframes={A: [Fraction(20, 30)]})
     assert spans[0].end == 45
+
+
+def test_a_clip_one_piece_long_is_one_piece_whatever_keyframes_it_holds():
+    """Its grid point falls 15 frames before its end: left out, so no keyframe near the
+    middle (clip frame 30, the most a snap may move) cuts it in two half pieces."""
+    every_second = {A: [Fraction(k) for k in range(0, 30)]}
+    for start in (0.5, 1.5, 2, 7.25):
+        edit, timeline, spans, _ = planned([clip(B, 0, 3), clip(A, start, start + 2),
+                                            clip(B, 5, 8)], keyframes=every_second)
+        ours = timeline.clips[1]
+        assert (ours.frame_start, ours.frame_count) == (90, 60)
+        assert [(s.start, s.end) for s in spans if 90 <= s.start < 150] == [(90, 150)], start
 
 
 @pytest.mark.parametrize("fps", [30, 25, 23.976, 29.97])

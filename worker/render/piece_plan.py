@@ -11,7 +11,7 @@ Pure: the same timeline, the same pieces. See piece_render.py for the whole sequ
 - Where the source's keyframes are known (`keyframes`: its packets' keyframe flags, read
   once per source content by the probe), each grid point moves to the first frame at or
   after the source keyframe nearest to it (within half a piece, and leaving half a piece at
-  each end of the clip). A cut then falls on the source's own IDRs: the GOPs of a source
+  each end of the clip); a grid point that is left out stays out, whatever keyframe is near. A cut then falls on the source's own IDRs: the GOPs of a source
   that Canopy encoded with the piece's settings are copied whole (piece_copy.py), and only
   the clip's first and last partial GOPs are encoded; any other source is decoded from a
   keyframe on. The cuts still depend only on the clip's source span and the source's
@@ -126,8 +126,11 @@ def _cuts(clip: TimelineClip, fps: Fraction, length: int,
     first = math.floor(shift / length) + 1
     cuts = []
     for j in range(first, first + n // length + 2):
-        k = _nearest(snaps, math.ceil(j * length - shift), half)
-        if half <= k <= n - half and (not cuts or k > cuts[-1]):
+        point = math.ceil(j * length - shift)
+        if not half <= point <= n - half:
+            continue  # it would leave less than half a piece at an end: no keyframe rescues it
+        k = _nearest(snaps, point, half)  # a snap or the point: both leave half a piece
+        if not cuts or k > cuts[-1]:
             cuts.append(k)
     return cuts
 
