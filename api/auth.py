@@ -6,12 +6,12 @@ import time
 
 from flask import Flask, g, request
 from pydantic import ConfigDict
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from shared.errors import Unauthorized
 from shared.models import ApiKey, User, hash_key
 
-from .context import get_session
+from .context import read_row
 from .schemas import UserOut
 
 # Endpoints anyone may call: health, the API docs, links that carry their own signature, the
@@ -50,6 +50,10 @@ class KeyCache:
 
 
 _cache = KeyCache(KEY_CACHE_SECONDS)
+_CALLER_OF_KEY = (select(*(getattr(User, name) for name in Caller.model_fields))
+                  .join(ApiKey, ApiKey.user_id == User.id)
+                  .where(ApiKey.key_hash == bindparam("digest"), ApiKey.revoked_at.is_(None),
+                         User.is_active))
 
 
 def presented_key() -> str | None:
@@ -73,11 +77,7 @@ def find_caller(key: str) -> Caller | None:
     caller = _cache.get(digest)
     if caller is not None:
         return caller
-    row = get_session().execute(
-        select(*(getattr(User, name) for name in Caller.model_fields))
-        .join(ApiKey, ApiKey.user_id == User.id)
-        .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None), User.is_active)
-    ).one_or_none()
+    row = read_row(_CALLER_OF_KEY, digest=digest)  # no transaction: the body is read after
     if row is None:
         return None
     caller = Caller.model_validate(row)
