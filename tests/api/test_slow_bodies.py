@@ -23,7 +23,7 @@ def slow_client(parts: list[bytes]):
     """A body whose every part comes after the server's idle limit has passed, three times
     over: the slowness under test, not a wait for a result."""
     for part in parts:
-        time.sleep(3 * IDLE)
+        time.sleep(3 * IDLE)  # a client pausing: the input under test; any pause passes
         yield part
 
 
