@@ -11,8 +11,9 @@ Pure: the same timeline, the same pieces. See piece_render.py for the whole sequ
 - Where the source's keyframes are known (`keyframes`: its packets' keyframe flags, read
   once per source content by the probe), each grid point moves to the first frame at or
   after the source keyframe nearest to it (within half a piece, and leaving half a piece at
-  each end of the clip); a grid point that is left out stays out, whatever keyframe is near. A cut then falls on the source's own IDRs: the GOPs of a source
-  that Canopy encoded with the piece's settings are copied whole (piece_copy.py), and only
+  each end of the clip); a grid point that is left out stays out, whatever keyframe is
+  near. A cut then falls on the source's own IDRs: the GOPs of a source that Canopy encoded
+  with the piece's settings are copied whole (piece_copy.py), and only
   the clip's first and last partial GOPs are encoded; any other source is decoded from a
   keyframe on. The cuts still depend only on the clip's source span and the source's
   content (its keyframes are a property of its bytes), never on the clip's place in the
