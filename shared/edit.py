@@ -2,6 +2,8 @@
 
 Used by the API (422 with the field path) and by the worker (what to render). Only
 pydantic and the standard library here: the API process must not need PyAV or numpy.
+What each field accepts is shared/edit_fields.py; the rules that need the sources are
+shared/edit_sources.py.
 
     edit, warnings = parse_edit(body)           # ValidationError on a rule it breaks
     warnings += check_sources(edit, infos)      # EditSourceError on a rule of the sources
@@ -12,19 +14,12 @@ Error locations are relative to the body (the API prefixes "body").
 """
 from __future__ import annotations
 
-import datetime as dt
-import re
-import uuid
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from fractions import Fraction
 from typing import Annotated, Any, Literal, NamedTuple, Optional, Union
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
-    Strict,
-    WithJsonSchema,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -32,12 +27,14 @@ from pydantic import (
     PrivateAttr,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from . import patterns
-from .naming import clean_filename
+from .edit_fields import (CallbackUrl, Flag, Level, Number, Resolution, Seconds, SourceId,
+                          end_after, lower, none_is_empty, sanitize_filename)
 
 FORMATS = ("mp4", "mov", "webm")
 # NTSC rates: clients send the rounded decimal, encoders need the exact rational.
@@ -49,148 +46,14 @@ NTSC_RATES = {
     119.88: Fraction(120000, 1001),
 }
 AUTO_CROP_ZOOM = {"standard": 1.0, "tight": 1.2, "loose": 0.9}
-CLAMP_TOLERANCE = 0.5  # seconds an end may pass the source's end before it is an error
 # The longest output a render may make (CANOPY_MAX_OUTPUT_SECONDS): an image clip's length is
 # whatever the edit says, so without a cap one clip could render for ever.
 MAX_OUTPUT_SECONDS = 4 * 3600
-MAX_AREA = 3840 * 2160
-MIN_SIDE, MAX_SIDE = 16, 4096
-# A pattern cannot multiply: the document allows these boxes, each within MAX_AREA.
-DOCUMENTED_SIZES = ((3840, 2160), (2160, 3840), (2880, 2880))
-_MEDIA_EXTENSIONS = {"mp4", "mov", "webm", "mkv", "m4v", "avi", "mpg", "mpeg", "ts", "gif"}
-# ASCII digits only: Python's \d, int() and float() also take other scripts' digits ("٣").
-_TIME_RE = re.compile(r"(?:([0-9]+):)?(?:([0-9]+):)?([0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_BLANK = " \t\n\r"  # what may surround a time or a number in a string (JSON's whitespace)
-# The same forms for the API document (JSON Schema's regex dialect).
-_NUMBER_PATTERN = r"[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
-# The client's models read a number of seconds as a UTC `datetime.time`, which its
-# `model_dump(mode="json")` writes "00:00:01Z": a zero UTC offset after a clock time is
-# accepted and means nothing (any other offset is unparsable).
-_UTC_RE = re.compile(r"([0-9]+:(?:[0-9]+:)?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(?:Z|[+-]00:?00)",
-                     re.IGNORECASE)
-_TIME_PATTERN = (r"^[ \t\n\r]*(([0-9]+:)?([0-9]+:)?([0-9]+(\.[0-9]*)?|\.[0-9]+)|"
-                 r"[0-9]+:([0-9]+:)?([0-9]+(\.[0-9]*)?|\.[0-9]+)(Z|z|[+-]00:?00)|"
-                 + _NUMBER_PATTERN + r")[ \t\n\r]*$")
-
-
-def parse_time(value: Any) -> float:
-    """Seconds from `HH:MM:SS(.f)`, `MM:SS(.f)`, `SS(.f)`, a number or a `datetime.time`."""
-    if isinstance(value, bool):
-        raise ValueError("a time must be a string or a number of seconds")
-    if isinstance(value, dt.time):
-        return value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
-    if not isinstance(value, (int, float, str)):
-        raise ValueError("a time must be a string or a number of seconds")
-    try:  # a bare JSON integer or an hours field may be too large for any float
-        seconds = float(value) if not isinstance(value, str) else _parse_time_string(value.strip(_BLANK))
-    except OverflowError:
-        raise ValueError("a time must be finite") from None
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
-        raise ValueError("a time must be finite")
-    if seconds < 0:
-        raise ValueError("a time must not be negative")
-    return seconds
-
-
-def _parse_time_string(text: str) -> float:
-    utc = _UTC_RE.fullmatch(text)
-    match = _TIME_RE.fullmatch(utc.group(1) if utc else text)
-    if not match:
-        if not _NUMBER_RE.fullmatch(text):
-            raise ValueError(f"unparsable time {text!r}")
-        return float(text)  # "-1" and "1e3" land here: negatives are refused later
-    first, second, secs = match.groups()
-    with_hours = first is not None and second is not None
-    hours, minutes = (int(first), int(second)) if with_hours else (0, int(first or 0))
-    # Below the leading unit, minutes and seconds stay under 60 (as datetime.time has it).
-    if (first is not None and float(secs) >= 60) or (with_hours and minutes >= 60):
-        raise ValueError(f"unparsable time {text!r}")
-    return hours * 3600 + minutes * 60 + float(secs)
-
-
-def _uuid(value: Any) -> str:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if not isinstance(value, str):
-        raise ValueError("must be a UUID string")
-    try:
-        return str(uuid.UUID(value.strip()))
-    except ValueError:
-        raise ValueError("must be a UUID") from None
-
-
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-def _none_is_empty(value: Any) -> Any:
-    return [] if value is None else value
-
-
-def _after(start_field: str, end_field: str):
-    """A validator of `end_field`: when both are given, the end comes after the start."""
-
-    def check(end: Optional[float], info: ValidationInfo) -> Optional[float]:
-        start = info.data.get(start_field)
-        if end is not None and start is not None and end <= start:
-            raise ValueError(f"{end_field} must be after {start_field}")
-        return end
-
-    return field_validator(end_field)(check)
-
-
-Seconds = Annotated[float, BeforeValidator(parse_time), WithJsonSchema({"anyOf": [
-    {"type": "number", "minimum": 0},
-    {"type": "string", "pattern": _TIME_PATTERN, "description": "HH:MM:SS(.f), MM:SS(.f) or SS(.f)"},
-]})]
-# A JSON number, as the API document says: not true, false or "1" (pydantic's lax mode
-# takes them).
-Number = Annotated[float, Strict()]
-# JSON's true or false, as the schema says: not 0, 1 or "yes".
-Flag = Annotated[bool, Field(strict=True)]
-SourceId = Annotated[str, BeforeValidator(_uuid), WithJsonSchema(
-    {"type": "string", "format": "uuid", "pattern": patterns.UUID})]
-
-
-def _callback_url(value: Any) -> Any:
-    """The URL's form only; whether it may be called (its addresses) is shared.fetch's rule,
-    checked by the API at submit and again at each delivery."""
-    if not isinstance(value, str):
-        raise ValueError("must be an http(s) URL string")
-    value = value.strip()
-    if len(value) > 2000:
-        raise ValueError("at most 2000 characters")
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:
-        raise ValueError(f"malformed URL: {exc}") from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http or https URL with a host")
-    return value
-
-
-CallbackUrl = Annotated[str, BeforeValidator(_callback_url), WithJsonSchema(
-    {"type": "string", "maxLength": 2000, "pattern": patterns.HTTP_URL})]
 
 
 class _Part(BaseModel):
     # Unknown keys are dropped here and reported by `unknown_keys`.
     model_config = ConfigDict(extra="ignore")
-
-
-def _level(value: Any) -> Any:
-    if isinstance(value, bool) or (isinstance(value, str)
-                                   and not _NUMBER_RE.fullmatch(value.strip(_BLANK))):
-        raise ValueError("a level must be a number 0-2, or one in a string (\"0.5\")")
-    return float(value) if isinstance(value, str) else value
-
-
-# The Video Jungle docs send levels as strings ("0.5").
-Level = Annotated[float, BeforeValidator(_level), Field(ge=0.0, le=2.0), WithJsonSchema({
-    "anyOf": [{"type": "number", "minimum": 0, "maximum": 2},
-              {"type": "string", "pattern": f"^[ \\t\\n\\r]*{_NUMBER_PATTERN}[ \\t\\n\\r]*$"}]})]
 
 
 class AudioLevel(_Part):
@@ -200,10 +63,10 @@ class AudioLevel(_Part):
     start_time: Optional[Seconds] = None
     end_time: Optional[Seconds] = None
 
-    _end_after_start = _after("start_time", "end_time")
+    _end_after_start = end_after("start_time", "end_time")
 
 
-Levels = Annotated[list[AudioLevel], BeforeValidator(_none_is_empty)]
+Levels = Annotated[list[AudioLevel], BeforeValidator(none_is_empty)]
 
 
 class Crop(_Part):
@@ -218,13 +81,13 @@ class Clip(_Part):
     """One entry of `video_series_sequential`."""
 
     video_id: SourceId
-    type: Annotated[Literal["videofile", "asset", "image"], BeforeValidator(_lower)]
+    type: Annotated[Literal["videofile", "asset", "image"], BeforeValidator(lower)]
     video_start_time: Seconds
     video_end_time: Optional[Seconds] = None
     audio_levels: Levels = Field(default_factory=list)
     crop: Optional[Crop] = None
 
-    _end_after_start = _after("video_start_time", "video_end_time")
+    _end_after_start = end_after("video_start_time", "video_end_time")
 
 
 class AudioOverlay(_Part):
@@ -238,7 +101,7 @@ class AudioOverlay(_Part):
     source_start_time: Seconds = 0.0  # (ext) where in the source it starts playing
     loop: Flag = False  # (ext) repeat a source shorter than its window
 
-    _end_after_start = _after("audio_start_time", "audio_end_time")
+    _end_after_start = end_after("audio_start_time", "audio_end_time")
 
 
 MIN_CHUNK_SECONDS = 2  # a piece shorter than this costs more in start-up than it saves
@@ -268,7 +131,7 @@ class SourceUse(NamedTuple):
 class RenderOptions(_Part):
     """(ext) Encoder choice and quality, and how long the pieces of a long render are."""
 
-    encoder: Annotated[Literal["auto", "cpu", "gpu"], BeforeValidator(_lower)] = "auto"
+    encoder: Annotated[Literal["auto", "cpu", "gpu"], BeforeValidator(lower)] = "auto"
     preset: Optional[Annotated[str, Field(pattern=r"^[a-z0-9]{1,20}$")]] = None
     crf: Optional[Number] = Field(None, ge=0, le=63)
     # Seconds of output per piece, each rendered by any worker; 0 = one piece.
@@ -286,21 +149,6 @@ class RenderOptions(_Part):
     cache: Flag = True
 
 
-def _resolution(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError("must be a string 'WIDTHxHEIGHT'")
-    match = re.fullmatch(r"\s*([0-9]{1,5})\s*[xX]\s*([0-9]{1,5})\s*", value)
-    if not match:
-        raise ValueError("must be 'WIDTHxHEIGHT', e.g. '1920x1080'")
-    width, height = int(match[1]), int(match[2])
-    if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
-        raise ValueError(f"width and height must be {MIN_SIDE}-{MAX_SIDE}")
-    if width % 2 or height % 2:
-        raise ValueError("width and height must be even")
-    if width * height > MAX_AREA:
-        raise ValueError("at most 3840x2160 pixels in area")
-    return f"{width}x{height}"
-
 
 def _version(value: Any) -> Any:
     # A number 1 / 1.0 is the same version; anything else fails the Literal.
@@ -312,18 +160,6 @@ def _version(value: Any) -> Any:
 def _half_even(size: int) -> int:
     return max(2, (size + 2) // 4 * 2)  # half, to the nearest even number (halves up)
 
-
-def sanitize_filename(raw: str, fmt: str) -> str:
-    """Path separators and control characters removed; the format's extension; at most 200
-    characters and MAX_NAME_BYTES bytes of UTF-8 in all, as every stored name."""
-    name = "".join(ch for ch in raw if ch not in "/\\" and ch.isprintable()).strip()
-    name = name.lstrip(".").strip()
-    stem, dot, ext = name.rpartition(".")
-    if dot and stem and ext.lower() in _MEDIA_EXTENSIONS:
-        name = stem.rstrip()
-    if not name:
-        raise ValueError("filename has no usable characters")
-    return clean_filename(f"{name}.{fmt}")
 
 
 def _crf_by_format(schema: dict) -> None:
@@ -348,23 +184,20 @@ class VideoEdit(_Part):
     description: Optional[str] = Field(None, max_length=10_000)
     video_edit_version: Annotated[Literal["1.0"], BeforeValidator(_version),
                                   WithJsonSchema({"enum": ["1.0", 1]})]
-    video_output_format: Annotated[Literal["mp4", "mov", "webm"], BeforeValidator(_lower)]
-    video_output_resolution: Annotated[str, BeforeValidator(_resolution), WithJsonSchema({
-        "type": "string", "pattern": patterns.sizes(MIN_SIDE, DOCUMENTED_SIZES),
-        "description": f"WIDTHxHEIGHT, even sides of {MIN_SIDE}-{MAX_SIDE} pixels, at most "
-                       "3840x2160 in area (a few sizes past the pattern's boxes are accepted too)"})]
+    video_output_format: Annotated[Literal["mp4", "mov", "webm"], BeforeValidator(lower)]
+    video_output_resolution: Resolution
     video_output_fps: Number = Field(ge=1, le=120)
     # Something must be left once separators, dots and controls are gone (sanitize_filename).
     video_output_filename: str = Field(min_length=1, max_length=200,
                                        pattern=patterns.SOME_NAME)
     skip_rendering: Flag = False
     video_series_sequential: list[Clip] = Field(min_length=1, max_length=500)
-    audio_overlay: Annotated[list[AudioOverlay], BeforeValidator(_none_is_empty)] = Field(
+    audio_overlay: Annotated[list[AudioOverlay], BeforeValidator(none_is_empty)] = Field(
         default_factory=list, max_length=50)
     subtitles: Optional[Flag] = None
     subtitle_from_audio_overlay: Optional[Any] = None
     auto_vertical_crop: Optional[
-        Annotated[Literal["standard", "tight", "loose"], BeforeValidator(_lower)]
+        Annotated[Literal["standard", "tight", "loose"], BeforeValidator(lower)]
     ] = None
     render_options: Optional[RenderOptions] = None
     # (ext) Where Canopy POSTs the finished render's status (a signed webhook).
@@ -525,120 +358,3 @@ def unknown_keys(data: Mapping, model: type[BaseModel] = VideoEdit, prefix: str 
                 if isinstance(item, Mapping):
                     found += unknown_keys(item, child, f"{path}.{i}.")
     return found
-
-
-# --- Rules that need the sources ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    """What the API's probe (or the worker's) knows of a source."""
-
-    kind: Literal["video", "image", "audio"]
-    duration: Optional[float]  # seconds; None for still images
-    has_audio: bool
-    has_video: bool
-
-
-class EditSourceError(ValueError):
-    """The edit does not fit its sources; `errors` are FastAPI-style dicts."""
-
-    def __init__(self, errors: list[dict]):
-        self.errors = errors
-        super().__init__("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors))
-
-
-def _error(loc: tuple, msg: str, kind: str = "value_error.source") -> dict:
-    return {"loc": list(loc), "msg": msg, "type": kind}
-
-
-def check_sources(edit: VideoEdit, sources: Mapping[str, SourceInfo],
-                  max_output_seconds: float = MAX_OUTPUT_SECONDS,
-                  pending: Collection[str] = ()) -> list[str]:
-    """Warnings for ends clamped to their source; EditSourceError for every broken rule,
-    among them an output longer than `max_output_seconds`. Sources in `pending` are still
-    being analysed: only what the edit says of them is checked (the render checks the rest)."""
-    errors: list[dict] = []
-    warnings: list[str] = []
-    for use in edit.source_uses():
-        info = sources.get(use.id)
-        if use.id in pending:
-            continue
-        if info is None:
-            errors.append(_error(use.loc, f"unknown {use.loc[-1]}"))
-        elif isinstance(use.part, Clip):
-            _check_clip(use.loc[1], use.part, info, errors, warnings)
-        else:
-            _check_overlay(use.loc[1], use.part, info, errors)
-    if not errors:
-        _check_length(edit, sources, max_output_seconds, errors)
-    if errors:
-        raise EditSourceError(errors)
-    return warnings
-
-
-def _check_clip(i: int, clip: Clip, info: SourceInfo, errors: list, warnings: list):
-    loc = ("video_series_sequential", i)
-    if not info.has_video:
-        errors.append(_error(loc + ("video_id",), "source has no video stream"))
-        return
-    if info.kind == "image" or info.duration is None:
-        if clip.video_end_time is None:
-            errors.append(_error(loc + ("video_end_time",), "an image clip needs an end time"))
-        return
-    if clip.video_start_time >= info.duration:
-        errors.append(_error(loc + ("video_start_time",),
-                             f"starts at or after the end of the source ({info.duration:.3f} s)"))
-        return
-    end = clip.video_end_time
-    if end is not None and end > info.duration:
-        if end - info.duration >= CLAMP_TOLERANCE:
-            errors.append(_error(loc + ("video_end_time",),
-                                 f"ends after the end of the source ({info.duration:.3f} s)"))
-        else:
-            warnings.append(f"video_series_sequential.{i}.video_end_time clamped to the "
-                            f"source's end {info.duration:.3f} s")
-
-
-def _check_length(edit: VideoEdit, sources: Mapping[str, SourceInfo], limit: float,
-                  errors: list) -> None:
-    """The clip whose end takes the output past `limit` seconds is the one named."""
-    total = 0.0
-    for i, clip in enumerate(edit.video_series_sequential):
-        info = sources.get(clip.video_id)  # None: still being analysed, its length unknown
-        end = clip_end(clip, info) if info else (clip.video_end_time or clip.video_start_time)
-        total += end - clip.video_start_time
-        if total > limit:
-            errors.append(_error(("video_series_sequential", i, "video_end_time"),
-                                 f"the output would last {total:.3f} s or more, over the "
-                                 f"limit of {limit:g} s (CANOPY_MAX_OUTPUT_SECONDS)"))
-            return
-
-
-def _check_overlay(i: int, overlay: AudioOverlay, info: SourceInfo, errors: list):
-    loc = ("audio_overlay", i)
-    if not info.has_audio:
-        errors.append(_error(loc + ("audio_id",), "source has no audio stream"))
-    elif info.duration is not None and overlay.source_start_time >= info.duration:
-        errors.append(_error(loc + ("source_start_time",),
-                             f"starts at or after the end of the source ({info.duration:.3f} s)"))
-
-
-def clip_end(clip: Clip, info: SourceInfo) -> float:
-    """The clip's end in source time: given, clamped to the source, or the source's end."""
-    if info.duration is None:
-        return clip.video_end_time  # an image: check_sources made sure there is one
-    if clip.video_end_time is None:
-        return info.duration
-    return min(clip.video_end_time, info.duration)
-
-
-def clamp_to_sources(edit: VideoEdit, sources: Mapping[str, SourceInfo]) -> VideoEdit:
-    """A copy whose clip ends are all explicit and within their sources."""
-    clips = [
-        clip.model_copy(update={"video_end_time": clip_end(clip, sources[clip.video_id])})
-        for clip in edit.video_series_sequential
-    ]
-    copy = edit.model_copy(update={"video_series_sequential": clips})
-    copy._warnings = list(edit._warnings)
-    return copy

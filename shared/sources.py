@@ -10,7 +10,8 @@ from typing import Union
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .edit import SourceInfo, VideoEdit
+from .edit import VideoEdit
+from .edit_sources import SourceInfo
 from .models import GENERATED_VIDEO, Asset, VideoFile
 from .states import (MEDIA_READINESS, RENDER_READINESS, JobState, MediaState,
                      Readiness)

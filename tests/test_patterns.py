@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from shared import patterns
-from shared.edit import DOCUMENTED_SIZES, MAX_AREA, MIN_SIDE, _callback_url, _resolution, _uuid
+from shared.edit_fields import (DOCUMENTED_SIZES, MAX_AREA, MIN_SIDE, parse_callback_url, parse_resolution,
+                                 parse_uuid)
 from shared.fetch import url_form
 
 DRAWN = settings(max_examples=150, derandomize=True, deadline=None,
@@ -31,7 +32,7 @@ def test_every_documented_size_is_accepted_and_the_boxes_edges_hold():
         for height in edges:
             for size in (f"{width}x{height}", f"{height}X{width}"):
                 if pattern.fullmatch(size):
-                    assert _resolution(size), size
+                    assert parse_resolution(size), size
                     w, h = map(int, re.split("[xX]", size))
                     assert w * h <= MAX_AREA and w % 2 == 0 == h % 2
     for width, height in DOCUMENTED_SIZES:  # each box's own corner is documented
@@ -42,17 +43,17 @@ def test_every_documented_size_is_accepted_and_the_boxes_edges_hold():
 @DRAWN
 @given(st.from_regex(SIZES, fullmatch=True))
 def test_drawn_sizes_are_accepted(size):
-    _resolution(size)
+    parse_resolution(size)
 
 
 @DRAWN
 @given(st.from_regex(patterns.UUID, fullmatch=True))
 def test_drawn_uuids_are_accepted(value):
-    _uuid(value)
+    parse_uuid(value)
 
 
 @DRAWN
 @given(st.from_regex(patterns.HTTP_URL, fullmatch=True).filter(lambda u: len(u) <= 2000))
 def test_drawn_urls_have_a_fetchable_form(url):
     url_form(url)
-    _callback_url(url)
+    parse_callback_url(url)

@@ -26,7 +26,8 @@ from celery import current_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from shared import jobs, keys, leases
-from shared.edit import SourceInfo, VideoEdit, parse_edit
+from shared.edit import VideoEdit, parse_edit
+from shared.edit_sources import SourceInfo
 from shared.models import Asset, RenderJob
 from shared.queue import RENDER_TASK, send
 from shared.sources import resolve, source_info

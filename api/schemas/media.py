@@ -9,7 +9,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, RootModel, 
                       field_validator)
 
 from shared import patterns
-from shared.edit import Number
+from shared.edit_fields import Number
 from shared.models import GENERATED_VIDEO
 
 UploadMethod = Literal["file-no-chunk", "direct", "url"]

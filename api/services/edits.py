@@ -4,7 +4,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from shared import keys
-from shared.edit import EditSourceError, VideoEdit, check_sources, parse_edit
+from shared.edit import VideoEdit, parse_edit
+from shared.edit_sources import EditSourceError, check_sources
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.jobs import request_cancel
 from shared.models import GENERATED_VIDEO, Asset, Edit, Project, RenderJob, User, utcnow

@@ -1,4 +1,5 @@
-"""shared/edit.py: every rule of the edit, broken once, answers with the right field path."""
+"""shared/edit.py, edit_fields.py and edit_sources.py: every rule of the edit, broken once,
+answers with the right field path."""
 from __future__ import annotations
 
 import copy
@@ -9,8 +10,9 @@ from fractions import Fraction
 import pytest
 from pydantic import ValidationError
 
-from shared.edit import (EditSourceError, SourceInfo, VideoEdit, check_sources,
-                         clamp_to_sources, parse_edit, parse_time)
+from shared.edit import VideoEdit, parse_edit
+from shared.edit_fields import parse_time
+from shared.edit_sources import EditSourceError, SourceInfo, check_sources, clamp_to_sources
 
 A, B, M = (str(uuid.UUID(int=i, version=4)) for i in (1, 2, 3))
 

@@ -11,7 +11,8 @@ from fractions import Fraction
 import av
 import pytest
 
-from shared.edit import SourceInfo, parse_edit
+from shared.edit import parse_edit
+from shared.edit_sources import SourceInfo
 from worker.render import (PieceSpan, clip_parts, piece_key, piece_settings, plan_from_infos,
                            plan_pieces, render_piece)
 from worker.render import piece_keys

@@ -4,7 +4,8 @@ from __future__ import annotations
 import uuid
 from fractions import Fraction
 
-from shared.edit import SourceInfo, VideoEdit
+from shared.edit import VideoEdit
+from shared.edit_sources import SourceInfo
 from worker.render.timeline import build_timeline, exact, round_half_up
 
 from tests.fixtures.edits import clip, make_edit, overlay

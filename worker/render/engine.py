@@ -19,8 +19,8 @@ from typing import Optional
 
 import av
 
-from shared.edit import (MAX_OUTPUT_SECONDS, EditSourceError, SourceInfo, VideoEdit, check_sources,
-                         clamp_to_sources)
+from shared.edit import MAX_OUTPUT_SECONDS, VideoEdit
+from shared.edit_sources import EditSourceError, SourceInfo, check_sources, clamp_to_sources
 
 from .encode import OutputWriter, VideoSettings, choose_video_codec
 from .errors import (InvalidEditError, MissingSourceError, OutputNotWritableError,

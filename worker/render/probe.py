@@ -1,4 +1,4 @@
-"""What a source file holds, as the edit's source rules need it (`shared.edit.SourceInfo`),
+"""What a source file holds, as the edit's source rules need it (`edit_sources.SourceInfo`),
 and where its keyframes are, as the piece plan cuts on them."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Optional
 
 import av
 
-from shared.edit import SourceInfo
+from shared.edit_sources import SourceInfo
 
 from .errors import SourceDecodeError
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Optional
 
-from shared.edit import AUTO_CROP_ZOOM, Crop, SourceInfo, VideoEdit, clip_end
+from shared.edit import AUTO_CROP_ZOOM, Crop, VideoEdit
+from shared.edit_sources import SourceInfo, clip_end
 
 SAMPLE_RATE = 48000
 
