@@ -15,15 +15,14 @@ from ..context import get_session, get_storage, read_row
 from ..multipart import FileUpload
 from ..schemas import AssetCreate
 from .asset_rows import asset_rows
+from .owned import own_row, owned_row
 from .projects import delete_sources, owned_project
 from .uploads import receive_file, request_probe
 
+
 def owned_asset(user: Caller, asset_id) -> Asset:
     # The linked library file comes in the same query: status polls hit this path hardest.
-    row = get_session().get(Asset, str(asset_id), options=[joinedload(Asset.video_file)])
-    if row is None or row.owner_id != user.id:
-        raise NotFound("Asset not found")
-    return row
+    return owned_row(Asset, user, asset_id, "Asset", options=[joinedload(Asset.video_file)])
 
 
 def readable_asset(user: Caller, asset_id) -> Asset:
@@ -102,8 +101,8 @@ def create_asset(user: Caller, project_id, body: AssetCreate) -> tuple[Asset, di
         asset_type="video-reference" if body.upload_method == "video-reference" else body.asset_type,
     )
     if body.upload_method == "video-reference":
-        video = session.get(VideoFile, body.keyname.strip())
-        if video is None or video.owner_id != user.id:
+        video = own_row(VideoFile, user, body.keyname.strip())
+        if video is None:
             raise Unprocessable.field(("body", "keyname"), "unknown video file id")
         row.video_file_id, row.filename = video.id, video.filename
     session.add(row)

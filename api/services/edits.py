@@ -16,6 +16,7 @@ from shared.states import JobState
 from ..auth import Caller, caller_of
 from ..context import get_session, get_settings, get_storage, services
 from .assets import collaborates, owned_asset
+from .owned import newest_first
 from .projects import owned_project
 from .waiting import settle_renders
 from .webhooks import check_callback
@@ -166,10 +167,7 @@ def start_render(user: Caller, project: Project, edit: Edit, parsed: VideoEdit,
 
 
 def list_edits(user: Caller, project_id) -> list[Edit]:
-    project = owned_project(user, project_id)
-    return list(get_session().execute(
-        select(Edit).where(Edit.project_id == project.id).order_by(Edit.created_at.desc())
-    ).scalars())
+    return newest_first(Edit, project_id=owned_project(user, project_id).id)
 
 
 RenderState = tuple[str | None, Asset | None]

@@ -12,6 +12,7 @@ from ..auth import Caller
 from ..context import get_session, get_storage
 from ..schemas import ProjectCreate
 from .asset_rows import assets_of_projects
+from .owned import own_row
 from .waiting import settle_renders
 
 
@@ -58,8 +59,7 @@ def list_projects(user: Caller, limit: int, page: int) -> tuple[list[Project], i
 def create_project(user: Caller, body: ProjectCreate) -> Project:
     session = get_session()
     if body.prompt_id is not None:
-        prompt = session.get(Prompt, str(body.prompt_id))
-        if prompt is None or prompt.owner_id != user.id:
+        if own_row(Prompt, user, body.prompt_id) is None:
             raise Unprocessable.field(("body", "prompt_id"), "unknown prompt_id")
     project = Project(
         owner_id=user.id,

@@ -1,29 +1,20 @@
 """Stored prompts, so that a project can name one with `prompt_id`."""
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from shared.errors import NotFound
 from shared.models import Prompt
 
 from ..auth import Caller
 from ..context import get_session
 from ..schemas import PromptCreate
+from .owned import newest_first, owned_row
 
 
 def owned_prompt(user: Caller, prompt_id) -> Prompt:
-    prompt = get_session().get(Prompt, str(prompt_id))
-    if prompt is None or prompt.owner_id != user.id:
-        raise NotFound("Prompt not found")
-    return prompt
+    return owned_row(Prompt, user, prompt_id, "Prompt")
 
 
 def list_prompts(user: Caller) -> list[Prompt]:
-    return list(
-        get_session().execute(
-            select(Prompt).where(Prompt.owner_id == user.id).order_by(Prompt.created_at.desc())
-        ).scalars()
-    )
+    return newest_first(Prompt, owner_id=user.id)
 
 
 def create_prompt(user: Caller, body: PromptCreate) -> Prompt:

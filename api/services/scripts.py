@@ -9,23 +9,21 @@ from shared.models import Script
 from ..auth import Caller
 from ..context import get_session
 from ..schemas import ScriptCreate
+from .owned import newest_first, own_row
 from .projects import owned_project
 
 MAX_SCRIPTS = 1000  # per project; each is at most a request body (1 MiB)
 
 
 def owned_script(user: Caller, project_id, script_id) -> Script:
-    script = get_session().get(Script, str(script_id))
-    if script is None or script.owner_id != user.id or script.project_id != str(project_id):
+    script = own_row(Script, user, script_id)
+    if script is None or script.project_id != str(project_id):
         raise NotFound("Script not found")
     return script
 
 
 def list_scripts(user: Caller, project_id) -> list[Script]:
-    project = owned_project(user, project_id)
-    return list(get_session().execute(
-        select(Script).where(Script.project_id == project.id).order_by(Script.created_at.desc())
-    ).scalars())
+    return newest_first(Script, project_id=owned_project(user, project_id).id)
 
 
 def create_script(user: Caller, project_id, body: ScriptCreate) -> Script:

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import or_, select
 
 from shared import keys
-from shared.errors import NotFound, Unprocessable
+from shared.errors import Unprocessable
 from shared.fetch import FetchError, check_url
 from shared.models import VideoFile
 from shared.queue import FETCH_TASK, MEDIA_QUEUE, send
@@ -17,16 +17,14 @@ from ..schemas import VideoFileCreate, VideoSearch
 from shared.naming import clean_filename
 from shared.states import MediaState
 
+from .owned import newest_first, owned_row
 from .uploads import receive_file, request_probe
 from .projects import delete_sources
 from ..auth import Caller
 
 
 def owned_video_file(user: Caller, video_file_id) -> VideoFile:
-    row = get_session().get(VideoFile, str(video_file_id))
-    if row is None or row.owner_id != user.id:
-        raise NotFound("Video file not found")
-    return row
+    return owned_row(VideoFile, user, video_file_id, "Video file")
 
 
 def create_video_file(user: Caller, body: VideoFileCreate) -> tuple[VideoFile, str | None]:
@@ -71,10 +69,9 @@ def request_analysis(user: Caller, video_file_id) -> VideoFile:
 
 
 def list_video_files(user: Caller, sha256: str | None = None) -> list[VideoFile]:
-    query = select(VideoFile).where(VideoFile.owner_id == user.id)
-    if sha256 is not None:  # as the probe records it: lowercase hex
-        query = query.where(VideoFile.sha256 == sha256.lower())
-    return list(get_session().execute(query.order_by(VideoFile.created_at.desc())).scalars())
+    if sha256 is None:
+        return newest_first(VideoFile, owner_id=user.id)
+    return newest_first(VideoFile, owner_id=user.id, sha256=sha256.lower())  # as the probe has it
 
 
 def search_video_files(user: Caller, search: VideoSearch) -> list[VideoFile]:
