@@ -5,10 +5,13 @@ the entries it evicts."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from shared import keys, render_cache
-from shared.models import utcnow
+from shared.models import VideoFile, utcnow
 from shared.render_cache import Entry
 from shared.storage import open_storage
 from worker.orphans import sweep_orphans
@@ -116,3 +119,41 @@ def test_the_reapers_trim_deletes_what_it_evicts(db, make_user, settings, monkey
         assert not any(store.exists(i.object_key) for i in items)
     finally:
         store.close()
+
+
+SLOW_IDLE = 0.5  # the server's idle-transaction limit in the next test
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_deleting_a_source_holds_no_transaction_while_a_slow_store_deletes(
+        settings, db, make_user, monkeypatch):
+    """PostgreSQL ends a session left idle in a transaction past its limit: a source's delete
+    whose store is slow (each object delete outlasts the limit three times) must not wait on
+    the store inside its transaction, or it loses its session and answers 500."""
+    from api import create_app
+
+    owner, key = make_user()
+    with db.session() as session:
+        source = VideoFile(owner_id=owner, name="v", filename="v.mp4", sha256="a" * 64)
+        session.add(source)
+        session.commit()
+        source_id = source.id
+    item = entry(owner, "slow")
+    stored(db, owner, item)
+    app = create_app(replace(settings, db_idle_transaction_seconds=SLOW_IDLE))
+    store = app.extensions["canopy"].storage
+    store.put_bytes(item.object_key, b"piece")
+    real_delete = store.delete
+
+    def slow_delete(object_key):
+        time.sleep(3 * SLOW_IDLE)  # a slow store: the fault under test, not a wait
+        real_delete(object_key)
+
+    monkeypatch.setattr(store, "delete", slow_delete)
+    response = app.test_client().delete(f"/video-file/{source_id}",
+                                        headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code in (200, 204), response.text
+    with db.session() as session:
+        assert session.get(VideoFile, source_id) is None
+        assert render_cache.size(session, owner) == (0, 0)
+    assert not store.exists(item.object_key)

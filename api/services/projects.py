@@ -88,17 +88,20 @@ def delete_project(user: Caller, project_id) -> str:
 def delete_sources(owner_id: str, row, contents, folder: str) -> None:
     """Delete `row` (a project, an asset or a library file), whose sources hold `contents`
     (sha256s), and its stored objects under `folder`. The owner's render-cache entries made
-    from a content no live source of theirs holds any more go in the same transaction
-    (objects first: a row left by a failed commit names a missing object, a miss); once it
-    commits, renders waiting for one of those sources fail, naming it."""
+    from a content no live source of theirs holds any more go in the same transaction; once
+    it commits, renders waiting for one of those sources fail, naming it.
+
+    Objects go after the commit, so no transaction (and no row lock) waits on the store
+    however many there are; one a failure leaves behind names no row, and the orphan sweep
+    (worker/orphans.py) removes it."""
     session = get_session()
     session.delete(row)
     session.flush()
-    storage = get_storage()
-    for key in render_cache.forget_content(session, owner_id, contents):
-        if storage is not None:
-            storage.delete(key)
+    cached = render_cache.forget_content(session, owner_id, contents)
     session.commit()
     settle_renders(owner_id)
+    storage = get_storage()
     if storage is not None:
+        for key in cached:
+            storage.delete(key)
         storage.delete_prefix(folder)
