@@ -41,11 +41,13 @@ def render_whole(edit: VideoEdit, sources: Mapping[str, str], output: str, *,
                  on_progress: Optional[ProgressCallback] = None,
                  should_cancel: Optional[Callable[[], bool]] = None,
                  encoder: Optional[str] = None,
-                 max_output_seconds: float = MAX_OUTPUT_SECONDS) -> RenderResult:
+                 max_output_seconds: float = MAX_OUTPUT_SECONDS,
+                 planned: Optional[tuple[Timeline, list[str]]] = None) -> RenderResult:
     """A render in one piece: render(), or, where its encoder would be the pieces' and a
     source holds GOPs that encoder would write (a Canopy render used as a source), the one
-    piece, its sound and the join, so that those GOPs are copied (piece_copy.py)."""
-    timeline, warnings = plan(edit, sources, max_output_seconds)
+    piece, its sound and the join, so that those GOPs are copied (piece_copy.py).
+    `planned`: the timeline its caller planned (and its warnings), rendered as it is."""
+    timeline, warnings = planned or plan(edit, sources, max_output_seconds)
     fmt = edit.video_output_format
     choice = edit.encoder if edit.encoder != "auto" else (encoder or "auto")
     if (choose_video_codec(fmt, choice)[0] != piece_codec(fmt)

@@ -42,8 +42,9 @@ class RenderAttempt(JobAttempt):
         work = load(self.claim)
         if work.plan is not None:  # an earlier attempt cut it into pieces: resume those
             return start_pieces(self, work, None)
-        # Planned from the sources' analyses, so that cutting a render into pieces fetches
-        # nothing here: each piece's worker fetches only what its frames show.
+        # Planned once, from the sources' analyses: cutting a render into pieces fetches
+        # nothing here (each piece's worker fetches only what its frames show), and a render
+        # in one piece renders this same timeline.
         timeline, warnings = plan_from_infos(work.edit, work.infos,
                                              self.settings.max_output_seconds)
         chunk_seconds = work.edit.chunk_seconds(self.settings.chunk_seconds)
@@ -68,7 +69,8 @@ class RenderAttempt(JobAttempt):
                                       on_progress=self.lease.progress,
                                       should_cancel=self.lease.stopped,
                                       encoder=self.settings.encoder,
-                                      max_output_seconds=self.settings.max_output_seconds)
+                                      max_output_seconds=self.settings.max_output_seconds,
+                                      planned=(timeline, warnings))
             except RenderCanceled:
                 return self.stop()
             result.warnings += notes
