@@ -52,6 +52,6 @@ def moved(session: Session, job_id: str, state: JobState, error: str | None = No
     too, when failed; `values` besides), and a job that ended gets its finish recorded
     (shared/finishes.py) with it, whoever ended it: a worker, a reaper or a cancel."""
     set_asset(session, job_id, status=state,
-              error=error[:4000] if error and state == JobState.FAILED else None, **values)
+              error=error if error and state == JobState.FAILED else None, **values)
     if state in FINISHED:
         finishes.record(session, job_id)

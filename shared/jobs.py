@@ -123,7 +123,7 @@ def fail(session: Session, claim_: Claim, error: str, retry: bool) -> JobState |
     result = session.execute(
         update(RenderJob).where(*_mine(claim_, state, ACTIVE))
         .values(state=unless_canceled(state) if state == JobState.QUEUED else state,
-                error=error[:4000], lease_until=None, worker_id=None,
+                error=error, lease_until=None, worker_id=None,
                 enqueued_at=utcnow() if state == JobState.QUEUED else RenderJob.enqueued_at,
                 queued_at=utcnow() if state == JobState.QUEUED else RenderJob.queued_at)
     )

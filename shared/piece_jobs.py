@@ -181,38 +181,40 @@ def mark_canceled(session: Session, claim: PieceClaim) -> bool:
     return result.rowcount == 1
 
 
-def fail(session: Session, claim: PieceClaim, error: str, retry: bool) -> str:
+def fail(session: Session, claim: PieceClaim, error: str, retry: bool) -> PieceState | Beat:
     """End this attempt of the piece: queued again when `retry` and attempts remain, else
-    failed — and its job fails with it. Returns the piece's new state, or "lost" when the
+    failed — and its job fails with it. Returns the piece's new state, or Beat.LOST when the
     attempt was no longer the piece's (nothing of it to tidy)."""
     attempt = session.execute(
         select(RenderPiece.attempt).where(RenderPiece.job_id == claim.job_id,
                                           RenderPiece.index == claim.index)
     ).scalar_one_or_none()
     if attempt is None:
-        return "lost"  # deleted with its job
+        return Beat.LOST  # deleted with its job
     state = after_failure(PieceState, attempt, retry)
     result = session.execute(
         update(RenderPiece).where(*_mine(claim, state, PIECE_ACTIVE))
-        .values(state=state, error=error[:4000], lease_until=None, worker_id=None,
+        .values(state=state, error=error, lease_until=None, worker_id=None,
                 enqueued_at=utcnow())
     )
     if result.rowcount != 1:
         session.rollback()
-        return "lost"
+        return Beat.LOST
     if state == PieceState.FAILED:
-        fail_job(session, claim.job_id, f"piece {claim.index + 1} failed: {error}")
+        fail_job(session, claim.job_id, claim.index, error)
     session.commit()
     return state
 
 
-def fail_job(session: Session, job_id: str, reason: str) -> bool:
-    """A piece failed for good: its job fails (only while it waits on its pieces)."""
+def fail_job(session: Session, job_id: str, index: int, error: str) -> bool:
+    """Piece `index` failed for good with `error`: its job fails (only while it waits on its
+    pieces), naming the piece."""
+    reason = f"piece {index + 1} failed: {error}"
     result = session.execute(
         update(RenderJob)
         .where(RenderJob.id == job_id, may_go(JobState.FAILED, JobState.RENDERING),
                RenderJob.lease_until.is_(None))
-        .values(state=JobState.FAILED, error=reason[:4000])
+        .values(state=JobState.FAILED, error=reason)
     )
     if result.rowcount == 1:
         moved(session, job_id, JobState.FAILED, reason)

@@ -76,7 +76,7 @@ def _requeue_expired(session: Session, clock, now: datetime, out: Reaped) -> Non
             continue
         if not final:
             out.requeued.append((job_id, index))
-        elif fail_job(session, job_id, f"piece {index + 1} failed: {reason}"):
+        elif fail_job(session, job_id, index, reason):
             out.failed_jobs.append(job_id)
     session.commit()
 

@@ -11,6 +11,7 @@ from shared import job_reaping, jobs, leases
 from shared.db import Database
 from shared.cli import create_user
 from shared.models import Asset, RenderFinish, RenderJob, utcnow
+from shared.models.base import Reason
 from shared.states import Beat, JobState
 from tests.fixtures.database import postgres_database
 from tests.fixtures.jobs import queued_job
@@ -211,12 +212,25 @@ def test_a_reason_is_stored_without_server_paths(db, job_id):
     """The worker's reason is an exception's text; the job, its asset and its finish keep
     only the file's name (issue 10, D6: "File name too long" showed the cache's path)."""
     reason = "OSError: [Errno 36] File name too long: '/srv/canopy/var/cache/renders/tmp9/x.mp4'"
+    public = "OSError: [Errno 36] File name too long: 'x.mp4'"
+    assert failed_with(db, job_id, reason) == [public] * 3
+
+
+def test_a_long_reason_is_cut_to_the_same_length_wherever_it_is_stored(db, job_id):
+    """One rule for every column a reason is written to (shared.models.base.Reason): the
+    job's, its asset's and its finish's error keep the first MAX_CHARACTERS."""
+    reason = "RenderError: " + "x" * 2 * Reason.MAX_CHARACTERS
+    assert failed_with(db, job_id, reason) == [reason[:Reason.MAX_CHARACTERS]] * 3
+
+
+def failed_with(db, job_id: str, reason: str) -> list[str]:
+    """Fail the job's first attempt for good with `reason`: the job's, its asset's and its
+    finish's errors as stored."""
     with db.session() as session:
         claim = jobs.claim(session, job_id, "w", 30)
         assert jobs.fail(session, claim, reason, retry=False) == JobState.FAILED
     with db.session() as session:
         job = session.get(RenderJob, job_id)
         errors = [job.error, session.get(Asset, job.asset_id).error]
-        errors += session.execute(select(RenderFinish.error).where(
+        return errors + session.execute(select(RenderFinish.error).where(
             RenderFinish.job_id == job_id)).scalars().all()
-    assert errors == ["OSError: [Errno 36] File name too long: 'x.mp4'"] * 3

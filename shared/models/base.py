@@ -52,10 +52,12 @@ def created_column() -> Mapped[datetime]:
 
 class Reason(TypeDecorator):
     """Text a client reads as why something failed (a job's, a media file's `error`). Every
-    write, ORM or Core, cuts server paths to their last component (`without_paths`)."""
+    write, ORM or Core, cuts server paths to their last component (`without_paths`) and keeps
+    at most MAX_CHARACTERS."""
 
     impl = Text
     cache_ok = True
+    MAX_CHARACTERS = 4000
 
     def process_bind_param(self, value, dialect):
-        return None if value is None else without_paths(value)
+        return None if value is None else without_paths(value)[:self.MAX_CHARACTERS]
