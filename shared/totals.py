@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .models import RenderFinish, RenderTotal
+from .states import DeliveryState
 
 # Seconds: from a second to six hours (the render's hard limit).
 TIME_BUCKETS = (1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600)
@@ -98,8 +99,9 @@ def count_all(session: Session) -> Totals:
         out[(state, RENDERS, WHOLE)] = (count, float(size))
         n, t = out.get(ANCHOR, (0, 0.0))
         out[ANCHOR] = (n + count, t + float(size))
+    ended = (DeliveryState.DELIVERED, DeliveryState.FAILED)
     for state, count in session.execute(
-            select(F.webhook_state, func.count()).where(F.webhook_state.in_(("delivered", "failed")))
+            select(F.webhook_state, func.count()).where(F.webhook_state.in_(ended))
             .group_by(F.webhook_state)):
         out[(state, WEBHOOKS, WHOLE)] = (count, 0.0)
     speed = case((F.output_seconds > 0, F.wall_seconds / F.output_seconds))

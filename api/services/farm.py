@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from shared import render_cache
 from shared.models import Asset, RenderJob, RenderPiece, iso
 from shared.queue import QUEUES, BrokerView
-from shared.states import ACTIVE, JobState
+from shared.states import ACTIVE, PIECE_ACTIVE, JobState
 
 from ..schemas.farm import CacheOut, FailedRender, FarmOut, QueueOut, RunningRender, WorkerOut
 
@@ -67,7 +67,7 @@ def _held(session: Session) -> Counter[str]:
     holders = union(
         select(RenderJob.id, RenderJob.worker_id).where(RenderJob.state.in_(sorted(ACTIVE))),
         select(RenderPiece.job_id, RenderPiece.worker_id)
-        .where(RenderPiece.state.in_(sorted(ACTIVE))))
+        .where(RenderPiece.state.in_(sorted(PIECE_ACTIVE))))
     held = {(job_id, worker_name(worker_id))
             for job_id, worker_id in session.execute(holders).all() if worker_id}
     return Counter(name for _, name in held)
@@ -76,7 +76,7 @@ def _held(session: Session) -> Counter[str]:
 def _running(session: Session, caller_id: str) -> list[RunningRender]:
     # A render in pieces: its job holds no lease while its pieces render, each on some worker.
     pieces = (select(RenderPiece.job_id, func.count().label("n"))
-              .where(RenderPiece.state.in_(sorted(ACTIVE)))
+              .where(RenderPiece.state.in_(sorted(PIECE_ACTIVE)))
               .group_by(RenderPiece.job_id).subquery())
     rows = session.execute(
         select(RenderJob.owner_id, RenderJob.asset_id, Asset.filename, RenderJob.queue,

@@ -21,7 +21,8 @@ from shared.db import Database
 from shared.leases import lease_clock
 from shared.models import RenderFinish, RenderJob, RenderPiece
 from shared.queue import QUEUES, WORKER_KEY_PREFIX, queue_depths
-from shared.states import ACTIVE, FINISHED, PENDING, DeliveryState, JobState
+from shared.states import (ACTIVE, FINISHED, PENDING, PIECE_ACTIVE, DeliveryState, JobState,
+                           PieceState)
 
 OUTCOMES = [state.value for state in JobState if state in FINISHED]
 
@@ -54,16 +55,16 @@ class FarmCollector:
         for name, doc, counts, states in (
                 ("canopy_render_jobs", "Render jobs not yet finished, by state", jobs, live),
                 ("canopy_render_pieces", "Pieces of renders in pieces not yet finished, by state",
-                 pieces, [state.value for state in JobState])):
+                 pieces, [state.value for state in PieceState])):
             family = GaugeMetricFamily(name, doc, labels=["state"])
             for state in states:
                 family.add_metric([state], counts.get(state, 0))
             yield family
         busy = set()
-        for table in (RenderJob, RenderPiece):
+        for table, active in ((RenderJob, ACTIVE), (RenderPiece, PIECE_ACTIVE)):
             busy.update(session.execute(
                 select(table.worker_id).distinct()
-                .where(table.state.in_(sorted(ACTIVE)), table.lease_until > lease_clock(session))
+                .where(table.state.in_(sorted(active)), table.lease_until > lease_clock(session))
             ).scalars())
         yield GaugeMetricFamily("canopy_workers_busy",
                                 "Worker processes holding a live render or piece lease",
