@@ -15,7 +15,7 @@ from ..context import get_session, get_storage, read_row
 from ..multipart import FileUpload
 from ..schemas import AssetCreate
 from .asset_rows import asset_rows
-from .owned import own_row, owned_row
+from .owned import own_row, owned_row, readable
 from .projects import delete_sources, owned_project
 from .uploads import receive_file, request_probe
 
@@ -28,22 +28,10 @@ def owned_asset(user: Caller, asset_id) -> Asset:
 def readable_asset(user: Caller, asset_id) -> Asset:
     """The caller's asset, or a render of an edit shared with the caller (to read only)."""
     row = get_session().get(Asset, str(asset_id), options=[joinedload(Asset.video_file)])
-    if row is not None and (row.owner_id == user.id or _shared_render(user, row)):
-        return row
-    raise NotFound("Asset not found")
-
-
-def _shared_render(user: Caller, row: Asset) -> bool:
-    return (row.asset_type == GENERATED_VIDEO and row.edit_id is not None
-            and collaborates(user.id, row.edit_id))
-
-
-def collaborates(user_id: str, edit_id: str) -> bool:
-    """The edit is shared with the user (api/services/collaborators.py)."""
-    return get_session().execute(
-        select(EditCollaborator.user_id).where(EditCollaborator.edit_id == edit_id,
-                                               EditCollaborator.user_id == user_id)
-    ).first() is not None
+    if row is None or not readable(user, row, row.edit_id if row.asset_type == GENERATED_VIDEO
+                                   else None):
+        raise NotFound("Asset not found")
+    return row
 
 
 # Built once: building it for each poll cost more than running it.

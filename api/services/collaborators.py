@@ -14,8 +14,8 @@ from shared.models import EditCollaborator, User
 
 from ..auth import Caller
 from ..context import get_session
-from .assets import collaborates
 from .edits import owned_edit, shared_edit
+from .owned import collaborates
 
 # The same answer for an address no user has and for a deactivated user's: whether an
 # address belongs to someone who cannot be added is not told.

@@ -15,8 +15,8 @@ from shared.states import JobState
 
 from ..auth import Caller, caller_of
 from ..context import get_session, get_settings, get_storage, services
-from .assets import collaborates, owned_asset
-from .owned import newest_first
+from .assets import owned_asset
+from .owned import newest_first, readable
 from .projects import owned_project
 from .waiting import settle_renders
 from .webhooks import check_callback
@@ -80,8 +80,7 @@ def owned_edit(user: Caller, project_id, edit_id) -> Edit:
 def shared_edit(user: Caller, project_id, edit_id) -> Edit:
     """The edit, if the caller owns it or collaborates on it; else 404."""
     edit = get_session().get(Edit, str(edit_id))
-    if edit is None or edit.project_id != str(project_id) or (
-            edit.owner_id != user.id and not collaborates(user.id, edit.id)):
+    if edit is None or edit.project_id != str(project_id) or not readable(user, edit, edit.id):
         raise NotFound("Edit not found")
     return edit
 

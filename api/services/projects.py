@@ -5,14 +5,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from shared import jobs, keys, render_cache
-from shared.errors import NotFound, Unprocessable
+from shared.errors import Unprocessable
 from shared.models import Asset, Project, Prompt
 
 from ..auth import Caller
 from ..context import get_session, get_storage
 from ..schemas import ProjectCreate
 from .asset_rows import assets_of_projects
-from .owned import own_row
+from .owned import own_row, owned_row
 from .waiting import settle_renders
 
 
@@ -22,18 +22,9 @@ WHOLE = (selectinload(Project.prompt), selectinload(Project.scripts))
 
 
 def owned_project(user: Caller, project_id, whole: bool = False) -> Project:
-    """The caller's project, or 404 (another owner's project is not found, not forbidden).
-
-    `whole` loads what the response shows; ownership checks need only the row.
-    """
-    project = get_session().execute(
-        select(Project)
-        .where(Project.id == str(project_id), Project.owner_id == user.id)
-        .options(*(WHOLE if whole else ()))
-    ).scalar_one_or_none()
-    if project is None:
-        raise NotFound("Project not found")
-    return project
+    """The caller's project, or 404. `whole` loads what the response shows; ownership
+    checks need only the row."""
+    return owned_row(Project, user, project_id, "Project", options=WHOLE if whole else ())
 
 
 def project_assets(projects) -> dict[str, list[tuple]]:
