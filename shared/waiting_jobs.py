@@ -60,6 +60,12 @@ def settle_waiting(session: Session, owner_id: str | None = None) -> list[tuple[
     return queued
 
 
+def settle_and_send(session: Session, celery, owner_id: str) -> None:
+    """settle_waiting for the owner, then each render it queued sent to its queue."""
+    for job_id, queue in settle_waiting(session, owner_id):
+        send(celery, RENDER_TASK, [job_id], queue)
+
+
 def _verdict(session: Session, owner: str, data) -> tuple[JobState, str | None] | None:
     """Where a waiting job goes, by its sources: (failed, the first reason), (queued, None),
     or None while a source is still being analysed."""
@@ -86,9 +92,7 @@ def _release_waiting(committed: Session) -> None:
         return
     try:
         with type(committed)(bind=committed.get_bind(), expire_on_commit=False) as session:
-            ready_ = [entry for owner in sorted(owners) for entry in settle_waiting(session, owner)]
+            for owner in sorted(owners):
+                settle_and_send(session, celery, owner)
     except Exception:  # the commit that called stands; the reaper settles them later
         log.exception("could not settle the renders waiting on owners %s", sorted(owners))
-        return
-    for job_id, queue in ready_:
-        send(celery, RENDER_TASK, [job_id], queue)

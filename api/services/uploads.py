@@ -8,7 +8,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from shared import keys
 from shared.errors import Conflict, NotFound, PayloadTooLarge, Unprocessable
-from shared.models import Asset, VideoFile
+from shared.models import Asset, VideoFile, media_kind
 from shared.naming import clean_filename
 from shared.queue import MEDIA_QUEUE, PROBE_TASK, send
 from shared.states import MediaState
@@ -19,10 +19,6 @@ from ..multipart import FileUpload
 from .waiting import settle_renders
 
 log = logging.getLogger(__name__)
-
-
-def kind_of(row: Asset | VideoFile) -> str:
-    return "video_file" if isinstance(row, VideoFile) else "asset"
 
 
 def receive_file(row: Asset | VideoFile, upload: FileUpload) -> None:
@@ -74,7 +70,7 @@ def discard(key: str) -> None:
 
 
 def deleted_during_upload(row: Asset | VideoFile) -> NotFound:
-    return NotFound(f"the {kind_of(row).replace('_', ' ')} was deleted during the upload; "
+    return NotFound(f"the {media_kind(row).replace('_', ' ')} was deleted during the upload; "
                     "nothing was stored")
 
 
@@ -146,4 +142,4 @@ def queue_probe(row: Asset | VideoFile) -> None:
         row.uploaded = False
     session = get_session()
     session.commit()
-    send(services().celery, PROBE_TASK, [kind_of(row), row.id], MEDIA_QUEUE)
+    send(services().celery, PROBE_TASK, [media_kind(row), row.id], MEDIA_QUEUE)

@@ -108,3 +108,11 @@ class Asset(ProbedMedia, Base):
 
     project: Mapped["Project"] = relationship(back_populates="assets")  # noqa: F821
     video_file: Mapped[VideoFile | None] = relationship()
+
+
+# A stored file's row, as the probe task names it: its kind, and the model of that kind.
+MEDIA_KINDS: dict[str, type[Asset] | type[VideoFile]] = {"asset": Asset, "video_file": VideoFile}
+
+
+def media_kind(row: Asset | VideoFile) -> str:
+    return "video_file" if isinstance(row, VideoFile) else "asset"

@@ -7,9 +7,9 @@ import tempfile
 from urllib.parse import urlsplit
 
 from shared import keys, waiting_jobs
-from shared.models import Asset, VideoFile
+from shared.models import MEDIA_KINDS, Asset, VideoFile
 from shared.naming import clean_filename
-from shared.queue import FETCH_TASK, PROBE_TASK, RENDER_TASK, send
+from shared.queue import FETCH_TASK, PROBE_TASK
 from shared.fetch import FetchError, fetch_url
 from shared.states import MediaState
 from shared.storage import ObjectNotFound
@@ -21,14 +21,12 @@ from ..celery import app
 
 log = logging.getLogger(__name__)
 
-MODELS = {"asset": Asset, "video_file": VideoFile}
-
 
 @app.task(name=PROBE_TASK)
 def probe_media(kind: str, row_id: str) -> None:
     """Download the stored file, probe it, store a thumbnail, record what was learnt."""
     with context.db().session() as session:
-        row = session.get(MODELS[kind], row_id)
+        row = session.get(MEDIA_KINDS[kind], row_id)
         if row is None or not row.storage_key:
             return  # deleted meanwhile, or nothing uploaded yet
         key = row.storage_key
@@ -53,9 +51,7 @@ def release_renders(owner_id: str) -> None:
     """An analysis of the owner's ended: send the renders that waited for it, now ready (or
     fail those naming a source that failed)."""
     with context.db().session() as session:
-        ready = waiting_jobs.settle_waiting(session, owner_id)
-    for job_id, queue in ready:
-        send(app, RENDER_TASK, [job_id], queue)
+        waiting_jobs.settle_and_send(session, app, owner_id)
 
 
 def _probe_stored(key: str):
@@ -75,7 +71,7 @@ def _probe_stored(key: str):
 
 def _finish(kind, row_id, key, *, found=None, thumbnail_key=None, error=None) -> None:
     with context.db().session() as session:
-        row = session.get(MODELS[kind], row_id)
+        row = session.get(MEDIA_KINDS[kind], row_id)
         if row is None or row.storage_key != key:
             return  # deleted, or replaced by a newer upload whose own probe will finish
         if error:
