@@ -120,43 +120,93 @@ class Settings:
     @classmethod
     def from_env(cls, env=None) -> "Settings":
         env = os.environ if env is None else env
-        port = _int(env, "CANOPY_PORT", cls.port)
+        name = ENV_VARS
+        port = _int(env, name["port"], cls.port)
         return cls(
-            database_url=_str(env, "CANOPY_DATABASE_URL", cls.database_url),
-            redis_url=_str(env, "CANOPY_REDIS_URL", cls.redis_url),
-            storage_url=_str(env, "CANOPY_STORAGE_URL", cls.storage_url),
-            secret_key=_str(env, "CANOPY_SECRET_KEY", cls.secret_key),
-            public_url=_str(env, "CANOPY_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/"),
+            database_url=_str(env, name["database_url"], cls.database_url),
+            redis_url=_str(env, name["redis_url"], cls.redis_url),
+            storage_url=_str(env, name["storage_url"], cls.storage_url),
+            secret_key=_str(env, name["secret_key"], cls.secret_key),
+            public_url=_str(env, name["public_url"], f"http://127.0.0.1:{port}").rstrip("/"),
             port=port,
-            max_upload_bytes=_int(env, "CANOPY_MAX_UPLOAD_BYTES", cls.max_upload_bytes),
-            link_ttl_seconds=_int(env, "CANOPY_LINK_TTL_SECONDS", cls.link_ttl_seconds),
-            encoder=_str(env, "CANOPY_ENCODER", cls.encoder),
-            cache_dir=_str(env, "CANOPY_CACHE_DIR", cls.cache_dir),
-            fetch_allow=_list(env, "CANOPY_FETCH_ALLOW"),
-            max_output_seconds=_int(env, "CANOPY_MAX_OUTPUT_SECONDS", cls.max_output_seconds),
-            orphan_grace_seconds=_int(env, "CANOPY_ORPHAN_GRACE_SECONDS",
+            max_upload_bytes=_int(env, name["max_upload_bytes"], cls.max_upload_bytes),
+            link_ttl_seconds=_int(env, name["link_ttl_seconds"], cls.link_ttl_seconds),
+            encoder=_str(env, name["encoder"], cls.encoder),
+            cache_dir=_str(env, name["cache_dir"], cls.cache_dir),
+            fetch_allow=_list(env, name["fetch_allow"]),
+            max_output_seconds=_int(env, name["max_output_seconds"], cls.max_output_seconds),
+            orphan_grace_seconds=_int(env, name["orphan_grace_seconds"],
                                       cls.orphan_grace_seconds),
-            lease_seconds=_int(env, "CANOPY_LEASE_SECONDS", cls.lease_seconds),
-            render_cache_bytes=_int(env, "CANOPY_RENDER_CACHE_BYTES", cls.render_cache_bytes),
-            reap_interval_seconds=_int(env, "CANOPY_REAP_INTERVAL", cls.reap_interval_seconds),
-            resend_after_seconds=_int(env, "CANOPY_RESEND_AFTER", cls.resend_after_seconds),
+            lease_seconds=_int(env, name["lease_seconds"], cls.lease_seconds),
+            render_cache_bytes=_int(env, name["render_cache_bytes"], cls.render_cache_bytes),
+            reap_interval_seconds=_int(env, name["reap_interval_seconds"],
+                                       cls.reap_interval_seconds),
+            resend_after_seconds=_int(env, name["resend_after_seconds"],
+                                      cls.resend_after_seconds),
             db_idle_transaction_seconds=_not_below(
-                0.1, "CANOPY_DB_IDLE_TRANSACTION_SECONDS", _float(
-                    env, "CANOPY_DB_IDLE_TRANSACTION_SECONDS", cls.db_idle_transaction_seconds)),
-            queue_timeout_seconds=_int(env, "CANOPY_QUEUE_TIMEOUT", cls.queue_timeout_seconds),
-            chunk_seconds=_chunk_setting(_float(env, "CANOPY_CHUNK_SECONDS", cls.chunk_seconds)),
-            webhook_backoff=_seconds_list(env, "CANOPY_WEBHOOK_BACKOFF", cls.webhook_backoff),
-            webhook_timeout_seconds=_int(env, "CANOPY_WEBHOOK_TIMEOUT", cls.webhook_timeout_seconds),
-            webhook_retention_days=_float(env, "CANOPY_WEBHOOK_RETENTION_DAYS",
+                0.1, name["db_idle_transaction_seconds"], _float(
+                    env, name["db_idle_transaction_seconds"], cls.db_idle_transaction_seconds)),
+            queue_timeout_seconds=_int(env, name["queue_timeout_seconds"],
+                                       cls.queue_timeout_seconds),
+            chunk_seconds=_chunk_setting(_float(env, name["chunk_seconds"], cls.chunk_seconds)),
+            webhook_backoff=_seconds_list(env, name["webhook_backoff"], cls.webhook_backoff),
+            webhook_timeout_seconds=_int(env, name["webhook_timeout_seconds"],
+                                         cls.webhook_timeout_seconds),
+            webhook_retention_days=_float(env, name["webhook_retention_days"],
                                           cls.webhook_retention_days),
-            events_keepalive_seconds=_not_below(0.1, "CANOPY_EVENTS_KEEPALIVE", _float(
-                env, "CANOPY_EVENTS_KEEPALIVE", cls.events_keepalive_seconds)),
-            streams_per_user=_not_below(0, "CANOPY_STREAMS_PER_USER", _int(
-                env, "CANOPY_STREAMS_PER_USER", cls.streams_per_user)),
-            metrics_token=env.get("CANOPY_METRICS_TOKEN", "").strip(),
-            log_format=_str(env, "CANOPY_LOG_FORMAT", cls.log_format).strip().lower(),
-            hold_dir=env.get("CANOPY_HOLD_DIR", "").strip(),
+            events_keepalive_seconds=_not_below(0.1, name["events_keepalive_seconds"], _float(
+                env, name["events_keepalive_seconds"], cls.events_keepalive_seconds)),
+            streams_per_user=_not_below(0, name["streams_per_user"], _int(
+                env, name["streams_per_user"], cls.streams_per_user)),
+            metrics_token=env.get(name["metrics_token"], "").strip(),
+            log_format=_str(env, name["log_format"], cls.log_format).strip().lower(),
+            hold_dir=env.get(name["hold_dir"], "").strip(),
         )
+
+    def to_env(self) -> dict[str, str]:
+        """The environment from which from_env reads these settings (a child process's)."""
+        return {var: _env_text(getattr(self, setting)) for setting, var in ENV_VARS.items()}
+
+
+# Each setting's environment variable: from_env reads them, to_env writes them. A setting
+# not named here (heartbeat_seconds) is fixed in code.
+ENV_VARS = {
+    "database_url": "CANOPY_DATABASE_URL",
+    "redis_url": "CANOPY_REDIS_URL",
+    "storage_url": "CANOPY_STORAGE_URL",
+    "secret_key": "CANOPY_SECRET_KEY",
+    "public_url": "CANOPY_PUBLIC_URL",
+    "port": "CANOPY_PORT",
+    "max_upload_bytes": "CANOPY_MAX_UPLOAD_BYTES",
+    "link_ttl_seconds": "CANOPY_LINK_TTL_SECONDS",
+    "encoder": "CANOPY_ENCODER",
+    "cache_dir": "CANOPY_CACHE_DIR",
+    "fetch_allow": "CANOPY_FETCH_ALLOW",
+    "max_output_seconds": "CANOPY_MAX_OUTPUT_SECONDS",
+    "orphan_grace_seconds": "CANOPY_ORPHAN_GRACE_SECONDS",
+    "lease_seconds": "CANOPY_LEASE_SECONDS",
+    "render_cache_bytes": "CANOPY_RENDER_CACHE_BYTES",
+    "reap_interval_seconds": "CANOPY_REAP_INTERVAL",
+    "resend_after_seconds": "CANOPY_RESEND_AFTER",
+    "db_idle_transaction_seconds": "CANOPY_DB_IDLE_TRANSACTION_SECONDS",
+    "queue_timeout_seconds": "CANOPY_QUEUE_TIMEOUT",
+    "chunk_seconds": "CANOPY_CHUNK_SECONDS",
+    "webhook_backoff": "CANOPY_WEBHOOK_BACKOFF",
+    "webhook_timeout_seconds": "CANOPY_WEBHOOK_TIMEOUT",
+    "webhook_retention_days": "CANOPY_WEBHOOK_RETENTION_DAYS",
+    "events_keepalive_seconds": "CANOPY_EVENTS_KEEPALIVE",
+    "streams_per_user": "CANOPY_STREAMS_PER_USER",
+    "metrics_token": "CANOPY_METRICS_TOKEN",
+    "log_format": "CANOPY_LOG_FORMAT",
+    "hold_dir": "CANOPY_HOLD_DIR",
+}
+
+
+def _env_text(value) -> str:
+    """A setting's value as its variable holds it (lists comma-separated)."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return str(value)
 
 
 def _not_below(low: float, name: str, value):

@@ -101,7 +101,7 @@ def programs() -> set[str]:
 
 
 def settings_read() -> set[str]:
-    """The CANOPY_* variables shared/config.py reads (Settings.from_env names each one)."""
+    """The CANOPY_* variables shared/config.py reads (its ENV_VARS names each one)."""
     return set(re.findall(r'"(CANOPY_[A-Z0-9_]+)"', (REPO_ROOT / "shared" / "config.py").read_text()))
 
 
