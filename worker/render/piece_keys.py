@@ -31,13 +31,13 @@ import av
 
 from .encode import VideoSettings, encoder_setup
 from .piece_plan import Contents, clip_parts
+from .piece_render import PIECE_FORMAT
 from .timeline import PieceSpan, Timeline
 from .video import decoder_options
 
 # Raise when what a piece's bytes depend on changes without a change of the inputs above
 # (a new rule in the pictures' making, another muxer setting): old keys then miss.
 ENGINE_SCHEMA = 1
-PIECE_CONTAINER = "mp4"
 
 
 @functools.cache
@@ -77,7 +77,7 @@ def piece_inputs(timeline: Timeline, span: PieceSpan, settings: VideoSettings,
         pictures.append(part.shows(timeline.fps, content))
     return {"pictures": pictures, "engine": engine_build(),
             "decoder": decoder_options(settings.preview),
-            "encoder": {**encoder_setup(settings), "container": PIECE_CONTAINER}}
+            "encoder": {**encoder_setup(settings), "container": PIECE_FORMAT}}
 
 
 def piece_key(timeline: Timeline, span: PieceSpan, settings: VideoSettings,

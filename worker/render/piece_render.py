@@ -71,6 +71,11 @@ class AudioResult:
     samples: int  # per channel, at 48 kHz: the timeline's sample_count
 
 
+def piece_container(fmt: str, sound: bool) -> str:
+    """A piece's container: the output's format for the sound piece, PIECE_FORMAT for video."""
+    return fmt if sound else PIECE_FORMAT
+
+
 def piece_codec(fmt: str) -> str:
     """The encoder of every piece of an output format: the CPU's (libx264, libvpx-vp9)."""
     return choose_video_codec(fmt, "cpu")[0]

@@ -19,11 +19,11 @@ import tempfile
 from shared import jobs, keys, leases, piece_jobs, piece_join
 from shared.models import Asset, RenderJob, RenderPiece
 from shared.queue import PIECE_TASK, send
-from shared.states import Beat, JobState
+from shared.states import Beat, JobState, PieceState
 from shared.storage import ObjectNotFound
 from worker.render import (PieceMismatchError, PieceSpan, RenderCanceled, RenderResult, join,
-                           render_audio, render_piece, sound_sources, sources_for,
-                           timeline_from_dict, timeline_to_dict)
+                           piece_codec, piece_container, render_audio, render_piece,
+                           sound_sources, sources_for, timeline_from_dict, timeline_to_dict)
 
 from .. import context, hold, piece_cache
 from ..attempt import JobAttempt, JobDeleted, Work, load, local_sources, remove_pieces, upload
@@ -115,7 +115,7 @@ class PieceAttempt(JobAttempt):
         if local is None:
             return self.stop()
         self.steps.step("sources_fetched", sources=len(local))
-        fmt = work.edit.video_output_format if sound else "mp4"  # video pieces: mp4 always
+        fmt = piece_container(work.edit.video_output_format, sound)
         with tempfile.TemporaryDirectory(dir=context.scratch()) as tmp:
             output = os.path.join(tmp, f"piece.{fmt}")
             copied = {}  # a video piece's frames copied from its sources (piece_copy.py)
@@ -151,7 +151,7 @@ class PieceAttempt(JobAttempt):
             job_claim = leases.Claim(job.id, job.attempt)
             asset = session.get(Asset, job.asset_id)
             work = load(job_claim)
-            ext = work.edit.video_output_format if piece.kind == piece_jobs.SOUND else "mp4"
+            ext = piece_container(work.edit.video_output_format, piece.kind == piece_jobs.SOUND)
             key = keys.piece_key(asset, piece.index, self.claim.attempt, ext)
         return work, piece, key
 
@@ -164,7 +164,7 @@ class PieceAttempt(JobAttempt):
         if not self.stored:
             context.storage().delete(key)
             return "stored too late (its job ended or another attempt took it); removed"
-        return JobState.UPLOADED
+        return PieceState.UPLOADED
 
     def acknowledge_cancel(self, session) -> None:
         piece_jobs.mark_canceled(session, self.claim)
@@ -175,9 +175,9 @@ class PieceAttempt(JobAttempt):
             state = piece_jobs.fail(session, self.claim, reason, retry=retry)
             job = session.get(RenderJob, self.claim.job_id)
             queue = job.queue if job is not None else None
-        if state == JobState.QUEUED:
+        if state == PieceState.QUEUED:
             send(app, PIECE_TASK, [self.claim.job_id, self.claim.index], queue)
-        elif state == JobState.FAILED:
+        elif state == PieceState.FAILED:
             remove_pieces(self.claim.job_id)  # a failed render's pieces
         return f"{state}: {reason}"
 
@@ -236,7 +236,8 @@ class JoinAttempt(JobAttempt):
             size, facts = self.store(work, output)
             samples = timeline.sample_count  # the sound piece wrote exactly these
             result = RenderResult(output, joined.frames, samples, samples / timeline.sample_rate,
-                                  "libx264", list(work.plan.get("warnings", [])))
+                                  piece_codec(work.edit.video_output_format),
+                                  list(work.plan.get("warnings", [])))
             outcome = self.finalize(work, result, size, facts)
             if outcome == JobState.UPLOADED and work.plan.get("output_key"):
                 piece_cache.keep_output(work, work.plan["output_key"], output, result, facts)
