@@ -13,7 +13,6 @@ import requests
 
 from . import sse
 
-FINISHED = ("uploaded", "failed", "canceled")
 CHUNK = 1 << 20
 
 
@@ -119,7 +118,7 @@ class Client:
                     for event in sse.parse(response.iter_lines(chunk_size=None, decode_unicode=True)):
                         last_id = event.id or last_id
                         yield event
-                        if event.event == "deleted" or event.json().get("status") in FINISHED:
+                        if event.event == "deleted" or event.json().get("finished"):
                             return
             except (requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError) as exc:

@@ -3,6 +3,9 @@
 
 const KEY = "canopy.key";
 
+// The asset_type of a render's output (shared.models.GENERATED_VIDEO).
+export const GENERATED = "generated_video";
+
 export const session = {
   get key() { return sessionStorage.getItem(KEY); },
   signIn(key) { sessionStorage.setItem(KEY, key); },

@@ -1,10 +1,8 @@
 // A project: its media (upload by drop or picker, with progress), its renders, its edits,
 // and the edit builder.
-import { api, upload, pause } from "../api.js";
+import { api, upload, pause, GENERATED } from "../api.js";
 import { h, replace, progressBar, setProgress, statusBadge, seconds, bytes, when, setTitle, landed, rowOrNotFound } from "../dom.js";
 import { editBuilder } from "../editor.js";
-
-const GENERATED = "generated_video";
 
 export async function projectPage(root, projectId, signal) {
   const project = await rowOrNotFound(root, `/projects/${projectId}`, "project", signal);

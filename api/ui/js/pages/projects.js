@@ -1,5 +1,5 @@
 // The projects page: the caller's projects, a page at a time, and a form for a new one.
-import { api } from "../api.js";
+import { api, GENERATED } from "../api.js";
 import { h, replace, when, setTitle, landed } from "../dom.js";
 
 const PAGE_SIZE = 10;
@@ -26,7 +26,7 @@ export async function projectsPage(root, pageParam, signal) {
 // `reload()` shows the page again once the project is deleted.
 function projectItem(project, error, reload) {
   const renders = project.asset_count;
-  const media = project.assets.filter((a) => a.asset_type !== "generated_video").length;
+  const media = project.assets.filter((a) => a.asset_type !== GENERATED).length;
   return h("li", { class: "card row" },
     h("div", { class: "grow" },
       h("a", { href: `#/projects/${project.id}`, class: "title" }, project.name),

@@ -1,7 +1,7 @@
 // Watching one render: status and progress live, cancel, then the player and a download.
 // A preview started here offers the final render of its edit; while that final renders,
 // its page plays the preview.
-import { api, watchAsset } from "../api.js";
+import { api, watchAsset, GENERATED } from "../api.js";
 import { previewEdit, previewOf, startRender } from "../renders.js";
 import { h, replace, progressBar, setProgress, statusBadge, seconds, setTitle, landed, rowOrNotFound } from "../dom.js";
 
@@ -55,7 +55,7 @@ export async function renderPage(root, assetId, signal) {
     says.textContent = state.status === "failed"
       ? `The render failed: ${state.error || "no reason was given"}.`
       : state.status === "rendering" ? `Rendering: ${percent}% done.` : SAYS[state.status] || state.status;
-    cancel.hidden = state.finished || asset.asset_type !== "generated_video";
+    cancel.hidden = state.finished || asset.asset_type !== GENERATED;
     reused.textContent = piecesReused(state.pieces);
   };
   update(asset);
