@@ -47,9 +47,10 @@ import av
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from shared.digests import file_sha256  # noqa: E402
 from shared.edit import parse_edit  # noqa: E402
-from worker.render import (PieceSpan, file_sha256, join, piece_key, piece_settings,  # noqa: E402
-                           plan, plan_pieces, render_audio, render_piece)
+from worker.render import (PieceSpan, join, piece_key, piece_settings, plan,  # noqa: E402
+                           plan_pieces, render_audio, render_piece)
 from bench.chunked_engine import make_panning_video  # noqa: E402
 from worker.render import piece_render  # noqa: E402
 from worker.render.encode import gop_frames  # noqa: E402

@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from shared.config import Settings  # noqa: E402
+from shared.digests import file_sha256  # noqa: E402
 
 
 def _bench_imports() -> None:
@@ -86,12 +87,6 @@ def make_source(path: Path, size: int, sparse: bool) -> str:
     return digest.hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # -- the request body ---------------------------------------------------------------------

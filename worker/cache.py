@@ -6,10 +6,11 @@ a render never uses unanalysed bytes and never files them under another file's h
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
+
+from shared.digests import file_sha256
 
 
 class SourceChanged(Exception):
@@ -35,9 +36,7 @@ class SourceCache:
         try:
             self.storage.download_to(key, partial)
             if sha256:
-                with open(partial, "rb") as fh:
-                    found = hashlib.file_digest(fh, "sha256").hexdigest()
-                if found != sha256:
+                if file_sha256(partial) != sha256:
                     raise SourceChanged("its stored file changed after it was analysed")
             os.replace(partial, target)  # atomic: concurrent renders never see half a file
         finally:

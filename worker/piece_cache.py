@@ -17,7 +17,6 @@ Keys depend only on content, never on the owner, but entries are the owner's alo
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -25,7 +24,8 @@ from collections.abc import Sequence
 from shared import keys, render_cache
 from shared.render_cache import Entry
 from shared.storage import ObjectNotFound
-from worker.render import PieceSpan, RenderResult, engine_build, file_sha256, piece_key, piece_settings
+from shared.digests import canonical_sha256, file_sha256
+from worker.render import PieceSpan, RenderResult, engine_build, piece_key, piece_settings
 
 from . import context
 from .attempt import CONTENT_TYPES, Work
@@ -164,8 +164,7 @@ def output_key(work: Work, chunk_seconds: float, encoder: str) -> str | None:
     (edit.get("render_options") or {}).pop("cache", None)
     inputs = {"output": edit, "contents": shown, "chunk_seconds": chunk_seconds,
               "encoder": encoder, "engine": engine_build()}
-    canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return canonical_sha256(inputs)
 
 
 def serve(work: Work, key: str) -> Entry | None:

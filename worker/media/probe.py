@@ -6,12 +6,12 @@ the rest to find truncation. It fills exactly the `ProbedMedia` columns.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import av
 
+from shared.digests import file_sha256
 from worker.render.probe import keyframe_times
 
 MAX_SIDE = 16384
@@ -164,8 +164,7 @@ def _size_and_hash(path: Path) -> tuple[int, str]:
         raise ProbeError("the file does not exist") from None
     if size == 0:
         raise ProbeError("the file is empty (0 bytes)")
-    with path.open("rb") as fh:
-        return size, hashlib.file_digest(fh, "sha256").hexdigest()
+    return size, file_sha256(path)
 
 
 def _unreadable(path: Path, exc: Exception) -> str:

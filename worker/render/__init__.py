@@ -16,7 +16,7 @@ from .errors import (GpuUnavailableError, InvalidEditError, MissingSourceError,
                      OutputNotWritableError, RenderCanceled, RenderError, SourceDecodeError)
 from .in_process import render_in_pieces, render_whole
 from .join import JoinResult, PieceMismatchError, join
-from .piece_keys import engine_build, file_sha256, piece_inputs, piece_key
+from .piece_keys import engine_build, piece_inputs, piece_key
 from .piece_plan import ClipPart, clip_parts, plan_pieces, sound_sources, sources_for
 from .piece_render import (AudioResult, PieceResult, piece_codec, piece_container, piece_settings,
                            render_audio, render_piece)
@@ -27,7 +27,7 @@ __all__ = [
     "AudioResult", "ClipPart", "GpuUnavailableError", "InvalidEditError", "JoinResult",
     "MissingSourceError", "OutputNotWritableError", "PieceMismatchError", "PieceResult",
     "PieceSpan", "RenderCanceled", "RenderError", "RenderResult", "SourceDecodeError",
-    "clip_parts", "engine_build", "file_sha256", "gpu_available", "join", "piece_codec",
+    "clip_parts", "engine_build", "gpu_available", "join", "piece_codec",
     "piece_container", "piece_inputs", "piece_key", "piece_settings", "plan", "plan_from_infos",
     "plan_pieces", "probe_source",
     "render", "render_audio", "render_in_pieces", "render_piece", "render_whole",

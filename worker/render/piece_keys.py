@@ -22,12 +22,12 @@ content, the span it shows and the encoder's settings decide it; and where the p
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 from fractions import Fraction
 from typing import Optional
 
 import av
+
+from shared.digests import canonical_sha256
 
 from .encode import VideoSettings, encoder_setup
 from .piece_plan import Contents, clip_parts
@@ -86,14 +86,4 @@ def piece_key(timeline: Timeline, span: PieceSpan, settings: VideoSettings,
     inputs = piece_inputs(timeline, span, settings, contents)
     if inputs is None:
         return None
-    canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
-
-
-def file_sha256(path: str) -> str:
-    """A source file's content hash, as the farm records it at analysis."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return canonical_sha256(inputs)
