@@ -38,6 +38,7 @@ else:
 from gunicorn.glogging import Logger  # noqa: E402
 from prometheus_client import multiprocess  # noqa: E402
 
+from shared.config import Settings  # noqa: E402
 from shared.logs import Redacting, redact  # noqa: E402
 
 
@@ -58,7 +59,7 @@ class RedactingLogger(Logger):
 
 logger_class = RedactingLogger
 
-if os.environ.get("CANOPY_LOG_FORMAT", "").strip().lower() == "json":
+if Settings.from_env().log_format == "json":
     # gunicorn's own lines (boot, workers, the access log) as JSON too; the root logger is
     # left to the app (shared.logs.configure), so its lines are not printed twice.
     logconfig_dict = {

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from shared.config import Settings
 from shared.db import Database
 from shared.errors import CanopyError
 from shared.events import CHANNEL
@@ -123,7 +124,8 @@ class Listener:
 class Hub:
     """One Redis subscription per process, fanned out to this process's streams."""
 
-    def __init__(self, redis_url: str, db: Database, keepalive: float = 15.0, per_user: int = 0):
+    def __init__(self, redis_url: str, db: Database,
+                 keepalive: float = Settings.events_keepalive_seconds, per_user: int = 0):
         self.redis_url = redis_url
         self.db = db
         self.keepalive = keepalive  # seconds an idle stream waits before a comment line

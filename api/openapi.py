@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 from flask import request
 from flask_openapi3 import OpenAPI
 
+from .body import BODY_LIMIT
 from .schemas import ErrorOut
 
 REF = "#/components/schemas/{}"
@@ -26,7 +27,8 @@ ERRORS = {
     404: "No such resource among the caller's (another owner's is not found either)",
     409: "The resource's state forbids it now, or something the request names was "
          "deleted while it ran",
-    413: "The body is larger than the limit (1 MiB; uploads: CANOPY_MAX_UPLOAD_BYTES)",
+    413: f"The body is larger than the limit ({BODY_LIMIT // 2**20} MiB; uploads: "
+         "CANOPY_MAX_UPLOAD_BYTES)",
     422: "A field breaks a rule: `detail` lists each one with its location",
 }
 CHANGES = {"post", "put"}  # they check, then write: a race, or the resource's state, says 409

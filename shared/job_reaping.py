@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from .config import Settings
 from .job_moves import may_go, moved, state_of, unless_canceled
 from .jobs import mark_canceled
 from .leases import lease_clock, lease_ran_out
@@ -32,7 +33,8 @@ class Reaped:
     resend: list[tuple[str, str]]  # (job id, queue)
 
 
-def reap(session: Session, queued_grace_s: float, queue_timeout_s: float = 86400,
+def reap(session: Session, queued_grace_s: float,
+         queue_timeout_s: float = Settings.queue_timeout_seconds,
          now: datetime | None = None) -> Reaped:
     """Requeue jobs whose lease expired (or fail them after MAX_ATTEMPTS); list lost messages.
 
