@@ -5,7 +5,7 @@ compare-and-set that moves a row's state builds its WHERE from the table (`Lifec
 so no update can move a row along an edge the table lacks, and the table is the whole
 diagram. (A heartbeat moves no state: it renews the lease only while the row is still in
 the state its attempt holds.) Render jobs live by `JOB`, the pieces of a render in pieces by
-`PIECE`.
+`PIECE`, uploaded files by `MEDIA` (their moves in Python check it with `Lifecycle.move`).
 """
 from __future__ import annotations
 
@@ -28,6 +28,13 @@ class Lifecycle(Generic[S]):
     def sources(self, to: S) -> frozenset[S]:
         """The states from which `to` may be reached."""
         return frozenset(s for s, targets in self.transitions.items() if to in targets)
+
+    def move(self, state: S, to: S) -> S:
+        """`to`, once the table allows `state` → `to` (a row moved in Python, not by a
+        compare-and-set); any other move is a programming error, raised at once."""
+        if not self.allows(state, to):
+            raise ValueError(f"no transition {state} → {to}")
+        return to
 
     def may_go(self, column, to: S, frm: S | Iterable[S] | None = None):
         """WHERE `column` holds a state that may go to `to` — only those of `frm` when given.
@@ -113,6 +120,17 @@ class MediaState(StrEnum):
     PROCESSING = "processing"  # bytes arriving, being fetched, or being probed
     ANALYZED = "analyzed"  # probed: renders may use it
     FAILED = "failed"  # with a reason
+
+
+MEDIA = Lifecycle({
+    # bytes arrive (an upload, a `direct` link's analysis) or a URL is fetched
+    MediaState.WAITING: {MediaState.PROCESSING},
+    # the probe (or the fetch) ends; an upload refused gives the row its former state back
+    MediaState.PROCESSING: {MediaState.ANALYZED, MediaState.FAILED, MediaState.WAITING},
+    # a new upload, or the analysis asked again
+    MediaState.ANALYZED: {MediaState.PROCESSING},
+    MediaState.FAILED: {MediaState.PROCESSING},
+})
 
 
 class Readiness(StrEnum):

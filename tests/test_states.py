@@ -1,11 +1,12 @@
-"""shared/states.py: the job's transition table and the WHERE it builds."""
+"""shared/states.py: the transition tables (jobs, pieces, uploaded files) and the WHERE they
+build."""
 from __future__ import annotations
 
 import pytest
 
-from shared.models import RenderJob, RenderPiece
-from shared.states import (ACTIVE, FINISHED, JOB, PENDING, PIECE, PIECE_ACTIVE, JobState,
-                           PieceState)
+from shared.models import RenderJob, RenderPiece, VideoFile
+from shared.states import (ACTIVE, FINISHED, JOB, MEDIA, PENDING, PIECE, PIECE_ACTIVE, JobState,
+                           MediaState, PieceState)
 
 
 def test_a_move_the_table_lacks_is_refused_before_any_sql():
@@ -43,3 +44,17 @@ def test_a_piece_lives_by_its_own_table():
             assert [to for to in PieceState if PIECE.allows(state, to)] == [PieceState.QUEUED]
         elif state != PieceState.QUEUED:
             assert not any(PIECE.allows(state, to) for to in PieceState), state
+
+
+def test_an_uploaded_file_lives_by_its_own_table():
+    """Bytes or a URL start the processing; only the probe (or the fetch) ends it, or a
+    refused upload gives the former state back; an analysed or failed file is processed
+    again only by a new upload or a new analysis. Any other move is refused before SQL."""
+    assert set(MEDIA.may_go(VideoFile.status, MediaState.PROCESSING).right.value) == {
+        MediaState.WAITING, MediaState.ANALYZED, MediaState.FAILED}
+    for state in (MediaState.WAITING, MediaState.ANALYZED, MediaState.FAILED):
+        assert [to for to in MediaState if MEDIA.allows(state, to)] == [MediaState.PROCESSING]
+        assert MEDIA.allows(MediaState.PROCESSING, state)  # the probe's end, or given back
+    assert MEDIA.move(MediaState.PROCESSING, MediaState.ANALYZED) == MediaState.ANALYZED
+    with pytest.raises(ValueError, match="no transition"):
+        MEDIA.move(MediaState.ANALYZED, MediaState.ANALYZED)  # a probe's second finish

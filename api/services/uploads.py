@@ -11,7 +11,7 @@ from shared.errors import Conflict, NotFound, PayloadTooLarge, Unprocessable
 from shared.models import Asset, VideoFile, media_kind
 from shared.naming import clean_filename
 from shared.queue import MEDIA_QUEUE, PROBE_TASK, send
-from shared.states import MediaState
+from shared.states import MEDIA, MediaState
 from shared.storage import ObjectNotFound, TooLarge
 
 from ..context import get_session, get_settings, get_storage, services
@@ -79,7 +79,7 @@ def claim_for_upload(row: Asset | VideoFile) -> str:
     model, session = type(row), get_session()
     previous = row.status
     taken = session.execute(
-        update(model).where(model.id == row.id, model.status != MediaState.PROCESSING)
+        update(model).where(model.id == row.id, MEDIA.may_go(model.status, MediaState.PROCESSING))
         .values(status=MediaState.PROCESSING)
     ).rowcount
     session.commit()
@@ -94,8 +94,8 @@ def release_upload(row: Asset | VideoFile, previous: str) -> None:
     waited for this upload then go on with the former file, or fail: none arrived."""
     model, session, row_id, owner_id = type(row), get_session(), row.id, row.owner_id
     session.rollback()  # expires `row`: reading a deleted row's attributes would raise
-    kept = session.execute(
-        update(model).where(model.id == row_id).values(status=previous)).rowcount
+    kept = session.execute(update(model).where(model.id == row_id).values(
+        status=MEDIA.move(MediaState.PROCESSING, MediaState(previous)))).rowcount
     session.commit()
     if kept != 1:
         raise deleted_during_upload(row)
@@ -137,7 +137,9 @@ def request_probe(row: Asset | VideoFile) -> Asset | VideoFile:
 
 def queue_probe(row: Asset | VideoFile) -> None:
     """Mark `row` processing, commit, then send the probe (never before the commit)."""
-    row.status, row.error = MediaState.PROCESSING, None
+    if row.status != MediaState.PROCESSING:  # an upload claimed it already
+        row.status = MEDIA.move(MediaState(row.status), MediaState.PROCESSING)
+    row.error = None
     if isinstance(row, Asset):
         row.uploaded = False
     session = get_session()

@@ -15,7 +15,7 @@ from ..context import get_session, get_settings, get_storage, services
 from ..multipart import FileUpload
 from ..schemas import VideoFileCreate, VideoSearch
 from shared.naming import clean_filename
-from shared.states import MediaState
+from shared.states import MEDIA, MediaState
 
 from .owned import newest_first, owned_row
 from .uploads import receive_file, request_probe
@@ -51,7 +51,7 @@ def create_video_file(user: Caller, body: VideoFileCreate) -> tuple[VideoFile, s
         row.storage_key = keys.media_key(row, row.filename)
         upload_url = get_storage().upload_url(row.storage_key)["url"]
     else:
-        row.status = MediaState.PROCESSING
+        row.status = MEDIA.move(row.status, MediaState.PROCESSING)
     session.commit()
     if body.upload_method == "url":
         send(services().celery, FETCH_TASK, [row.id], MEDIA_QUEUE)

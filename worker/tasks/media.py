@@ -11,7 +11,7 @@ from shared.models import MEDIA_KINDS, Asset, VideoFile
 from shared.naming import clean_filename
 from shared.queue import FETCH_TASK, PROBE_TASK
 from shared.fetch import FetchError, fetch_url
-from shared.states import MediaState
+from shared.states import MEDIA, MediaState
 from shared.storage import ObjectNotFound
 from worker.media.probe import ProbeError, probe
 from worker.media.thumbnail import make_thumbnail
@@ -72,14 +72,15 @@ def _probe_stored(key: str):
 def _finish(kind, row_id, key, *, found=None, thumbnail_key=None, error=None) -> None:
     with context.db().session() as session:
         row = session.get(MEDIA_KINDS[kind], row_id)
-        if row is None or row.storage_key != key:
-            return  # deleted, or replaced by a newer upload whose own probe will finish
+        if row is None or row.storage_key != key or row.status != MediaState.PROCESSING:
+            return  # deleted, replaced by a newer upload whose own probe will finish, or done
         if error:
-            row.status, row.error = MediaState.FAILED, error
+            row.status, row.error = MEDIA.move(row.status, MediaState.FAILED), error
             return
         for field, value in found.columns().items():
             setattr(row, field, value)
-        row.thumbnail_key, row.status, row.error = thumbnail_key, MediaState.ANALYZED, None
+        row.thumbnail_key, row.error = thumbnail_key, None
+        row.status = MEDIA.move(row.status, MediaState.ANALYZED)
         if isinstance(row, Asset):
             row.uploaded, row.progress = True, 1.0
         else:
@@ -105,8 +106,9 @@ def fetch_video_file(video_file_id: str) -> None:
         except FetchError as exc:
             with context.db().session() as session:
                 row = session.get(VideoFile, video_file_id)
-                if row is not None:
-                    row.status, row.error = MediaState.FAILED, f"could not fetch the URL: {exc}"
+                if row is not None and row.status == MediaState.PROCESSING:
+                    row.status = MEDIA.move(row.status, MediaState.FAILED)
+                    row.error = f"could not fetch the URL: {exc}"
             release_renders(owner_id)
             return
         size = context.storage().put_file(key, local)
