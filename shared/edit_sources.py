@@ -24,6 +24,11 @@ class SourceInfo:
     has_audio: bool
     has_video: bool
 
+    @property
+    def still(self) -> bool:
+        """A still picture: shown for as long as its clip says, with no sound of its own."""
+        return self.kind == "image" or self.duration is None
+
 
 class EditSourceError(ValueError):
     """The edit does not fit its sources; `errors` are FastAPI-style dicts."""
@@ -67,7 +72,7 @@ def _check_clip(i: int, clip: Clip, info: SourceInfo, errors: list, warnings: li
     if not info.has_video:
         errors.append(_error(loc + ("video_id",), "source has no video stream"))
         return
-    if info.kind == "image" or info.duration is None:
+    if info.still:
         if clip.video_end_time is None:
             errors.append(_error(loc + ("video_end_time",), "an image clip needs an end time"))
         return

@@ -19,6 +19,12 @@ from .states import (MEDIA_READINESS, RENDER_READINESS, JobState, MediaState,
 Media = Union[Asset, VideoFile]
 
 
+# The table a clip's `type` finds its source in (an overlay, which has none, looks in both),
+# and the type that finds a row of each table.
+CLIP_MODELS = {"videofile": (VideoFile,), "asset": (Asset,), "image": (Asset,)}
+CLIP_TYPE_OF = {VideoFile: "videofile", Asset: "asset"}
+
+
 def _media_of(row: Media | None) -> Media | None:
     """A video-reference asset renders from the library file it links to."""
     if isinstance(row, Asset) and row.video_file_id:
@@ -28,9 +34,7 @@ def _media_of(row: Media | None) -> Media | None:
 
 def find_media(session: Session, owner_id: str, media_id: str, clip_type: str | None) -> Media | None:
     """The caller's row for `media_id`: a video file for type `videofile`, else an asset."""
-    kinds = {"videofile": (VideoFile,), "asset": (Asset,), "image": (Asset,)}.get(
-        clip_type or "", (Asset, VideoFile))
-    for model in kinds:
+    for model in CLIP_MODELS.get(clip_type or "", (Asset, VideoFile)):
         row = session.execute(
             select(model).where(model.id == media_id, model.owner_id == owner_id)
         ).scalar_one_or_none()
@@ -104,15 +108,12 @@ def not_ready(media_id: str, row: Media | None) -> str | None:
 
 def misnamed(session: Session, owner_id: str, media_id: str, clip_type: str | None) -> str | None:
     """For an id its clip's `type` did not find: the type that would have found it."""
-    if clip_type == "videofile":
-        other, name = Asset, "asset"
-    elif clip_type in ("asset", "image"):
-        other, name = VideoFile, "videofile"
-    else:
+    if clip_type not in CLIP_MODELS:
         return None
+    (other,) = {Asset, VideoFile} - set(CLIP_MODELS[clip_type])
     found = session.execute(select(other.id).where(other.id == media_id,
                                                    other.owner_id == owner_id)).first()
-    return name if found else None
+    return CLIP_TYPE_OF[other] if found else None
 
 
 def source_info(row: Media) -> SourceInfo:

@@ -114,7 +114,7 @@ def build_timeline(edit: VideoEdit, sources: Mapping[str, SourceInfo]) -> tuple[
         framing = clip.crop
         if framing is None and edit.auto_vertical_crop:
             framing = Crop(zoom=AUTO_CROP_ZOOM[edit.auto_vertical_crop])
-        kind = "image" if info.kind == "image" or info.duration is None else "video"
+        kind = "image" if info.still else "video"
         clips.append(TimelineClip(i, clip.video_id, kind, start, end, f0, f1 - f0, s0,
                                   s1 - s0, _levels(clip.audio_levels), framing))
         t = t_next
