@@ -1,6 +1,7 @@
 """Project assets: uploads, links to library video files, generated renders."""
 from __future__ import annotations
 
+from flask import url_for
 from sqlalchemy import bindparam, func, null, select
 from sqlalchemy.orm import joinedload
 
@@ -97,7 +98,7 @@ def create_asset(user: Caller, project_id, body: AssetCreate) -> tuple[Asset, di
     session.flush()
     upload = None
     if body.upload_method == "file-no-chunk":
-        upload = {"url": f"/assets/{row.id}/upload"}
+        upload = {"url": url_for("assets.upload", asset_id=row.id)}
     elif body.upload_method == "direct":
         row.storage_key = keys.media_key(row, row.filename)
         upload = get_storage().upload_url(row.storage_key)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from flask import url_for
 from sqlalchemy import or_, select
 
 from shared import keys
@@ -46,7 +47,7 @@ def create_video_file(user: Caller, body: VideoFileCreate) -> tuple[VideoFile, s
     session.flush()
     upload_url = None
     if body.upload_method == "file-no-chunk":
-        upload_url = f"/video-file/{row.id}/upload-video"
+        upload_url = url_for("video_files.upload_video", video_file_id=row.id)
     elif body.upload_method == "direct":
         row.storage_key = keys.media_key(row, row.filename)
         upload_url = get_storage().upload_url(row.storage_key)["url"]
