@@ -115,7 +115,10 @@ def upload_asset(user: Caller, asset_id, upload: FileUpload) -> Asset:
 
 
 def request_analysis(user: Caller, asset_id) -> Asset:
-    return request_probe(owned_asset(user, asset_id))
+    row = owned_asset(user, asset_id)
+    if row.asset_type == GENERATED_VIDEO:  # its status is its render's, not an analysis'
+        raise Conflict("a render's output is analysed as it finishes; it takes no analysis")
+    return request_probe(row)
 
 
 def delete_asset(user: Caller, asset_id) -> str:

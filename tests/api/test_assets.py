@@ -77,3 +77,23 @@ def test_the_asset_json_says_whether_its_status_is_final(client, db, make_user, 
             *client.get(f"/projects/{project['id']}/assets", headers=headers).json]
     assert [(body["status"], body["finished"]) for body in read] == [(status, finished)] * 3
     assert VideoJungleAsset(**read[0]).status == status  # the published client still reads it
+
+
+@pytest.mark.parametrize("status", ["rendering", "uploaded", "canceled"])
+def test_a_renders_output_takes_no_analysis(client, db, make_user, status):
+    """Its status is its render's: an analysis asked of it is a 409 that leaves it as it is
+    (it was a 500 once uploaded files got their transition table)."""
+    user_id, key = make_user()
+    headers = {"X-API-Key": key}
+    project = client.post("/projects", json={"name": "p", "description": "d"}, headers=headers).json
+    with db.session() as session:
+        asset = Asset(owner_id=user_id, project_id=project["id"], keyname="r.mp4",
+                      asset_type="generated_video", status=status,
+                      storage_key=f"{user_id}/r/out.mp4")
+        session.add(asset)
+        session.commit()
+        asset_id = asset.id
+    response = client.post(f"/assets/{asset_id}/analysis", headers=headers)
+    assert response.status_code == 409, response.json
+    assert "takes no analysis" in response.json["detail"]
+    assert client.get(f"/assets/{asset_id}/status", headers=headers).json["status"] == status
