@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from shared import keys
@@ -75,14 +75,21 @@ def deleted_during_upload(row: Asset | VideoFile) -> NotFound:
 
 
 def claim_for_upload(row: Asset | VideoFile) -> str:
-    """Mark `row` processing unless it already is (one upload at a time); its former status."""
+    """Mark `row` processing unless it already is (one upload at a time); its former status.
+
+    The former status is read with the claim (the row may have moved since the request read
+    it: a probe that ended meanwhile), and the claim holds only if it is still that one."""
     model, session = type(row), get_session()
-    previous = row.status
-    taken = session.execute(
-        update(model).where(model.id == row.id, MEDIA.may_go(model.status, MediaState.PROCESSING))
-        .values(status=MediaState.PROCESSING)
-    ).rowcount
+    previous = session.execute(select(model.status).where(model.id == row.id)).scalar()
+    taken = 0
+    if previous is not None and previous != MediaState.PROCESSING:
+        taken = session.execute(update(model).where(
+            model.id == row.id,
+            MEDIA.may_go(model.status, MediaState.PROCESSING, MediaState(previous)),
+        ).values(status=MediaState.PROCESSING)).rowcount
     session.commit()
+    if previous is None:
+        raise deleted_during_upload(row)
     if taken != 1:
         raise Conflict("this file is being processed; upload again once it is analyzed or failed")
     row.status = MediaState.PROCESSING
