@@ -232,11 +232,13 @@ def read_sources(session, job: RenderJob) -> tuple[VideoEdit, dict]:
     return edit, rows
 
 
-def local_sources(job_id: str, wanted: Sources, stopped: Callable[[], bool]
-                  ) -> dict[str, str] | None:
+def local_sources(job_id: str, wanted: Sources, stopped: Callable[[], bool],
+                  reloaded: Callable[[], None] = lambda: None) -> dict[str, str] | None:
     """Local copies of the job's sources `wanted` (from this machine's cache), or None once
-    `stopped()`; a source analysed again since it was read is read again."""
+    `stopped()`; a source analysed again since it was read is read again (`reloaded()` is
+    called then: what was planned from the former analysis no longer holds)."""
     def reload() -> Sources:
+        reloaded()
         with context.db().session() as session:
             job = session.get(RenderJob, job_id)
             if job is None:

@@ -48,29 +48,33 @@ class RenderAttempt(JobAttempt):
         timeline, warnings = plan_from_infos(work.edit, work.infos,
                                              self.settings.max_output_seconds)
         chunk_seconds = work.edit.chunk_seconds(self.settings.chunk_seconds)
-        output = piece_cache.output_key(work, chunk_seconds, self.settings.encoder)
-        if output is not None and (served := self.serve(work, output)) is not None:
+        cache_key = piece_cache.output_key(work, chunk_seconds, self.settings.encoder)
+        if cache_key is not None and (served := self.serve(work, cache_key)) is not None:
             return served
         spans, notes = plan_pieces(timeline, chunk_seconds,
                                    work.edit.video_output_format, work.edit.encoder,
                                    contents=piece_cache.contents(work),
                                    keyframes=work.keyframes)
         if len(spans) > 1:
-            return start_pieces(self, work, (timeline, spans, warnings + notes), output)
+            return start_pieces(self, work, (timeline, spans, warnings + notes), cache_key)
+        fresh = []  # a source re-uploaded and analysed again since the plan: plan from its files
         with self.lease.kept():
-            local = local_sources(self.claim.job_id, work.sources, self.lease.stopped)
+            local = local_sources(self.claim.job_id, work.sources, self.lease.stopped,
+                                  reloaded=lambda: fresh.append(True))
         if local is None:  # canceled, or the lease was lost, while fetching
             return self.stop()
+        if fresh:  # nor is its output the one the former contents' key names
+            cache_key = None
         self.steps.step("sources_fetched", sources=len(local))
         with tempfile.TemporaryDirectory(dir=context.scratch()) as tmp:
-            output_key, output = output, os.path.join(tmp, work.filename)
+            output = os.path.join(tmp, work.filename)
             try:
                 result = render_whole(work.edit, local, output,
                                       on_progress=self.lease.progress,
                                       should_cancel=self.lease.stopped,
                                       encoder=self.settings.encoder,
                                       max_output_seconds=self.settings.max_output_seconds,
-                                      planned=(timeline, warnings))
+                                      planned=None if fresh else (timeline, warnings))
             except RenderCanceled:
                 return self.stop()
             result.warnings += notes
@@ -81,8 +85,8 @@ class RenderAttempt(JobAttempt):
                 return self.stop()
             size, facts = self.store(work, output)
             outcome = self.finalize(work, result, size, facts)
-            if outcome == JobState.UPLOADED and output_key is not None:
-                piece_cache.keep_output(work, output_key, output, result, facts)
+            if outcome == JobState.UPLOADED and cache_key is not None:
+                piece_cache.keep_output(work, cache_key, output, result, facts)
             return outcome
 
     def serve(self, work, key: str) -> str | None:
