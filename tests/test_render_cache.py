@@ -13,7 +13,7 @@ import pytest
 from shared import keys, render_cache
 from shared.models import VideoFile, utcnow
 from shared.render_cache import Entry
-from shared.storage import open_storage
+from shared.storage import StorageError, open_storage
 from worker.orphans import sweep_orphans
 
 
@@ -124,6 +124,27 @@ def test_the_reapers_trim_deletes_what_it_evicts(db, make_user, settings, monkey
 SLOW_IDLE = 0.5  # the server's idle-transaction limit in the next test
 
 
+def source_with_entry(db, store, owner: str, name: str) -> tuple[str, Entry]:
+    """A library file of the owner's and a render-cache entry made from its content (the
+    last source of it), with the entry's object stored: (the file's id, the entry)."""
+    with db.session() as session:
+        source = VideoFile(owner_id=owner, name="v", filename="v.mp4", sha256="a" * 64)
+        session.add(source)
+        session.commit()
+        source_id = source.id
+    item = entry(owner, name)
+    stored(db, owner, item)
+    store.put_bytes(item.object_key, b"piece")
+    return source_id, item
+
+
+def deleted(db, owner: str, source_id: str) -> bool:
+    """The file's row and the entries made from its content are gone."""
+    with db.session() as session:
+        return (session.get(VideoFile, source_id) is None
+                and render_cache.size(session, owner) == (0, 0))
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_deleting_a_source_holds_no_transaction_while_a_slow_store_deletes(
         settings, db, make_user, monkeypatch):
@@ -133,16 +154,9 @@ def test_deleting_a_source_holds_no_transaction_while_a_slow_store_deletes(
     from api import create_app
 
     owner, key = make_user()
-    with db.session() as session:
-        source = VideoFile(owner_id=owner, name="v", filename="v.mp4", sha256="a" * 64)
-        session.add(source)
-        session.commit()
-        source_id = source.id
-    item = entry(owner, "slow")
-    stored(db, owner, item)
     app = create_app(replace(settings, db_idle_transaction_seconds=SLOW_IDLE))
     store = app.extensions["canopy"].storage
-    store.put_bytes(item.object_key, b"piece")
+    source_id, item = source_with_entry(db, store, owner, "slow")
     real_delete = store.delete
 
     def slow_delete(object_key):
@@ -153,7 +167,30 @@ def test_deleting_a_source_holds_no_transaction_while_a_slow_store_deletes(
     response = app.test_client().delete(f"/video-file/{source_id}",
                                         headers={"Authorization": f"Bearer {key}"})
     assert response.status_code in (200, 204), response.text
-    with db.session() as session:
-        assert session.get(VideoFile, source_id) is None
-        assert render_cache.size(session, owner) == (0, 0)
+    assert deleted(db, owner, source_id)
     assert not store.exists(item.object_key)
+
+
+def test_a_delete_whose_store_fails_after_the_commit_succeeds_and_leaves_the_sweep_its_objects(
+        app, client, settings, db, make_user, monkeypatch):
+    """Once the delete commits it has happened: a store that fails then (down, say) is no
+    reason to tell the caller otherwise. What it could not delete names no row, and the
+    orphan sweep removes it."""
+    owner, key = make_user()
+    store = app.extensions["canopy"].storage
+    source_id, item = source_with_entry(db, store, owner, "down")
+
+    def store_down(*_args):
+        raise StorageError("the store is down")
+
+    monkeypatch.setattr(store, "delete", store_down)
+    monkeypatch.setattr(store, "delete_prefix", store_down)
+    response = client.delete(f"/video-file/{source_id}", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code in (200, 204), response.text
+    assert deleted(db, owner, source_id)
+    assert store.exists(item.object_key)  # left behind
+    monkeypatch.undo()
+    with db.session() as session:
+        swept = sweep_orphans(session, store, grace_seconds=0, now=time.time() + 60,
+                              prefix=owner)
+    assert item.object_key in swept and not store.exists(item.object_key)

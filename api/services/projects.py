@@ -1,6 +1,8 @@
 """Projects: list, create, read, delete — always within the caller's own projects."""
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -14,6 +16,8 @@ from ..schemas import ProjectCreate
 from .asset_rows import assets_of_projects
 from .owned import own_row, owned_row
 from .waiting import settle_renders
+
+log = logging.getLogger(__name__)
 
 
 # What a project's response shows besides its assets (project_assets), loaded in a fixed
@@ -83,8 +87,9 @@ def delete_sources(owner_id: str, row, contents, folder: str) -> None:
     it commits, renders waiting for one of those sources fail, naming it.
 
     Objects go after the commit, so no transaction (and no row lock) waits on the store
-    however many there are; one a failure leaves behind names no row, and the orphan sweep
-    (worker/orphans.py) removes it."""
+    however many there are. The delete has happened once it commits: a store that fails
+    then leaves objects that name no row, which the orphan sweep (worker/orphans.py)
+    removes, and the caller is told the delete succeeded."""
     session = get_session()
     session.delete(row)
     session.flush()
@@ -92,7 +97,11 @@ def delete_sources(owner_id: str, row, contents, folder: str) -> None:
     session.commit()
     settle_renders(owner_id)
     storage = get_storage()
-    if storage is not None:
+    if storage is None:
+        return
+    try:
         for key in cached:
             storage.delete(key)
         storage.delete_prefix(folder)
+    except Exception:
+        log.exception("could not delete the objects under %s; the orphan sweep will", folder)
