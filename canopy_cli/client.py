@@ -48,6 +48,10 @@ class Client:
         self.http = KeySession()
         self.http.headers[KEY_HEADER] = key
 
+    def twin(self) -> "Client":
+        """A client of its own for another thread: a requests session is not shared."""
+        return Client(self.url, self.http.headers[KEY_HEADER], self.timeout)
+
     def call(self, method: str, path: str, **kwargs):
         """The JSON answer of `method path`; ApiError with the server's reason otherwise."""
         try:

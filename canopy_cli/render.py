@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import copy
+import os
+import queue
+import select
 import signal
 import sys
-from contextlib import contextmanager
+import threading
 from pathlib import Path
 
 from .client import ApiError, Client, printable
@@ -68,12 +71,19 @@ def find_project(client: Client) -> str:
         "name": PROJECT_NAME, "description": "renders started by the canopy command"})["id"]
 
 
+# The longest the follow loop waits before it looks for a Ctrl-C. A signal that lands just
+# before a blocking read, or on another thread, reaches Python's handler only when the main
+# thread next runs: a read of a quiet stream would hold it until the server's keep-alive.
+TICK = 0.1
+
+
 def follow(client: Client, asset_id: str, show_progress: bool) -> tuple[dict, bool]:
     """The asset's last state, following its events, and whether the user canceled it
     (Ctrl-C asks)."""
     bar = ProgressBar(show_progress)
     state, canceled = None, False
     with CtrlC() as ctrl_c:
+        events = Events(client, asset_id)
         try:
             while True:
                 if ctrl_c.take() and not canceled:
@@ -82,29 +92,57 @@ def follow(client: Client, asset_id: str, show_progress: bool) -> tuple[dict, bo
                         client.call("POST", f"/assets/{asset_id}/cancel")
                         canceled = True
                         print(f"canceling {asset_id}…", file=sys.stderr)
-                try:
-                    with ctrl_c.interrupting():
-                        for event in client.events(asset_id):
-                            if event.event == "deleted":
-                                raise RenderFailed("the render was deleted", asset_id)
-                            state = event.json()
-                            bar.show(state)
-                except KeyboardInterrupt:
-                    continue  # CtrlC kept it: asked above
-                return state or client.call("GET", f"/assets/{asset_id}/status"), canceled
+                event = events.next(TICK)
+                if event is Events.EMPTY:
+                    continue
+                if event is Events.END:
+                    return state or client.call("GET", f"/assets/{asset_id}/status"), canceled
+                if event.event == "deleted":
+                    raise RenderFailed("the render was deleted", asset_id)
+                state = event.json()
+                bar.show(state)
         finally:
             bar.close()
 
 
+class Events:
+    """An asset's events, read by a thread of their own (with a client of its own) so that
+    the follow loop can wait for them a tick at a time. The thread ends with the stream,
+    which ends when the render does, or with the command."""
+
+    EMPTY, END = object(), object()
+
+    def __init__(self, client: Client, asset_id: str):
+        self.queue: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, args=(client.twin(), asset_id), daemon=True,
+                         name=f"events {asset_id}").start()
+
+    def _read(self, client: Client, asset_id: str) -> None:
+        try:
+            for event in client.events(asset_id):
+                self.queue.put(event)
+            self.queue.put(self.END)
+        except Exception as exc:  # raised again where the events are taken
+            self.queue.put(exc)
+
+    def next(self, timeout: float):
+        """The next event, END after the last, or EMPTY when none came within `timeout`."""
+        try:
+            item = self.queue.get(timeout=timeout)
+        except queue.Empty:
+            return self.EMPTY
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+
 class CtrlC:
-    """Ctrl-C while a render is followed. Every one is kept until the follow loop takes it
-    (none is lost between two reads of the stream or while the question is shown); inside
-    `interrupting()` it also interrupts what is under way (a blocking read, the question),
-    and nowhere else. Where SIGINT is ignored, it stays ignored."""
+    """Ctrl-C while a render is followed. The handler only notes it, so nothing is cut off
+    halfway; every one is kept until the follow loop takes it, a tick later at most.
+    Where SIGINT is ignored, it stays ignored."""
 
     def __init__(self):
         self.pending = False
-        self.armed = False
         self.previous = None
 
     def __enter__(self) -> "CtrlC":
@@ -118,19 +156,6 @@ class CtrlC:
 
     def _heard(self, _signum, _frame) -> None:
         self.pending = True
-        if self.armed:
-            raise KeyboardInterrupt
-
-    @contextmanager
-    def interrupting(self):
-        """A Ctrl-C now, or one kept since the last take(), interrupts the body."""
-        self.armed = True
-        try:
-            if self.pending:
-                raise KeyboardInterrupt
-            yield
-        finally:
-            self.armed = False
 
     def take(self) -> bool:
         """Whether a Ctrl-C came since the last call."""
@@ -143,16 +168,23 @@ def ask_cancel(asset_id: str, ctrl_c: CtrlC) -> bool:
     if not sys.stdin.isatty():
         raise Interrupted(f"interrupted; render {asset_id} goes on "
                           f"(`canopy cancel {asset_id}` stops it)", asset_id)
-    try:
-        with ctrl_c.interrupting():
-            answer = input(f"\nCancel render {asset_id}? [y/N] ")
-    except (EOFError, KeyboardInterrupt):
-        answer = "y"  # a second Ctrl-C: the user means it
-    ctrl_c.take()  # that one is answered
+    print(f"\nCancel render {asset_id}? [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = typed_line(ctrl_c)
+    ctrl_c.take()  # one that came with the answer is answered
     if answer.strip().lower() in ("y", "yes"):
         return True
     print("still rendering", file=sys.stderr)
     return False
+
+
+def typed_line(ctrl_c: CtrlC) -> str:
+    """The line typed on the terminal; "y" on a second Ctrl-C (the user means it) or at the
+    end of input. It waits a tick at a time, as the follow loop does."""
+    while not ctrl_c.take():
+        if select.select([sys.stdin], [], [], TICK)[0]:
+            line = os.read(sys.stdin.fileno(), 1024)
+            return line.decode(errors="replace") if line else "y"
+    return "y"
 
 
 class ProgressBar:

@@ -17,10 +17,12 @@ import time
 
 import pytest
 
+from canopy_cli.client import Client
+from canopy_cli.render import Interrupted, follow
 from shared.config import REPO_ROOT
 from tests.fixtures.edits import clip as cut, make_edit
 from tests.fixtures.farm import FETCH_TEST_HOST, upload, wait_finished
-from tests.fixtures.livesrv import held_file
+from tests.fixtures.livesrv import held_file, wait_for
 from tests.fixtures.mediakit import make_video
 from tests.fixtures.measure import read_video
 
@@ -122,6 +124,46 @@ def test_progress_bar_on_a_terminal_and_ctrl_c_cancels(farm, api, user_key, clip
     assert max(waits) < 0.5, waits
     assert wait_finished(api, asset)["status"] == "canceled"
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_ctrl_c_another_thread_took_still_stops_the_follow_at_once(farm, api, user_key, clip,
+                                                                     monkeypatch):
+    """POSIX lets any thread of a process take its SIGINT, and Python runs the handler only
+    when the main thread next runs: a main thread blocked on a quiet stream heard that Ctrl-C
+    at the server's next keep-alive (15 s; seen once in a whole run on a busy machine). The
+    follow loop waits a tick at a time, so here, with the stream quiet and the signal sent to
+    another thread, the Ctrl-C still ends the follow at once (no terminal: the render goes on)."""
+    first_event = threading.Event()
+    events = Client.events
+
+    def noting_the_first(self, asset_id, *args, **kwargs):
+        for event in events(self, asset_id, *args, **kwargs):
+            yield event
+            first_event.set()
+
+    monkeypatch.setattr(Client, "events", noting_the_first)
+    main = threading.main_thread().native_id
+    heard = {}
+
+    def ctrl_c_on_this_thread():
+        first_event.wait(60)
+        wait_for(lambda: open(f"/proc/self/task/{main}/syscall").read().split()[0] != "running",
+                 30, "the main thread waiting for the next event")
+        heard["sent"] = time.monotonic()
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
+    with held_file(clip, threading.Event(), FETCH_TEST_HOST) as url:
+        held = api("POST", "/video-file", json={"name": "held", "filename": url,
+                                                 "upload_method": "url"})
+        project = api("POST", "/projects", json={"name": "quiet", "description": ""}).json()["id"]
+        started = api("POST", f"/projects/{project}/create-edit", json=make_edit(
+            [cut(held.json()["id"], 0, 4)], resolution="320x180")).json()
+        threading.Thread(target=ctrl_c_on_this_thread, daemon=True).start()
+        with pytest.raises(Interrupted, match="goes on"):
+            follow(Client(farm.url, user_key), started["asset_id"], show_progress=False)
+        waited = time.monotonic() - heard["sent"]
+        assert api("GET", f"/assets/{started['asset_id']}/status").json()["status"] == "queued"
+    assert waited < 2, waited
 
 
 class Screen:
