@@ -8,18 +8,27 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Literal, Optional
+from enum import StrEnum
+from typing import Optional
 
 from .edit import MAX_OUTPUT_SECONDS, AudioOverlay, Clip, VideoEdit
 
 CLAMP_TOLERANCE = 0.5  # seconds an end may pass the source's end before it is an error
 
 
+class MediaKind(StrEnum):
+    """What a probe finds a file to be; a stored file's `media_kind` holds its value."""
+
+    VIDEO = "video"
+    IMAGE = "image"  # a still picture
+    AUDIO = "audio"
+
+
 @dataclass(frozen=True)
 class SourceInfo:
     """What the API's probe (or the worker's) knows of a source."""
 
-    kind: Literal["video", "image", "audio"]
+    kind: MediaKind
     duration: Optional[float]  # seconds; None for still images
     has_audio: bool
     has_video: bool
@@ -27,7 +36,7 @@ class SourceInfo:
     @property
     def still(self) -> bool:
         """A still picture: shown for as long as its clip says, with no sound of its own."""
-        return self.kind == "image" or self.duration is None
+        return self.kind == MediaKind.IMAGE or self.duration is None
 
 
 class EditSourceError(ValueError):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .edit import VideoEdit
-from .edit_sources import SourceInfo
+from .edit_sources import MediaKind, SourceInfo
 from .models import GENERATED_VIDEO, Asset, VideoFile
 from .states import (MEDIA_READINESS, RENDER_READINESS, JobState, MediaState,
                      Readiness)
@@ -117,12 +117,12 @@ def misnamed(session: Session, owner_id: str, media_id: str, clip_type: str | No
 
 
 def source_info(row: Media) -> SourceInfo:
-    still = row.media_kind == "image"
+    still = row.media_kind == MediaKind.IMAGE
     # Every render Canopy writes has a picture and a sound track: one finished before its
     # stream facts were recorded at the finish (they are now) renders as well.
     render = _is_render(row)
     return SourceInfo(
-        kind=row.media_kind or "video",
+        kind=MediaKind(row.media_kind or MediaKind.VIDEO),
         duration=None if still else row.duration,
         has_audio=bool(row.audio_codec) or render,
         has_video=bool(row.video_codec) or still or render,

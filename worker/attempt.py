@@ -27,7 +27,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from shared import jobs, keys, leases
 from shared.edit import VideoEdit, parse_edit
-from shared.edit_sources import SourceInfo
+from shared.edit_sources import MediaKind, SourceInfo
 from shared.models import Asset, RenderJob
 from shared.queue import RENDER_TASK, send
 from shared.sources import resolve, source_info
@@ -160,7 +160,7 @@ class JobAttempt:
         """The output is stored: the job is uploaded, unless its lease said stop meanwhile."""
         width, height = work.edit.output_size  # a preview's is half the resolution asked
         media = {**(facts or {}), "duration": result.duration, "width": width,
-                 "height": height, "media_kind": "video",
+                 "height": height, "media_kind": MediaKind.VIDEO,
                  "content_type": CONTENT_TYPES[work.edit.video_output_format],
                  "warnings": list(result.warnings)}
         media.pop("size", None)  # the stored object's, given apart

@@ -8,7 +8,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from shared import keys
 from shared.errors import Conflict, NotFound, PayloadTooLarge, Unprocessable
-from shared.models import Asset, VideoFile, media_kind
+from shared.models import Asset, VideoFile, file_table
 from shared.naming import clean_filename
 from shared.queue import MEDIA_QUEUE, PROBE_TASK, send
 from shared.states import MEDIA, MediaState
@@ -70,7 +70,7 @@ def discard(key: str) -> None:
 
 
 def deleted_during_upload(row: Asset | VideoFile) -> NotFound:
-    return NotFound(f"the {media_kind(row).replace('_', ' ')} was deleted during the upload; "
+    return NotFound(f"the {file_table(row).replace('_', ' ')} was deleted during the upload; "
                     "nothing was stored")
 
 
@@ -151,4 +151,4 @@ def queue_probe(row: Asset | VideoFile) -> None:
         row.uploaded = False
     session = get_session()
     session.commit()
-    send(services().celery, PROBE_TASK, [media_kind(row), row.id], MEDIA_QUEUE)
+    send(services().celery, PROBE_TASK, [file_table(row), row.id], MEDIA_QUEUE)

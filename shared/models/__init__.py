@@ -3,13 +3,13 @@ from .base import Base, iso, new_id, utcnow
 from .edit import (Edit, EditCollaborator, RenderCacheEntry, RenderCacheSource, RenderJob,
                    RenderPiece)
 from .finish import RenderFinish, RenderTotal
-from .media import GENERATED_VIDEO, MEDIA_KINDS, Asset, VideoFile, media_kind
+from .media import GENERATED_VIDEO, FILE_TABLES, Asset, VideoFile, file_table
 from .project import Project, Prompt, Script
 from .user import ApiKey, User, generate_key, hash_key
 
 __all__ = [
-    "GENERATED_VIDEO", "MEDIA_KINDS", "ApiKey", "Asset", "Base", "Edit", "EditCollaborator",
+    "GENERATED_VIDEO", "FILE_TABLES", "ApiKey", "Asset", "Base", "Edit", "EditCollaborator",
     "Project", "Prompt", "RenderCacheEntry", "RenderCacheSource", "RenderFinish", "RenderJob",
     "RenderTotal", "RenderPiece", "Script", "User", "VideoFile", "generate_key", "hash_key",
-    "iso", "media_kind", "new_id", "utcnow",
+    "file_table", "iso", "new_id", "utcnow",
 ]

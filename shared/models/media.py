@@ -110,9 +110,10 @@ class Asset(ProbedMedia, Base):
     video_file: Mapped[VideoFile | None] = relationship()
 
 
-# A stored file's row, as the probe task names it: its kind, and the model of that kind.
-MEDIA_KINDS: dict[str, type[Asset] | type[VideoFile]] = {"asset": Asset, "video_file": VideoFile}
+# A stored file's table, as the probe task's message names it, and its model. (Not the
+# file's `media_kind`, which says what the probe found it to be.)
+FILE_TABLES: dict[str, type[Asset] | type[VideoFile]] = {"asset": Asset, "video_file": VideoFile}
 
 
-def media_kind(row: Asset | VideoFile) -> str:
+def file_table(row: Asset | VideoFile) -> str:
     return "video_file" if isinstance(row, VideoFile) else "asset"

@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 
 from shared.digests import file_sha256
+from shared.edit_sources import MediaKind
 from worker.render.probe import keyframe_times
 
 MAX_SIDE = 16384
@@ -42,7 +43,7 @@ class ProbeError(Exception):
 class ProbeResult:
     """The `ProbedMedia` columns. Dimensions are as displayed (after `rotation`)."""
 
-    media_kind: str  # video | image | audio
+    media_kind: MediaKind
     content_type: str
     size: int
     sha256: str
@@ -117,11 +118,11 @@ def _describe(container, size: int, sha256: str) -> ProbeResult:
     fmt = container.format.name
     duration = _duration(container, scan)
     if video is not None:
-        kind = "image" if _is_still(fmt, scan, duration) else "video"
-        if kind == "video":
+        kind = MediaKind.IMAGE if _is_still(fmt, scan, duration) else MediaKind.VIDEO
+        if kind == MediaKind.VIDEO:
             _check_complete(container, scan, duration)
     else:
-        kind = "audio"
+        kind = MediaKind.AUDIO
         _check_complete(container, scan, duration)
 
     result = ProbeResult(
@@ -129,11 +130,11 @@ def _describe(container, size: int, sha256: str) -> ProbeResult:
         content_type=_content_type(container, kind, video, audio),
         size=size,
         sha256=sha256,
-        duration=None if kind == "image" else duration,
+        duration=None if kind == MediaKind.IMAGE else duration,
     )
     if video is not None:
         _fill_picture(result, video, scan.frame)
-    if kind == "video":
+    if kind == MediaKind.VIDEO:
         times = keyframe_times(scan.keyframes, video.time_base, container.start_time)
         result.keyframes = [str(t) for t in times] if times is not None else None
     if audio is not None and scan.audio_frame is not None:
@@ -152,7 +153,7 @@ def _fill_picture(result: ProbeResult, video, frame: av.VideoFrame) -> None:
         width, height = height, width
     result.width, result.height, result.rotation = width, height, rotation
     result.video_codec = video.codec_context.name
-    if result.media_kind == "video":
+    if result.media_kind == MediaKind.VIDEO:
         rate = video.average_rate or video.guessed_rate
         result.fps = round(float(rate), 3) if rate else None
 
@@ -257,7 +258,7 @@ def _check_complete(container, scan: _Scan, duration: float | None) -> None:
         )
 
 
-def _content_type(container, kind: str, video, audio) -> str:
+def _content_type(container, kind: MediaKind, video, audio) -> str:
     fmt = container.format.name
     if fmt in _CONTENT_TYPES:
         return _CONTENT_TYPES[fmt]
@@ -265,14 +266,14 @@ def _content_type(container, kind: str, video, audio) -> str:
         brand = container.metadata.get("major_brand", "").strip()
         if brand == "qt":
             return "video/quicktime"
-        return "audio/mp4" if kind == "audio" else "video/mp4"
+        return "audio/mp4" if kind == MediaKind.AUDIO else "video/mp4"
     if fmt.startswith("matroska"):
         codecs = {s.codec_context.name for s in (video, audio) if s is not None}
         family = "webm" if codecs <= _WEBM_CODECS else "x-matroska"
         return f"{kind}/{family}"
     if fmt == "ogg":
-        return "video/ogg" if kind == "video" else "audio/ogg"
-    if kind == "image" and video is not None:
+        return "video/ogg" if kind == MediaKind.VIDEO else "audio/ogg"
+    if kind == MediaKind.IMAGE and video is not None:
         codec = video.codec_context.name
         return {"mjpeg": "image/jpeg", "png": "image/png"}.get(codec, f"image/{codec}")
     return "application/octet-stream"

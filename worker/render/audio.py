@@ -15,6 +15,8 @@ import av
 import numpy as np
 from av.stream import Discard
 
+from shared.edit_sources import MediaKind
+
 from .errors import SourceDecodeError
 from .timeline import SAMPLE_RATE, LevelRange, SoundOverlay, Timeline
 
@@ -293,7 +295,7 @@ class AudioMixer:
             clip = self.timeline.clips[self._clip]
             offset = self.position + filled - clip.sample_start
             take = min(mix.shape[1] - filled, clip.sample_count - offset)
-            if take > 0 and clip.kind == "video":
+            if take > 0 and clip.kind == MediaKind.VIDEO:
                 mix[:, filled:filled + take] = self._clip_samples(clip, offset, take)
             filled += max(take, 0)
             if offset + max(take, 0) >= clip.sample_count:

@@ -48,6 +48,8 @@ from typing import Optional
 
 import av
 
+from shared.edit_sources import MediaKind
+
 from .bitstream import H264Stream, annexb_parameter_sets, annexb_sample
 from .encode import OutputWriter, VideoSettings, open_video_encoder
 from .engine import VIDEO_AHEAD
@@ -104,7 +106,7 @@ def may_copy(timeline: Timeline, sources: Mapping[str, str], settings: VideoSett
     writes: the only sources copied_runs may copy from (each file's header read, no more)."""
     if settings.codec != "libx264":
         return False
-    for source_id in {clip.source_id for clip in timeline.clips if clip.kind == "video"}:
+    for source_id in {clip.source_id for clip in timeline.clips if clip.kind == MediaKind.VIDEO}:
         try:
             with av.open(sources[source_id]) as container:
                 _matching_stream(container, settings)
@@ -121,7 +123,7 @@ def copied_runs(timeline: Timeline, span: PieceSpan, sources: Mapping[str, str],
         return []
     runs = []
     for part in clip_parts(timeline, span):
-        if part.clip.kind != "video":
+        if part.clip.kind != MediaKind.VIDEO:
             continue
         try:
             run = _copied_run(part, sources[part.clip.source_id], timeline.fps, settings)

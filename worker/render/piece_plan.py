@@ -38,6 +38,7 @@ from fractions import Fraction
 from typing import Optional
 
 from shared.edit import MIN_CHUNK_SECONDS
+from shared.edit_sources import MediaKind
 
 from .encode import gop_frames
 from .timeline import PieceSpan, Timeline, TimelineClip
@@ -74,7 +75,7 @@ class ClipPart:
         shown = {"source": content or f"id:{clip.source_id}", "kind": clip.kind,
                  "frames": self.frames,
                  "framing": clip.framing.model_dump() if clip.framing is not None else None}
-        if clip.kind == "video":  # a still image shows the same picture at any time
+        if clip.kind == MediaKind.VIDEO:  # a still image shows the same picture at any time
             shown["from"] = str(clip.source_start + Fraction(self.first) / fps)
         return shown
 
@@ -118,7 +119,7 @@ def _cuts(clip: TimelineClip, fps: Fraction, length: int,
     """Clip frames where a long clip is cut: the first frame at or after each multiple of
     `length` frames of source time (of clip frames, for a still image), or at or after the
     source keyframe nearest to that point (within half a piece) when keyframes are known."""
-    video = clip.kind == "video"
+    video = clip.kind == MediaKind.VIDEO
     shift = clip.source_start * fps if video else Fraction(0)
     half, n = length // 2, clip.frame_count
     # The clip frame where each known keyframe is first shown, of those a cut may fall on.
@@ -207,5 +208,5 @@ def sources_for(timeline: Timeline, span: PieceSpan) -> set[str]:
 
 def sound_sources(timeline: Timeline) -> set[str]:
     """The source ids the sound is mixed from (render_audio's; images have none)."""
-    return ({clip.source_id for clip in timeline.clips if clip.kind == "video"}
+    return ({clip.source_id for clip in timeline.clips if clip.kind == MediaKind.VIDEO}
             | {track.source_id for track in timeline.overlays})

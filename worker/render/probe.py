@@ -8,7 +8,7 @@ from typing import Optional
 
 import av
 
-from shared.edit_sources import SourceInfo
+from shared.edit_sources import MediaKind, SourceInfo
 
 from .errors import SourceDecodeError
 
@@ -35,9 +35,9 @@ def probe_source(path: str) -> SourceInfo:
                   if not s.disposition & av.stream.Disposition.attached_pic]
         has_audio = bool(container.streams.audio)
         if videos and _is_still(container, videos[0]):
-            return SourceInfo("image", None, has_audio=False, has_video=True)
+            return SourceInfo(MediaKind.IMAGE, None, has_audio=False, has_video=True)
         duration = _duration(container)
-        kind = "video" if videos else "audio"
+        kind = MediaKind.VIDEO if videos else MediaKind.AUDIO
         return SourceInfo(kind, duration, has_audio=has_audio, has_video=bool(videos))
 
 

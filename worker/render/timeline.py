@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Optional
 
 from shared.edit import AUTO_CROP_ZOOM, Crop, VideoEdit
-from shared.edit_sources import SourceInfo, clip_end
+from shared.edit_sources import MediaKind, SourceInfo, clip_end
 
 SAMPLE_RATE = 48000
 
@@ -37,7 +37,7 @@ class TimelineClip:
 
     index: int
     source_id: str
-    kind: str  # "video" or "image" (an image has no audio)
+    kind: MediaKind  # VIDEO or IMAGE (an image has no audio)
     source_start: Fraction  # seconds, source time
     source_end: Fraction
     frame_start: int
@@ -114,7 +114,7 @@ def build_timeline(edit: VideoEdit, sources: Mapping[str, SourceInfo]) -> tuple[
         framing = clip.crop
         if framing is None and edit.auto_vertical_crop:
             framing = Crop(zoom=AUTO_CROP_ZOOM[edit.auto_vertical_crop])
-        kind = "image" if info.still else "video"
+        kind = MediaKind.IMAGE if info.still else MediaKind.VIDEO
         clips.append(TimelineClip(i, clip.video_id, kind, start, end, f0, f1 - f0, s0,
                                   s1 - s0, _levels(clip.audio_levels), framing))
         t = t_next
@@ -169,7 +169,7 @@ def timeline_from_dict(data: dict) -> Timeline:
         return tuple((a, b, level) for a, b, level in values)
 
     clips = tuple(
-        TimelineClip(c["index"], c["source_id"], c["kind"], Fraction(c["source_start"]),
+        TimelineClip(c["index"], c["source_id"], MediaKind(c["kind"]), Fraction(c["source_start"]),
                      Fraction(c["source_end"]), c["frame_start"], c["frame_count"],
                      c["sample_start"], c["sample_count"], levels(c["levels"]),
                      Crop(**c["framing"]) if c["framing"] is not None else None)

@@ -18,6 +18,7 @@ import av.filter
 from av.stream import Discard
 
 from shared.edit import Crop
+from shared.edit_sources import MediaKind
 
 from .errors import SourceDecodeError
 from .timeline import Timeline, TimelineClip
@@ -198,7 +199,7 @@ class ClipPictures:
             return
         container, stream = self._open()
         with container:
-            if self.clip.kind == "image":
+            if self.clip.kind == MediaKind.IMAGE:
                 yield from self._still(container, stream, end - first)
             else:
                 yield from self._moving(container, stream, first, end)

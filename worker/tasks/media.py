@@ -7,7 +7,8 @@ import tempfile
 from urllib.parse import urlsplit
 
 from shared import keys, waiting_jobs
-from shared.models import MEDIA_KINDS, Asset, VideoFile
+from shared.models import FILE_TABLES, Asset, VideoFile
+from shared.edit_sources import MediaKind
 from shared.naming import clean_filename
 from shared.queue import FETCH_TASK, PROBE_TASK
 from shared.fetch import FetchError, fetch_url
@@ -23,10 +24,10 @@ log = logging.getLogger(__name__)
 
 
 @app.task(name=PROBE_TASK)
-def probe_media(kind: str, row_id: str) -> None:
+def probe_media(table: str, row_id: str) -> None:
     """Download the stored file, probe it, store a thumbnail, record what was learnt."""
     with context.db().session() as session:
-        row = session.get(MEDIA_KINDS[kind], row_id)
+        row = session.get(FILE_TABLES[table], row_id)
         if row is None or not row.storage_key:
             return  # deleted meanwhile, or nothing uploaded yet
         key = row.storage_key
@@ -35,15 +36,15 @@ def probe_media(kind: str, row_id: str) -> None:
     try:
         found, thumb_key = _probe_stored(key)
     except ProbeError as exc:
-        _finish(kind, row_id, key, error=str(exc))
+        _finish(table, row_id, key, error=str(exc))
     except ObjectNotFound:
-        _finish(kind, row_id, key, error="the uploaded file is no longer stored; upload it again")
+        _finish(table, row_id, key, error="the uploaded file is no longer stored; upload it again")
     except Exception:
-        log.exception("probe of %s %s (%s) failed", kind, row_id, key)
-        _finish(kind, row_id, key, error="the file could not be analysed (an internal error); "
+        log.exception("probe of %s %s (%s) failed", table, row_id, key)
+        _finish(table, row_id, key, error="the file could not be analysed (an internal error); "
                                          "request the analysis again")
     else:
-        _finish(kind, row_id, key, found=found, thumbnail_key=thumb_key)
+        _finish(table, row_id, key, found=found, thumbnail_key=thumb_key)
     release_renders(owner_id)
 
 
@@ -60,7 +61,7 @@ def _probe_stored(key: str):
         local = os.path.join(tmp, "source")
         context.storage().download_to(key, local)
         found = probe(local)
-        if found.media_kind not in ("video", "image"):
+        if found.media_kind not in (MediaKind.VIDEO, MediaKind.IMAGE):
             return found, None
         thumb_path = os.path.join(tmp, "thumbnail.jpg")
         make_thumbnail(local, thumb_path)
@@ -69,9 +70,9 @@ def _probe_stored(key: str):
         return found, thumb_key
 
 
-def _finish(kind, row_id, key, *, found=None, thumbnail_key=None, error=None) -> None:
+def _finish(table, row_id, key, *, found=None, thumbnail_key=None, error=None) -> None:
     with context.db().session() as session:
-        row = session.get(MEDIA_KINDS[kind], row_id)
+        row = session.get(FILE_TABLES[table], row_id)
         if row is None or row.storage_key != key or row.status != MediaState.PROCESSING:
             return  # deleted, replaced by a newer upload whose own probe will finish, or done
         if error:
