@@ -52,6 +52,9 @@ class Client:
         """A client of its own for another thread: a requests session is not shared."""
         return Client(self.url, self.http.headers[KEY_HEADER], self.timeout)
 
+    def close(self) -> None:
+        self.http.close()
+
     def call(self, method: str, path: str, **kwargs):
         """The JSON answer of `method path`; ApiError with the server's reason otherwise."""
         try:

@@ -82,8 +82,7 @@ def follow(client: Client, asset_id: str, show_progress: bool) -> tuple[dict, bo
     (Ctrl-C asks)."""
     bar = ProgressBar(show_progress)
     state, canceled = None, False
-    with CtrlC() as ctrl_c:
-        events = Events(client, asset_id)
+    with CtrlC() as ctrl_c, Events(client, asset_id) as events:
         try:
             while True:
                 if ctrl_c.take() and not canceled:
@@ -107,23 +106,36 @@ def follow(client: Client, asset_id: str, show_progress: bool) -> tuple[dict, bo
 
 class Events:
     """An asset's events, read by a thread of their own (with a client of its own) so that
-    the follow loop can wait for them a tick at a time. The thread ends with the stream,
-    which ends when the render does, or with the command."""
+    the follow loop can wait for them a tick at a time. The thread ends with the stream
+    (the render's end), or at the first event after the follow stopped."""
 
     EMPTY, END = object(), object()
 
     def __init__(self, client: Client, asset_id: str):
         self.queue: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, args=(client.twin(), asset_id), daemon=True,
-                         name=f"events {asset_id}").start()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._read, args=(client.twin(), asset_id),
+                                       daemon=True, name=f"events {asset_id}")
+
+    def __enter__(self) -> "Events":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stopped.set()
 
     def _read(self, client: Client, asset_id: str) -> None:
+        end = self.END
         try:
             for event in client.events(asset_id):
+                if self.stopped.is_set():
+                    break  # closes the stream
                 self.queue.put(event)
-            self.queue.put(self.END)
-        except Exception as exc:  # raised again where the events are taken
-            self.queue.put(exc)
+        except BaseException as exc:  # raised again where the events are taken
+            end = exc
+        finally:
+            client.close()
+            self.queue.put(end)
 
     def next(self, timeout: float):
         """The next event, END after the last, or EMPTY when none came within `timeout`."""
@@ -131,18 +143,20 @@ class Events:
             item = self.queue.get(timeout=timeout)
         except queue.Empty:
             return self.EMPTY
-        if isinstance(item, Exception):
+        if isinstance(item, BaseException):
             raise item
         return item
 
 
 class CtrlC:
-    """Ctrl-C while a render is followed. The handler only notes it, so nothing is cut off
-    halfway; every one is kept until the follow loop takes it, a tick later at most.
+    """Ctrl-C while a render is followed. The handler only counts it, so nothing is cut off
+    halfway; each is kept until the follow loop takes it, a tick later at most.
     Where SIGINT is ignored, it stays ignored."""
 
     def __init__(self):
-        self.pending = False
+        # One entry for each Ctrl-C not taken yet; a list, as its append and pop are each one
+        # step that the handler (which runs between two of the main thread's) cannot split.
+        self.heard: list[int] = []
         self.previous = None
 
     def __enter__(self) -> "CtrlC":
@@ -154,13 +168,19 @@ class CtrlC:
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
 
-    def _heard(self, _signum, _frame) -> None:
-        self.pending = True
+    def _heard(self, signum, _frame) -> None:
+        self.heard.append(signum)
 
     def take(self) -> bool:
-        """Whether a Ctrl-C came since the last call."""
-        pending, self.pending = self.pending, False
-        return pending
+        """Whether a Ctrl-C came that was not taken yet (each is taken once)."""
+        try:
+            self.heard.pop()
+        except IndexError:
+            return False
+        return True
+
+    def clear(self) -> None:
+        self.heard.clear()
 
 
 def ask_cancel(asset_id: str, ctrl_c: CtrlC) -> bool:
@@ -170,7 +190,7 @@ def ask_cancel(asset_id: str, ctrl_c: CtrlC) -> bool:
                           f"(`canopy cancel {asset_id}` stops it)", asset_id)
     print(f"\nCancel render {asset_id}? [y/N] ", end="", file=sys.stderr, flush=True)
     answer = typed_line(ctrl_c)
-    ctrl_c.take()  # one that came with the answer is answered
+    ctrl_c.clear()  # those that came with the answer are answered
     if answer.strip().lower() in ("y", "yes"):
         return True
     print("still rendering", file=sys.stderr)

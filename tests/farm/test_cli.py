@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import pty
@@ -14,6 +15,7 @@ import sys
 import termios
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -84,8 +86,8 @@ def test_a_refused_edit_exits_non_zero_with_the_reason(farm, user_key, clip, tmp
 def test_progress_bar_on_a_terminal_and_ctrl_c_cancels(farm, api, user_key, clip, tmp_path):
     """The render is held (its source's fetch waits on the test), so the Ctrl-C lands while
     the bar shows, however fast the machine; the command takes it even when started with
-    SIGINT ignored (as a shell starts background jobs, e.g. `make test &`), and each Ctrl-C
-    reaches the prompt within half a second."""
+    SIGINT ignored (as a shell starts background jobs, e.g. `make test &`), each Ctrl-C
+    reaches the prompt within half a second, and a second one at the prompt means yes."""
     gate = threading.Event()
     with held_file(clip, gate, FETCH_TEST_HOST) as url:
         held = api("POST", "/video-file", json={"name": "held", "filename": url,
@@ -117,7 +119,7 @@ def test_progress_bar_on_a_terminal_and_ctrl_c_cancels(farm, api, user_key, clip
         os.write(fd, b"n\n")  # no: it follows the render again, and hears the next Ctrl-C
         screen.wait_for(r"still rendering")
         waits.append(ctrl_c(2))
-        os.write(fd, b"y\n")
+        os.write(fd, b"\x03")  # no answer typed: a second Ctrl-C says yes
         screen.wait_for(r"canopy: render [0-9a-f-]{36} canceled")
         _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 130, screen.text
@@ -130,9 +132,10 @@ def test_a_ctrl_c_another_thread_took_still_stops_the_follow_at_once(farm, api, 
                                                                      monkeypatch):
     """POSIX lets any thread of a process take its SIGINT, and Python runs the handler only
     when the main thread next runs: a main thread blocked on a quiet stream heard that Ctrl-C
-    at the server's next keep-alive (15 s; seen once in a whole run on a busy machine). The
-    follow loop waits a tick at a time, so here, with the stream quiet and the signal sent to
-    another thread, the Ctrl-C still ends the follow at once (no terminal: the render goes on)."""
+    at the server's next keep-alive (15 s; seen in a whole run on a busy machine). The follow
+    loop waits a tick at a time, so here, with the stream quiet and the signal sent to another
+    thread, the Ctrl-C still ends the follow at once (no terminal: the render goes on)."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO())  # no terminal to ask on, however run
     first_event = threading.Event()
     events = Client.events
 
@@ -147,8 +150,9 @@ def test_a_ctrl_c_another_thread_took_still_stops_the_follow_at_once(farm, api, 
 
     def ctrl_c_on_this_thread():
         first_event.wait(60)
-        wait_for(lambda: open(f"/proc/self/task/{main}/syscall").read().split()[0] != "running",
-                 30, "the main thread waiting for the next event")
+        syscall = Path(f"/proc/self/task/{main}/syscall")
+        wait_for(lambda: syscall.read_text().split()[0] != "running", 30,
+                 "the main thread waiting for the next event")
         heard["sent"] = time.monotonic()
         signal.pthread_kill(threading.get_ident(), signal.SIGINT)
 
@@ -158,12 +162,17 @@ def test_a_ctrl_c_another_thread_took_still_stops_the_follow_at_once(farm, api, 
         project = api("POST", "/projects", json={"name": "quiet", "description": ""}).json()["id"]
         started = api("POST", f"/projects/{project}/create-edit", json=make_edit(
             [cut(held.json()["id"], 0, 4)], resolution="320x180")).json()
+        asset = started["asset_id"]
         threading.Thread(target=ctrl_c_on_this_thread, daemon=True).start()
-        with pytest.raises(Interrupted, match="goes on"):
-            follow(Client(farm.url, user_key), started["asset_id"], show_progress=False)
-        waited = time.monotonic() - heard["sent"]
-        assert api("GET", f"/assets/{started['asset_id']}/status").json()["status"] == "queued"
+        try:
+            with pytest.raises(Interrupted, match="goes on"):
+                follow(Client(farm.url, user_key), asset, show_progress=False)
+            waited = time.monotonic() - heard["sent"]
+            assert api("GET", f"/assets/{asset}/status").json()["status"] == "queued"
+        finally:
+            api("POST", f"/assets/{asset}/cancel")
     assert waited < 2, waited
+    assert wait_finished(api, asset)["status"] == "canceled"
 
 
 class Screen:
