@@ -164,12 +164,16 @@ def test_a_ctrl_c_another_thread_took_still_stops_the_follow_at_once(farm, api, 
             [cut(held.json()["id"], 0, 4)], resolution="320x180")).json()
         asset = started["asset_id"]
         threading.Thread(target=ctrl_c_on_this_thread, daemon=True).start()
+        # Heard, as the command takes Ctrl-C back on its terminal, even where the suite was
+        # started with SIGINT ignored (a background job of a shell).
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             with pytest.raises(Interrupted, match="goes on"):
                 follow(Client(farm.url, user_key), asset, show_progress=False)
             waited = time.monotonic() - heard["sent"]
             assert api("GET", f"/assets/{asset}/status").json()["status"] == "queued"
         finally:
+            signal.signal(signal.SIGINT, previous)
             api("POST", f"/assets/{asset}/cancel")
     assert waited < 2, waited
     assert wait_finished(api, asset)["status"] == "canceled"
