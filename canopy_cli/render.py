@@ -107,12 +107,15 @@ def follow(client: Client, asset_id: str, show_progress: bool) -> tuple[dict, bo
 class Events:
     """An asset's events, read by a thread of their own (with a client of its own) so that
     the follow loop can wait for them a tick at a time. The thread ends with the stream
-    (the render's end), or at the first event after the follow stopped."""
+    (the render's end), or within a tick of the follow's end, closing the stream. At most
+    BACKLOG events wait to be taken: past that the reader stops reading (a server that
+    floods the stream while the question waits for its answer costs no memory)."""
 
     EMPTY, END = object(), object()
+    BACKLOG = 64
 
     def __init__(self, client: Client, asset_id: str):
-        self.queue: queue.Queue = queue.Queue()
+        self.queue: queue.Queue = queue.Queue(maxsize=self.BACKLOG)
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._read, args=(client.twin(), asset_id),
                                        daemon=True, name=f"events {asset_id}")
@@ -128,14 +131,23 @@ class Events:
         end = self.END
         try:
             for event in client.events(asset_id):
-                if self.stopped.is_set():
+                if not self._put(event):
                     break  # closes the stream
-                self.queue.put(event)
         except BaseException as exc:  # raised again where the events are taken
             end = exc
         finally:
             client.close()
-            self.queue.put(end)
+            self._put(end)
+
+    def _put(self, item) -> bool:
+        """Queue `item` once there is room; False when the follow ended first."""
+        while not self.stopped.is_set():
+            try:
+                self.queue.put(item, timeout=TICK)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def next(self, timeout: float):
         """The next event, END after the last, or EMPTY when none came within `timeout`."""

@@ -11,6 +11,8 @@ import pytest
 
 from canopy_cli.client import ApiError, Client
 from canopy_cli.main import main
+from canopy_cli.render import Events
+from tests.fixtures.livesrv import wait_for
 
 ESCAPES = "\x1b[2J\x1b]0;owned\x07\x1b[31mred\u202egnp.exe\x9b1m"
 
@@ -108,3 +110,45 @@ def test_an_output_that_cannot_be_written_fails_before_anything_is_sent(tmp_path
 def test_an_unreachable_server_is_an_api_error():
     with pytest.raises(ApiError, match="cannot reach"):
         Client("http://127.0.0.1:1", "k", timeout=5).call("GET", "/x")
+
+
+def test_a_server_that_floods_the_event_stream_gets_no_more_read_than_the_backlog():
+    """A stream of endless events while nobody takes them (the question waits for its answer):
+    the reader stops reading at Events.BACKLOG, and when the follow ends it closes the
+    stream, so the server's handler sees the connection go."""
+    hung_up = threading.Event()
+
+    class Flood(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")  # as the farm streams
+            self.end_headers()
+            events = b'data: {"status": "rendering", "progress": 0.5}\n\n' * 64
+            chunk = b"%x\r\n%s\r\n" % (len(events), events)
+            try:
+                while True:
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+            except OSError:
+                hung_up.set()
+
+        def log_message(self, *_args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flood)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with Events(Client(f"http://127.0.0.1:{server.server_address[1]}", "k"), "a") as events:
+            wait_for(events.queue.full, 30, "the backlog filled")
+            assert events.queue.qsize() == Events.BACKLOG
+            assert events.next(1).json() == {"status": "rendering", "progress": 0.5}
+            wait_for(events.queue.full, 30, "the backlog filled again")
+        events.thread.join(30)
+        assert not events.thread.is_alive()
+        assert hung_up.wait(30), "the stream stayed open after the follow ended"
+    finally:
+        server.shutdown()
+        server.server_close()
